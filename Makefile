@@ -1,0 +1,44 @@
+# Two commands for a fresh machine: `make run` and `make test`. Everything else is set up from them.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PROTO_SRC := proto/runhive/_proto/v1/service.proto
+
+.PHONY: install run test lint proto proto-check bench clean typecheck
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(PY) examples/demo.py
+
+proto: install
+	$(PY) -m grpc_tools.protoc -I proto --python_out=client --grpc_python_out=client --pyi_out=client $(PROTO_SRC)
+
+# Fails when the checked-in generated code differs from what `make proto` would write.
+proto-check: install
+	rm -rf $(VENV)/proto-check && mkdir -p $(VENV)/proto-check
+	$(PY) -m grpc_tools.protoc -I proto --python_out=$(VENV)/proto-check --grpc_python_out=$(VENV)/proto-check \
+		--pyi_out=$(VENV)/proto-check $(PROTO_SRC)
+	diff -r -x __pycache__ -x __init__.py $(VENV)/proto-check/runhive/_proto client/runhive/_proto \
+		|| (echo "generated protos drifted from proto/: run 'make proto' and commit" && exit 1)
+
+lint: install proto-check
+	$(PY) -m ruff check client service tests bench examples
+	$(PY) -m ruff format --check client service tests bench examples
+	$(PY) -m mypy
+
+test: install lint
+	$(PY) -m pytest -q
+
+bench: install
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info client/*.egg-info
