@@ -11,6 +11,10 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
+	# Put client/ and service/ on sys.path as plain path entries: setuptools' editable finder runs after the
+	# path finder, so a ./runhive/ run directory in the cwd would otherwise shadow the package.
+	printf '%s\n%s\n' "$(CURDIR)/client" "$(CURDIR)/service" \
+		> "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/runhive-paths.pth"
 	touch $(STAMP)
 
 install: $(STAMP)

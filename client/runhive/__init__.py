@@ -1,0 +1,85 @@
+"""runhive: an experiment tracker that speaks the W&B Python API. `import runhive as wandb`.
+
+Importing this package is cheap: grpc, protobuf and the read API load on first use.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from . import _globals
+from ._errors import CommError, ConfigError, Error, UsageError
+from ._settings import Settings
+from ._setup import setup, teardown
+from ._version import __version__
+
+if TYPE_CHECKING:
+    from ._api import Api
+    from ._run import Run
+
+__all__ = [
+    "Api",
+    "CommError",
+    "ConfigError",
+    "Error",
+    "Run",
+    "Settings",
+    "UsageError",
+    "__version__",
+    "config",
+    "define_metric",
+    "finish",
+    "init",
+    "log",
+    "login",
+    "run",
+    "save",
+    "setup",
+    "summary",
+    "teardown",
+]
+
+# Bound to the global run by init(); pre-init stubs until then.
+run: Run | None = None
+log: Any
+config: Any
+summary: Any
+save: Any
+define_metric: Any
+globals().update(_globals.stubs())
+
+
+def init(*args: Any, **kwargs: Any) -> Run:
+    """Start a run; see `runhive._init.init` for the arguments (those of `wandb.init`)."""
+    from ._init import init as _init
+
+    return _init(*args, **kwargs)
+
+
+def finish(exit_code: int | None = None, quiet: bool | None = None) -> None:
+    """Finish the global run, if any."""
+    current = globals().get("run")
+    if current is not None:
+        current.finish(exit_code=exit_code, quiet=quiet)
+
+
+def login(*args: Any, **kwargs: Any) -> bool:
+    """Nothing to log in to with the embedded store; says where data goes."""
+    import logging
+
+    from ._setup import base_settings
+
+    logging.getLogger("runhive").info("runhive stores runs locally in %s", base_settings().store_path)
+    return True
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Api":
+        from ._api import Api
+
+        return Api
+    if name == "Run":
+        from ._run import Run
+
+        return Run
+    raise AttributeError(f"module 'runhive' has no attribute {name!r}")

@@ -1,0 +1,139 @@
+"""`run.config`: attribute and item access, `update`, `setdefaults`, changes guarded like W&B's."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from ._errors import ConfigError
+from ._values import convert
+
+logger = logging.getLogger("runhive")
+
+
+def _clean_key(key: str) -> str:
+    if not isinstance(key, str):
+        raise TypeError(f"Config keys must be strings; got {type(key).__name__} {key!r}.")
+    return key.strip("-")
+
+
+def _clean_value(value: Any) -> Any:
+    value = convert(value) if not isinstance(value, dict) else {k: _clean_value(v) for k, v in value.items()}
+    if isinstance(value, float) and math.isnan(value):
+        return None  # as W&B: NaN in config becomes None
+    return value
+
+
+class Config:
+    """The run's configuration. Sends every change to the daemon as a config record."""
+
+    def __init__(self, send: Callable[[dict[str, Any]], None] | None = None) -> None:
+        object.__setattr__(self, "_items", {})
+        object.__setattr__(self, "_locked", {})
+        object.__setattr__(self, "_send", send)
+        object.__setattr__(self, "_allow_val_change_default", False)
+
+    # Mapping protocol -------------------------------------------------------------------------------
+    def __getitem__(self, key: str) -> Any:
+        return self._items[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._update({key: value}, allow_val_change=self._allow_val_change_default)
+
+    def __delitem__(self, key: str) -> None:
+        del self._items[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._items
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __getattr__(self, key: str) -> Any:
+        if key.startswith("__"):
+            raise AttributeError(key)
+        try:
+            return self._items[key]
+        except KeyError:
+            raise AttributeError(f"runhive.config has no key {key!r}") from None
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        self.__setitem__(key, value)
+
+    def __repr__(self) -> str:
+        return repr(self._items)
+
+    def keys(self) -> Any:
+        return self._items.keys()
+
+    def values(self) -> Any:
+        return self._items.values()
+
+    def items(self) -> Any:
+        return self._items.items()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._items.get(key, default)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self._items)
+
+    # Updates ----------------------------------------------------------------------------------------
+    def update(self, d: Any = None, allow_val_change: bool | None = None) -> None:
+        data = _as_mapping(d)
+        self._update(data, allow_val_change=bool(allow_val_change))
+
+    def setdefaults(self, d: Mapping[str, Any]) -> None:
+        data = {k: v for k, v in _as_mapping(d).items() if _clean_key(k) not in self._items}
+        self._update(data, allow_val_change=False)
+
+    def update_locked(self, d: Mapping[str, Any], user: str) -> None:
+        """Merge keys owned by `user` (a sweep, say); later user updates to them are ignored with a warning."""
+        data = {_clean_key(k): _clean_value(v) for k, v in d.items()}
+        for k in data:
+            self._locked[k] = user
+        self._items.update(data)
+        self._emit(data)
+
+    def _update(self, data: Mapping[str, Any], allow_val_change: bool) -> None:
+        clean: dict[str, Any] = {}
+        for k, v in data.items():
+            key = _clean_key(k)
+            if key in self._locked:
+                logger.warning("Config item '%s' was locked by '%s' (ignored update).", key, self._locked[key])
+                continue
+            value = _clean_value(v)
+            if not allow_val_change and key in self._items and self._items[key] != value:
+                raise ConfigError(
+                    f'Attempted to change value of key "{key}" from {self._items[key]} to {value}\n'
+                    "If you really want to do this, pass allow_val_change=True to config.update()"
+                )
+            clean[key] = value
+        if clean:
+            self._items.update(clean)
+            self._emit(clean)
+
+    def _emit(self, data: dict[str, Any]) -> None:
+        if self._send is not None:
+            self._send(data)
+
+
+def _as_mapping(d: Any) -> Mapping[str, Any]:
+    if d is None:
+        return {}
+    if isinstance(d, Mapping):
+        return d
+    if hasattr(d, "__dict__") and type(d).__name__ == "Namespace":  # argparse.Namespace
+        return vars(d)
+    if isinstance(d, str):
+        from ._config_files import load_config_file
+
+        return load_config_file(d)
+    raise TypeError(
+        f"config must be a dict, an argparse.Namespace or a path to a YAML/JSON file; got {type(d).__name__}."
+    )

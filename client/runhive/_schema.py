@@ -1,0 +1,70 @@
+"""The local store's SQLite schema, shared by its one writer (the daemon) and its readers (`runhive.Api`).
+
+`metrics` is keyed (key, run, step) so a chart reads one metric of many runs without touching other keys;
+`history` keeps each row as logged for `run.history()`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS runs (
+    pk INTEGER PRIMARY KEY,
+    id TEXT NOT NULL,
+    entity TEXT NOT NULL,
+    project TEXT NOT NULL,
+    name TEXT NOT NULL DEFAULT '',
+    notes TEXT NOT NULL DEFAULT '',
+    tags TEXT NOT NULL DEFAULT '[]',
+    grp TEXT NOT NULL DEFAULT '',
+    job_type TEXT NOT NULL DEFAULT '',
+    state TEXT NOT NULL,
+    exit_code INTEGER,
+    config TEXT NOT NULL DEFAULT '{}',
+    summary TEXT NOT NULL DEFAULT '{}',
+    metadata TEXT NOT NULL DEFAULT '{}',
+    run_dir TEXT NOT NULL DEFAULT '',
+    mode TEXT NOT NULL DEFAULT 'online',
+    host TEXT NOT NULL DEFAULT '',
+    pid INTEGER,
+    created_at REAL,
+    updated_at REAL,
+    last_step INTEGER NOT NULL DEFAULT -1,
+    history_rows INTEGER NOT NULL DEFAULT 0,
+    applied_offset INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (entity, project, id)
+);
+CREATE INDEX IF NOT EXISTS runs_by_project ON runs (project, entity, created_at);
+CREATE INDEX IF NOT EXISTS runs_by_state ON runs (state);
+CREATE TABLE IF NOT EXISTS history (
+    run_pk INTEGER NOT NULL,
+    idx INTEGER NOT NULL,
+    step INTEGER NOT NULL,
+    row TEXT NOT NULL,
+    PRIMARY KEY (run_pk, idx)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS metric_keys (pk INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS metrics (
+    key_pk INTEGER NOT NULL,
+    run_pk INTEGER NOT NULL,
+    step INTEGER NOT NULL,
+    value REAL,
+    PRIMARY KEY (key_pk, run_pk, step)
+) WITHOUT ROWID;
+"""
+
+
+def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
+    if readonly:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30, check_same_thread=False)
+    else:
+        conn = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA busy_timeout=30000")
+    return conn

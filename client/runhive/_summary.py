@@ -1,0 +1,77 @@
+"""`run.summary`: the last value of every key unless set explicitly."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from ._values import convert
+
+
+class Summary:
+    def __init__(self, send: Callable[[dict[str, Any], list[str]], None] | None = None) -> None:
+        object.__setattr__(self, "_items", {})
+        object.__setattr__(self, "_send", send)
+
+    def _observe(self, row: Mapping[str, Any]) -> None:
+        self._items.update(row)
+
+    def __getitem__(self, key: str) -> Any:
+        return self._items[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.update({key: value})
+
+    def __delitem__(self, key: str) -> None:
+        del self._items[key]
+        if self._send is not None:
+            self._send({}, [key])
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._items
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __getattr__(self, key: str) -> Any:
+        if key.startswith("__"):
+            raise AttributeError(key)
+        try:
+            return self._items[key]
+        except KeyError:
+            raise AttributeError(f"runhive.summary has no key {key!r}") from None
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        self.update({key: value})
+
+    def __repr__(self) -> str:
+        return repr(self._items)
+
+    def keys(self) -> Any:
+        return self._items.keys()
+
+    def items(self) -> Any:
+        return self._items.items()
+
+    def values(self) -> Any:
+        return self._items.values()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._items.get(key, default)
+
+    def update(self, d: Mapping[str, Any] | None = None) -> None:
+        if not d:
+            return
+        if not isinstance(d, Mapping):
+            raise TypeError(f"summary.update takes a dict, got {type(d).__name__}.")
+        data = {}
+        for k, v in d.items():
+            if not isinstance(k, str):
+                raise TypeError(f"Summary keys must be strings; got {type(k).__name__} {k!r}.")
+            data[k] = convert(v)
+        self._items.update(data)
+        if self._send is not None:
+            self._send(data, [])

@@ -1,0 +1,222 @@
+"""Finding, starting and talking to the node's `runhive-service`.
+
+The socket lives in a per-user 0700 directory; the first process that finds no daemon takes a file lock,
+checks again and spawns one detached, so any number of processes starting at once yield one daemon.
+Every connection proves it is the directory's user by presenting the token file the daemon wrote there.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+from ._errors import CommError, InsecureSocketError, ProtocolMismatchError
+from ._proto.v1 import service_pb2 as pb
+from ._proto.v1 import service_pb2_grpc as pb_grpc
+from ._version import __version__
+
+PROTOCOL_VERSION = pb.PROTOCOL_VERSION_CURRENT
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+SOCKET_NAME = "service.sock"
+TOKEN_NAME = "token"
+LOCK_NAME = "start.lock"
+PID_NAME = "service.pid"
+LOG_NAME = "service.log"
+
+CHANNEL_OPTIONS = [
+    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.enable_retries", 0),
+]
+
+
+def ensure_private_dir(path: Path) -> Path:
+    """Create `path` 0700 if missing, and refuse one that other users could reach or that is not ours."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    st = path.stat()
+    if st.st_uid != os.getuid():
+        raise InsecureSocketError(
+            f"runhive's service directory {path} belongs to uid {st.st_uid}, not to you (uid {os.getuid()}); "
+            "set RUNHIVE_SERVICE_DIR to a directory of your own."
+        )
+    if st.st_mode & 0o077:
+        os.chmod(path, 0o700)
+    return path
+
+
+@dataclass
+class DaemonAddress:
+    directory: Path
+
+    @property
+    def socket_path(self) -> Path:
+        return self.directory / SOCKET_NAME
+
+    @property
+    def target(self) -> str:
+        return f"unix:{self.socket_path}"
+
+    def read_token(self) -> str | None:
+        try:
+            return (self.directory / TOKEN_NAME).read_text().strip()
+        except FileNotFoundError:
+            return None
+
+
+def check_socket_owner(address: DaemonAddress) -> None:
+    try:
+        st = address.socket_path.stat()
+    except FileNotFoundError:
+        return
+    if st.st_uid != os.getuid():
+        raise InsecureSocketError(
+            f"The runhive socket {address.socket_path} belongs to uid {st.st_uid}, not to you "
+            f"(uid {os.getuid()}); refusing to connect. Remove it or set RUNHIVE_SERVICE_DIR."
+        )
+
+
+@dataclass
+class Connection:
+    """A handshaken channel to the daemon. Made once per process (and again after fork or a daemon restart)."""
+
+    channel: grpc.Channel
+    stub: pb_grpc.RunhiveStub
+    session: str
+    daemon_pid: int
+    address: DaemonAddress
+
+    def close(self) -> None:
+        try:
+            self.channel.close()
+        except Exception:
+            pass
+
+
+def _pid_create_time() -> float:
+    try:
+        import psutil
+
+        return float(psutil.Process().create_time())
+    except Exception:
+        return 0.0
+
+
+def handshake(address: DaemonAddress, timeout: float = 5.0) -> Connection:
+    check_socket_owner(address)
+    token = address.read_token()
+    if token is None:
+        raise CommError(f"No runhive daemon token in {address.directory}")
+    channel = grpc.insecure_channel(address.target, options=CHANNEL_OPTIONS)
+    stub = pb_grpc.RunhiveStub(channel)
+    try:
+        reply = stub.Handshake(
+            pb.HandshakeRequest(
+                protocol_version=PROTOCOL_VERSION,
+                pid=os.getpid(),
+                host=socket.gethostname(),
+                token=token,
+                pid_create_time=_pid_create_time(),
+                client_version=__version__,
+            ),
+            timeout=timeout,
+        )
+    except grpc.RpcError as exc:
+        channel.close()
+        if exc.code() == grpc.StatusCode.FAILED_PRECONDITION:
+            raise ProtocolMismatchError(
+                f"{exc.details()} Stop the old daemon with `runhive service stop` and try again."
+            ) from None
+        raise CommError(f"runhive-service at {address.socket_path} did not answer: {exc.code().name}") from exc
+    return Connection(channel, stub, reply.session, int(reply.daemon_pid), address)
+
+
+@contextmanager
+def _start_lock(directory: Path) -> Iterator[None]:
+    fd = os.open(directory / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def spawn_daemon(directory: Path, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    env = dict(os.environ)
+    env.update(extra_env or {})
+    log = open(directory / LOG_NAME, "ab")
+    try:
+        return subprocess.Popen(
+            [sys.executable, "-m", "runhive_service", "--dir", str(directory)],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+            close_fds=True,
+            env=env,
+            cwd="/",
+        )
+    finally:
+        log.close()
+
+
+def _try_connect(address: DaemonAddress, timeout: float) -> Connection | None:
+    if not address.socket_path.exists() or address.read_token() is None:
+        return None
+    try:
+        return handshake(address, timeout=timeout)
+    except ProtocolMismatchError:
+        raise
+    except InsecureSocketError:
+        raise
+    except CommError:
+        return None
+
+
+def connect(directory: Path, *, start: bool = True, wait: float = 30.0, env: dict[str, Any] | None = None) -> Connection:
+    """Reach the daemon serving `directory`, starting it if none answers."""
+    ensure_private_dir(directory)
+    address = DaemonAddress(directory)
+    conn = _try_connect(address, timeout=2.0)
+    if conn is not None or not start:
+        if conn is None:
+            raise CommError(f"No runhive-service is running at {address.socket_path}.")
+        return conn
+    with _start_lock(directory):
+        conn = _try_connect(address, timeout=2.0)
+        if conn is not None:
+            return conn
+        for stale in (SOCKET_NAME, TOKEN_NAME):
+            try:
+                (directory / stale).unlink()
+            except FileNotFoundError:
+                pass
+        proc = spawn_daemon(directory, env)
+        deadline = time.monotonic() + wait
+        delay = 0.005
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise CommError(
+                    f"runhive-service exited with code {proc.returncode} during start-up; see "
+                    f"{directory / LOG_NAME} for why."
+                )
+            conn = _try_connect(address, timeout=2.0)
+            if conn is not None:
+                return conn
+            time.sleep(delay)  # polling a condition (socket answers) with a deadline, not synchronisation
+            delay = min(delay * 2, 0.1)
+        raise CommError(
+            f"runhive-service did not answer on {address.socket_path} within {wait:.0f} s; see "
+            f"{directory / LOG_NAME}. Raise RUNHIVE_SERVICE_WAIT if the machine is slow."
+        )

@@ -1,0 +1,89 @@
+"""Turning what users log into JSON-friendly values, in the caller's thread (a snapshot at log time).
+
+The fast path (plain int/float/str/bool/None) never reaches this module's slow helpers.
+numpy and torch are handled when already imported by the user; they are never imported here.
+"""
+
+from __future__ import annotations
+
+import datetime
+import enum
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+PLAIN = frozenset({int, float, str, bool, type(None)})
+HIST_BINS = 64
+MAX_LIST = 32
+
+
+def convert(value: Any) -> Any:
+    """A JSON-friendly copy of `value` (W&B's history conversion rules)."""
+    t = type(value)
+    if t in PLAIN:
+        return value
+    if isinstance(value, Mapping):
+        out = {}
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise TypeError(f"Key values passed to `runhive.log` must be strings; got {type(k).__name__} {k!r}.")
+            out[k] = convert(v)
+        return out
+    if isinstance(value, (list, tuple)):
+        return [convert(v) for v in value]
+    if isinstance(value, (set, frozenset)):
+        return [convert(v) for v in value]
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    if isinstance(value, (datetime.datetime, datetime.date)):
+        return value.isoformat()
+    if isinstance(value, enum.Enum):
+        return value.name
+    for base in (bool, int, float, str):  # subclasses of the plain types
+        if isinstance(value, base):
+            return base(value)
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(value, torch.Tensor):
+        value = value.detach().cpu().numpy()
+    np = sys.modules.get("numpy")
+    if np is not None:
+        if isinstance(value, np.generic):
+            return convert(value.item())
+        if isinstance(value, np.ndarray):
+            return _convert_array(np, value)
+    if hasattr(value, "to_json") and callable(value.to_json):
+        return convert(value.to_json())
+    raise TypeError(
+        f"runhive.log cannot store a value of type {t.__module__}.{t.__qualname__}; log numbers, strings, "
+        "bools, lists, dicts, numpy arrays or tensors."
+    )
+
+
+def _convert_array(np: Any, arr: Any) -> Any:
+    if arr.size == 1:
+        return convert(arr.reshape(-1)[0].item())
+    if arr.size <= MAX_LIST:
+        return convert(arr.tolist())
+    return histogram(np, arr)
+
+
+def histogram(np: Any, arr: Any) -> dict[str, Any]:
+    flat = np.asarray(arr, dtype=float).reshape(-1)
+    finite = flat[np.isfinite(flat)]
+    if finite.size == 0:
+        return {"_type": "histogram", "values": [], "bins": []}
+    values, bins = np.histogram(finite, bins=HIST_BINS)
+    return {"_type": "histogram", "values": values.tolist(), "bins": bins.tolist()}
+
+
+def flatten(row: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested dicts as dot-separated names, as the W&B UI shows them."""
+    out: dict[str, Any] = {}
+    for k, v in row.items():
+        name = f"{prefix}{k}"
+        if isinstance(v, dict) and v.get("_type") is None:
+            out.update(flatten(v, name + "."))
+        else:
+            out[name] = v
+    return out
+

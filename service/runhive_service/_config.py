@@ -1,0 +1,37 @@
+"""`ServiceConfig`: everything the daemon needs to know, resolved once at start."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from runhive._settings import settings_from_env
+
+
+@dataclass
+class ServiceConfig:
+    directory: Path
+    data_dir: Path
+    idle_timeout: float = 600.0
+    fsync: bool = True
+    max_workers: int = 256
+    watch_interval: float = 0.5
+
+    @property
+    def store_path(self) -> Path:
+        return self.data_dir / "runhive.db"
+
+    @property
+    def index_path(self) -> Path:
+        return self.data_dir / "rundirs.idx"
+
+    @classmethod
+    def from_env(cls, directory: str | None = None) -> ServiceConfig:
+        s = settings_from_env()
+        return cls(
+            directory=Path(directory) if directory else s.resolved_service_dir,
+            data_dir=s.resolved_data_dir,
+            idle_timeout=float(s.service_idle_timeout if s.service_idle_timeout is not None else 600.0),
+            fsync=os.environ.get("RUNHIVE_FSYNC", "1").strip().lower() not in ("0", "false", "no", "off"),
+        )

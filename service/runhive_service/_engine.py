@@ -1,0 +1,608 @@
+"""The daemon's run streams and its three worker threads.
+
+- committer: appends each batch to its run's WAL, fsyncs every touched file once per group (group commit),
+  then acknowledges; also drops records it already holds, by (run, writer, seq).
+- applier: the store's one writer; applies committed records in large transactions.
+- watcher: notices dead client processes (psutil), crashes their runs once everything they sent is
+  applied, and stops the daemon after the idle timeout.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import secrets
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from runhive._proto.v1 import service_pb2 as pb
+
+from ._config import ServiceConfig
+from ._store import CRASHED, RUNNING, RunState, Store, WriterState, run_key
+from ._wal import ReadResult, WalWriter, read_wal, wal_name
+
+logger = logging.getLogger("runhive_service")
+
+DAEMON_WRITER = "_daemon"
+
+
+class EngineError(Exception):
+    """A request the engine refuses; `code` names the gRPC status the servicer returns."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass
+class Session:
+    id: str
+    pid: int
+    create_time: float
+    host: str
+    writers: set[str] = field(default_factory=set)
+    started: float = field(default_factory=time.time)
+
+
+@dataclass
+class _CommitItem:
+    groups: list[tuple[RunState, list[pb.Record]]]
+    done: threading.Event = field(default_factory=threading.Event)
+    error: BaseException | None = None
+
+
+def _pid_alive(pid: int, create_time: float = 0.0) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return False
+        if create_time and abs(proc.create_time() - create_time) > 1.0:
+            return False  # the pid was reused by another process
+        return True
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return False
+
+
+def writer_pid(writer: str) -> int:
+    try:
+        return int(writer.rsplit("-", 2)[1])
+    except (IndexError, ValueError):
+        return 0
+
+
+class Engine:
+    def __init__(self, cfg: ServiceConfig) -> None:
+        self.cfg = cfg
+        cfg.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.store = Store(cfg.store_path)
+        self.sessions: dict[str, Session] = {}
+        self.streams: dict[str, RunState] = {}
+        self._wals: dict[str, WalWriter] = {}
+        self._lock = threading.RLock()
+        self._applied_cv = threading.Condition()
+        self._commit_q: queue.Queue[_CommitItem | None] = queue.Queue()
+        self._apply_q: queue.Queue[tuple[RunState, list[pb.Record], int] | None] = queue.Queue()
+        self._names: dict[tuple[str, str], set[str]] = {}
+        self._stop = threading.Event()
+        self.started = time.time()
+        self.last_activity = time.monotonic()
+        self.records_received = 0
+        self.records_applied = 0
+        self._pending_apply = 0
+        self._threads: list[threading.Thread] = []
+        self.on_idle: Any = None
+        # Recently released streams, so a FinishRun that arrives after the applier closed the run still answers.
+        self._closed: OrderedDict[str, RunState] = OrderedDict()
+
+    # Lifecycle ------------------------------------------------------------------------------------
+    def start(self) -> None:
+        self.recover()
+        for name, target in (("committer", self._commit_loop), ("applier", self._apply_loop)):
+            t = threading.Thread(target=target, name=f"runhive-{name}", daemon=True)
+            t.start()
+            self._threads.append(t)
+        w = threading.Thread(target=self._watch_loop, name="runhive-watcher", daemon=True)
+        w.start()
+        self._watcher = w
+
+    def stop(self) -> None:
+        """Flush everything received to the WAL and the store, then close. Run states are left as they are."""
+        self._stop.set()
+        self._commit_q.put(None)
+        for t in self._threads:
+            t.join(timeout=60)
+        with self._lock:
+            for wal in self._wals.values():
+                wal.close()
+            self._wals.clear()
+        self.store.close()
+
+    def touch(self) -> None:
+        self.last_activity = time.monotonic()
+
+    # Sessions ---------------------------------------------------------------------------------------
+    def open_session(self, pid: int, create_time: float, host: str) -> Session:
+        sess = Session(id=secrets.token_hex(16), pid=pid, create_time=create_time, host=host)
+        with self._lock:
+            self.sessions[sess.id] = sess
+        self.touch()
+        return sess
+
+    def session(self, sid: str) -> Session:
+        sess = self.sessions.get(sid)
+        if sess is None:
+            raise EngineError("UNAUTHENTICATED", "unknown session: handshake first (the daemon may have restarted)")
+        return sess
+
+    # Runs -------------------------------------------------------------------------------------------
+    def init_run(self, sess: Session, req: pb.InitRunRequest) -> pb.InitRunResponse:
+        info = pb.RunInfo()
+        info.CopyFrom(req.info)
+        if not req.writer:
+            raise EngineError("INVALID_ARGUMENT", "InitRun needs a writer id")
+        with self._lock:
+            if req.resume == "attach":
+                return self._attach(sess, req)
+            existing_key = run_key(info.entity, info.project, info.id) if info.id else None
+            st = self.streams.get(existing_key) if existing_key else None
+            row = None
+            if st is None and info.id:
+                row = self.store.find_run(info.entity, info.project, info.id)
+            exists = st is not None or row is not None
+            if req.resume == "must" and not exists:
+                raise EngineError(
+                    "NOT_FOUND",
+                    "You provided an invalid value for the `resume` argument. The value 'must' is not a valid "
+                    f"option for resuming the run ({info.id}) that has not been initialized. Please check your "
+                    "inputs and try again with a valid run ID. If you are trying to start a new run, please omit "
+                    "the `resume` argument or use `resume='allow'`.",
+                )
+            if req.resume == "never" and exists:
+                raise EngineError(
+                    "ALREADY_EXISTS",
+                    "You provided an invalid value for the `resume` argument. The value 'never' is not a valid "
+                    f"option for resuming a run ({info.id}) that already exists. Please check your inputs and "
+                    "try again with a valid value for the `resume` argument.",
+                )
+            if st is None and row is not None:
+                st = self._stream_from_row(info, row)
+            resumed = st is not None
+            if st is None:
+                st = self._new_stream(info, req)
+            if st.info.mode == "offline" and resumed:
+                pass
+            writer = WriterState(pid=sess.pid, create_time=sess.create_time)
+            st.writers[req.writer] = writer
+            sess.writers.add(req.writer)
+            st.state = RUNNING
+            self.streams[st.key] = st
+            config_update = json.loads(req.config_json or b"{}")
+        records = [self._daemon_record(st, run=st.info)]
+        if config_update:
+            records.append(self._daemon_record(st, config=pb.ConfigRecord(json=json.dumps(config_update).encode())))
+        if resumed:
+            st.config.update(config_update)
+        self.commit([(st, records)])
+        reply = pb.InitRunResponse(
+            info=st.info,
+            state=st.state,
+            starting_step=st.last_step + 1,
+            resumed=resumed,
+            last_seq=0,
+        )
+        if resumed:
+            reply.config_json = json.dumps(st.config).encode()
+            reply.summary_json = json.dumps(st.summary).encode()
+        return reply
+
+    def _attach(self, sess: Session, req: pb.InitRunRequest) -> pb.InitRunResponse:
+        info = req.info
+        key = run_key(info.entity, info.project, info.id)
+        st = self.streams.get(key)
+        if st is None:
+            row = self.store.find_run(info.entity, info.project, info.id)
+            if row is None:
+                raise EngineError("NOT_FOUND", f"run {key} is not known to this daemon; cannot re-attach")
+            st = self._stream_from_row(info, row)
+            self.streams[key] = st
+        w = st.writers.get(req.writer)
+        if w is None:
+            w = st.writers[req.writer] = WriterState()
+        w.pid, w.create_time, w.open = sess.pid, sess.create_time, True
+        sess.writers.add(req.writer)
+        return pb.InitRunResponse(
+            info=st.info, state=st.state, starting_step=st.last_step + 1, resumed=True, last_seq=w.durable_seq
+        )
+
+    def _new_stream(self, info: pb.RunInfo, req: pb.InitRunRequest) -> RunState:
+        from runhive._ids import generate_id
+
+        if not info.id:
+            info.id = generate_id()
+            while run_key(info.entity, info.project, info.id) in self.streams:
+                info.id = generate_id()
+        names = self._names.get((info.entity, info.project))
+        if names is None:
+            names = self.store.run_names(info.entity, info.project)
+            self._names[(info.entity, info.project)] = names
+        if not info.name:
+            info.name = self.store.new_name(info.entity, info.project, names)
+        names.add(info.name)
+        if not info.run_dir:
+            stamp = time.strftime("%Y%m%d_%H%M%S", time.localtime(info.start_time or time.time()))
+            prefix = "offline-run" if info.mode == "offline" else "run"
+            base = Path(req.root_dir or ".") / "runhive"
+            path = base / f"{prefix}-{stamp}-{info.id}"
+            n = 1
+            while path.exists():
+                path = base / f"{prefix}-{stamp}-{info.id}-{n}"
+                n += 1
+            info.run_dir = str(path)
+        try:
+            Path(info.run_dir).mkdir(mode=0o700, parents=True, exist_ok=True)
+            (Path(info.run_dir) / "files").mkdir(mode=0o700, exist_ok=True)
+        except OSError as exc:
+            raise EngineError(
+                "FAILED_PRECONDITION", f"cannot create the run directory {info.run_dir}: {exc.strerror}"
+            ) from None
+        st = RunState(key=run_key(info.entity, info.project, info.id), info=info)
+        try:
+            with open(self.cfg.index_path, "a") as f:
+                f.write(f"{info.run_dir}\t{info.id}\n")
+        except OSError:
+            logger.exception("could not append to %s", self.cfg.index_path)
+        return st
+
+    def _stream_from_row(self, info: pb.RunInfo, row: Any) -> RunState:
+        (pk, state, exit_code, config, summary, last_step, rows, applied, run_dir, name, notes, tags, grp,
+         job_type, created_at, mode) = row
+        full = pb.RunInfo()
+        full.CopyFrom(info)
+        full.run_dir, full.name, full.notes = run_dir, name, notes
+        del full.tags[:]
+        full.tags.extend(json.loads(tags))
+        full.group, full.job_type, full.start_time, full.mode = grp, job_type, created_at or 0.0, mode
+        st = RunState(key=run_key(info.entity, info.project, info.id), info=full, pk=pk, state=state,
+                      exit_code=exit_code, config=json.loads(config), summary=json.loads(summary),
+                      last_step=last_step, rows=rows, applied_offset=applied)
+        self._scan_wal(st)
+        return st
+
+    def _scan_wal(self, st: RunState) -> None:
+        """Rebuild writer sequence numbers from the run's WAL and apply what the store is missing."""
+        path = Path(st.info.run_dir) / wal_name(st.info.id)
+        if not path.exists():
+            return
+        res = ReadResult()
+        tail: list[pb.Record] = []
+        for end, rec in read_wal(path, 0, res):
+            if rec.writer == DAEMON_WRITER:
+                st.daemon_seq = max(st.daemon_seq, rec.seq)
+            else:
+                w = st.writers.setdefault(rec.writer, WriterState(pid=writer_pid(rec.writer)))
+                w.durable_seq = max(w.durable_seq, rec.seq)
+                w.applied_seq = w.durable_seq
+                if rec.WhichOneof("kind") == "exit":
+                    w.open = False
+                    w.exit_code = rec.exit.exit_code
+                    w.crashed = rec.exit.state == CRASHED
+            if end > st.applied_offset:
+                tail.append(rec)
+        for dmg in res.damage:
+            logger.warning("WAL damage: %s", dmg)
+        if tail and not st.offline:
+            # The applier is the store's only writer: hand the tail to it like any committed batch.
+            self._pending_apply += 1
+            self._apply_q.put((st, tail, res.end_offset))
+
+    def _daemon_record(self, st: RunState, **kind: Any) -> pb.Record:
+        st.daemon_seq += 1
+        return pb.Record(seq=st.daemon_seq, run_id=st.key, writer=DAEMON_WRITER, time=time.time(), **kind)
+
+    # Recovery -----------------------------------------------------------------------------------------
+    def recover(self) -> None:
+        """Finish the work a previous daemon left: apply WAL tails and settle runs whose writers are gone."""
+        seen: set[str] = set()
+        for entity, project, rid, run_dir, _applied in self.store.running_runs():
+            info = pb.RunInfo(id=rid, entity=entity, project=project)
+            row = self.store.find_run(entity, project, rid)
+            if row is None:
+                continue
+            try:
+                st = self._stream_from_row(info, row)
+            except Exception:
+                logger.exception("recovering run %s failed", rid)
+                continue
+            seen.add(run_dir)
+            self.streams[st.key] = st
+        # Run directories in the index that never reached the store (daemon died right after init).
+        for run_dir, rid in self._index_entries():
+            if run_dir in seen:
+                continue
+            path = Path(run_dir) / wal_name(rid)
+            if not path.exists():
+                continue
+            first = next(iter(read_wal(path)), None)
+            if first is None or first[1].WhichOneof("kind") != "run":
+                continue
+            info = first[1].run
+            if self.store.find_run(info.entity, info.project, info.id) is not None:
+                continue
+            st = RunState(key=run_key(info.entity, info.project, info.id), info=info)
+            self._scan_wal(st)
+            self.streams[st.key] = st
+
+    def _index_entries(self) -> list[tuple[str, str]]:
+        try:
+            lines = self.cfg.index_path.read_text().splitlines()
+        except FileNotFoundError:
+            return []
+        out = []
+        for line in lines:
+            parts = line.split("\t")
+            if len(parts) == 2:
+                out.append((parts[0], parts[1]))
+        return out
+
+    # Appending -------------------------------------------------------------------------------------
+    def append(self, sess: Session, records: Any) -> list[tuple[str, str, int]]:
+        groups: dict[str, tuple[RunState, list[pb.Record]]] = {}
+        for rec in records:
+            if rec.writer not in sess.writers:
+                raise EngineError(
+                    "PERMISSION_DENIED", f"writer {rec.writer!r} is not registered by this session; call InitRun"
+                )
+            st = self.streams.get(rec.run_id)
+            if st is None or rec.writer not in st.writers:
+                raise EngineError("NOT_FOUND", f"run {rec.run_id!r} has no open writer {rec.writer!r}")
+            g = groups.get(rec.run_id)
+            if g is None:
+                groups[rec.run_id] = g = (st, [])
+            g[1].append(rec)
+        self.records_received += len(records)
+        self.commit(list(groups.values()))
+        acks = []
+        for st, recs in groups.values():
+            for writer in {r.writer for r in recs}:
+                acks.append((st.key, writer, st.writers[writer].durable_seq))
+        self.touch()
+        return acks
+
+    def commit(self, groups: list[tuple[RunState, list[pb.Record]]]) -> None:
+        item = _CommitItem(groups)
+        self._commit_q.put(item)
+        item.done.wait()
+        if item.error is not None:
+            raise EngineError("RESOURCE_EXHAUSTED", f"the WAL could not be written: {item.error}")
+
+    def _wal(self, st: RunState) -> WalWriter:
+        wal = self._wals.get(st.key)
+        if wal is None:
+            wal = WalWriter(Path(st.info.run_dir) / wal_name(st.info.id))
+            self._wals[st.key] = wal
+        return wal
+
+    def _commit_loop(self) -> None:
+        while True:
+            first = self._commit_q.get()
+            items = [first]
+            while True:
+                try:
+                    items.append(self._commit_q.get_nowait())
+                except queue.Empty:
+                    break
+            stop = any(i is None for i in items)
+            work = [i for i in items if i is not None]
+            self._commit(work)
+            if stop:
+                self._apply_q.put(None)
+                return
+
+    def _commit(self, items: list[_CommitItem]) -> None:
+        touched: dict[str, WalWriter] = {}
+        out: list[tuple[RunState, list[pb.Record], int, dict[str, int]]] = []
+        for item in items:
+            try:
+                for st, recs in item.groups:
+                    fresh = []
+                    seqs: dict[str, int] = {}
+                    for rec in recs:
+                        if rec.writer == DAEMON_WRITER:
+                            fresh.append(rec)
+                            continue
+                        w = st.writers[rec.writer]
+                        top = seqs.get(rec.writer, w.durable_seq)
+                        if rec.seq <= top:
+                            continue  # a resend of what we already hold
+                        seqs[rec.writer] = rec.seq
+                        fresh.append(rec)
+                    if not fresh:
+                        continue
+                    wal = self._wal(st)
+                    end = wal.append([r.SerializeToString() for r in fresh])
+                    touched[st.key] = wal
+                    out.append((st, fresh, end, seqs))
+            except Exception as exc:  # disk full, unwritable dir: refuse this batch, keep serving others
+                logger.exception("WAL append failed")
+                item.error = exc
+        for key, wal in touched.items():
+            try:
+                wal.sync(self.cfg.fsync)
+            except Exception as exc:
+                logger.exception("WAL sync failed for %s", key)
+                for item in items:
+                    if any(st.key == key for st, _ in item.groups):
+                        item.error = exc
+        for st, fresh, end, seqs in out:
+            for writer, seq in seqs.items():
+                w = st.writers[writer]
+                if seq > w.durable_seq:
+                    w.durable_seq = seq
+            self._pending_apply += 1
+            self._apply_q.put((st, fresh, end))
+        for item in items:
+            item.done.set()
+
+    # Applying -------------------------------------------------------------------------------------
+    def _apply_loop(self) -> None:
+        while True:
+            first = self._apply_q.get()
+            items = [first]
+            while len(items) < 512:
+                try:
+                    items.append(self._apply_q.get_nowait())
+                except queue.Empty:
+                    break
+            stop = any(i is None for i in items)
+            work = [i for i in items if i is not None]
+            if work:
+                self._apply(work)
+            if stop:
+                return
+
+    def _apply(self, work: list[tuple[RunState, list[pb.Record], int]]) -> None:
+        online = [w for w in work if not w[0].offline]
+        try:
+            if online:
+                self.store.apply(online)
+        except Exception:
+            logger.exception("applying %d batches to the store failed; they stay in the WAL", len(online))
+            return
+        finally:
+            self._pending_apply -= len(work)
+        with self._applied_cv:
+            for st, recs, _end in work:
+                self.records_applied += len(recs)
+                for rec in recs:
+                    if rec.writer == DAEMON_WRITER:
+                        continue
+                    w = st.writers.get(rec.writer)
+                    if w is not None and rec.seq > w.applied_seq:
+                        w.applied_seq = rec.seq
+                    if st.offline and rec.WhichOneof("kind") == "exit" and w is not None:
+                        w.open = False
+                        w.exit_code = rec.exit.exit_code
+                        Store._settle_state(st)
+            self._applied_cv.notify_all()
+        for st, _recs, _end in work:
+            self._maybe_release(st)
+
+    def _maybe_release(self, st: RunState) -> None:
+        # A run with no open writer needs no memory or descriptor; it is reloaded from the store on resume.
+        with self._lock:
+            if st.state == RUNNING or any(w.open for w in st.writers.values()):
+                return
+            if any(w.applied_seq < w.durable_seq for w in st.writers.values()):
+                return
+            if self.streams.get(st.key) is st:
+                del self.streams[st.key]
+                self._closed[st.key] = st
+                while len(self._closed) > 1000:
+                    self._closed.popitem(last=False)
+            wal = self._wals.pop(st.key, None)
+        if wal is not None:
+            wal.close()
+
+    def wait_applied(self, key: str, writer: str, seq: int, timeout: float, alive: Any = None) -> tuple[bool, int]:
+        st = self.stream_for(key)
+        deadline = None if timeout <= 0 else time.monotonic() + timeout
+        with self._applied_cv:
+            while True:
+                w = st.writers.get(writer) if st is not None else None
+                if w is None:
+                    return False, 0
+                if w.applied_seq >= seq:
+                    return True, w.applied_seq
+                remaining = 1.0 if deadline is None else deadline - time.monotonic()
+                if remaining <= 0 or (alive is not None and not alive()) or self._stop.is_set():
+                    return False, w.applied_seq
+                self._applied_cv.wait(min(remaining, 1.0))
+
+    def stream_for(self, key: str) -> RunState | None:
+        return self.streams.get(key) or self._closed.get(key)
+
+    # Watching ------------------------------------------------------------------------------------
+    def _watch_loop(self) -> None:
+        idle_since: float | None = None
+        while not self._stop.wait(self.cfg.watch_interval):
+            try:
+                self._reap()
+            except Exception:
+                logger.exception("watcher failed")
+            if self._is_idle():
+                idle_since = idle_since or time.monotonic()
+                if time.monotonic() - idle_since >= self.cfg.idle_timeout and self.on_idle is not None:
+                    logger.info("idle for %.0f s; exiting", self.cfg.idle_timeout)
+                    self.on_idle()
+                    return
+            else:
+                idle_since = None
+
+    def _reap(self) -> None:
+        alive_cache: dict[tuple[int, float], bool] = {}
+
+        def alive(pid: int, ct: float) -> bool:
+            k = (pid, ct)
+            if k not in alive_cache:
+                alive_cache[k] = _pid_alive(pid, ct)
+            return alive_cache[k]
+
+        with self._lock:
+            for sid, sess in list(self.sessions.items()):
+                if not alive(sess.pid, sess.create_time):
+                    del self.sessions[sid]
+            crashes: list[tuple[RunState, str, WriterState]] = []
+            for st in list(self.streams.values()):
+                for name, w in st.writers.items():
+                    if w.open and not w.crashed and not alive(w.pid, w.create_time):
+                        w.crashed = True  # mark once; the exit record below settles the state
+                        crashes.append((st, name, w))
+        for st, name, w in crashes:
+            logger.info("writer %s of run %s died without finish(); marking the run crashed", name, st.key)
+            rec = pb.Record(
+                seq=w.durable_seq + 1, run_id=st.key, writer=name, time=time.time(),
+                exit=pb.ExitRecord(exit_code=1, state=CRASHED),
+            )
+            try:
+                self.commit([(st, [rec])])
+            except EngineError:
+                logger.exception("could not record the crash of %s", st.key)
+
+    def _is_idle(self) -> bool:
+        with self._lock:
+            if self.sessions:
+                return False
+            if any(any(w.open for w in st.writers.values()) for st in self.streams.values()):
+                return False
+        return self._pending_apply == 0 and self._commit_q.empty()
+
+    def status(self) -> dict[str, Any]:
+        with self._lock:
+            streams = [
+                pb.StreamStatus(
+                    run_id=st.info.id, project=st.info.project, state=st.state,
+                    writers=sum(1 for w in st.writers.values() if w.open), records=st.rows,
+                )
+                for st in self.streams.values()
+            ]
+            clients = len(self.sessions)
+        return {
+            "pid": os.getpid(),
+            "uptime": time.time() - self.started,
+            "clients": clients,
+            "streams": streams,
+            "store": str(self.cfg.store_path),
+            "records_received": self.records_received,
+            "records_applied": self.records_applied,
+            "rss_bytes": psutil.Process().memory_info().rss,
+        }

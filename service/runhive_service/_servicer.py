@@ -1,0 +1,111 @@
+"""The gRPC surface of the daemon. Every failure is a status for that call alone; nothing here can stop
+the daemon, whatever a client sends."""
+
+from __future__ import annotations
+
+import functools
+import hmac
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import grpc
+
+from runhive._proto.v1 import service_pb2 as pb
+from runhive._proto.v1 import service_pb2_grpc as pb_grpc
+from runhive._version import __version__
+
+from ._engine import Engine, EngineError
+
+logger = logging.getLogger("runhive_service")
+PROTOCOL_VERSION = pb.PROTOCOL_VERSION_CURRENT
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _guarded(fn: F) -> F:
+    @functools.wraps(fn)
+    def wrapper(self: Servicer, request: Any, context: grpc.ServicerContext) -> Any:
+        try:
+            return fn(self, request, context)
+        except EngineError as exc:
+            context.abort(getattr(grpc.StatusCode, exc.code), str(exc))
+        except Exception as exc:
+            if isinstance(exc, grpc.RpcError) or type(exc).__name__ == "_AbortError" or context.code() is not None:
+                raise
+            logger.exception("%s failed", fn.__name__)
+            context.abort(grpc.StatusCode.INTERNAL, f"{fn.__name__} failed: {type(exc).__name__}: {exc}")
+
+    return wrapper  # type: ignore[return-value]
+
+
+class Servicer(pb_grpc.RunhiveServicer):
+    def __init__(self, engine: Engine, token: str, socket_path: str, shutdown: Callable[[], None]) -> None:
+        self.engine = engine
+        self._token = token
+        self._socket = socket_path
+        self._shutdown = shutdown
+
+    @_guarded
+    def Handshake(self, request: pb.HandshakeRequest, context: grpc.ServicerContext) -> pb.HandshakeResponse:
+        if not hmac.compare_digest(request.token.encode(), self._token.encode()):
+            context.abort(grpc.StatusCode.UNAUTHENTICATED, "bad token: this daemon belongs to another user")
+        if request.protocol_version != PROTOCOL_VERSION:
+            context.abort(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                f"runhive-service {__version__} speaks protocol {PROTOCOL_VERSION}, the client speaks "
+                f"{request.protocol_version}.",
+            )
+        if request.pid <= 0:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"pid must be positive, got {request.pid}")
+        sess = self.engine.open_session(int(request.pid), float(request.pid_create_time), request.host)
+        return pb.HandshakeResponse(
+            protocol_version=PROTOCOL_VERSION,
+            session=sess.id,
+            daemon_pid=self.engine.status()["pid"],
+            daemon_version=__version__,
+        )
+
+    @_guarded
+    def InitRun(self, request: pb.InitRunRequest, context: grpc.ServicerContext) -> pb.InitRunResponse:
+        sess = self.engine.session(request.session)
+        if request.resume not in ("", "allow", "must", "never", "attach"):
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"unknown resume value {request.resume!r}")
+        return self.engine.init_run(sess, request)
+
+    @_guarded
+    def Append(self, request: pb.Batch, context: grpc.ServicerContext) -> pb.Ack:
+        sess = self.engine.session(request.session)
+        acks = self.engine.append(sess, request.records)
+        return pb.Ack(acks=[pb.WriterAck(run_id=r, writer=w, seq=s) for r, w, s in acks])
+
+    @_guarded
+    def Flush(self, request: pb.FlushRequest, context: grpc.ServicerContext) -> pb.FlushResponse:
+        self.engine.session(request.session)
+        done, applied = self.engine.wait_applied(
+            request.run_id, request.writer, request.seq, request.timeout, alive=context.is_active
+        )
+        return pb.FlushResponse(done=done, applied_seq=applied)
+
+    @_guarded
+    def FinishRun(self, request: pb.FinishRunRequest, context: grpc.ServicerContext) -> pb.FinishRunResponse:
+        self.engine.session(request.session)
+        done, applied = self.engine.wait_applied(
+            request.run_id, request.writer, request.seq, request.timeout, alive=context.is_active
+        )
+        st = self.engine.stream_for(request.run_id)
+        state = st.state if st is not None else ""
+        pending = "" if done else f"{request.seq - applied} records durable in the WAL but not yet in the store"
+        return pb.FinishRunResponse(done=done, state=state, applied_seq=applied, pending=pending)
+
+    @_guarded
+    def Status(self, request: pb.StatusRequest, context: grpc.ServicerContext) -> pb.StatusResponse:
+        self.engine.session(request.session)
+        st = self.engine.status()
+        return pb.StatusResponse(socket=self._socket, version=__version__, **st)
+
+    @_guarded
+    def Shutdown(self, request: pb.ShutdownRequest, context: grpc.ServicerContext) -> pb.ShutdownResponse:
+        self.engine.session(request.session)
+        self._shutdown()
+        return pb.ShutdownResponse()

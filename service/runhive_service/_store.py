@@ -1,0 +1,313 @@
+"""The embedded SQLite store and the code that applies WAL records to it.
+
+One `Store` has one writer connection, used from one thread: the daemon's applier, or `runhive store
+rebuild` / `runhive sync` when no daemon is running. Applying a batch and advancing the run's
+`applied_offset` happen in one transaction, so a crash between the WAL and the store replays exactly
+what was not applied.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from runhive._proto.v1 import service_pb2 as pb
+from runhive._schema import SCHEMA, SCHEMA_VERSION, connect
+
+RUNNING, FINISHED, FAILED, CRASHED = "running", "finished", "failed", "crashed"
+
+_ADJECTIVES = (
+    "amber autumn bold brave bright calm clever cosmic crisp dapper dark dawn desert divine eager easy electric "
+    "fancy fearless fine floral fluent fresh gallant gentle glad golden graceful grand happy hardy hearty helpful "
+    "honest icy jolly jumping kind leafy lilac lively lucky lunar magic mellow misty morning noble northern olive "
+    "polar proud quiet rapid rare restful robust royal rustic scarlet silent silver smooth snowy solar spring "
+    "stellar still stoic sunny super swift tender thriving toasty twilight upbeat valiant vivid warm wild winter "
+    "wise woven young zesty"
+).split()
+_NOUNS = (
+    "aardvark breeze brook butterfly cake canyon cherry cloud comet cosmos dawn deluge dew disco dream dust eon "
+    "feather field fire firefly flower fog forest frost galaxy glade glitter grass hill haze lake leaf meadow "
+    "moon morning mountain night oath ocean paper pine planet plasma pond puddle rain resonance river sea "
+    "serenity shadow sky smoke snow sound spaceship spark star sun sunset surf thunder tree universe valley "
+    "violet voice water wave wildflower wind wood"
+).split()
+
+
+@dataclass
+class WriterState:
+    pid: int = 0
+    create_time: float = 0.0
+    durable_seq: int = 0
+    applied_seq: int = 0
+    open: bool = True
+    exit_code: int | None = None
+    crashed: bool = False
+
+
+@dataclass
+class RunState:
+    key: str
+    info: pb.RunInfo
+    pk: int = 0
+    state: str = RUNNING
+    exit_code: int | None = None
+    config: dict[str, Any] = field(default_factory=dict)
+    summary: dict[str, Any] = field(default_factory=dict)
+    last_step: int = -1
+    rows: int = 0
+    applied_offset: int = 0
+    writers: dict[str, WriterState] = field(default_factory=dict)
+    daemon_seq: int = 0
+    records: int = 0
+    dirty: bool = False
+
+    @property
+    def offline(self) -> bool:
+        return self.info.mode == "offline"
+
+
+def run_key(entity: str, project: str, run_id: str) -> str:
+    return f"{entity}/{project}/{run_id}"
+
+
+def _flat_numbers(row: dict[str, Any], prefix: str, out: list[tuple[str, float | None]]) -> None:
+    for k, v in row.items():
+        t = type(v)
+        if t is float:
+            out.append((prefix + k, None if v != v else v))
+        elif t is int:
+            out.append((prefix + k, float(v) if abs(v) < 1 << 63 else None))
+        elif t is dict and "_type" not in v:
+            _flat_numbers(v, prefix + k + ".", out)
+
+
+_SKIP_METRICS = frozenset({"_step", "_timestamp"})
+
+
+class Store:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fresh = not path.exists()
+        self.db = connect(path)
+        # Lookups from request threads use their own connection: the writer's transactions stay its own.
+        self._reader = connect(path)
+        self._reader_lock = threading.Lock()
+        if fresh:
+            os.chmod(path, 0o600)
+        self.db.executescript(SCHEMA)
+        self.db.execute(
+            "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+        )
+        self._keys: dict[str, int] = dict((n, pk) for pk, n in self.db.execute("SELECT pk, name FROM metric_keys"))
+
+    def close(self) -> None:
+        self.db.close()
+        self._reader.close()
+
+    def _read(self, sql: str, args: tuple[Any, ...] = ()) -> list[Any]:
+        with self._reader_lock:
+            return self._reader.execute(sql, args).fetchall()
+
+    # Reads used by the daemon -----------------------------------------------------------------------
+    def find_run(self, entity: str, project: str, run_id: str) -> sqlite3.Row | None:
+        rows = self._read(
+            "SELECT pk, state, exit_code, config, summary, last_step, history_rows, applied_offset, run_dir, name,"
+            " notes, tags, grp, job_type, created_at, mode FROM runs WHERE entity=? AND project=? AND id=?",
+            (entity, project, run_id),
+        )
+        return rows[0] if rows else None
+
+    def run_names(self, entity: str, project: str) -> set[str]:
+        return {r[0] for r in self._read("SELECT name FROM runs WHERE entity=? AND project=?", (entity, project))}
+
+    def running_runs(self) -> list[tuple[str, str, str, str, int]]:
+        return self._read("SELECT entity, project, id, run_dir, applied_offset FROM runs WHERE state='running'")
+
+    def new_name(self, entity: str, project: str, taken: set[str]) -> str:
+        n = len(taken) + 1
+        rng = random.Random()
+        while True:
+            name = f"{rng.choice(_ADJECTIVES)}-{rng.choice(_NOUNS)}-{n}"
+            if name not in taken:
+                return name
+            n += 1
+
+    # Writes --------------------------------------------------------------------------------------
+    def _key_pk(self, name: str) -> int:
+        pk = self._keys.get(name)
+        if pk is None:
+            self.db.execute("INSERT OR IGNORE INTO metric_keys (name) VALUES (?)", (name,))
+            pk = int(self.db.execute("SELECT pk FROM metric_keys WHERE name=?", (name,)).fetchone()[0])
+            self._keys[name] = pk
+        return pk
+
+    def ensure_run(self, st: RunState) -> None:
+        if st.pk:
+            return
+        info = st.info
+        row = self.db.execute(
+            "SELECT pk FROM runs WHERE entity=? AND project=? AND id=?", (info.entity, info.project, info.id)
+        ).fetchone()
+        if row is None:
+            cur = self.db.execute(
+                "INSERT INTO runs (id, entity, project, name, notes, tags, grp, job_type, state, metadata, run_dir,"
+                " mode, host, pid, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    info.id,
+                    info.entity,
+                    info.project,
+                    info.name,
+                    info.notes,
+                    json.dumps(list(info.tags)),
+                    info.group,
+                    info.job_type,
+                    st.state,
+                    (info.metadata_json or b"{}").decode(),
+                    info.run_dir,
+                    info.mode or "online",
+                    info.host,
+                    info.pid,
+                    info.start_time or time.time(),
+                    time.time(),
+                ),
+            )
+            st.pk = int(cur.lastrowid or 0)
+        else:
+            st.pk = int(row[0])
+
+    def apply(self, batches: Iterable[tuple[RunState, list[pb.Record], int]]) -> None:
+        """Apply records of several runs in one transaction; `end` is each batch's WAL offset after it."""
+        hist: list[tuple[int, int, int, str]] = []
+        points: list[tuple[int, int, int, float | None]] = []
+        touched: dict[str, RunState] = {}
+        self.db.execute("BEGIN")
+        try:
+            for st, records, end in batches:
+                self.ensure_run(st)
+                for rec in records:
+                    self._apply_one(st, rec, hist, points)
+                st.applied_offset = max(st.applied_offset, end)
+                touched[st.key] = st
+            if hist:
+                self.db.executemany("INSERT OR REPLACE INTO history (run_pk, idx, step, row) VALUES (?,?,?,?)", hist)
+            if points:
+                self.db.executemany(
+                    "INSERT OR REPLACE INTO metrics (key_pk, run_pk, step, value) VALUES (?,?,?,?)", points
+                )
+            now = time.time()
+            for st in touched.values():
+                info = st.info
+                self.db.execute(
+                    "UPDATE runs SET name=?, notes=?, tags=?, grp=?, job_type=?, state=?, exit_code=?, config=?,"
+                    " summary=?, last_step=?, history_rows=?, applied_offset=?, updated_at=? WHERE pk=?",
+                    (
+                        info.name,
+                        info.notes,
+                        json.dumps(list(info.tags)),
+                        info.group,
+                        info.job_type,
+                        st.state,
+                        st.exit_code,
+                        json.dumps(st.config, allow_nan=True),
+                        json.dumps(st.summary, allow_nan=True),
+                        st.last_step,
+                        st.rows,
+                        st.applied_offset,
+                        now,
+                        st.pk,
+                    ),
+                )
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+
+    def _apply_one(
+        self,
+        st: RunState,
+        rec: pb.Record,
+        hist: list[tuple[int, int, int, str]],
+        points: list[tuple[int, int, int, float | None]],
+    ) -> None:
+        kind = rec.WhichOneof("kind")
+        if rec.writer != "_daemon" and rec.writer not in st.writers:
+            st.writers[rec.writer] = WriterState()
+        if kind == "history":
+            raw = rec.history.json
+            row = json.loads(raw)
+            step = int(rec.history.step)
+            hist.append((st.pk, st.rows, step, raw.decode()))
+            st.rows += 1
+            if step > st.last_step:
+                st.last_step = step
+            nums: list[tuple[str, float | None]] = []
+            _flat_numbers(row, "", nums)
+            pk = st.pk
+            key_pk = self._key_pk
+            for name, value in nums:
+                if name not in _SKIP_METRICS:
+                    points.append((key_pk(name), pk, step, value))
+            st.summary.update(row)
+        elif kind == "config":
+            data = json.loads(rec.config.json or b"{}")
+            if rec.config.full:
+                st.config = data
+            else:
+                _deep_merge(st.config, data)
+            for k in rec.config.remove:
+                st.config.pop(k, None)
+        elif kind == "summary":
+            st.summary.update(json.loads(rec.summary.json or b"{}"))
+            for k in rec.summary.remove:
+                st.summary.pop(k, None)
+        elif kind == "update":
+            for name in rec.update.fields:
+                if name == "tags":
+                    del st.info.tags[:]
+                    st.info.tags.extend(rec.update.info.tags)
+                elif name in ("name", "notes", "group", "job_type"):
+                    setattr(st.info, name, getattr(rec.update.info, name))
+        elif kind == "exit":
+            w = st.writers.setdefault(rec.writer, WriterState())
+            w.open = False
+            w.exit_code = rec.exit.exit_code
+            w.crashed = rec.exit.state == CRASHED
+            self._settle_state(st)
+        elif kind == "run":
+            # A resumed run starts running again; metadata stays from the first start.
+            if st.state != RUNNING and rec.writer == "_daemon":
+                st.state = RUNNING
+                st.exit_code = None
+
+    @staticmethod
+    def _settle_state(st: RunState) -> None:
+        if any(w.open for w in st.writers.values()):
+            return
+        ended = [w for w in st.writers.values() if not w.open]
+        if not ended:
+            return
+        if any(w.crashed for w in ended):
+            st.state, st.exit_code = CRASHED, None
+            return
+        codes = [w.exit_code or 0 for w in ended]
+        code = next((c for c in codes if c != 0), 0)
+        st.state = FINISHED if code == 0 else FAILED
+        st.exit_code = code
+
+
+def _deep_merge(dst: dict[str, Any], src: dict[str, Any]) -> None:
+    for k, v in src.items():
+        if isinstance(v, dict) and isinstance(dst.get(k), dict):
+            _deep_merge(dst[k], v)
+        else:
+            dst[k] = v
+
