@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import threading
 import time
@@ -290,35 +289,34 @@ class Sender:
             self._conn = None
 
 
-def is_finite_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-
-
-_sender: Sender | None = None
-_sender_lock = threading.Lock()
-_sender_pid = os.getpid()
+_senders: dict[str, Sender] = {}
+_senders_lock = threading.Lock()
+_senders_pid = os.getpid()
 
 
 def get_sender(settings: Settings) -> Sender:
-    global _sender, _sender_pid
-    if _sender is not None and _sender_pid == os.getpid():
-        return _sender
-    with _sender_lock:
-        if _sender is None or _sender_pid != os.getpid():
-            _sender = Sender(settings)
-            _sender_pid = os.getpid()
-        return _sender
-
-
-def current_sender() -> Sender | None:
-    return _sender if _sender_pid == os.getpid() else None
+    """The process's sender for the daemon serving `settings`' service directory (in practice one)."""
+    global _senders_pid
+    key = str(settings.resolved_service_dir)
+    sender = _senders.get(key)
+    if sender is not None and _senders_pid == os.getpid():
+        return sender
+    with _senders_lock:
+        if _senders_pid != os.getpid():
+            _senders.clear()
+            _senders_pid = os.getpid()
+        sender = _senders.get(key)
+        if sender is None:
+            sender = _senders[key] = Sender(settings)
+        return sender
 
 
 def _after_fork_in_child() -> None:
-    # The parent's thread and channel do not exist here; the child builds its own on first use.
-    global _sender, _sender_lock
-    _sender = None
-    _sender_lock = threading.Lock()
+    # The parent's threads and channels do not exist here; the child builds its own on first use.
+    global _senders_lock, _senders_pid
+    _senders.clear()
+    _senders_lock = threading.Lock()
+    _senders_pid = os.getpid()
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)

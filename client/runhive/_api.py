@@ -1,0 +1,278 @@
+"""`runhive.Api()`: the read API over the local store (W&B's public `wandb.Api` shape)."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from ._errors import UsageError
+from ._schema import connect
+from ._settings import Settings
+from ._setup import base_settings
+
+_RUN_COLUMNS = (
+    "pk, id, entity, project, name, notes, tags, grp, job_type, state, exit_code, config, summary, metadata, "
+    "run_dir, created_at, updated_at, last_step, history_rows"
+)
+
+
+class Api:
+    """Read runs from the local store. `Api(overrides={"data_dir": ...})` reads another store."""
+
+    def __init__(self, overrides: Mapping[str, Any] | None = None, timeout: float | None = None,
+                 api_key: str | None = None) -> None:
+        settings: Settings = base_settings()
+        if overrides:
+            settings = settings.merged({k: v for k, v in overrides.items() if k in ("data_dir", "entity", "project")})
+        self.settings = settings
+        self._path = settings.store_path
+        self._db: sqlite3.Connection | None = None
+
+    def _conn(self) -> sqlite3.Connection | None:
+        if self._db is None:
+            if not Path(self._path).exists():
+                return None
+            self._db = connect(self._path, readonly=True)
+        return self._db
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    def __enter__(self) -> Api:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _query(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
+        db = self._conn()
+        if db is None:
+            return []
+        return db.execute(sql, tuple(args)).fetchall()
+
+    def runs(self, path: str | None = None, filters: Mapping[str, Any] | None = None,
+             order: str = "+created_at", per_page: int = 50, include_sweeps: bool = True) -> list[ApiRun]:
+        """Runs of a project (`"project"` or `"entity/project"`), oldest first unless `order` says otherwise."""
+        entity, project = _split_project(path or self.settings.project or "Uncategorized")
+        sql = f"SELECT {_RUN_COLUMNS} FROM runs WHERE project=?"
+        args: list[Any] = [project]
+        if entity:
+            sql += " AND entity=?"
+            args.append(entity)
+        desc = order.startswith("-")
+        sql += " ORDER BY created_at " + ("DESC" if desc else "ASC") + ", pk " + ("DESC" if desc else "ASC")
+        runs = [ApiRun(self, row) for row in self._query(sql, args)]
+        if filters:
+            runs = [r for r in runs if _match(r._filter_doc(), filters)]
+        return runs
+
+    def run(self, path: str) -> ApiRun:
+        """One run by `"entity/project/id"`, `"project/id"` or `"id"`."""
+        parts = [p for p in path.split("/") if p and p != "runs"]
+        if not parts or len(parts) > 3:
+            raise UsageError(f"Api.run({path!r}): pass 'entity/project/run_id', 'project/run_id' or 'run_id'.")
+        sql = f"SELECT {_RUN_COLUMNS} FROM runs WHERE id=?"
+        args: list[Any] = [parts[-1]]
+        if len(parts) >= 2:
+            sql += " AND project=?"
+            args.append(parts[-2])
+        if len(parts) == 3:
+            sql += " AND entity=?"
+            args.append(parts[0])
+        rows = self._query(sql, args)
+        if not rows:
+            raise UsageError(f"Could not find run {path!r} in {self._path}.")
+        return ApiRun(self, rows[0])
+
+    def projects(self, entity: str | None = None) -> list[str]:
+        sql = "SELECT DISTINCT project FROM runs"
+        args: list[Any] = []
+        if entity:
+            sql += " WHERE entity=?"
+            args.append(entity)
+        return [r[0] for r in self._query(sql + " ORDER BY project", args)]
+
+
+def _split_project(path: str) -> tuple[str | None, str]:
+    parts = [p for p in path.split("/") if p]
+    if len(parts) == 1:
+        return None, parts[0]
+    if len(parts) == 2:
+        return parts[0], parts[1]
+    raise UsageError(f"Api.runs({path!r}): pass 'project' or 'entity/project'.")
+
+
+class ApiRun:
+    """A stored run as the read API sees it."""
+
+    def __init__(self, api: Api, row: Sequence[Any]) -> None:
+        (self._pk, self.id, self.entity, self.project, self.name, self.notes, tags, self.group, self.job_type,
+         self.state, self.exit_code, config, summary, metadata, self.dir, self.created_at, self.updated_at,
+         self.last_step, self.history_rows) = row
+        self._api = api
+        self.tags = json.loads(tags)
+        self.config: dict[str, Any] = json.loads(config)
+        self.summary: dict[str, Any] = json.loads(summary)
+        self.metadata: dict[str, Any] = json.loads(metadata)
+
+    @property
+    def display_name(self) -> str:
+        return str(self.name)
+
+    @property
+    def path(self) -> list[str]:
+        return [self.entity, self.project, self.id]
+
+    @property
+    def summary_metrics(self) -> dict[str, Any]:
+        return self.summary
+
+    def __repr__(self) -> str:
+        return f"<ApiRun {self.entity}/{self.project}/{self.id} ({self.state})>"
+
+    def _filter_doc(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "name": self.id, "display_name": self.name, "state": self.state, "tags": self.tags,
+            "group": self.group, "job_type": self.job_type, "config": self.config, "summary_metrics": self.summary,
+            "created_at": self.created_at, "notes": self.notes,
+        }
+
+    def scan_history(self, keys: Sequence[str] | None = None, page_size: int = 1000,
+                     min_step: int | None = None, max_step: int | None = None) -> Iterator[dict[str, Any]]:
+        """Every row, in order, streamed page by page."""
+        sql = "SELECT idx, row FROM history WHERE run_pk=? AND idx>?"
+        extra = ""
+        args: list[Any] = []
+        if min_step is not None:
+            extra += " AND step>=?"
+            args.append(min_step)
+        if max_step is not None:
+            extra += " AND step<?"
+            args.append(max_step)
+        last = -1
+        while True:
+            rows = self._api._query(sql + extra + " ORDER BY idx LIMIT ?", [self._pk, last, *args, page_size])
+            if not rows:
+                return
+            for idx, raw in rows:
+                last = idx
+                row = json.loads(raw)
+                if keys:
+                    if not all(k in row for k in keys):
+                        continue
+                    row = {k: row[k] for k in ("_step", *keys) if k in row}
+                yield row
+
+    def history(self, samples: int | None = None, keys: Sequence[str] | None = None, x_axis: str = "_step",
+                pandas: bool = False, stream: str = "default") -> Any:
+        """The run's rows (all, or `samples` evenly spaced ones) as a list of dicts, or a DataFrame with
+        `pandas=True`."""
+        if isinstance(samples, (list, tuple)) and keys is None:  # history(["loss"]) as keys, W&B-style
+            samples, keys = None, samples
+        rows = list(self.scan_history(keys=keys))
+        if samples is not None and len(rows) > samples > 0:
+            stride = len(rows) / samples
+            rows = [rows[int(i * stride)] for i in range(samples)]
+        if pandas:
+            import pandas as pd
+
+            return pd.DataFrame(rows)
+        return rows
+
+    def metric(self, key: str, buckets: int = 1000) -> dict[str, list[float | None]]:
+        """One metric, downsampled to at most `buckets` min/max buckets over steps (for charts)."""
+        db = self._api._conn()
+        if db is None:
+            return {"step": [], "min": [], "max": [], "last": []}
+        kp = db.execute("SELECT pk FROM metric_keys WHERE name=?", (key,)).fetchone()
+        if kp is None:
+            return {"step": [], "min": [], "max": [], "last": []}
+        lo_hi = db.execute(
+            "SELECT MIN(step), MAX(step) FROM metrics WHERE key_pk=? AND run_pk=?", (kp[0], self._pk)
+        ).fetchone()
+        if lo_hi[0] is None:
+            return {"step": [], "min": [], "max": [], "last": []}
+        lo, hi = lo_hi
+        width = max(1, -(-(hi - lo + 1) // buckets))
+        rows = db.execute(
+            "SELECT (step-?)/? AS b, MIN(step), MIN(value), MAX(value) FROM metrics WHERE key_pk=? AND run_pk=?"
+            " GROUP BY b ORDER BY b",
+            (lo, width, kp[0], self._pk),
+        ).fetchall()
+        return {
+            "step": [r[1] for r in rows],
+            "min": [r[2] for r in rows],
+            "max": [r[3] for r in rows],
+        }
+
+
+def _get(doc: Any, dotted: str) -> Any:
+    cur = doc
+    for part in dotted.split("."):
+        if isinstance(cur, Mapping) and part in cur:
+            cur = cur[part]
+        elif isinstance(cur, Mapping) and "value" in cur and isinstance(cur["value"], Mapping):
+            cur = cur["value"].get(part)
+        else:
+            return _MISSING
+    return cur
+
+
+_MISSING = object()
+
+
+def _match(doc: Mapping[str, Any], flt: Mapping[str, Any]) -> bool:
+    for key, cond in flt.items():
+        if key == "$and":
+            if not all(_match(doc, c) for c in cond):
+                return False
+            continue
+        if key == "$or":
+            if not any(_match(doc, c) for c in cond):
+                return False
+            continue
+        value = _get(doc, key)
+        if not _cond(value, cond):
+            return False
+    return True
+
+
+def _cond(value: Any, cond: Any) -> bool:
+    if not isinstance(cond, Mapping) or not any(str(k).startswith("$") for k in cond):
+        if isinstance(value, list) and not isinstance(cond, list):
+            return cond in value
+        return bool(value == cond)
+    for op, arg in cond.items():
+        present = value is not _MISSING
+        ok: bool
+        if op == "$exists":
+            ok = present == bool(arg)
+        elif not present:
+            ok = op in ("$ne", "$nin")
+        elif op == "$eq":
+            ok = value == arg
+        elif op == "$ne":
+            ok = value != arg
+        elif op in ("$gt", "$gte", "$lt", "$lte"):
+            try:
+                ok = {"$gt": value > arg, "$gte": value >= arg, "$lt": value < arg, "$lte": value <= arg}[op]
+            except TypeError:
+                ok = False
+        elif op == "$in":
+            ok = any(v in arg for v in value) if isinstance(value, list) else value in arg
+        elif op == "$nin":
+            ok = not (any(v in arg for v in value) if isinstance(value, list) else value in arg)
+        elif op == "$regex":
+            ok = isinstance(value, str) and re.search(arg, value) is not None
+        else:
+            raise UsageError(f"Unsupported filter operator {op!r}; use $eq $ne $gt $gte $lt $lte $in $nin "
+                             "$regex $exists $and $or.")
+        if not ok:
+            return False
+    return True
