@@ -1,4 +1,4 @@
-"""Raw grpcio ceiling for the ingest workload: no protobuf, no store, just batches of bytes over a Unix socket.
+"""Raw grpcio ceiling for the ingest workload: no protobuf, no store, batches of bytes over a Unix socket.
 
     python bench/grpc_ceiling.py serve SOCKET READY_FILE
     python bench/grpc_ceiling.py client SOCKET MODE RECORDS BATCH RECORD_BYTES RESULT_FILE

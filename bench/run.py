@@ -1,4 +1,4 @@
-"""Comparative benchmark: runhive against wandb (offline), trackio (local) and MLflow (SQLite, sync and async).
+"""Comparative benchmark: runhive against wandb (offline), trackio (local), MLflow (SQLite, sync and async).
 
     .venv/bin/python bench/run.py [--tools runhive,wandb,...] [--workloads log,kill,...] [--reps N] [--quick]
                                   [--size log_steps=5000 ...] [--out bench/RESULTS.md] [--json results.json]
@@ -30,9 +30,8 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-
 from benchlib import procs
-from benchlib.envs import BENCH_DIR, REPO_DIR, TOOLS, Tool, ensure_venv, tool_env
+from benchlib.envs import BENCH_DIR, TOOLS, Tool, ensure_venv, tool_env
 from benchlib.report import Measurement, Metric, WorkloadInfo, render_workload
 from benchlib.stats import median
 
@@ -81,7 +80,7 @@ def log(msg: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
-# --------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Workers
 
 
@@ -165,7 +164,14 @@ class Invocation:
         result_path = self.dir / f"{tag}.json"
         output_path = self.dir / f"{tag}.out"
         result_path.unlink(missing_ok=True)
-        cmd = [str(self.tool.python), str(WORKLOADS_PY), self.tool.name, action, json.dumps(params), str(result_path)]
+        cmd = [
+            str(self.tool.python),
+            str(WORKLOADS_PY),
+            self.tool.name,
+            action,
+            json.dumps(params),
+            str(result_path),
+        ]
         with open(output_path, "wb") as out:
             started = time.perf_counter()
             popen = subprocess.Popen(
@@ -248,7 +254,7 @@ class Context:
             inv.close()
 
 
-# --------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Workloads. Each returns Measurements without workload / rep / order (filled in by the main loop).
 
 
@@ -262,7 +268,9 @@ def measurement(tool: str, result: WorkerResult | None = None, **metrics: float)
     return m
 
 
-def check_rows(inv: Invocation, m: Measurement, project: str, expected: dict[str, int]) -> dict[str, int] | None:
+def check_rows(
+    inv: Invocation, m: Measurement, project: str, expected: dict[str, int]
+) -> dict[str, int] | None:
     """Read the stored data back with the tool's own reader; set rows_lost over the expected runs."""
     rows, result = inv.read(project)
     if rows is None:
@@ -291,7 +299,9 @@ def wl_start(ctx: Context, inv: Invocation, warm: bool) -> list[Measurement]:
     if result.ok and inv.tool.family == "runhive":
         before, after = result.data.get("daemons_before", []), result.data.get("daemons_after", [])
         if warm and not before:
-            m.notes.append("no daemon was running before the warm init (daemon exited after the first process)")
+            m.notes.append(
+                "no daemon was running before the warm init (daemon exited after the first process)"
+            )
         if not warm and before:
             m.notes.append("a daemon was already running before the cold init")
         if not after:
@@ -301,7 +311,9 @@ def wl_start(ctx: Context, inv: Invocation, warm: bool) -> list[Measurement]:
 
 def wl_log(ctx: Context, inv: Invocation) -> list[Measurement]:
     s = ctx.sizes
-    result = inv.run("log", {"project": "log", "name": "r0", "steps": s.log_steps, "keys": s.keys, "cpu": True})
+    result = inv.run(
+        "log", {"project": "log", "name": "r0", "steps": s.log_steps, "keys": s.keys, "cpu": True}
+    )
     m = measurement(inv.tool.name, result)
     if result.ok:
         check_rows(inv, m, "log", {"r0": s.log_steps})
@@ -380,7 +392,9 @@ def wl_procs(ctx: Context, inv: Invocation, fresh: bool) -> list[Measurement]:
         m.metrics["log_mean_us"] = median([r.metrics["log_mean_us"] for r in good])
         m.metrics["log_p99_us"] = max(r.metrics["log_p99_us"] for r in good)
     errors = sorted({r.error or "" for r in results if not r.ok})
-    m.notes.extend(f"{sum(1 for r in results if r.error == e)} of {len(results)} processes failed: {e}" for e in errors)
+    m.notes.extend(
+        f"{sum(1 for r in results if r.error == e)} of {len(results)} processes failed: {e}" for e in errors
+    )
     check_rows(inv, m, "procs", {f"p{i}": s.procs_steps for i in range(s.procs)})
     if not good:
         m.ok, m.error = False, errors[0] if errors else "all processes failed"
@@ -390,7 +404,9 @@ def wl_procs(ctx: Context, inv: Invocation, fresh: bool) -> list[Measurement]:
 def wl_ingest(ctx: Context, inv: Invocation) -> list[Measurement]:
     s = ctx.sizes
     params = {"project": "ingest", "steps": s.ingest_steps, "keys": s.keys}
-    workers = [inv.spawn("log", {**params, "name": f"c{i}"}, tag=f"client{i}") for i in range(s.ingest_clients)]
+    workers = [
+        inv.spawn("log", {**params, "name": f"c{i}"}, tag=f"client{i}") for i in range(s.ingest_clients)
+    ]
     results = [w.wait(s.timeout_s) for w in workers]
     out: list[Measurement] = []
     good = [r for r in results if r.ok]
@@ -437,7 +453,10 @@ def grpc_ceiling(ctx: Context, inv: Invocation) -> list[Measurement]:
                 result_file = inv.dir / f"ceiling-{mode}-{i}.json"
                 args = [sock, mode, str(s.ingest_steps), str(ctx.ingest_batch), str(ctx.record_bytes)]
                 clients.append(
-                    (subprocess.Popen([python, str(CEILING_PY), "client", *args, str(result_file)]), result_file)
+                    (
+                        subprocess.Popen([python, str(CEILING_PY), "client", *args, str(result_file)]),
+                        result_file,
+                    )
                 )
             for popen, _ in clients:
                 procs.PROTECTED_PIDS.add(popen.pid)
@@ -453,9 +472,7 @@ def grpc_ceiling(ctx: Context, inv: Invocation) -> list[Measurement]:
             end = max(d["epoch_end"] for d in data)
             total = sum(d["records"] for d in data)
             m = measurement(label, None, records_per_s=total / (end - start), window_s=end - start)
-            import grpc  # the orchestrator runs in the runhive venv, which has grpcio
-
-            m.version = f"grpcio {grpc.__version__}"
+            m.version = grpc_version()
             out_list.append(m)
     finally:
         server.send_signal(signal.SIGTERM)
@@ -468,9 +485,23 @@ def grpc_ceiling(ctx: Context, inv: Invocation) -> list[Measurement]:
     return out_list
 
 
+def grpc_version() -> str:
+    try:
+        import grpc  # the orchestrator normally runs in the runhive venv, which has grpcio
+    except ImportError:
+        return "grpcio ?"
+    return f"grpcio {grpc.__version__}"
+
+
 def wl_kill(ctx: Context, inv: Invocation, paced: bool) -> list[Measurement]:
     s = ctx.sizes
-    params: dict[str, Any] = {"project": "kill", "name": "r0", "steps": s.kill_steps, "keys": s.keys, "kill": True}
+    params: dict[str, Any] = {
+        "project": "kill",
+        "name": "r0",
+        "steps": s.kill_steps,
+        "keys": s.keys,
+        "kill": True,
+    }
     if paced:
         params["pace_ms"] = s.kill_pace_ms
     result = inv.run("log", params)
@@ -483,25 +514,27 @@ def wl_kill(ctx: Context, inv: Invocation, paced: bool) -> list[Measurement]:
         with contextlib.suppress(psutil.Error):
             helpers.append(psutil.Process(pid))
     procs.wait_gone(helpers, 30.0)
-    rows = None
+    rows: dict[str, int] | None = None
+    read: WorkerResult | None = None
     last: int | None = None
-    for _ in range(8 if inv.tool.family == "runhive" else 1):  # the daemon may still be applying
+    attempts = 8 if inv.tool.family == "runhive" else 1  # the daemon may still be applying what it received
+    for attempt in range(attempts):
         rows, read = inv.read("kill")
         if rows is None:
             m.notes.append(f"read-back failed: {read.error}")
             break
         total = rows.get("r0", 0)
-        if total == last or total >= s.kill_steps:
+        if total >= s.kill_steps or total == last:
             break
         last = total
-        time.sleep(1.0)
-        if read.data.get("states"):
-            m.notes.append(f"run state after SIGKILL: {read.data['states'].get('r0', '?')}")
+        if attempt < attempts - 1:
+            time.sleep(1.0)
+    if read is not None and read.data.get("states"):
+        m.notes.append(f"run state after SIGKILL: {read.data['states'].get('r0', '?')}")
     if rows is not None:
         kept = rows.get("r0", 0)
         m.metrics["rows_kept"] = float(kept)
         m.metrics["rows_lost"] = float(s.kill_steps - kept)
-    m.notes = sorted(set(m.notes))
     return [m]
 
 
@@ -538,8 +571,8 @@ def read_setup(ctx: Context) -> None:
         if projected > s.read_build_budget_s and built < s.read_runs:
             ctx.shared["read_error"] = (
                 f"skipped: building {s.read_runs} runs x {s.read_steps:,} steps through log() would take "
-                f"~{projected:.0f} s (budget {s.read_build_budget_s:.0f} s; runhive offers no bulk-load path); "
-                "lower read_runs / read_steps with --size"
+                f"~{projected:.0f} s (budget {s.read_build_budget_s:.0f} s; runhive offers no bulk-load "
+                "path); lower read_runs / read_steps with --size"
             )
             return
     ctx.shared["read_build_s"] = build_s
@@ -555,7 +588,9 @@ def wl_read(ctx: Context, inv_unused: Invocation | None) -> list[Measurement]:
     m = measurement("runhive", result)
     if result.ok:
         if m.metrics.get("runs", 0) != s.read_runs:
-            m.notes.append(f"Api().runs() returned {m.metrics.get('runs', 0):.0f} runs, expected {s.read_runs}")
+            m.notes.append(
+                f"Api().runs() returned {m.metrics.get('runs', 0):.0f} runs, expected {s.read_runs}"
+            )
         if m.metrics.get("points_max", 0) > s.read_samples:
             m.notes.append(f"history(samples={s.read_samples}) returned more points than asked")
         m.metrics["build_s"] = float(ctx.shared.get("read_build_s", math.nan))
@@ -568,7 +603,7 @@ def read_teardown(ctx: Context) -> None:
         inv.close()
 
 
-# --------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Registry of workloads
 
 
@@ -600,7 +635,9 @@ def workloads(s: Sizes, batch: int, record_bytes: int) -> dict[str, Workload]:
         Metric("log_p99_us", "log() p99 µs (worst proc)"),
         rows_lost,
     )
-    procs_title = f"d) {s.procs} processes started together, 1 run × {s.procs_steps:,} steps of {s.keys} floats each"
+    procs_title = (
+        f"d) {s.procs} processes started together, 1 run x {s.procs_steps:,} steps of {s.keys} floats each"
+    )
     procs_note = (
         "Wall from the first spawn to the last exit (imports included). RSS sampled every 100 ms over every "
         "process of the tree plus the runhive daemon: peak of the sum, and the sum of each process's peak."
@@ -631,7 +668,11 @@ def workloads(s: Sizes, batch: int, record_bytes: int) -> dict[str, Workload]:
             WorkloadInfo(
                 "warm",
                 "a) Warm start: a second process on the same store (runhive's daemon already up)",
-                (Metric("init_s", "init() s"), Metric("proc_wall_s", "process wall s"), Metric("import_s", "import s")),
+                (
+                    Metric("init_s", "init() s"),
+                    Metric("proc_wall_s", "process wall s"),
+                    Metric("import_s", "import s"),
+                ),
                 "A first process (not measured) creates the store and, for runhive, starts the daemon.",
             ),
             lambda ctx, inv: wl_start(ctx, inv, warm=True),
@@ -639,7 +680,7 @@ def workloads(s: Sizes, batch: int, record_bytes: int) -> dict[str, Workload]:
         Workload(
             WorkloadInfo(
                 "log",
-                f"b) One run, {s.log_steps:,} × log() of {s.keys} floats",
+                f"b) One run, {s.log_steps:,} x log() of {s.keys} floats",
                 (
                     *lat,
                     Metric("log_p999_us", "p99.9 µs"),
@@ -648,16 +689,17 @@ def workloads(s: Sizes, batch: int, record_bytes: int) -> dict[str, Workload]:
                     Metric("finish_s", "finish() s"),
                     rows_lost,
                 ),
-                "Latency is perf_counter_ns around each log() call. CPU is user+system time of the process, its "
-                "children (wandb-core) and runhive's daemon, from after init() to after finish(), per step.",
+                "Latency is perf_counter_ns around each log() call. CPU is user+system time of the process, "
+                "its children (wandb-core) and runhive's daemon, from after init() to after finish(), per "
+                "step.",
             ),
             wl_log,
         ),
         Workload(
             WorkloadInfo(
                 "multi",
-                f"c) {s.multi_runs} concurrent runs in one process, {s.multi_steps:,} steps each round-robin, "
-                "then finish all",
+                f"c) {s.multi_runs} concurrent runs in one process, {s.multi_steps:,} steps each "
+                "round-robin, then finish all",
                 (
                     Metric("wall_s", "wall s"),
                     Metric("init_all_s", "init all s"),
@@ -666,8 +708,9 @@ def workloads(s: Sizes, batch: int, record_bytes: int) -> dict[str, Workload]:
                     *lat,
                     rows_lost,
                 ),
-                "runhive and wandb use reinit='create_new'; trackio returns independent Run objects from init(); "
-                "MLflow uses MlflowClient.create_run / log_batch / set_terminated (the fluent API nests runs).",
+                "runhive and wandb use reinit='create_new'; trackio returns independent Run objects from "
+                "init(); MLflow uses MlflowClient.create_run / log_batch / set_terminated (the fluent API "
+                "nests runs).",
             ),
             wl_multi,
         ),
@@ -682,7 +725,8 @@ def workloads(s: Sizes, batch: int, record_bytes: int) -> dict[str, Workload]:
         Workload(
             WorkloadInfo(
                 "ingest",
-                f"e) Daemon ingest: {s.ingest_clients} client processes flooding {s.ingest_steps:,} steps each",
+                f"e) Daemon ingest: {s.ingest_clients} client processes flooding {s.ingest_steps:,} steps "
+                "each",
                 (
                     Metric("records_per_s", "records/s", better="higher"),
                     Metric("window_s", "window s"),
@@ -691,7 +735,7 @@ def workloads(s: Sizes, batch: int, record_bytes: int) -> dict[str, Workload]:
                 ),
                 "runhive: rows durable in the store (read back) over the window from the first client's loop "
                 "start to the last finish(). grpc-raw: a generic grpcio handler on a Unix socket taking raw "
-                f"bytes, same clients and records, batches of {batch:,} records × {record_bytes} B "
+                f"bytes, same clients and records, batches of {batch:,} records x {record_bytes} B "
                 "(stream: one client-streaming call per client; unary: one call per batch, like Append).",
             ),
             wl_ingest,
@@ -699,7 +743,10 @@ def workloads(s: Sizes, batch: int, record_bytes: int) -> dict[str, Workload]:
         ),
         Workload(
             WorkloadInfo(
-                "kill", f"f) SIGKILL right after the loop: {s.kill_steps:,} steps, unpaced", kill_metrics, kill_note
+                "kill",
+                f"f) SIGKILL right after the loop: {s.kill_steps:,} steps, unpaced",
+                kill_metrics,
+                kill_note,
             ),
             lambda ctx, inv: wl_kill(ctx, inv, paced=False),
         ),
@@ -715,7 +762,7 @@ def workloads(s: Sizes, batch: int, record_bytes: int) -> dict[str, Workload]:
         Workload(
             WorkloadInfo(
                 "read",
-                f"g) Read path: {s.read_runs} runs × {s.read_steps:,} steps, one metric downsampled to "
+                f"g) Read path: {s.read_runs} runs x {s.read_steps:,} steps, one metric downsampled to "
                 f"{s.read_samples:,} points per run",
                 (
                     Metric("read_s", "read all s"),
@@ -725,8 +772,8 @@ def workloads(s: Sizes, batch: int, record_bytes: int) -> dict[str, Workload]:
                     Metric("points_max", "points per run", better="", integer=True),
                     Metric("build_s", "store build s (once)", better=""),
                 ),
-                "`runhive.Api().runs(project)` then `run.history(keys=['loss'], samples=N)` for every run, in a "
-                "fresh process with the daemon up. The store is built once through log().",
+                "`runhive.Api().runs(project)` then `run.history(keys=['loss'], samples=N)` for every run, "
+                "in a fresh process with the daemon up. The store is built once through log().",
             ),
             wl_read,
             runhive_only=True,
@@ -738,7 +785,7 @@ def workloads(s: Sizes, batch: int, record_bytes: int) -> dict[str, Workload]:
     return {w.info.name: w for w in table}
 
 
-# --------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Main
 
 
@@ -798,17 +845,27 @@ def enter_network_namespace(enabled: bool) -> str:
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--tools", default=",".join(DEFAULT_TOOLS), help="comma-separated subset of %(default)s")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--tools", default=",".join(DEFAULT_TOOLS), help="comma-separated subset of %(default)s"
+    )
     parser.add_argument("--workloads", default="all", help="comma-separated subset, or 'all'")
-    parser.add_argument("--reps", type=int, default=None, help="repetitions per tool and workload (default 5)")
+    parser.add_argument(
+        "--reps", type=int, default=None, help="repetitions per tool and workload (default 5)"
+    )
     parser.add_argument("--quick", action="store_true", help="1 rep and smaller sizes")
     parser.add_argument("--size", action="append", default=[], metavar="NAME=VALUE", help="override a size")
     parser.add_argument("--out", default=str(BENCH_DIR / "RESULTS.md"), help="markdown file to append to")
     parser.add_argument("--no-out", action="store_true", help="print the report only")
     parser.add_argument("--json", default=None, help="write raw results as JSON here")
-    parser.add_argument("--keep-data", action="store_true", help="keep each workload's store under bench/.work")
-    parser.add_argument("--no-netns", action="store_true", help="do not run inside a private network namespace")
+    parser.add_argument(
+        "--keep-data", action="store_true", help="keep each workload's store under bench/.work"
+    )
+    parser.add_argument(
+        "--no-netns", action="store_true", help="do not run inside a private network namespace"
+    )
     parser.add_argument("--list", action="store_true", help="list workloads and sizes, then exit")
     return parser.parse_args(argv)
 
@@ -854,8 +911,11 @@ def main(argv: list[str]) -> int:
 
     started = datetime.datetime.now(datetime.timezone.utc)
     root = BENCH_DIR / ".work" / started.strftime("%Y%m%d-%H%M%S")
-    ctx = Context(root=root, sizes=sizes, keep_data=args.keep_data, ingest_batch=batch, record_bytes=record_bytes)
-    log(f"{cmd}\n  network: {network}\n  work dir: {root}\n  tools: {tools}; workloads: {selected}; reps: {reps}")
+    ctx = Context(
+        root=root, sizes=sizes, keep_data=args.keep_data, ingest_batch=batch, record_bytes=record_bytes
+    )
+    log(f"{cmd}\n  network: {network}\n  work dir: {root}")
+    log(f"tools: {tools}; workloads: {selected}; reps: {reps}")
 
     results: list[Measurement] = []
     for wname in selected:
@@ -881,11 +941,14 @@ def main(argv: list[str]) -> int:
                             for m in found:
                                 m.notes.extend(inv.notes)
                     except Exception as exc:  # a broken adapter must not take the suite down
-                        found = [Measurement("", tool_name, 0, 0, False, error=f"{type(exc).__name__}: {exc}")]
+                        found = [
+                            Measurement("", tool_name, 0, 0, False, error=f"{type(exc).__name__}: {exc}")
+                        ]
                     for m in found:
                         m.workload, m.rep, m.order = wname, rep, position
                         results.append(m)
-                        log(f"{wname} rep {rep + 1}/{reps} {m.tool}: {summarize(m)} ({time.perf_counter() - t0:.1f} s)")
+                        took = time.perf_counter() - t0
+                        log(f"{wname} rep {rep + 1}/{reps} {m.tool}: {summarize(m)} ({took:.1f} s)")
         finally:
             if workload.teardown:
                 workload.teardown(ctx)
@@ -896,7 +959,9 @@ def main(argv: list[str]) -> int:
     if not args.no_out:
         out = Path(args.out)
         if not out.exists():
-            out.write_text("# runhive benchmark results\n\nEach section is appended by `bench/run.py`; newest last.\n")
+            out.write_text(
+                "# runhive benchmark results\n\nEach section is appended by `bench/run.py`; newest last.\n"
+            )
         with out.open("a") as fh:
             fh.write("\n" + report)
         log(f"appended to {out}")
@@ -919,7 +984,9 @@ def main(argv: list[str]) -> int:
 def summarize(m: Measurement) -> str:
     if not m.ok:
         return f"ERROR {m.error}"
-    keys = [k for k in ("log_p50_us", "log_p99_us", "init_s", "wall_s", "records_per_s", "rows_kept", "read_s")]
+    keys = [
+        k for k in ("log_p50_us", "log_p99_us", "init_s", "wall_s", "records_per_s", "rows_kept", "read_s")
+    ]
     shown = [f"{k}={m.metrics[k]:.4g}" for k in keys if k in m.metrics]
     if "rows_lost" in m.metrics:
         shown.append(f"rows_lost={m.metrics['rows_lost']:.0f}")
@@ -945,8 +1012,9 @@ def render_report(
         f"Command: `{cmd}` (ran {minutes:.0f} min)",
         "",
         f"- Machine: {machine_info()}; {network}.",
-        f"- Reps: {reps}; tools interleaved, order rotated each rep; one workload at a time; every measurement a "
-        "fresh process. Cells: median (min–max) over the reps that succeeded; ↓ lower is better, ↑ higher.",
+        f"- Reps: {reps}; tools interleaved, order rotated each rep; one workload at a time; every "
+        "measurement a fresh process. Cells: median (min\u2013max) over the reps that succeeded; "
+        "↓ lower is better, ↑ higher.",
         "- Sizes: " + ", ".join(f"{k}={v}" for k, v in asdict(sizes).items()),
         "- wandb offline (WANDB_MODE=offline); trackio local SQLite; MLflow SQLite tracking URI, sync and "
         "MLFLOW_ENABLE_ASYNC_LOGGING=true; telemetry off everywhere.",

@@ -20,7 +20,6 @@ from collections.abc import Callable
 from typing import Any
 
 import psutil
-
 from benchlib import procs
 from benchlib.adapters import Adapter, RunhiveAdapter, make_adapter
 from benchlib.stats import latency_summary
@@ -85,7 +84,7 @@ def _pace(t_start: float, step: int, pace_s: float) -> None:
 
 
 def action_log(adapter: Adapter, params: dict[str, Any], result_path: str) -> Result:
-    """One run, `steps` x log() of `keys` floats; optional pacing, CPU accounting and SIGKILL after the loop."""
+    """One run, `steps` x log() of `keys` floats; optional pacing, CPU accounting, SIGKILL after the loop."""
     steps, keys = int(params["steps"]), int(params.get("keys", 10))
     pace_s = float(params.get("pace_ms", 0.0)) / 1e3
     measure_cpu = bool(params.get("cpu", False))
@@ -144,7 +143,11 @@ def action_multi(adapter: Adapter, params: dict[str, Any]) -> Result:
     """`runs` concurrent runs in one process, `steps` each round-robin, then finish all."""
     n_runs, steps, keys = int(params["runs"]), int(params["steps"]), int(params.get("keys", 10))
     if not adapter.multi_supported:
-        return {"ok": False, "unsupported": True, "error": f"{adapter.name}: no concurrent runs in one process"}
+        return {
+            "ok": False,
+            "unsupported": True,
+            "error": f"{adapter.name}: no concurrent runs in one process",
+        }
     version, import_s = load(adapter)
     t0 = time.perf_counter()
     runs = [adapter.init(params["project"], f"r{i}", multi=True) for i in range(n_runs)]
@@ -187,7 +190,7 @@ def action_read(adapter: Adapter, params: dict[str, Any]) -> Result:
 
 
 def action_read_build(adapter: Adapter, params: dict[str, Any]) -> Result:
-    """runhive read workload, data build: runs [first, first + count) x `steps` rows of one metric via log()."""
+    """Read workload data: runs [first, first + count) x `steps` rows of one metric, through log()."""
     version, _ = load(adapter)
     first, count, steps = int(params["first"]), int(params["count"]), int(params["steps"])
     t0 = time.perf_counter()

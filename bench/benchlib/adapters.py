@@ -118,7 +118,9 @@ class RunhiveAdapter(Adapter):
         return out
 
     def read_states(self, project: str) -> dict[str, str]:
-        return {str(getattr(r, "name", "") or r.id): str(getattr(r, "state", "?")) for r in self.api_runs(project)}
+        return {
+            str(getattr(r, "name", "") or r.id): str(getattr(r, "state", "?")) for r in self.api_runs(project)
+        }
 
 
 class WandbAdapter(Adapter):
@@ -236,8 +238,8 @@ class TrackioAdapter(Adapter):
 class MlflowAdapter(Adapter):
     """MLflow against a local SQLite store; `mlflow-async` turns on MLFLOW_ENABLE_ASYNC_LOGGING.
 
-    A single run uses the fluent API (`start_run` / `log_metrics` / `end_run`); concurrent runs in one process
-    use `MlflowClient` (`create_run` / `log_batch` / `set_terminated`), as the fluent API allows only nested runs.
+    A single run uses the fluent API (`start_run` / `log_metrics` / `end_run`); concurrent runs in one
+    process use `MlflowClient` (`create_run` / `log_batch` / `set_terminated`); fluent runs only nest.
     """
 
     def __init__(self, asynchronous: bool) -> None:

@@ -14,8 +14,8 @@ REPO_DIR = BENCH_DIR.parent
 VENVS_DIR = BENCH_DIR / ".venvs"
 RUNHIVE_VENV = REPO_DIR / ".venv"
 
-# Pinned to the versions of wandb-behaviour.md §21 so figures stay comparable; mlflow 3.18's wheel needs an
-# mlflow-skinny 3.18 that PyPI does not serve, and skinny + SQLAlchemy + Alembic is all the SQLite store needs.
+# Pinned to the versions of wandb-behaviour.md §21 so figures stay comparable. mlflow 3.18's wheel needs an
+# mlflow-skinny 3.18 that PyPI does not serve; skinny + SQLAlchemy + Alembic is all the SQLite store needs.
 VENV_REQUIREMENTS: dict[str, list[str]] = {
     "wandb": ["wandb==0.31.0", "numpy", "psutil"],
     "trackio": ["trackio==0.43.0", "numpy", "psutil"],

@@ -68,7 +68,9 @@ def find_runhive_daemons(service_dir: str | None) -> list[psutil.Process]:
     return list(found.values())
 
 
-def process_tree(root: psutil.Process | None = None, extra: Iterable[psutil.Process] = ()) -> list[psutil.Process]:
+def process_tree(
+    root: psutil.Process | None = None, extra: Iterable[psutil.Process] = ()
+) -> list[psutil.Process]:
     """`root` (default: this process), its live descendants and `extra`, without duplicates."""
     root = root or psutil.Process()
     procs: dict[int, psutil.Process] = {root.pid: root}

@@ -1,4 +1,4 @@
-"""Markdown rendering of benchmark results: median (min–max) over reps, and runhive ÷ peer ratios."""
+"""Markdown rendering of benchmark results: median (min to max) over reps, and runhive ÷ peer ratios."""
 
 from __future__ import annotations
 
@@ -8,6 +8,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from benchlib.stats import median
+
+DASH = "\u2013"  # en dash, for ranges and empty cells
+TIMES = "\u00d7"
 
 
 @dataclass
@@ -44,7 +47,7 @@ class WorkloadInfo:
 
 def fmt(value: float, integer: bool = False) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
+        return DASH
     if integer:
         return f"{value:,.0f}"
     magnitude = abs(value)
@@ -63,12 +66,12 @@ def fmt(value: float, integer: bool = False) -> str:
 
 def _cell(values: Sequence[float], integer: bool) -> str:
     if not values:
-        return "–"
+        return DASH
     mid = median(values)
     lo, hi = min(values), max(values)
     if len(values) == 1 or lo == hi:
         return fmt(mid, integer)
-    return f"{fmt(mid, integer)} ({fmt(lo, integer)}–{fmt(hi, integer)})"
+    return f"{fmt(mid, integer)} ({fmt(lo, integer)}{DASH}{fmt(hi, integer)})"
 
 
 def _header(metric: Metric) -> str:
@@ -77,7 +80,7 @@ def _header(metric: Metric) -> str:
 
 
 def render_workload(info: WorkloadInfo, results: Sequence[Measurement], tools: Sequence[str]) -> str:
-    """One table per workload: a row per tool (median (min–max) of the good reps), then runhive ÷ peer."""
+    """One table per workload: a row per tool (median, min and max of the good reps), then runhive ÷ peer."""
     rows: list[str] = []
     rows.append(f"### {info.title}\n")
     if info.notes:
@@ -118,7 +121,7 @@ def render_workload(info: WorkloadInfo, results: Sequence[Measurement], tools: S
             cells = [peer]
             for metric in info.metrics:
                 a, b = base.get(metric.key), medians[peer].get(metric.key)
-                cells.append(f"{a / b:.2f}×" if a is not None and b not in (None, 0) else "–")
+                cells.append(f"{a / b:.2f}{TIMES}" if a is not None and b not in (None, 0) else DASH)
             rows.append("| " + " | ".join(cells) + " |")
     if problems:
         rows.append("")

@@ -180,10 +180,11 @@ class Run:
             if step > self._step:
                 self._flush_pending()
                 self._step = step
-                self._pending.update(row)
-                if commit:
-                    self._flush_pending()
-                return
+            # With an explicit step the row stays pending until commit=True or the step moves on (W&B).
+            self._pending.update(row)
+            if commit:
+                self._flush_pending()
+            return
         self._pending.update(row)
         if commit is False:
             return
