@@ -202,7 +202,7 @@ class Sender:
         records = self._build(items)
         retrying = Retrying(
             retry=retry_if_exception_type(TransportRetry),
-            wait=wait_exponential_jitter(multiplier=0.02, max=1.0),
+            wait=wait_exponential_jitter(multiplier=0.02, max=1.0, jitter=0.05),
             stop=stop_after_delay(24 * 3600),
             reraise=True,
         )
