@@ -12,5 +12,6 @@ run.finish()
 
 api_run = wandb.Api().runs("demo")[0]
 rows = api_run.history()
-print(f"run {api_run.id} ({api_run.name}) is {api_run.state}: {len(rows)} rows, summary loss={api_run.summary['loss']:.4f}")
+loss = api_run.summary["loss"]
+print(f"run {api_run.id} ({api_run.name}) is {api_run.state}: {len(rows)} rows, summary loss={loss:.4f}")
 print("try: runhive runs demo   and   runhive service status")

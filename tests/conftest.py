@@ -19,7 +19,9 @@ import psutil
 import pytest
 
 
-def wait_for(cond: Callable[[], Any], timeout: float = 10.0, what: str = "condition", interval: float = 0.02) -> Any:
+def wait_for(
+    cond: Callable[[], Any], timeout: float = 10.0, what: str = "condition", interval: float = 0.02
+) -> Any:
     """Poll `cond` until it returns something truthy; fail with `what` after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while True:
@@ -57,7 +59,9 @@ class RhEnv:
     def store(self) -> Path:
         return self.data / "runhive.db"
 
-    def spawn(self, code: str, *args: str, env: dict[str, str] | None = None, **kw: Any) -> subprocess.Popen[str]:
+    def spawn(
+        self, code: str, *args: str, env: dict[str, str] | None = None, **kw: Any
+    ) -> subprocess.Popen[str]:
         e = dict(self.environ)
         e.update(env or {})
         proc = subprocess.Popen(
@@ -72,7 +76,9 @@ class RhEnv:
         self.procs.append(proc)
         return proc
 
-    def run(self, code: str, *args: str, timeout: float = 120, check: bool = True, **kw: Any) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, code: str, *args: str, timeout: float = 120, check: bool = True, **kw: Any
+    ) -> subprocess.CompletedProcess[str]:
         proc = self.spawn(code, *args, **kw)
         out, err = proc.communicate(timeout=timeout)
         res = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
@@ -83,10 +89,16 @@ class RhEnv:
     def cli(self, *args: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         res = subprocess.run(
             [sys.executable, "-m", "runhive._cli", *args],
-            cwd=self.work, env={**self.environ, "COLUMNS": "200"}, capture_output=True, text=True, timeout=timeout,
+            cwd=self.work,
+            env={**self.environ, "COLUMNS": "200"},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
         if check and res.returncode != 0:
-            raise AssertionError(f"runhive {' '.join(args)} failed ({res.returncode}):\n{res.stdout}\n{res.stderr}")
+            raise AssertionError(
+                f"runhive {' '.join(args)} failed ({res.returncode}):\n{res.stdout}\n{res.stderr}"
+            )
         return res
 
     def daemon_pids(self) -> list[int]:

@@ -40,7 +40,9 @@ def test_in_process_api_module_surface(rh: RhEnv) -> None:
 
     with pytest.raises(runhive.Error, match=r"You must call runhive.init\(\) before runhive.log\(\)"):
         runhive.log({"a": 1})
-    run = runhive.init(project="surface", config={"a": 1, "nested": {"b": 2}}, tags=["x"], notes="n", group="g")
+    run = runhive.init(
+        project="surface", config={"a": 1, "nested": {"b": 2}}, tags=["x"], notes="n", group="g"
+    )
     assert runhive.run is run
     assert runhive.config["a"] == 1 and runhive.config.a == 1
     runhive.log({"m": 1.5})
@@ -85,7 +87,6 @@ def test_bad_log_input_raises_and_run_keeps_working(rh: RhEnv) -> None:
 
 def test_value_conversion(rh: RhEnv) -> None:
     import numpy as np
-
     import runhive
 
     run = runhive.init(project="values")
@@ -107,7 +108,9 @@ def test_value_conversion(rh: RhEnv) -> None:
     run.finish()
     api_run = rh.api().run(f"values/{run.id}")
     row = api_run.history()[0]
-    assert row["i"] == 3 and row["f"] == 0.5 and row["b"] is True and row["s"] == "text" and row["none"] is None
+    assert (
+        row["i"] == 3 and row["f"] == 0.5 and row["b"] is True and row["s"] == "text" and row["none"] is None
+    )
     assert row["nan"] != row["nan"] and row["inf"] == float("inf")
     assert row["np_scalar"] == 2.5
     assert row["small"] == [0, 1, 2, 3]
@@ -169,7 +172,6 @@ def test_idle_daemon_exits(rh: RhEnv) -> None:
 
 def test_protocol_mismatch_is_a_clear_error(rh: RhEnv) -> None:
     import grpc
-
     from runhive._proto.v1 import service_pb2 as pb
     from runhive._proto.v1 import service_pb2_grpc as pb_grpc
     from runhive._transport import DaemonAddress

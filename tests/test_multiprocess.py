@@ -30,7 +30,7 @@ def test_eight_processes_two_runs_each_one_daemon(rh: RhEnv) -> None:
     procs = [rh.spawn(TWO_RUNS, str(p)) for p in range(8)]
     pids_seen = set()
     for proc in procs:
-        out, err = proc.communicate(timeout=180)
+        _out, err = proc.communicate(timeout=180)
         assert proc.returncode == 0, err
         pids_seen.update(rh.daemon_pids())
     assert pids_seen == {pid}
@@ -56,7 +56,7 @@ def test_sixty_four_processes_start_exactly_one_daemon(rh: RhEnv) -> None:
     procs = [rh.spawn(code) for _ in range(64)]
     daemons = set()
     for proc in procs:
-        out, err = proc.communicate(timeout=240)
+        _out, err = proc.communicate(timeout=240)
         assert proc.returncode == 0, err
         assert "Traceback" not in err
         daemons.update(rh.daemon_pids())
@@ -150,8 +150,12 @@ def test_rebuild_store_from_wals_gives_same_runs(rh: RhEnv) -> None:
         out = {}
         for r in rh.api().runs("rb"):
             out[r.id] = {
-                "name": r.name, "state": r.state, "config": r.config, "summary": r.summary,
-                "rows": r.history(), "loss": r.metric("loss"),
+                "name": r.name,
+                "state": r.state,
+                "config": r.config,
+                "summary": r.summary,
+                "rows": r.history(),
+                "loss": r.metric("loss"),
             }
         return out
 

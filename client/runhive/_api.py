@@ -23,11 +23,17 @@ _RUN_COLUMNS = (
 class Api:
     """Read runs from the local store. `Api(overrides={"data_dir": ...})` reads another store."""
 
-    def __init__(self, overrides: Mapping[str, Any] | None = None, timeout: float | None = None,
-                 api_key: str | None = None) -> None:
+    def __init__(
+        self,
+        overrides: Mapping[str, Any] | None = None,
+        timeout: float | None = None,
+        api_key: str | None = None,
+    ) -> None:
         settings: Settings = base_settings()
         if overrides:
-            settings = settings.merged({k: v for k, v in overrides.items() if k in ("data_dir", "entity", "project")})
+            settings = settings.merged(
+                {k: v for k, v in overrides.items() if k in ("data_dir", "entity", "project")}
+            )
         self.settings = settings
         self._path = settings.store_path
         self._db: sqlite3.Connection | None = None
@@ -56,8 +62,14 @@ class Api:
             return []
         return db.execute(sql, tuple(args)).fetchall()
 
-    def runs(self, path: str | None = None, filters: Mapping[str, Any] | None = None,
-             order: str = "+created_at", per_page: int = 50, include_sweeps: bool = True) -> list[ApiRun]:
+    def runs(
+        self,
+        path: str | None = None,
+        filters: Mapping[str, Any] | None = None,
+        order: str = "+created_at",
+        per_page: int = 50,
+        include_sweeps: bool = True,
+    ) -> list[ApiRun]:
         """Runs of a project (`"project"` or `"entity/project"`), oldest first unless `order` says otherwise."""
         entity, project = _split_project(path or self.settings.project or "Uncategorized")
         sql = f"SELECT {_RUN_COLUMNS} FROM runs WHERE project=?"
@@ -76,7 +88,9 @@ class Api:
         """One run by `"entity/project/id"`, `"project/id"` or `"id"`."""
         parts = [p for p in path.split("/") if p and p != "runs"]
         if not parts or len(parts) > 3:
-            raise UsageError(f"Api.run({path!r}): pass 'entity/project/run_id', 'project/run_id' or 'run_id'.")
+            raise UsageError(
+                f"Api.run({path!r}): pass 'entity/project/run_id', 'project/run_id' or 'run_id'."
+            )
         sql = f"SELECT {_RUN_COLUMNS} FROM runs WHERE id=?"
         args: list[Any] = [parts[-1]]
         if len(parts) >= 2:
@@ -112,9 +126,27 @@ class ApiRun:
     """A stored run as the read API sees it."""
 
     def __init__(self, api: Api, row: Sequence[Any]) -> None:
-        (self._pk, self.id, self.entity, self.project, self.name, self.notes, tags, self.group, self.job_type,
-         self.state, self.exit_code, config, summary, metadata, self.dir, self.created_at, self.updated_at,
-         self.last_step, self.history_rows) = row
+        (
+            self._pk,
+            self.id,
+            self.entity,
+            self.project,
+            self.name,
+            self.notes,
+            tags,
+            self.group,
+            self.job_type,
+            self.state,
+            self.exit_code,
+            config,
+            summary,
+            metadata,
+            self.dir,
+            self.created_at,
+            self.updated_at,
+            self.last_step,
+            self.history_rows,
+        ) = row
         self._api = api
         self.tags = json.loads(tags)
         self.config: dict[str, Any] = json.loads(config)
@@ -138,13 +170,26 @@ class ApiRun:
 
     def _filter_doc(self) -> dict[str, Any]:
         return {
-            "id": self.id, "name": self.id, "display_name": self.name, "state": self.state, "tags": self.tags,
-            "group": self.group, "job_type": self.job_type, "config": self.config, "summary_metrics": self.summary,
-            "created_at": self.created_at, "notes": self.notes,
+            "id": self.id,
+            "name": self.id,
+            "display_name": self.name,
+            "state": self.state,
+            "tags": self.tags,
+            "group": self.group,
+            "job_type": self.job_type,
+            "config": self.config,
+            "summary_metrics": self.summary,
+            "created_at": self.created_at,
+            "notes": self.notes,
         }
 
-    def scan_history(self, keys: Sequence[str] | None = None, page_size: int = 1000,
-                     min_step: int | None = None, max_step: int | None = None) -> Iterator[dict[str, Any]]:
+    def scan_history(
+        self,
+        keys: Sequence[str] | None = None,
+        page_size: int = 1000,
+        min_step: int | None = None,
+        max_step: int | None = None,
+    ) -> Iterator[dict[str, Any]]:
         """Every row, in order, streamed page by page."""
         sql = "SELECT idx, row FROM history WHERE run_pk=? AND idx>?"
         extra = ""
@@ -169,8 +214,14 @@ class ApiRun:
                     row = {k: row[k] for k in ("_step", *keys) if k in row}
                 yield row
 
-    def history(self, samples: int | None = None, keys: Sequence[str] | None = None, x_axis: str = "_step",
-                pandas: bool = False, stream: str = "default") -> Any:
+    def history(
+        self,
+        samples: int | None = None,
+        keys: Sequence[str] | None = None,
+        x_axis: str = "_step",
+        pandas: bool = False,
+        stream: str = "default",
+    ) -> Any:
         """The run's rows (all, or `samples` evenly spaced ones) as a list of dicts, or a DataFrame with
         `pandas=True`."""
         if isinstance(samples, (list, tuple)) and keys is None:  # history(["loss"]) as keys, W&B-style
@@ -271,8 +322,10 @@ def _cond(value: Any, cond: Any) -> bool:
         elif op == "$regex":
             ok = isinstance(value, str) and re.search(arg, value) is not None
         else:
-            raise UsageError(f"Unsupported filter operator {op!r}; use $eq $ne $gt $gte $lt $lte $in $nin "
-                             "$regex $exists $and $or.")
+            raise UsageError(
+                f"Unsupported filter operator {op!r}; use $eq $ne $gt $gte $lt $lte $in $nin "
+                "$regex $exists $and $or."
+            )
         if not ok:
             return False
     return True

@@ -36,9 +36,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
     for col in ("id", "name", "state", "steps", "summary", "created"):
         table.add_column(col, overflow="fold")
     for r in runs:
-        summary = ", ".join(
-            f"{k}={_fmt_value(v)}" for k, v in r.summary.items() if not k.startswith("_")
-        )
+        summary = ", ".join(f"{k}={_fmt_value(v)}" for k, v in r.summary.items() if not k.startswith("_"))
         created = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.created_at or 0))
         steps = str(r.last_step + 1 if r.last_step is not None and r.last_step >= 0 else 0)
         table.add_row(r.id, r.name, r.state, steps, summary[:120], created)
@@ -147,7 +145,9 @@ def cmd_login(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="runhive", description="runhive: experiment tracking on a local daemon")
+    parser = argparse.ArgumentParser(
+        prog="runhive", description="runhive: experiment tracking on a local daemon"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("runs", help="list the runs of a project")
     p.add_argument("project", nargs="?", default="Uncategorized", help="project or entity/project")
@@ -159,7 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for stop")
     p.set_defaults(fn=cmd_service)
     p = sub.add_parser("store", help="maintain the local store")
-    p.add_argument("action", choices=("rebuild",), help="rebuild: recreate the store from the run directories")
+    p.add_argument(
+        "action", choices=("rebuild",), help="rebuild: recreate the store from the run directories"
+    )
     p.set_defaults(fn=cmd_store)
     p = sub.add_parser("login", help="say where runs are stored (no account needed)")
     p.set_defaults(fn=cmd_login)

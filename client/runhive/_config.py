@@ -105,7 +105,9 @@ class Config:
         for k, v in data.items():
             key = _clean_key(k)
             if key in self._locked:
-                logger.warning("Config item '%s' was locked by '%s' (ignored update).", key, self._locked[key])
+                logger.warning(
+                    "Config item '%s' was locked by '%s' (ignored update).", key, self._locked[key]
+                )
                 continue
             value = _clean_value(v)
             if not allow_val_change and key in self._items and self._items[key] != value:

@@ -12,7 +12,9 @@ from ._errors import UsageError
 def load_config_file(path: str) -> dict[str, Any]:
     p = Path(path)
     if not p.is_file():
-        raise UsageError(f"config={path!r} is not a file; pass a dict, an argparse.Namespace or a YAML/JSON path.")
+        raise UsageError(
+            f"config={path!r} is not a file; pass a dict, an argparse.Namespace or a YAML/JSON path."
+        )
     text = p.read_text()
     if p.suffix.lower() == ".json":
         data = json.loads(text)
@@ -20,7 +22,9 @@ def load_config_file(path: str) -> dict[str, Any]:
         try:
             import yaml
         except ImportError:
-            raise UsageError(f"config={path!r} is YAML: install PyYAML (pip install pyyaml) to read it.") from None
+            raise UsageError(
+                f"config={path!r} is YAML: install PyYAML (pip install pyyaml) to read it."
+            ) from None
         data = yaml.safe_load(text)
     if not isinstance(data, dict):
         raise UsageError(f"config file {path!r} must hold a mapping at top level, got {type(data).__name__}.")

@@ -42,7 +42,7 @@ def install() -> None:
             _exit_code = 255 if issubclass(tp, KeyboardInterrupt) else 1
             original_hook(tp, value, tb)
 
-        sys.exit = _exit
+        sys.exit = _exit  # type: ignore[assignment]
         sys.excepthook = _hook
         atexit.register(_at_exit, os.getpid())
 

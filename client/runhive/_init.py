@@ -137,7 +137,11 @@ def init(
         cfg = {k: v for k, v in cfg.items() if k in set(config_include_keys)}
     if config_exclude_keys:
         cfg = {k: v for k, v in cfg.items() if k not in set(config_exclude_keys)}
-    for flag, value in (("sync_tensorboard", sync_tensorboard), ("monitor_gym", monitor_gym), ("magic", magic)):
+    for flag, value in (
+        ("sync_tensorboard", sync_tensorboard),
+        ("monitor_gym", monitor_gym),
+        ("magic", magic),
+    ):
         if value:
             logger.warning("runhive: init(%s=...) is accepted but not supported yet; it has no effect.", flag)
 
@@ -222,15 +226,25 @@ def _start_run(
         config_json=_encode_json(clean_cfg),
     )
     try:
-        reply = sender.call(lambda c: c.stub.InitRun(_with_session(req, c.session), timeout=s.init_timeout or 90))
+        reply = sender.call(
+            lambda c: c.stub.InitRun(_with_session(req, c.session), timeout=s.init_timeout or 90)
+        )
     except grpc.RpcError as exc:
-        if exc.code() in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.ALREADY_EXISTS,
-                          grpc.StatusCode.NOT_FOUND, grpc.StatusCode.FAILED_PRECONDITION):
+        if exc.code() in (
+            grpc.StatusCode.INVALID_ARGUMENT,
+            grpc.StatusCode.ALREADY_EXISTS,
+            grpc.StatusCode.NOT_FOUND,
+            grpc.StatusCode.FAILED_PRECONDITION,
+        ):
             raise UsageError(exc.details()) from None
         raise CommError(f"runhive-service refused init: {exc.code().name}: {exc.details()}") from None
     req.info.CopyFrom(reply.info)
     handle = WriterHandle(
-        run_id=f"{reply.info.entity}/{reply.info.project}/{reply.info.id}", writer=writer, init_request=req, acked=int(reply.last_seq))
+        run_id=f"{reply.info.entity}/{reply.info.project}/{reply.info.id}",
+        writer=writer,
+        init_request=req,
+        acked=int(reply.last_seq),
+    )
     sender.register(handle)
     restored_cfg = json.loads(reply.config_json) if reply.config_json else clean_cfg
     restored_summary = json.loads(reply.summary_json) if reply.summary_json else {}

@@ -312,6 +312,8 @@ class Run:
             raise Error("define_metric() needs a metric name (str) or a glob such as 'val/*'.")
         if not Run._define_metric_warned:
             Run._define_metric_warned = True
-            logger.warning("runhive: define_metric() is accepted but not applied yet (summary aggregates land soon).")
+            logger.warning(
+                "runhive: define_metric() is accepted but not applied yet (summary aggregates land soon)."
+            )
 
     _define_metric_warned = False

@@ -209,7 +209,9 @@ def _coerce(name: str, raw: str) -> Any:
         try:
             return float(raw)
         except ValueError:
-            raise UsageError(f"Environment variable for {name} must be a number of seconds, got {raw!r}.") from None
+            raise UsageError(
+                f"Environment variable for {name} must be a number of seconds, got {raw!r}."
+            ) from None
     if name == "max_buffered_records":
         return int(raw)
     if name == "run_tags":

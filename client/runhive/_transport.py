@@ -137,7 +137,9 @@ def handshake(address: DaemonAddress, timeout: float = 5.0) -> Connection:
             raise ProtocolMismatchError(
                 f"{exc.details()} Stop the old daemon with `runhive service stop` and try again."
             ) from None
-        raise CommError(f"runhive-service at {address.socket_path} did not answer: {exc.code().name}") from exc
+        raise CommError(
+            f"runhive-service at {address.socket_path} did not answer: {exc.code().name}"
+        ) from exc
     return Connection(channel, stub, reply.session, int(reply.daemon_pid), address)
 
 
@@ -184,7 +186,9 @@ def _try_connect(address: DaemonAddress, timeout: float) -> Connection | None:
         return None
 
 
-def connect(directory: Path, *, start: bool = True, wait: float = 30.0, env: dict[str, Any] | None = None) -> Connection:
+def connect(
+    directory: Path, *, start: bool = True, wait: float = 30.0, env: dict[str, Any] | None = None
+) -> Connection:
     """Reach the daemon serving `directory`, starting it if none answers."""
     ensure_private_dir(directory)
     address = DaemonAddress(directory)

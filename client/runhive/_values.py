@@ -26,7 +26,9 @@ def convert(value: Any) -> Any:
         out = {}
         for k, v in value.items():
             if not isinstance(k, str):
-                raise TypeError(f"Key values passed to `runhive.log` must be strings; got {type(k).__name__} {k!r}.")
+                raise TypeError(
+                    f"Key values passed to `runhive.log` must be strings; got {type(k).__name__} {k!r}."
+                )
             out[k] = convert(v)
         return out
     if isinstance(value, (list, tuple)):
@@ -86,4 +88,3 @@ def flatten(row: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             out[name] = v
     return out
-

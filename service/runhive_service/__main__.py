@@ -12,7 +12,9 @@ from ._server import Server
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="runhive-service", description=__doc__)
-    parser.add_argument("--dir", help="socket directory (default: RUNHIVE_SERVICE_DIR or the per-user default)")
+    parser.add_argument(
+        "--dir", help="socket directory (default: RUNHIVE_SERVICE_DIR or the per-user default)"
+    )
     parser.add_argument("--idle-timeout", type=float, help="seconds to stay up with no clients and no work")
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)

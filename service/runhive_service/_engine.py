@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-
 from runhive._proto.v1 import service_pb2 as pb
 
 from ._config import ServiceConfig
@@ -141,7 +140,9 @@ class Engine:
     def session(self, sid: str) -> Session:
         sess = self.sessions.get(sid)
         if sess is None:
-            raise EngineError("UNAUTHENTICATED", "unknown session: handshake first (the daemon may have restarted)")
+            raise EngineError(
+                "UNAUTHENTICATED", "unknown session: handshake first (the daemon may have restarted)"
+            )
         return sess
 
     # Runs -------------------------------------------------------------------------------------------
@@ -189,7 +190,9 @@ class Engine:
             config_update = json.loads(req.config_json or b"{}")
         records = [self._daemon_record(st, run=st.info)]
         if config_update:
-            records.append(self._daemon_record(st, config=pb.ConfigRecord(json=json.dumps(config_update).encode())))
+            records.append(
+                self._daemon_record(st, config=pb.ConfigRecord(json=json.dumps(config_update).encode()))
+            )
         if resumed:
             st.config.update(config_update)
         self.commit([(st, records)])
@@ -264,17 +267,42 @@ class Engine:
         return st
 
     def _stream_from_row(self, info: pb.RunInfo, row: Any) -> RunState:
-        (pk, state, exit_code, config, summary, last_step, rows, applied, run_dir, name, notes, tags, grp,
-         job_type, created_at, mode) = row
+        (
+            pk,
+            state,
+            exit_code,
+            config,
+            summary,
+            last_step,
+            rows,
+            applied,
+            run_dir,
+            name,
+            notes,
+            tags,
+            grp,
+            job_type,
+            created_at,
+            mode,
+        ) = row
         full = pb.RunInfo()
         full.CopyFrom(info)
         full.run_dir, full.name, full.notes = run_dir, name, notes
         del full.tags[:]
         full.tags.extend(json.loads(tags))
         full.group, full.job_type, full.start_time, full.mode = grp, job_type, created_at or 0.0, mode
-        st = RunState(key=run_key(info.entity, info.project, info.id), info=full, pk=pk, state=state,
-                      exit_code=exit_code, config=json.loads(config), summary=json.loads(summary),
-                      last_step=last_step, rows=rows, applied_offset=applied)
+        st = RunState(
+            key=run_key(info.entity, info.project, info.id),
+            info=full,
+            pk=pk,
+            state=state,
+            exit_code=exit_code,
+            config=json.loads(config),
+            summary=json.loads(summary),
+            last_step=last_step,
+            rows=rows,
+            applied_offset=applied,
+        )
         self._scan_wal(st)
         return st
 
@@ -360,7 +388,8 @@ class Engine:
         for rec in records:
             if rec.writer not in sess.writers:
                 raise EngineError(
-                    "PERMISSION_DENIED", f"writer {rec.writer!r} is not registered by this session; call InitRun"
+                    "PERMISSION_DENIED",
+                    f"writer {rec.writer!r} is not registered by this session; call InitRun",
                 )
             st = self.streams.get(rec.run_id)
             if st is None or rec.writer not in st.writers:
@@ -513,7 +542,9 @@ class Engine:
         if wal is not None:
             wal.close()
 
-    def wait_applied(self, key: str, writer: str, seq: int, timeout: float, alive: Any = None) -> tuple[bool, int]:
+    def wait_applied(
+        self, key: str, writer: str, seq: int, timeout: float, alive: Any = None
+    ) -> tuple[bool, int]:
         st = self.stream_for(key)
         deadline = None if timeout <= 0 else time.monotonic() + timeout
         with self._applied_cv:
@@ -570,7 +601,10 @@ class Engine:
         for st, name, w in crashes:
             logger.info("writer %s of run %s died without finish(); marking the run crashed", name, st.key)
             rec = pb.Record(
-                seq=w.durable_seq + 1, run_id=st.key, writer=name, time=time.time(),
+                seq=w.durable_seq + 1,
+                run_id=st.key,
+                writer=name,
+                time=time.time(),
                 exit=pb.ExitRecord(exit_code=1, state=CRASHED),
             )
             try:
@@ -590,8 +624,11 @@ class Engine:
         with self._lock:
             streams = [
                 pb.StreamStatus(
-                    run_id=st.info.id, project=st.info.project, state=st.state,
-                    writers=sum(1 for w in st.writers.values() if w.open), records=st.rows,
+                    run_id=st.info.id,
+                    project=st.info.project,
+                    state=st.state,
+                    writers=sum(1 for w in st.writers.values() if w.open),
+                    records=st.rows,
                 )
                 for st in self.streams.values()
             ]

@@ -29,7 +29,9 @@ def index_entries(index: Path) -> list[tuple[Path, str]]:
     return out
 
 
-def replay_run(store: Store, wal: Path, include_offline: bool = False) -> tuple[RunState | None, list[Damage]]:
+def replay_run(
+    store: Store, wal: Path, include_offline: bool = False
+) -> tuple[RunState | None, list[Damage]]:
     """Apply one run's WAL to `store` from the start; returns the run state and any damage found.
 
     Offline runs are skipped unless `include_offline` (they reach the store only through `runhive sync`)."""

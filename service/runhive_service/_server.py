@@ -12,7 +12,6 @@ from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-
 from runhive._proto.v1 import service_pb2_grpc as pb_grpc
 from runhive._transport import (
     MAX_MESSAGE_BYTES,
@@ -77,7 +76,9 @@ class Server:
         _write_private(directory / TOKEN_NAME, token)  # last: clients connect once the token exists
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(sig, lambda *_: self._stop.set())
-        logger.info("runhive-service %d listening on %s, store %s", os.getpid(), socket_path, self.cfg.store_path)
+        logger.info(
+            "runhive-service %d listening on %s, store %s", os.getpid(), socket_path, self.cfg.store_path
+        )
         self._stop.wait()
         logger.info("stopping: flushing the WAL and the store")
         health_servicer.enter_graceful_shutdown()

@@ -10,7 +10,6 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import grpc
-
 from runhive._proto.v1 import service_pb2 as pb
 from runhive._proto.v1 import service_pb2_grpc as pb_grpc
 from runhive._version import __version__
@@ -30,9 +29,7 @@ def _guarded(fn: F) -> F:
             return fn(self, request, context)
         except EngineError as exc:
             context.abort(getattr(grpc.StatusCode, exc.code), str(exc))
-        except Exception as exc:
-            if isinstance(exc, grpc.RpcError) or type(exc).__name__ == "_AbortError" or context.code() is not None:
-                raise
+        except Exception as exc:  # a bug answers this call with INTERNAL; the daemon carries on
             logger.exception("%s failed", fn.__name__)
             context.abort(grpc.StatusCode.INTERNAL, f"{fn.__name__} failed: {type(exc).__name__}: {exc}")
 
@@ -49,15 +46,15 @@ class Servicer(pb_grpc.RunhiveServicer):
     @_guarded
     def Handshake(self, request: pb.HandshakeRequest, context: grpc.ServicerContext) -> pb.HandshakeResponse:
         if not hmac.compare_digest(request.token.encode(), self._token.encode()):
-            context.abort(grpc.StatusCode.UNAUTHENTICATED, "bad token: this daemon belongs to another user")
+            raise EngineError("UNAUTHENTICATED", "bad token: this daemon belongs to another user")
         if request.protocol_version != PROTOCOL_VERSION:
-            context.abort(
-                grpc.StatusCode.FAILED_PRECONDITION,
+            raise EngineError(
+                "FAILED_PRECONDITION",
                 f"runhive-service {__version__} speaks protocol {PROTOCOL_VERSION}, the client speaks "
                 f"{request.protocol_version}.",
             )
         if request.pid <= 0:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"pid must be positive, got {request.pid}")
+            raise EngineError("INVALID_ARGUMENT", f"pid must be positive, got {request.pid}")
         sess = self.engine.open_session(int(request.pid), float(request.pid_create_time), request.host)
         return pb.HandshakeResponse(
             protocol_version=PROTOCOL_VERSION,
@@ -70,7 +67,7 @@ class Servicer(pb_grpc.RunhiveServicer):
     def InitRun(self, request: pb.InitRunRequest, context: grpc.ServicerContext) -> pb.InitRunResponse:
         sess = self.engine.session(request.session)
         if request.resume not in ("", "allow", "must", "never", "attach"):
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"unknown resume value {request.resume!r}")
+            raise EngineError("INVALID_ARGUMENT", f"unknown resume value {request.resume!r}")
         return self.engine.init_run(sess, request)
 
     @_guarded
@@ -95,7 +92,9 @@ class Servicer(pb_grpc.RunhiveServicer):
         )
         st = self.engine.stream_for(request.run_id)
         state = st.state if st is not None else ""
-        pending = "" if done else f"{request.seq - applied} records durable in the WAL but not yet in the store"
+        pending = (
+            "" if done else f"{request.seq - applied} records durable in the WAL but not yet in the store"
+        )
         return pb.FinishRunResponse(done=done, state=state, applied_seq=applied, pending=pending)
 
     @_guarded

@@ -107,7 +107,9 @@ class Store:
         self.db.execute(
             "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
         )
-        self._keys: dict[str, int] = dict((n, pk) for pk, n in self.db.execute("SELECT pk, name FROM metric_keys"))
+        self._keys: dict[str, int] = dict(
+            (n, pk) for pk, n in self.db.execute("SELECT pk, name FROM metric_keys")
+        )
 
     def close(self) -> None:
         self.db.close()
@@ -127,10 +129,14 @@ class Store:
         return rows[0] if rows else None
 
     def run_names(self, entity: str, project: str) -> set[str]:
-        return {r[0] for r in self._read("SELECT name FROM runs WHERE entity=? AND project=?", (entity, project))}
+        return {
+            r[0] for r in self._read("SELECT name FROM runs WHERE entity=? AND project=?", (entity, project))
+        }
 
     def running_runs(self) -> list[tuple[str, str, str, str, int]]:
-        return self._read("SELECT entity, project, id, run_dir, applied_offset FROM runs WHERE state='running'")
+        return self._read(
+            "SELECT entity, project, id, run_dir, applied_offset FROM runs WHERE state='running'"
+        )
 
     def new_name(self, entity: str, project: str, taken: set[str]) -> str:
         n = len(taken) + 1
@@ -198,7 +204,9 @@ class Store:
                 st.applied_offset = max(st.applied_offset, end)
                 touched[st.key] = st
             if hist:
-                self.db.executemany("INSERT OR REPLACE INTO history (run_pk, idx, step, row) VALUES (?,?,?,?)", hist)
+                self.db.executemany(
+                    "INSERT OR REPLACE INTO history (run_pk, idx, step, row) VALUES (?,?,?,?)", hist
+                )
             if points:
                 self.db.executemany(
                     "INSERT OR REPLACE INTO metrics (key_pk, run_pk, step, value) VALUES (?,?,?,?)", points
@@ -310,4 +318,3 @@ def _deep_merge(dst: dict[str, Any], src: dict[str, Any]) -> None:
             _deep_merge(dst[k], v)
         else:
             dst[k] = v
-
