@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from . import _globals
+from ._data_types import Histogram
 from ._errors import CommError, ConfigError, Error, UsageError
 from ._settings import Settings
 from ._setup import setup, teardown
@@ -22,10 +23,12 @@ __all__ = [
     "CommError",
     "ConfigError",
     "Error",
+    "Histogram",
     "Run",
     "Settings",
     "UsageError",
     "__version__",
+    "alert",
     "config",
     "define_metric",
     "finish",
@@ -37,6 +40,8 @@ __all__ = [
     "setup",
     "summary",
     "teardown",
+    "unwatch",
+    "watch",
 ]
 
 # Bound to the global run by init(); pre-init stubs until then.
@@ -71,6 +76,40 @@ def login(*args: Any, **kwargs: Any) -> bool:
 
     logging.getLogger("runhive").info("runhive stores runs locally in %s", base_settings().store_path)
     return True
+
+
+_warned: set[str] = set()
+
+
+def _not_yet(what: str) -> None:
+    if what not in _warned:
+        _warned.add(what)
+        from ._termlog import logger
+
+        logger().warning("%s is accepted but not supported yet; it has no effect.", what)
+
+
+def watch(
+    models: Any = None,
+    criterion: Any = None,
+    log: str | None = "gradients",
+    log_freq: int = 1000,
+    idx: int | None = None,
+    log_graph: bool = False,
+) -> None:
+    """W&B's model watching (gradients and parameters): accepted, not yet recorded."""
+    _not_yet("runhive.watch()")
+
+
+def unwatch(models: Any = None) -> None:
+    _not_yet("runhive.unwatch()")
+
+
+def alert(title: str, text: str, level: Any = None, wait_duration: Any = None) -> None:
+    """Alerts go to the terminal: runhive sends nothing off the machine."""
+    from ._termlog import logger
+
+    logger().warning("alert: %s: %s", title, text)
 
 
 def __getattr__(name: str) -> Any:

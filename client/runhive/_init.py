@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import getpass
 import json
-import logging
 import os
 import secrets
 import socket
@@ -22,8 +21,10 @@ from ._ids import validate_id
 from ._run import Run
 from ._settings import Settings, normalize_mode
 from ._setup import base_settings
+from ._termlog import logger as termlog
 
-logger = logging.getLogger("runhive")
+logger = termlog()
+_warned_flags: set[str] = set()
 
 REINIT_CHOICES = ("default", "return_previous", "finish_previous", "create_new")
 RESUME_CHOICES = ("allow", "must", "never", "auto")
@@ -142,10 +143,21 @@ def init(
         ("monitor_gym", monitor_gym),
         ("magic", magic),
     ):
-        if value:
-            logger.warning("runhive: init(%s=...) is accepted but not supported yet; it has no effect.", flag)
+        if value and flag not in _warned_flags:
+            _warned_flags.add(flag)
+            logger.warning("init(%s=...) is accepted but not supported yet; it has no effect.", flag)
+    if isinstance(reinit_value, bool):
+        logger.warning(
+            "Using a boolean value for 'reinit' is deprecated. Use 'return_previous' or 'finish_previous' instead."
+        )
 
     effective = _effective_reinit(reinit_value)
+    if s.run_id is not None and effective == "create_new":
+        for active in _globals.active_runs():
+            if active.id == s.run_id:
+                raise UsageError(
+                    f"run ID {s.run_id} is in use: finish that run first, or pass another id= to runhive.init()."
+                )
     previous = _globals.most_recent_active()
     if previous is not None and effective != "create_new":
         if resume_value == "must" and effective == "return_previous":
@@ -156,10 +168,13 @@ def init(
         if effective == "return_previous":
             logger.info(
                 "runhive.init() called while a run is active and reinit is set to %r, so returning the previous run.",
-                reinit_value,
+                effective if reinit_value == "default" else reinit_value,
             )
             return previous
-        logger.info("Finishing previous runs because reinit is set to %r.", reinit_value)
+        logger.info(
+            "Finishing previous runs because reinit is set to %r.",
+            effective if reinit_value == "default" else reinit_value,
+        )
         for run in reversed(_globals.active_runs()):
             run.finish()
 
@@ -249,6 +264,7 @@ def _start_run(
     restored_cfg = json.loads(reply.config_json) if reply.config_json else clean_cfg
     restored_summary = json.loads(reply.summary_json) if reply.summary_json else {}
     run = Run(
+        resume_file=_resume_file(root),
         sender=sender,
         handle=handle,
         info=reply.info,
@@ -261,6 +277,9 @@ def _start_run(
     if allow_val_change:
         object.__setattr__(run.config, "_allow_val_change_default", True)
     _write_resume_file(root, run.id)
+    from ._environment import capture_in_background
+
+    run._env_thread = capture_in_background(run, save_code=bool(s.save_code) and not s.disable_code)
     _globals.add_active(run)
     if reinit != "create_new":
         _globals.bind(run)

@@ -12,8 +12,9 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from ._config import Config
-from ._errors import Error
-from ._sender import CONFIG, EXIT, HISTORY, SUMMARY, UPDATE, Sender, WriterHandle
+from ._errors import UsageError
+from ._metrics import Aggregator, MetricDef, make_def
+from ._sender import CONFIG, EXIT, HISTORY, METRIC, SUMMARY, UPDATE, Sender, WriterHandle
 from ._summary import Summary
 from ._values import PLAIN, convert
 
@@ -42,7 +43,9 @@ class Run:
         config: Mapping[str, Any] | None = None,
         summary: Mapping[str, Any] | None = None,
         resumed: bool = False,
+        resume_file: Any = None,
     ) -> None:
+        self._resume_file = resume_file
         self._sender = sender
         self._handle = handle
         self._info = info
@@ -63,6 +66,9 @@ class Run:
         if summary:
             self.summary._items.update(summary)
         self._finish_report: str = ""
+        self._agg = Aggregator()
+        self._has_defs = False
+        self._env_thread: Any = None
 
     # Identity ---------------------------------------------------------------------------------------
     @property
@@ -203,7 +209,12 @@ class Run:
             row["_timestamp"] = now
         if "_runtime" not in row:
             row["_runtime"] = now - self._start
-        self.summary._items.update(row)
+        if self._has_defs:
+            self._agg.step_sync(row)
+            self.summary._items.update(row)
+            self._agg.observe(row, self.summary._items)
+        else:
+            self.summary._items.update(row)
         seq = next(self._seq)
         self._last_seq = seq
         self._sender.put(HISTORY, self._handle, seq, row)
@@ -218,6 +229,8 @@ class Run:
             self._enqueue(CONFIG, (data, False, []))
 
     def _send_summary(self, data: dict[str, Any], remove: list[str]) -> None:
+        for k in data:
+            self._agg.reset(k)  # an explicit value overrides and restarts the aggregate
         if not self._finished:
             self._enqueue(SUMMARY, (data, remove))
 
@@ -229,19 +242,53 @@ class Run:
             info.CopyFrom(self._info)
             self._enqueue(UPDATE, (info, names))
 
-    def save(self, glob_str: str | None = None, base_path: str | None = None, policy: str = "live") -> bool:
-        """Persist run metadata changes (name, notes, tags) now; file saving arrives with the files issue."""
-        self._send_update(["name", "notes", "tags", "group", "job_type"])
-        return True
+    def _set_metadata(self, meta: dict[str, Any]) -> None:
+        import json
+
+        self._info.metadata_json = json.dumps(meta).encode()
+        self._send_update(["metadata"])
+
+    def save(
+        self,
+        glob_str: str | os.PathLike[str] | None = None,
+        base_path: str | None = None,
+        policy: str = "live",
+    ) -> bool | list[str]:
+        """Without arguments, persist run metadata changes (name, notes, tags) now (seed 002's
+        `run.name = run.id; run.save()`). With a glob, copy the matching files into the run's files/ now."""
+        if glob_str is None:
+            self._send_update(["name", "notes", "tags", "group", "job_type"])
+            return True
+        if policy not in ("live", "now", "end"):
+            raise UsageError(f"run.save(policy={policy!r}): use 'live', 'now' or 'end'.")
+        import glob
+        import shutil
+
+        pattern = os.fspath(glob_str)
+        base = base_path if base_path is not None else os.path.dirname(pattern) or "."
+        saved = []
+        for path in glob.glob(pattern, recursive=True):
+            if not os.path.isfile(path):
+                continue
+            rel = os.path.relpath(path, base)
+            if rel.startswith(".."):
+                rel = os.path.basename(path)
+            dest = os.path.join(self.dir, "files", rel)
+            os.makedirs(os.path.dirname(dest), exist_ok=True)
+            shutil.copy2(path, dest)
+            saved.append(dest)
+        return saved
 
     def _warn_finished(self, what: str) -> None:
-        logger.warning("runhive: run %s is finished; %s() after finish() is ignored.", self.id, what)
+        logger.warning("run %s is finished; %s() after finish() is ignored.", self.id, what)
 
     # Finishing --------------------------------------------------------------------------------------
     def finish(self, exit_code: int | None = None, quiet: bool | None = None) -> None:
         """Barrier: returns when every record of this run is durable and applied, or `finish_timeout` passed."""
         if self._finished or self._pid != os.getpid():
             return
+        if self._env_thread is not None:
+            self._env_thread.join(5)  # git and code capture: bounded, never blocks finish for long
         self._flush_pending()
         code = 0 if exit_code is None else int(exit_code)
         self._exit_code = code
@@ -280,16 +327,28 @@ class Run:
         self._finish_report = pending
         if pending:
             logger.warning(
-                "runhive: run %s finished with work pending: %s. The daemon keeps it in %s; `runhive sync %s` "
+                "run %s finished with work pending: %s. The daemon keeps it in %s; `runhive sync %s` "
                 "completes it.",
                 self.id,
                 pending,
                 self.dir,
                 self.dir,
             )
+        if code == 0 and self._resume_file is not None:
+            self._forget_resume_file()
         from . import _globals
 
         _globals.on_finish(self)
+
+    def _forget_resume_file(self) -> None:
+        # resume="auto" continues a run that did not finish cleanly; a clean finish ends that.
+        import json
+
+        try:
+            if json.loads(self._resume_file.read_text()).get("run_id") == self.id:
+                self._resume_file.unlink()
+        except (OSError, ValueError, AttributeError):
+            pass
 
     def __enter__(self) -> Run:
         return self
@@ -306,14 +365,20 @@ class Run:
         self.finish(exit_code=code)
         return None
 
-    # W&B surface that arrives with later issues -----------------------------------------------------
-    def define_metric(self, name: str, **kwargs: Any) -> None:
-        if not isinstance(name, str) or not name:
-            raise Error("define_metric() needs a metric name (str) or a glob such as 'val/*'.")
-        if not Run._define_metric_warned:
-            Run._define_metric_warned = True
-            logger.warning(
-                "runhive: define_metric() is accepted but not applied yet (summary aggregates land soon)."
-            )
-
-    _define_metric_warned = False
+    def define_metric(
+        self,
+        name: str,
+        step_metric: str | None = None,
+        step_sync: bool | None = None,
+        hidden: bool | None = None,
+        summary: str | None = None,
+        goal: str | None = None,
+        overwrite: bool | None = None,
+    ) -> MetricDef:
+        """Define how `name` (or a glob such as "val/*") is summarised and which metric is its x-axis."""
+        d = make_def(name, step_metric, step_sync, hidden, summary, goal)
+        self._agg.define(d)
+        self._has_defs = True
+        if not self._finished:
+            self._enqueue(METRIC, d)
+        return d

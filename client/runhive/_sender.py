@@ -29,7 +29,7 @@ from ._transport import Connection, connect
 logger = logging.getLogger("runhive")
 
 # Record kinds on the in-process queue.
-HISTORY, CONFIG, SUMMARY, UPDATE, EXIT = range(5)
+HISTORY, CONFIG, SUMMARY, UPDATE, EXIT, METRIC = range(6)
 
 
 @dataclass
@@ -195,6 +195,13 @@ class Sender:
             elif kind == EXIT:
                 rec.time = time.time()
                 rec.exit.exit_code = payload
+            elif kind == METRIC:
+                rec.time = time.time()
+                d = payload
+                m = rec.metric
+                m.name, m.step_metric, m.goal = d.name, d.step_metric, d.goal
+                m.hidden, m.step_sync = d.hidden, d.step_sync
+                m.summary.extend(d.summary)
             records.append(rec)
         return records
 
@@ -252,7 +259,7 @@ class Sender:
     def _warn_once(self, msg: str) -> None:
         if not self._warned:
             self._warned = True
-            logger.warning("runhive: %s", msg)
+            logger.warning("%s", msg)
 
     # Barriers -------------------------------------------------------------------------------------
     def wait_acked(self, handle: WriterHandle, seq: int, timeout: float | None) -> bool:

@@ -53,6 +53,6 @@ def teardown(exit_code: int | None = None) -> None:
         except Exception:  # at exit, one run's failure must not keep the others from finishing
             import logging
 
-            logging.getLogger("runhive").exception("runhive: finishing run %s at exit failed", run.id)
+            logging.getLogger("runhive").exception("finishing run %s at exit failed", run.id)
     with _lock:
         _setup_settings = None

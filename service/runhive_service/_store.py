@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from runhive._metrics import Aggregator, MetricDef
 from runhive._proto.v1 import service_pb2 as pb
 from runhive._schema import SCHEMA, SCHEMA_VERSION, connect
 
@@ -68,6 +69,7 @@ class RunState:
     daemon_seq: int = 0
     records: int = 0
     dirty: bool = False
+    agg: Aggregator = field(default_factory=Aggregator)
 
     @property
     def offline(self) -> bool:
@@ -215,14 +217,15 @@ class Store:
             for st in touched.values():
                 info = st.info
                 self.db.execute(
-                    "UPDATE runs SET name=?, notes=?, tags=?, grp=?, job_type=?, state=?, exit_code=?, config=?,"
-                    " summary=?, last_step=?, history_rows=?, applied_offset=?, updated_at=? WHERE pk=?",
+                    "UPDATE runs SET name=?, notes=?, tags=?, grp=?, job_type=?, metadata=?, state=?, exit_code=?,"
+                    " config=?, summary=?, last_step=?, history_rows=?, applied_offset=?, updated_at=? WHERE pk=?",
                     (
                         info.name,
                         info.notes,
                         json.dumps(list(info.tags)),
                         info.group,
                         info.job_type,
+                        (info.metadata_json or b"{}").decode(),
                         st.state,
                         st.exit_code,
                         json.dumps(st.config, allow_nan=True),
@@ -265,6 +268,8 @@ class Store:
                 if name not in _SKIP_METRICS:
                     points.append((key_pk(name), pk, step, value))
             st.summary.update(row)
+            if st.agg:
+                st.agg.observe(row, st.summary)
         elif kind == "config":
             data = json.loads(rec.config.json or b"{}")
             if rec.config.full:
@@ -274,7 +279,10 @@ class Store:
             for k in rec.config.remove:
                 st.config.pop(k, None)
         elif kind == "summary":
-            st.summary.update(json.loads(rec.summary.json or b"{}"))
+            data = json.loads(rec.summary.json or b"{}")
+            for k in data:
+                st.agg.reset(k)
+            st.summary.update(data)
             for k in rec.summary.remove:
                 st.summary.pop(k, None)
         elif kind == "update":
@@ -282,8 +290,13 @@ class Store:
                 if name == "tags":
                     del st.info.tags[:]
                     st.info.tags.extend(rec.update.info.tags)
-                elif name in ("name", "notes", "group", "job_type"):
+                elif name in ("name", "notes", "group", "job_type", "metadata_json"):
                     setattr(st.info, name, getattr(rec.update.info, name))
+                elif name == "metadata":
+                    st.info.metadata_json = rec.update.info.metadata_json
+        elif kind == "metric":
+            m = rec.metric
+            st.agg.define(MetricDef(m.name, m.step_metric, tuple(m.summary), m.goal, m.hidden, m.step_sync))
         elif kind == "exit":
             w = st.writers.setdefault(rec.writer, WriterState())
             w.open = False

@@ -142,6 +142,22 @@ class RunUpdateRecord(_message.Message):
     fields: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, info: _Optional[_Union[RunInfo, _Mapping]] = ..., fields: _Optional[_Iterable[str]] = ...) -> None: ...
 
+class MetricRecord(_message.Message):
+    __slots__ = ("name", "step_metric", "summary", "goal", "hidden", "step_sync")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    STEP_METRIC_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    GOAL_FIELD_NUMBER: _ClassVar[int]
+    HIDDEN_FIELD_NUMBER: _ClassVar[int]
+    STEP_SYNC_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    step_metric: str
+    summary: _containers.RepeatedScalarFieldContainer[str]
+    goal: str
+    hidden: bool
+    step_sync: bool
+    def __init__(self, name: _Optional[str] = ..., step_metric: _Optional[str] = ..., summary: _Optional[_Iterable[str]] = ..., goal: _Optional[str] = ..., hidden: _Optional[bool] = ..., step_sync: _Optional[bool] = ...) -> None: ...
+
 class ExitRecord(_message.Message):
     __slots__ = ("exit_code", "state")
     EXIT_CODE_FIELD_NUMBER: _ClassVar[int]
@@ -151,7 +167,7 @@ class ExitRecord(_message.Message):
     def __init__(self, exit_code: _Optional[int] = ..., state: _Optional[str] = ...) -> None: ...
 
 class Record(_message.Message):
-    __slots__ = ("seq", "run_id", "writer", "time", "run", "config", "history", "summary", "update", "exit")
+    __slots__ = ("seq", "run_id", "writer", "time", "run", "config", "history", "summary", "update", "exit", "metric")
     SEQ_FIELD_NUMBER: _ClassVar[int]
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
     WRITER_FIELD_NUMBER: _ClassVar[int]
@@ -162,6 +178,7 @@ class Record(_message.Message):
     SUMMARY_FIELD_NUMBER: _ClassVar[int]
     UPDATE_FIELD_NUMBER: _ClassVar[int]
     EXIT_FIELD_NUMBER: _ClassVar[int]
+    METRIC_FIELD_NUMBER: _ClassVar[int]
     seq: int
     run_id: str
     writer: str
@@ -172,7 +189,8 @@ class Record(_message.Message):
     summary: SummaryRecord
     update: RunUpdateRecord
     exit: ExitRecord
-    def __init__(self, seq: _Optional[int] = ..., run_id: _Optional[str] = ..., writer: _Optional[str] = ..., time: _Optional[float] = ..., run: _Optional[_Union[RunInfo, _Mapping]] = ..., config: _Optional[_Union[ConfigRecord, _Mapping]] = ..., history: _Optional[_Union[HistoryRecord, _Mapping]] = ..., summary: _Optional[_Union[SummaryRecord, _Mapping]] = ..., update: _Optional[_Union[RunUpdateRecord, _Mapping]] = ..., exit: _Optional[_Union[ExitRecord, _Mapping]] = ...) -> None: ...
+    metric: MetricRecord
+    def __init__(self, seq: _Optional[int] = ..., run_id: _Optional[str] = ..., writer: _Optional[str] = ..., time: _Optional[float] = ..., run: _Optional[_Union[RunInfo, _Mapping]] = ..., config: _Optional[_Union[ConfigRecord, _Mapping]] = ..., history: _Optional[_Union[HistoryRecord, _Mapping]] = ..., summary: _Optional[_Union[SummaryRecord, _Mapping]] = ..., update: _Optional[_Union[RunUpdateRecord, _Mapping]] = ..., exit: _Optional[_Union[ExitRecord, _Mapping]] = ..., metric: _Optional[_Union[MetricRecord, _Mapping]] = ...) -> None: ...
 
 class Batch(_message.Message):
     __slots__ = ("session", "records")

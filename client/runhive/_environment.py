@@ -1,0 +1,80 @@
+"""What init() records about where a run came from: git state, program, and (with save_code) the code.
+
+Git is asked in a background thread so `init()` never waits on it; the result reaches the daemon as a run
+update and `diff.patch` lands in the run's files/ directory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._run import Run
+
+
+def _git(args: list[str], cwd: str) -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10, stdin=subprocess.DEVNULL
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout if out.returncode == 0 else None
+
+
+def git_info(cwd: str, files_dir: Path) -> dict[str, Any]:
+    commit = _git(["rev-parse", "HEAD"], cwd)
+    if commit is None:
+        return {}
+    info: dict[str, Any] = {"commit": commit.strip()}
+    remote = _git(["remote", "get-url", "origin"], cwd)
+    if remote:
+        info["remote"] = remote.strip()
+    diff = _git(["diff", "HEAD"], cwd)
+    if diff:
+        try:
+            (files_dir / "diff.patch").write_text(diff)
+            info["diff"] = "diff.patch"
+        except OSError:
+            pass
+    return info
+
+
+def save_main_script(files_dir: Path) -> str | None:
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if not path or not os.path.isfile(path):
+        return None
+    dest = files_dir / "code" / os.path.basename(path)
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, dest)
+    except OSError:
+        return None
+    return str(dest.relative_to(files_dir))
+
+
+def capture_in_background(run: Run, save_code: bool) -> threading.Thread:
+    def work() -> None:
+        files = Path(run.dir) / "files"
+        meta = json.loads(run._info.metadata_json or b"{}")
+        git = git_info(meta.get("cwd") or os.getcwd(), files)
+        if git:
+            meta["git"] = git
+        if save_code:
+            code = save_main_script(files)
+            if code:
+                meta["codePath"] = code
+        if git or save_code:
+            run._set_metadata(meta)
+
+    t = threading.Thread(target=work, name="runhive-environment", daemon=True)
+    t.start()
+    return t
