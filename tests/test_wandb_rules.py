@@ -83,7 +83,9 @@ def test_reinit_precedence_env_setup_settings_argument(rh: RhEnv) -> None:
     print(a is b, a._finished)
     """
     assert rh.run(code, env={"WANDB_REINIT": "return_previous"}).stdout.split() == ["True", "False"]
-    assert rh.run(code, env={"RUNHIVE_REINIT": "finish_previous", "WANDB_REINIT": "return_previous"}).stdout.split() == [
+    assert rh.run(
+        code, env={"RUNHIVE_REINIT": "finish_previous", "WANDB_REINIT": "return_previous"}
+    ).stdout.split() == [
         "False",
         "True",
     ]
@@ -136,11 +138,15 @@ def test_invalid_init_arguments_are_clear_and_write_nothing(
 
 
 def test_resume_errors_come_from_the_store(rh: RhEnv) -> None:
-    with pytest.raises(runhive.UsageError, match="The value 'must' is not a valid option for resuming the run"):
+    with pytest.raises(
+        runhive.UsageError, match="The value 'must' is not a valid option for resuming the run"
+    ):
         runhive.init(project="res", id="nosuchrun", resume="must")
     r = runhive.init(project="res", id="exists01")
     r.finish()
-    with pytest.raises(runhive.UsageError, match="The value 'never' is not a valid option for resuming a run"):
+    with pytest.raises(
+        runhive.UsageError, match="The value 'never' is not a valid option for resuming a run"
+    ):
         runhive.init(project="res", id="exists01", resume="never")
 
 
@@ -224,7 +230,13 @@ def test_config_change_guard_and_helpers(rh: RhEnv, caplog: pytest.LogCaptureFix
     run.finish()
     stored = rh.api().run(f"cfg/{run.id}").config
     assert stored == {
-        "lr": 0.2, "batch_size": 32, "epochs": 3, "new": 1, "nan": None, "nested": {"a": {"b": 1}}, "swept": 5
+        "lr": 0.2,
+        "batch_size": 32,
+        "epochs": 3,
+        "new": 1,
+        "nan": None,
+        "nested": {"a": {"b": 1}},
+        "swept": 5,
     }
 
 
@@ -307,7 +319,11 @@ def test_ids_names_and_mutable_identity(rh: RhEnv) -> None:
     run.finish()
     stored = rh.api().run(f"ident/{run.id}")
     assert (stored.tags, stored.notes, stored.group, stored.job_type, stored.name) == (
-        ["b", "c"], "changed", "grp", "eval", "renamed"
+        ["b", "c"],
+        "changed",
+        "grp",
+        "eval",
+        "renamed",
     )
 
 
@@ -349,9 +365,29 @@ def test_login_says_where_data_goes(rh: RhEnv) -> None:
 def test_public_surface_is_pinned() -> None:
     assert sorted(runhive.__all__) == sorted(
         [
-            "Api", "CommError", "ConfigError", "Error", "Histogram", "Run", "Settings", "UsageError", "__version__",
-            "alert", "config", "define_metric", "finish", "init", "log", "login", "run", "save", "setup", "summary",
-            "teardown", "unwatch", "watch",
+            "Api",
+            "CommError",
+            "ConfigError",
+            "Error",
+            "Histogram",
+            "Run",
+            "Settings",
+            "UsageError",
+            "__version__",
+            "alert",
+            "config",
+            "define_metric",
+            "finish",
+            "init",
+            "log",
+            "login",
+            "run",
+            "save",
+            "setup",
+            "summary",
+            "teardown",
+            "unwatch",
+            "watch",
         ]
     )
     for name in runhive.__all__:
@@ -362,3 +398,30 @@ def test_import_is_light() -> None:
     code = "import sys, runhive; print('grpc' in sys.modules, 'google.protobuf' in sys.modules)"
     out = subprocess.run([os.sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+def test_settings_file_is_below_the_environment(rh: RhEnv) -> None:
+    config_dir = rh.root / "config"
+    config_dir.mkdir()
+    (config_dir / "settings").write_text("[default]\nproject = from-file\nentity = team\n")
+    code = "import runhive\nrun = runhive.init()\nprint(run.project, run.entity)\nrun.finish()\n"
+    env = {"RUNHIVE_CONFIG_DIR": str(config_dir)}
+    assert rh.run(code, env=env).stdout.split() == ["from-file", "team"]
+    assert rh.run(code, env={**env, "WANDB_PROJECT": "from-env"}).stdout.split() == ["from-env", "team"]
+
+
+def test_default_reinit_in_a_notebook_returns_previous(rh: RhEnv) -> None:
+    code = """
+    import sys, types
+    ipython = types.ModuleType("IPython")
+    ipython.get_ipython = lambda: object()
+    sys.modules["IPython"] = ipython
+    sys.modules["ipykernel"] = types.ModuleType("ipykernel")
+    import runhive
+    a = runhive.init(project="nb")
+    b = runhive.init(project="nb")
+    print(a is b)
+    """
+    res = rh.run(code)
+    assert res.stdout.split() == ["True"]
+    assert "reinit is set to 'return_previous', so returning the previous run" in res.stderr

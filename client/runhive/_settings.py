@@ -183,7 +183,54 @@ def normalize_mode(mode: str) -> str:
     return value
 
 
+_FILE_KEYS = {
+    "project",
+    "entity",
+    "mode",
+    "reinit",
+    "root_dir",
+    "base_url",
+    "silent",
+    "disable_code",
+    "save_code",
+}
+
+
+def settings_from_files(environ: Mapping[str, str] | None = None) -> Settings:
+    """The user settings file, then the workspace one: INI files with a [default] section, as W&B's.
+
+    `$RUNHIVE_CONFIG_DIR/settings` (default `~/.config/runhive/settings`), then `./runhive/settings`.
+    """
+    import configparser
+
+    env = os.environ if environ is None else environ
+    config_dir = (
+        env.get("RUNHIVE_CONFIG_DIR")
+        or env.get("WANDB_CONFIG_DIR")
+        or os.path.join(os.path.expanduser("~"), ".config", "runhive")
+    )
+    values: dict[str, Any] = {}
+    for path in (os.path.join(config_dir, "settings"), os.path.join("runhive", "settings")):
+        parser = configparser.ConfigParser()
+        try:
+            if not parser.read(path):
+                continue
+        except configparser.Error as exc:
+            raise UsageError(f"The settings file {path} is not valid INI: {exc}") from None
+        if not parser.has_section("default"):
+            continue
+        for key, raw in parser.items("default"):
+            if key in _FILE_KEYS and key != "base_url":
+                values[key] = _coerce(key, raw)
+    return Settings(**values)
+
+
 def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
+    """Settings files, overridden by the environment."""
+    return settings_from_files(environ).merged(_settings_from_environ(environ))
+
+
+def _settings_from_environ(environ: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if environ is None else environ
     values: dict[str, Any] = {}
     for name, suffixes in _ENV.items():
@@ -203,7 +250,7 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
 
 
 def _coerce(name: str, raw: str) -> Any:
-    if name in ("disable_code", "silent"):
+    if name in ("disable_code", "silent", "save_code"):
         return _to_bool(raw)
     if name in ("service_idle_timeout", "service_wait", "finish_timeout"):
         try:
