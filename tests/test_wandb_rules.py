@@ -9,9 +9,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import RhEnv
-
 import runhive
+from conftest import RhEnv
 
 # reinit ------------------------------------------------------------------------------------------------
 
