@@ -104,6 +104,42 @@ class Api:
             raise UsageError(f"Could not find run {path!r} in {self._path}.")
         return ApiRun(self, rows[0])
 
+    def metrics(
+        self, key: str, runs: Sequence[ApiRun], buckets: int = 1000
+    ) -> dict[str, dict[str, list[Any]]]:
+        """One metric of many runs, downsampled to at most `buckets` points each: {run id: series}."""
+        db = self._conn()
+        if db is None or not runs:
+            return {}
+        kp = db.execute("SELECT pk FROM metric_keys WHERE name=?", (key,)).fetchone()
+        if kp is None:
+            return {}
+        by_pk = {r._pk: r for r in runs}
+        marks = ",".join("?" * len(by_pk))
+        counts = dict(
+            db.execute(
+                f"SELECT run_pk, SUM(n) FROM metric_chunks WHERE key_pk=? AND run_pk IN ({marks}) GROUP BY run_pk",
+                (kp[0], *by_pk),
+            ).fetchall()
+        )
+        out: dict[str, dict[str, list[Any]]] = {}
+        small = [pk for pk, n in counts.items() if n <= buckets]
+        large = [pk for pk, n in counts.items() if n > buckets]
+        for pks, cols in ((small, "steps, vals"), (large, "NULL, NULL")):
+            if not pks:
+                continue
+            rows = db.execute(
+                f"SELECT run_pk, first_step, n, min, max, last, {cols} FROM metric_chunks WHERE key_pk=?"
+                f" AND run_pk IN ({','.join('?' * len(pks))}) ORDER BY run_pk, chunk",
+                (kp[0], *pks),
+            ).fetchall()
+            grouped: dict[int, list[tuple[Any, ...]]] = {}
+            for r in rows:
+                grouped.setdefault(r[0], []).append(r[1:])
+            for pk, chunks in grouped.items():
+                out[by_pk[pk].id] = _series(chunks, buckets)
+        return out
+
     def projects(self, entity: str | None = None) -> list[str]:
         sql = "SELECT DISTINCT project FROM runs"
         args: list[Any] = []
@@ -236,31 +272,44 @@ class ApiRun:
             return pd.DataFrame(rows)
         return rows
 
-    def metric(self, key: str, buckets: int = 1000) -> dict[str, list[float | None]]:
-        """One metric, downsampled to at most `buckets` min/max buckets over steps (for charts)."""
-        db = self._api._conn()
-        if db is None:
-            return {"step": [], "min": [], "max": [], "last": []}
-        kp = db.execute("SELECT pk FROM metric_keys WHERE name=?", (key,)).fetchone()
-        if kp is None:
-            return {"step": [], "min": [], "max": [], "last": []}
-        lo_hi = db.execute(
-            "SELECT MIN(step), MAX(step) FROM metrics WHERE key_pk=? AND run_pk=?", (kp[0], self._pk)
-        ).fetchone()
-        if lo_hi[0] is None:
-            return {"step": [], "min": [], "max": [], "last": []}
-        lo, hi = lo_hi
-        width = max(1, -(-(hi - lo + 1) // buckets))
-        rows = db.execute(
-            "SELECT (step-?)/? AS b, MIN(step), MIN(value), MAX(value) FROM metrics WHERE key_pk=? AND run_pk=?"
-            " GROUP BY b ORDER BY b",
-            (lo, width, kp[0], self._pk),
-        ).fetchall()
-        return {
-            "step": [r[1] for r in rows],
-            "min": [r[2] for r in rows],
-            "max": [r[3] for r in rows],
-        }
+    def metric(self, key: str, buckets: int = 1000) -> dict[str, list[Any]]:
+        """One metric for charts: every point when there are at most `buckets`, else min/max/last per bucket
+        of whole chunks (so reading never decodes more than it returns)."""
+        return self._api.metrics(key, [self], buckets).get(self.id, _empty_series())
+
+
+def _empty_series() -> dict[str, list[Any]]:
+    return {"step": [], "min": [], "max": [], "last": []}
+
+
+def _series(chunks: list[tuple[Any, ...]], buckets: int) -> dict[str, list[Any]]:
+    """chunks: (first_step, n, min, max, last, steps_blob, vals_blob), in chunk order."""
+    from array import array
+
+    out = _empty_series()
+    total = sum(c[1] for c in chunks)
+    if total <= buckets:
+        for c in chunks:
+            steps, vals = array("q"), array("d")
+            steps.frombytes(c[5])
+            vals.frombytes(c[6])
+            for st, v in zip(steps, vals, strict=False):
+                value = v if v == v else None
+                out["step"].append(st)
+                out["min"].append(value)
+                out["max"].append(value)
+                out["last"].append(value)
+        return out
+    group = -(-len(chunks) // buckets)
+    for i in range(0, len(chunks), group):
+        part = chunks[i : i + group]
+        mins = [c[2] for c in part if c[2] is not None]
+        maxs = [c[3] for c in part if c[3] is not None]
+        out["step"].append(part[0][0])
+        out["min"].append(min(mins) if mins else None)
+        out["max"].append(max(maxs) if maxs else None)
+        out["last"].append(part[-1][4])
+    return out
 
 
 def _get(doc: Any, dotted: str) -> Any:

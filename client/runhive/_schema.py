@@ -1,6 +1,8 @@
 """The local store's SQLite schema, shared by its one writer (the daemon) and its readers (`runhive.Api`).
 
-`metrics` is keyed (key, run, step) so a chart reads one metric of many runs without touching other keys;
+`metric_chunks` holds each numeric metric of each run as chunks of up to CHUNK points (steps and values packed
+as little-endian int64/float64 arrays, with the chunk's min, max and last value), keyed (key, run, chunk): a chart
+reads one metric of many runs without touching other keys, and downsamples from chunk min/max without decoding.
 `history` keeps each row as logged for `run.history()`.
 """
 
@@ -9,7 +11,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+CHUNK = 128
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -49,12 +52,19 @@ CREATE TABLE IF NOT EXISTS history (
     PRIMARY KEY (run_pk, idx)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS metric_keys (pk INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
-CREATE TABLE IF NOT EXISTS metrics (
+CREATE TABLE IF NOT EXISTS metric_chunks (
     key_pk INTEGER NOT NULL,
     run_pk INTEGER NOT NULL,
-    step INTEGER NOT NULL,
-    value REAL,
-    PRIMARY KEY (key_pk, run_pk, step)
+    chunk INTEGER NOT NULL,
+    first_step INTEGER NOT NULL,
+    last_step INTEGER NOT NULL,
+    n INTEGER NOT NULL,
+    min REAL,
+    max REAL,
+    last REAL,
+    steps BLOB NOT NULL,
+    vals BLOB NOT NULL,
+    PRIMARY KEY (key_pk, run_pk, chunk)
 ) WITHOUT ROWID;
 """
 

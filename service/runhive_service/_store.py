@@ -9,11 +9,13 @@ what was not applied.
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 import sqlite3
 import threading
 import time
+from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +23,7 @@ from typing import Any
 
 from runhive._metrics import Aggregator, MetricDef
 from runhive._proto.v1 import service_pb2 as pb
-from runhive._schema import SCHEMA, SCHEMA_VERSION, connect
+from runhive._schema import CHUNK, SCHEMA, SCHEMA_VERSION, connect
 
 RUNNING, FINISHED, FAILED, CRASHED = "running", "finished", "failed", "crashed"
 
@@ -53,6 +55,37 @@ class WriterState:
     crashed: bool = False
 
 
+class OpenChunk:
+    """The newest chunk of one metric of one run, kept in memory and rewritten once per transaction."""
+
+    __slots__ = ("chunk", "dirty", "key_pk", "max", "min", "steps", "vals")
+
+    def __init__(self, key_pk: int, chunk: int) -> None:
+        self.key_pk = key_pk
+        self.chunk = chunk
+        self.steps = array("q")
+        self.vals = array("d")
+        self.min = math.inf
+        self.max = -math.inf
+        self.dirty = False
+
+    def row(self, run_pk: int) -> tuple[Any, ...]:
+        vals = self.vals
+        return (
+            self.key_pk,
+            run_pk,
+            self.chunk,
+            self.steps[0],
+            self.steps[-1],
+            len(vals),
+            self.min if self.min != math.inf else None,
+            self.max if self.max != -math.inf else None,
+            vals[-1] if vals[-1] == vals[-1] else None,
+            self.steps.tobytes(),
+            vals.tobytes(),
+        )
+
+
 @dataclass
 class RunState:
     key: str
@@ -70,6 +103,7 @@ class RunState:
     records: int = 0
     dirty: bool = False
     agg: Aggregator = field(default_factory=Aggregator)
+    chunks: dict[str, OpenChunk] = field(default_factory=dict)
 
     @property
     def offline(self) -> bool:
@@ -80,13 +114,13 @@ def run_key(entity: str, project: str, run_id: str) -> str:
     return f"{entity}/{project}/{run_id}"
 
 
-def _flat_numbers(row: dict[str, Any], prefix: str, out: list[tuple[str, float | None]]) -> None:
+def _flat_numbers(row: dict[str, Any], prefix: str, out: list[tuple[str, float]]) -> None:
     for k, v in row.items():
         t = type(v)
         if t is float:
-            out.append((prefix + k, None if v != v else v))
+            out.append((prefix + k, v))
         elif t is int:
-            out.append((prefix + k, float(v) if abs(v) < 1 << 63 else None))
+            out.append((prefix + k, float(v) if abs(v) < 1 << 63 else math.nan))
         elif t is dict and "_type" not in v:
             _flat_numbers(v, prefix + k + ".", out)
 
@@ -158,6 +192,26 @@ class Store:
             self._keys[name] = pk
         return pk
 
+    def _open_chunk(self, st: RunState, name: str) -> OpenChunk:
+        """Continue the run's last chunk of `name` if it has room (after a restart or a resume)."""
+        key_pk = self._key_pk(name)
+        row = self.db.execute(
+            "SELECT chunk, n, min, max, steps, vals FROM metric_chunks WHERE key_pk=? AND run_pk=?"
+            " ORDER BY chunk DESC LIMIT 1",
+            (key_pk, st.pk),
+        ).fetchone()
+        if row is None:
+            return OpenChunk(key_pk, 0)
+        chunk, n, lo, hi, steps, vals = row
+        if n >= CHUNK:
+            return OpenChunk(key_pk, chunk + 1)
+        oc = OpenChunk(key_pk, chunk)
+        oc.steps.frombytes(steps)
+        oc.vals.frombytes(vals)
+        oc.min = lo if lo is not None else math.inf
+        oc.max = hi if hi is not None else -math.inf
+        return oc
+
     def ensure_run(self, st: RunState) -> None:
         if st.pk:
             return
@@ -195,7 +249,7 @@ class Store:
     def apply(self, batches: Iterable[tuple[RunState, list[pb.Record], int]]) -> None:
         """Apply records of several runs in one transaction; `end` is each batch's WAL offset after it."""
         hist: list[tuple[int, int, int, str]] = []
-        points: list[tuple[int, int, int, float | None]] = []
+        points: list[tuple[int, OpenChunk]] = []
         touched: dict[str, RunState] = {}
         self.db.execute("BEGIN")
         try:
@@ -210,8 +264,14 @@ class Store:
                     "INSERT OR REPLACE INTO history (run_pk, idx, step, row) VALUES (?,?,?,?)", hist
                 )
             if points:
+                rows = []
+                for run_pk, oc in points:
+                    rows.append(oc.row(run_pk))
+                    oc.dirty = False
                 self.db.executemany(
-                    "INSERT OR REPLACE INTO metrics (key_pk, run_pk, step, value) VALUES (?,?,?,?)", points
+                    "INSERT OR REPLACE INTO metric_chunks (key_pk, run_pk, chunk, first_step, last_step, n, min, max,"
+                    " last, steps, vals) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    rows,
                 )
             now = time.time()
             for st in touched.values():
@@ -247,7 +307,7 @@ class Store:
         st: RunState,
         rec: pb.Record,
         hist: list[tuple[int, int, int, str]],
-        points: list[tuple[int, int, int, float | None]],
+        points: list[tuple[int, OpenChunk]],
     ) -> None:
         kind = rec.WhichOneof("kind")
         if rec.writer != "_daemon" and rec.writer not in st.writers:
@@ -260,13 +320,28 @@ class Store:
             st.rows += 1
             if step > st.last_step:
                 st.last_step = step
-            nums: list[tuple[str, float | None]] = []
+            nums: list[tuple[str, float]] = []
             _flat_numbers(row, "", nums)
             pk = st.pk
-            key_pk = self._key_pk
+            chunks = st.chunks
             for name, value in nums:
-                if name not in _SKIP_METRICS:
-                    points.append((key_pk(name), pk, step, value))
+                if name in _SKIP_METRICS:
+                    continue
+                oc = chunks.get(name)
+                if oc is None:
+                    oc = chunks[name] = self._open_chunk(st, name)
+                if len(oc.vals) >= CHUNK:
+                    oc = chunks[name] = OpenChunk(oc.key_pk, oc.chunk + 1)
+                oc.steps.append(step)
+                oc.vals.append(value)
+                if value == value:
+                    if value < oc.min:
+                        oc.min = value
+                    if value > oc.max:
+                        oc.max = value
+                if not oc.dirty:
+                    oc.dirty = True
+                    points.append((pk, oc))
             st.summary.update(row)
             if st.agg:
                 st.agg.observe(row, st.summary)
