@@ -226,29 +226,42 @@ class ApiRun:
         min_step: int | None = None,
         max_step: int | None = None,
     ) -> Iterator[dict[str, Any]]:
-        """Every row, in order, streamed page by page."""
-        sql = "SELECT idx, row FROM history WHERE run_pk=? AND idx>?"
-        extra = ""
+        """Every row, in order, streamed block by block."""
+        from ._proto.v1 import service_pb2 as pb
+        from ._rows import decode_rows
+
+        sql = "SELECT first_idx, data FROM history_blocks WHERE run_pk=? AND first_idx>?"
         args: list[Any] = []
         if min_step is not None:
-            extra += " AND step>=?"
+            sql += " AND last_step>=?"
             args.append(min_step)
         if max_step is not None:
-            extra += " AND step<?"
+            sql += " AND first_step<?"
             args.append(max_step)
+        blocks_per_page = max(1, page_size // 100)
         last = -1
         while True:
-            rows = self._api._query(sql + extra + " ORDER BY idx LIMIT ?", [self._pk, last, *args, page_size])
-            if not rows:
+            blocks = self._api._query(
+                sql + " ORDER BY first_idx LIMIT ?", [self._pk, last, *args, blocks_per_page]
+            )
+            if not blocks:
                 return
-            for idx, raw in rows:
-                last = idx
-                row = json.loads(raw)
-                if keys:
-                    if not all(k in row for k in keys):
+            for first_idx, data in blocks:
+                last = first_idx
+                for rec in pb.RecordBatch.FromString(data).records:
+                    if rec.WhichOneof("kind") != "history":
                         continue
-                    row = {k: row[k] for k in ("_step", *keys) if k in row}
-                yield row
+                    for row in decode_rows(rec.history):
+                        step = row.get("_step", rec.history.step)
+                        if (min_step is not None and step < min_step) or (
+                            max_step is not None and step >= max_step
+                        ):
+                            continue
+                        if keys:
+                            if not all(k in row for k in keys):
+                                continue
+                            row = {k: row[k] for k in ("_step", *keys) if k in row}
+                        yield row
 
     def history(
         self,

@@ -3,7 +3,8 @@
 `metric_chunks` holds each numeric metric of each run as chunks of up to CHUNK points (steps and values packed
 as little-endian int64/float64 arrays, with the chunk's min, max and last value), keyed (key, run, chunk): a chart
 reads one metric of many runs without touching other keys, and downsamples from chunk min/max without decoding.
-`history` keeps each row as logged for `run.history()`.
+`history_blocks` keeps rows as logged for `run.history()`: each block is the serialised RecordBatch the daemon
+wrote to the WAL (its history records are the rows, in order; other records in it are skipped on read).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 CHUNK = 128
 
 SCHEMA = """
@@ -44,12 +45,14 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 CREATE INDEX IF NOT EXISTS runs_by_project ON runs (project, entity, created_at);
 CREATE INDEX IF NOT EXISTS runs_by_state ON runs (state);
-CREATE TABLE IF NOT EXISTS history (
+CREATE TABLE IF NOT EXISTS history_blocks (
     run_pk INTEGER NOT NULL,
-    idx INTEGER NOT NULL,
-    step INTEGER NOT NULL,
-    row TEXT NOT NULL,
-    PRIMARY KEY (run_pk, idx)
+    first_idx INTEGER NOT NULL,
+    n INTEGER NOT NULL,
+    first_step INTEGER NOT NULL,
+    last_step INTEGER NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (run_pk, first_idx)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS metric_keys (pk INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
 CREATE TABLE IF NOT EXISTS metric_chunks (

@@ -23,6 +23,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_e
 
 from ._errors import CommError
 from ._proto.v1 import service_pb2 as pb
+from ._rows import BlockBuilder, encode_row, split_row
 from ._settings import Settings
 from ._transport import Connection, connect
 
@@ -51,6 +52,30 @@ def _encode_json(obj: Any) -> bytes:
 
 def _json_default(obj: Any) -> Any:
     return str(obj)
+
+
+def _encode_other(rec: pb.Record, kind: int, payload: Any) -> None:
+    if kind == CONFIG:
+        data, full, remove = payload
+        rec.config.json = _encode_json(data)
+        rec.config.full = full
+        rec.config.remove.extend(remove)
+    elif kind == SUMMARY:
+        data, remove = payload
+        rec.summary.json = _encode_json(data)
+        rec.summary.remove.extend(remove)
+    elif kind == UPDATE:
+        info, names = payload
+        rec.update.info.CopyFrom(info)
+        rec.update.fields.extend(names)
+    elif kind == EXIT:
+        rec.exit.exit_code = payload
+    elif kind == METRIC:
+        d = payload
+        m = rec.metric
+        m.name, m.step_metric, m.goal = d.name, d.step_metric, d.goal
+        m.hidden, m.step_sync = d.hidden, d.step_sync
+        m.summary.extend(d.summary)
 
 
 class TransportRetry(Exception):
@@ -168,45 +193,53 @@ class Sender:
             finally:
                 self._in_flight = 0
 
-    def _build(self, items: list[tuple[int, WriterHandle, int, Any]]) -> list[pb.Record]:
-        records = []
-        for kind, handle, seq, payload in items:
-            rec = pb.Record(seq=seq, run_id=handle.run_id, writer=handle.writer)
+    def _build(self, items: list[tuple[int, WriterHandle, int, Any]]) -> pb.Batch:
+        """Encode queued records into one Batch of per-writer groups; runs of rows that share their numeric
+        keys become block records."""
+        batch = pb.Batch()
+        groups: dict[str, pb.RecordBatch] = {}
+        blocks: dict[str, BlockBuilder] = {}
+        for n, (kind, handle, seq, payload) in enumerate(items, 1):
+            if not n % 64:
+                time.sleep(0)  # hand the GIL to the training thread: log() never waits for a whole batch
+            writer = handle.writer
+            grp = groups.get(writer)
+            if grp is None:
+                grp = groups[writer] = batch.groups.add()
+                grp.run_id = handle.run_id
+                grp.writer = writer
             if kind == HISTORY:
+                fk, fv, ik, iv, rest = split_row(payload)
+                blk = blocks.get(writer)
+                if rest is None and blk is not None and blk.accepts(fk, ik):
+                    blk.add(fv, iv)
+                    blk.rec.seq = seq
+                    blk.rec.time = payload["_timestamp"]
+                    continue
+                if blk is not None:
+                    blk.close()
+                    del blocks[writer]
+                rec = grp.records.add()
+                rec.seq = seq
                 rec.time = payload.get("_timestamp", 0.0)
-                rec.history.step = payload.get("_step", 0)
-                rec.history.json = _encode_json(payload)
-            elif kind == CONFIG:
+                if rest is None:
+                    blocks[writer] = BlockBuilder(rec, fk, fv, ik, iv, payload.get("_step", 0))
+                else:
+                    encode_row(rec.history, payload)
+            else:
+                blk = blocks.pop(writer, None)
+                if blk is not None:
+                    blk.close()
+                rec = grp.records.add()
+                rec.seq = seq
                 rec.time = time.time()
-                data, full, remove = payload
-                rec.config.json = _encode_json(data)
-                rec.config.full = full
-                rec.config.remove.extend(remove)
-            elif kind == SUMMARY:
-                rec.time = time.time()
-                data, remove = payload
-                rec.summary.json = _encode_json(data)
-                rec.summary.remove.extend(remove)
-            elif kind == UPDATE:
-                rec.time = time.time()
-                info, names = payload
-                rec.update.info.CopyFrom(info)
-                rec.update.fields.extend(names)
-            elif kind == EXIT:
-                rec.time = time.time()
-                rec.exit.exit_code = payload
-            elif kind == METRIC:
-                rec.time = time.time()
-                d = payload
-                m = rec.metric
-                m.name, m.step_metric, m.goal = d.name, d.step_metric, d.goal
-                m.hidden, m.step_sync = d.hidden, d.step_sync
-                m.summary.extend(d.summary)
-            records.append(rec)
-        return records
+                _encode_other(rec, kind, payload)
+        for blk in blocks.values():
+            blk.close()
+        return batch
 
     def _send(self, items: list[tuple[int, WriterHandle, int, Any]]) -> None:
-        records = self._build(items)
+        batch = self._build(items)
         retrying = Retrying(
             retry=retry_if_exception_type(TransportRetry),
             wait=wait_exponential_jitter(multiplier=0.02, max=1.0, jitter=0.05),
@@ -215,18 +248,30 @@ class Sender:
         )
         for attempt in retrying:
             with attempt:
-                self._send_once(records)
+                self._send_once(batch)
 
-    def _send_once(self, records: list[pb.Record]) -> None:
+    def _unacked(self, batch: pb.Batch) -> pb.Batch:
+        """The part of `batch` the daemon does not hold yet (after a re-attach it may hold more than we knew)."""
+        if all(g.records[0].seq > self._writers_acked(g.writer) for g in batch.groups):
+            return batch
+        todo = pb.Batch()
+        for g in batch.groups:
+            acked = self._writers_acked(g.writer)
+            fresh = [r for r in g.records if r.seq > acked]
+            if fresh:
+                todo.groups.add(run_id=g.run_id, writer=g.writer, records=fresh)
+        return todo
+
+    def _send_once(self, batch: pb.Batch) -> None:
         conn = self._conn
         try:
             if conn is None:
                 conn = self._reconnect(None)
-            # Drop what the daemon already acknowledged (after a reattach it may hold more than we knew).
-            todo = [r for r in records if r.seq > self._writers_acked(r.writer)]
-            if not todo:
+            todo = self._unacked(batch)
+            if not todo.groups:
                 return
-            reply = conn.stub.Append(pb.Batch(session=conn.session, records=todo), timeout=60)
+            todo.session = conn.session
+            reply = conn.stub.Append(todo, timeout=60)
         except grpc.RpcError as exc:
             code = exc.code()
             if code in (

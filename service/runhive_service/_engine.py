@@ -26,7 +26,7 @@ from runhive._proto.v1 import service_pb2 as pb
 
 from ._config import ServiceConfig
 from ._store import CRASHED, RUNNING, RunState, Store, WriterState, run_key
-from ._wal import ReadResult, WalWriter, read_wal, wal_name
+from ._wal import ReadResult, WalWriter, read_frames, wal_name
 
 logger = logging.getLogger("runhive_service")
 
@@ -53,7 +53,7 @@ class Session:
 
 @dataclass
 class _CommitItem:
-    groups: list[tuple[RunState, list[pb.Record]]]
+    groups: list[tuple[RunState, pb.RecordBatch]]
     done: threading.Event = field(default_factory=threading.Event)
     error: BaseException | None = None
 
@@ -90,7 +90,7 @@ class Engine:
         self._lock = threading.RLock()
         self._applied_cv = threading.Condition()
         self._commit_q: queue.Queue[_CommitItem | None] = queue.Queue()
-        self._apply_q: queue.Queue[tuple[RunState, list[pb.Record], int] | None] = queue.Queue()
+        self._apply_q: queue.Queue[tuple[RunState, pb.RecordBatch, int, bytes | None] | None] = queue.Queue()
         self._names: dict[tuple[str, str], set[str]] = {}
         self._stop = threading.Event()
         self.started = time.time()
@@ -157,7 +157,7 @@ class Engine:
             existing_key = run_key(info.entity, info.project, info.id) if info.id else None
             st = self.streams.get(existing_key) if existing_key else None
             row = None
-            if st is None and info.id:
+            if st is None and info.id and info.mode != "offline":  # offline never reads the store
                 row = self.store.find_run(info.entity, info.project, info.id)
             exists = st is not None or row is not None
             if req.resume == "must" and not exists:
@@ -188,14 +188,13 @@ class Engine:
             st.state = RUNNING
             self.streams[st.key] = st
             config_update = json.loads(req.config_json or b"{}")
-        records = [self._daemon_record(st, run=st.info)]
+        group = self._daemon_group(st)
+        self._daemon_record(st, group).run.CopyFrom(st.info)
         if config_update:
-            records.append(
-                self._daemon_record(st, config=pb.ConfigRecord(json=json.dumps(config_update).encode()))
-            )
+            self._daemon_record(st, group).config.json = json.dumps(config_update).encode()
         if resumed:
             st.config.update(config_update)
-        self.commit([(st, records)])
+        self.commit([(st, group)])
         reply = pb.InitRunResponse(
             info=st.info,
             state=st.state,
@@ -312,30 +311,42 @@ class Engine:
         if not path.exists():
             return
         res = ReadResult()
-        tail: list[pb.Record] = []
-        for end, rec in read_wal(path, 0, res):
-            if rec.writer == DAEMON_WRITER:
-                st.daemon_seq = max(st.daemon_seq, rec.seq)
+        tail: list[tuple[RunState, pb.RecordBatch, int, bytes | None]] = []
+        for end, group in read_frames(path, 0, res):
+            if not group.records:
+                continue
+            if group.writer == DAEMON_WRITER:
+                st.daemon_seq = max(st.daemon_seq, group.records[-1].seq)
             else:
-                w = st.writers.setdefault(rec.writer, WriterState(pid=writer_pid(rec.writer)))
-                w.durable_seq = max(w.durable_seq, rec.seq)
+                w = st.writers.setdefault(group.writer, WriterState(pid=writer_pid(group.writer)))
+                w.durable_seq = max(w.durable_seq, group.records[-1].seq)
                 w.applied_seq = w.durable_seq
-                if rec.WhichOneof("kind") == "exit":
+                last = group.records[-1]
+                if last.WhichOneof("kind") == "exit":
                     w.open = False
-                    w.exit_code = rec.exit.exit_code
-                    w.crashed = rec.exit.state == CRASHED
+                    w.exit_code = last.exit.exit_code
+                    w.crashed = last.exit.state == CRASHED
             if end > st.applied_offset:
-                tail.append(rec)
+                tail.append((st, group, end, None))
         for dmg in res.damage:
             logger.warning("WAL damage: %s", dmg)
         if tail and not st.offline:
             # The applier is the store's only writer: hand the tail to it like any committed batch.
-            self._pending_apply += 1
-            self._apply_q.put((st, tail, res.end_offset))
+            self._pending_apply += len(tail)
+            for item in tail:
+                self._apply_q.put(item)
 
-    def _daemon_record(self, st: RunState, **kind: Any) -> pb.Record:
+    @staticmethod
+    def _daemon_group(st: RunState) -> pb.RecordBatch:
+        return pb.RecordBatch(run_id=st.key, writer=DAEMON_WRITER)
+
+    @staticmethod
+    def _daemon_record(st: RunState, group: pb.RecordBatch) -> pb.Record:
         st.daemon_seq += 1
-        return pb.Record(seq=st.daemon_seq, run_id=st.key, writer=DAEMON_WRITER, time=time.time(), **kind)
+        rec = group.records.add()
+        rec.seq = st.daemon_seq
+        rec.time = time.time()
+        return rec
 
     # Recovery -----------------------------------------------------------------------------------------
     def recover(self) -> None:
@@ -344,8 +355,8 @@ class Engine:
         for entity, project, rid, run_dir, _applied in self.store.running_runs():
             info = pb.RunInfo(id=rid, entity=entity, project=project)
             row = self.store.find_run(entity, project, rid)
-            if row is None:
-                continue
+            if row is None or (Path(run_dir) / ".syncing").exists():
+                continue  # a half-done `runhive sync` is finished by the next `runhive sync`
             try:
                 st = self._stream_from_row(info, row)
             except Exception:
@@ -360,10 +371,10 @@ class Engine:
             path = Path(run_dir) / wal_name(rid)
             if not path.exists():
                 continue
-            first = next(iter(read_wal(path)), None)
-            if first is None or first[1].WhichOneof("kind") != "run":
+            first = next(iter(read_frames(path)), None)
+            if first is None or not first[1].records or first[1].records[0].WhichOneof("kind") != "run":
                 continue
-            info = first[1].run
+            info = first[1].records[0].run
             if self.store.find_run(info.entity, info.project, info.id) is not None:
                 continue
             st = RunState(key=run_key(info.entity, info.project, info.id), info=info)
@@ -383,31 +394,27 @@ class Engine:
         return out
 
     # Appending -------------------------------------------------------------------------------------
-    def append(self, sess: Session, records: Any) -> list[tuple[str, str, int]]:
-        groups: dict[str, tuple[RunState, list[pb.Record]]] = {}
-        for rec in records:
-            if rec.writer not in sess.writers:
+    def append(self, sess: Session, groups: Any) -> list[tuple[str, str, int]]:
+        work: list[tuple[RunState, pb.RecordBatch]] = []
+        n = 0
+        for group in groups:
+            if group.writer not in sess.writers:
                 raise EngineError(
                     "PERMISSION_DENIED",
-                    f"writer {rec.writer!r} is not registered by this session; call InitRun",
+                    f"writer {group.writer!r} is not registered by this session; call InitRun",
                 )
-            st = self.streams.get(rec.run_id)
-            if st is None or rec.writer not in st.writers:
-                raise EngineError("NOT_FOUND", f"run {rec.run_id!r} has no open writer {rec.writer!r}")
-            g = groups.get(rec.run_id)
-            if g is None:
-                groups[rec.run_id] = g = (st, [])
-            g[1].append(rec)
-        self.records_received += len(records)
-        self.commit(list(groups.values()))
-        acks = []
-        for st, recs in groups.values():
-            for writer in {r.writer for r in recs}:
-                acks.append((st.key, writer, st.writers[writer].durable_seq))
+            st = self.streams.get(group.run_id)
+            if st is None or group.writer not in st.writers:
+                raise EngineError("NOT_FOUND", f"run {group.run_id!r} has no open writer {group.writer!r}")
+            if group.records:
+                work.append((st, group))
+                n += sum(r.history.rows or 1 if r.HasField("history") else 1 for r in group.records)
+        self.records_received += n
+        self.commit(work)
         self.touch()
-        return acks
+        return [(st.key, g.writer, st.writers[g.writer].durable_seq) for st, g in work]
 
-    def commit(self, groups: list[tuple[RunState, list[pb.Record]]]) -> None:
+    def commit(self, groups: list[tuple[RunState, pb.RecordBatch]]) -> None:
         item = _CommitItem(groups)
         self._commit_q.put(item)
         item.done.wait()
@@ -439,28 +446,27 @@ class Engine:
 
     def _commit(self, items: list[_CommitItem]) -> None:
         touched: dict[str, WalWriter] = {}
-        out: list[tuple[RunState, list[pb.Record], int, dict[str, int]]] = []
+        out: list[tuple[RunState, pb.RecordBatch, int, bytes, int]] = []
+        accepted: dict[tuple[str, str], int] = {}  # highest seq written in this round, per (run, writer)
         for item in items:
             try:
-                for st, recs in item.groups:
-                    fresh = []
-                    seqs: dict[str, int] = {}
-                    for rec in recs:
-                        if rec.writer == DAEMON_WRITER:
-                            fresh.append(rec)
-                            continue
-                        w = st.writers[rec.writer]
-                        top = seqs.get(rec.writer, w.durable_seq)
-                        if rec.seq <= top:
+                for st, group in item.groups:
+                    recs = group.records
+                    top = 0
+                    if group.writer != DAEMON_WRITER:
+                        wkey = (st.key, group.writer)
+                        top = accepted.get(wkey, st.writers[group.writer].durable_seq)
+                        if recs[-1].seq <= top:
                             continue  # a resend of what we already hold
-                        seqs[rec.writer] = rec.seq
-                        fresh.append(rec)
-                    if not fresh:
-                        continue
+                        if recs[0].seq <= top:
+                            fresh = [r for r in recs if r.seq > top]
+                            group = pb.RecordBatch(run_id=group.run_id, writer=group.writer, records=fresh)
+                        accepted[wkey] = group.records[-1].seq
+                    payload = group.SerializeToString()
                     wal = self._wal(st)
-                    end = wal.append([r.SerializeToString() for r in fresh])
+                    end = wal.append([payload])
                     touched[st.key] = wal
-                    out.append((st, fresh, end, seqs))
+                    out.append((st, group, end, payload, group.records[-1].seq))
             except Exception as exc:  # disk full, unwritable dir: refuse this batch, keep serving others
                 logger.exception("WAL append failed")
                 item.error = exc
@@ -472,13 +478,13 @@ class Engine:
                 for item in items:
                     if any(st.key == key for st, _ in item.groups):
                         item.error = exc
-        for st, fresh, end, seqs in out:
-            for writer, seq in seqs.items():
-                w = st.writers[writer]
-                if seq > w.durable_seq:
-                    w.durable_seq = seq
+        for st, group, end, payload, last_seq in out:
+            if group.writer != DAEMON_WRITER:
+                w = st.writers[group.writer]
+                if last_seq > w.durable_seq:
+                    w.durable_seq = last_seq
             self._pending_apply += 1
-            self._apply_q.put((st, fresh, end))
+            self._apply_q.put((st, group, end, payload))
         for item in items:
             item.done.set()
 
@@ -499,7 +505,7 @@ class Engine:
             if stop:
                 return
 
-    def _apply(self, work: list[tuple[RunState, list[pb.Record], int]]) -> None:
+    def _apply(self, work: list[tuple[RunState, pb.RecordBatch, int, bytes | None]]) -> None:
         online = [w for w in work if not w[0].offline]
         try:
             if online:
@@ -510,20 +516,22 @@ class Engine:
         finally:
             self._pending_apply -= len(work)
         with self._applied_cv:
-            for st, recs, _end in work:
-                self.records_applied += len(recs)
-                for rec in recs:
-                    if rec.writer == DAEMON_WRITER:
-                        continue
-                    w = st.writers.get(rec.writer)
-                    if w is not None and rec.seq > w.applied_seq:
-                        w.applied_seq = rec.seq
-                    if st.offline and rec.WhichOneof("kind") == "exit" and w is not None:
-                        w.open = False
-                        w.exit_code = rec.exit.exit_code
-                        Store._settle_state(st)
+            for st, group, _end, _payload in work:
+                recs = group.records
+                self.records_applied += sum(r.history.rows or 1 if r.HasField("history") else 1 for r in recs)
+                if group.writer == DAEMON_WRITER:
+                    continue
+                w = st.writers.get(group.writer)
+                if w is None:
+                    continue
+                if recs[-1].seq > w.applied_seq:
+                    w.applied_seq = recs[-1].seq
+                if st.offline and recs[-1].WhichOneof("kind") == "exit":
+                    w.open = False
+                    w.exit_code = recs[-1].exit.exit_code
+                    Store._settle_state(st)
             self._applied_cv.notify_all()
-        for st, _recs, _end in work:
+        for st, _group, _end, _payload in work:
             self._maybe_release(st)
 
     def _maybe_release(self, st: RunState) -> None:
@@ -600,15 +608,12 @@ class Engine:
                         crashes.append((st, name, w))
         for st, name, w in crashes:
             logger.info("writer %s of run %s died without finish(); marking the run crashed", name, st.key)
-            rec = pb.Record(
-                seq=w.durable_seq + 1,
-                run_id=st.key,
-                writer=name,
-                time=time.time(),
-                exit=pb.ExitRecord(exit_code=1, state=CRASHED),
+            group = pb.RecordBatch(run_id=st.key, writer=name)
+            group.records.add(
+                seq=w.durable_seq + 1, time=time.time(), exit=pb.ExitRecord(exit_code=1, state=CRASHED)
             )
             try:
-                self.commit([(st, [rec])])
+                self.commit([(st, group)])
             except EngineError:
                 logger.exception("could not record the crash of %s", st.key)
 

@@ -9,10 +9,10 @@ from pathlib import Path
 from runhive._proto.v1 import service_pb2 as pb
 
 from ._store import RunState, Store, run_key
-from ._wal import Damage, ReadResult, read_wal, wal_name
+from ._wal import Damage, ReadResult, read_frames, wal_name
 
 logger = logging.getLogger("runhive_service")
-CHUNK = 5000
+CHUNK = 200  # WAL frames per store transaction
 
 
 def index_entries(index: Path) -> list[tuple[Path, str]]:
@@ -37,24 +37,23 @@ def replay_run(
     Offline runs are skipped unless `include_offline` (they reach the store only through `runhive sync`)."""
     res = ReadResult()
     st: RunState | None = None
-    chunk: list[pb.Record] = []
-    end = 0
-    for end, rec in read_wal(wal, 0, res):
+    chunk: list[tuple[RunState, pb.RecordBatch, int, bytes | None]] = []
+    for end, group in read_frames(wal, 0, res):
         if st is None:
-            if rec.WhichOneof("kind") != "run":
+            if not group.records or group.records[0].WhichOneof("kind") != "run":
                 res.damage.append(Damage(str(wal), 0, "first record is not the run record; skipped"))
                 return None, res.damage
             info = pb.RunInfo()
-            info.CopyFrom(rec.run)
+            info.CopyFrom(group.records[0].run)
             if info.mode == "offline" and not include_offline:
                 return None, res.damage
             st = RunState(key=run_key(info.entity, info.project, info.id), info=info)
-        chunk.append(rec)
+        chunk.append((st, group, end, None))
         if len(chunk) >= CHUNK:
-            store.apply([(st, chunk, end)])
+            store.apply(chunk)
             chunk = []
-    if st is not None and chunk:
-        store.apply([(st, chunk, end)])
+    if chunk:
+        store.apply(chunk)
     return st, res.damage
 
 

@@ -73,7 +73,7 @@ class Servicer(pb_grpc.RunhiveServicer):
     @_guarded
     def Append(self, request: pb.Batch, context: grpc.ServicerContext) -> pb.Ack:
         sess = self.engine.session(request.session)
-        acks = self.engine.append(sess, request.records)
+        acks = self.engine.append(sess, request.groups)
         return pb.Ack(acks=[pb.WriterAck(run_id=r, writer=w, seq=s) for r, w, s in acks])
 
     @_guarded
@@ -102,6 +102,16 @@ class Servicer(pb_grpc.RunhiveServicer):
         self.engine.session(request.session)
         st = self.engine.status()
         return pb.StatusResponse(socket=self._socket, version=__version__, **st)
+
+    def Sync(self, request: pb.SyncRequest, context: grpc.ServicerContext) -> Any:
+        # A response stream: errors after the first message are reported in its last message (outcome failed).
+        try:
+            self.engine.session(request.session)
+        except EngineError as exc:
+            context.abort(getattr(grpc.StatusCode, exc.code), str(exc))
+        from ._sync import serve_sync
+
+        return serve_sync(self.engine, request, context)
 
     @_guarded
     def Shutdown(self, request: pb.ShutdownRequest, context: grpc.ServicerContext) -> pb.ShutdownResponse:

@@ -23,6 +23,7 @@ from typing import Any
 
 from runhive._metrics import Aggregator, MetricDef
 from runhive._proto.v1 import service_pb2 as pb
+from runhive._rows import decode_rows
 from runhive._schema import CHUNK, SCHEMA, SCHEMA_VERSION, connect
 
 RUNNING, FINISHED, FAILED, CRASHED = "running", "finished", "failed", "crashed"
@@ -192,6 +193,75 @@ class Store:
             self._keys[name] = pk
         return pk
 
+    def _apply_history(self, st: RunState, h: pb.HistoryRecord, points: list[tuple[int, OpenChunk]]) -> int:
+        """One row or a block of rows, as columns: summary from the last row, metrics by column slices."""
+        n = h.rows or 1
+        keys, vals = list(h.keys), list(h.values)
+        ikeys, ivals = list(h.int_keys), list(h.int_values)
+        k, ki = len(keys), len(ikeys)
+        if n == 1:
+            steps = [h.step]
+        elif "_step" in ikeys:
+            steps = ivals[ikeys.index("_step") :: ki]
+        else:
+            steps = list(range(h.step, h.step + n))
+        st.rows += n
+        top = max(steps)
+        if top > st.last_step:
+            st.last_step = top
+        summary = st.summary
+        if k:
+            summary.update(zip(keys, vals[-k:], strict=False))
+        if ki:
+            summary.update(zip(ikeys, ivals[-ki:], strict=False))
+        columns: list[tuple[str, list[float]]] = []
+        if n == 1:
+            columns.extend((name, [v]) for name, v in zip(keys, vals, strict=False))
+            columns.extend((name, [float(v)]) for name, v in zip(ikeys, ivals, strict=False))
+            if h.json:
+                rest = json.loads(h.json)
+                summary.update(rest)
+                nums: list[tuple[str, float]] = []
+                _flat_numbers(rest, "", nums)
+                columns.extend((name, [v]) for name, v in nums)
+        else:
+            columns.extend((name, vals[j::k]) for j, name in enumerate(keys))
+            columns.extend((name, [float(v) for v in ivals[j::ki]]) for j, name in enumerate(ikeys))
+        if st.agg:
+            for row in decode_rows(h):
+                st.agg.observe(row, summary)
+        for name, col in columns:
+            if name not in _SKIP_METRICS:
+                self._append_points(st, name, steps, col, points)
+        return steps[0]
+
+    def _append_points(
+        self, st: RunState, name: str, steps: list[int], col: list[float], points: list[tuple[int, OpenChunk]]
+    ) -> None:
+        oc = st.chunks.get(name)
+        if oc is None:
+            oc = st.chunks[name] = self._open_chunk(st, name)
+        i, n = 0, len(col)
+        while i < n:
+            room = CHUNK - len(oc.vals)
+            if room <= 0:
+                oc = st.chunks[name] = OpenChunk(oc.key_pk, oc.chunk + 1)
+                room = CHUNK
+            part = col[i : i + room]
+            oc.vals.extend(part)
+            oc.steps.extend(steps[i : i + room])
+            clean = [v for v in part if v == v]  # NaN is kept in the chunk but not in its min/max
+            if clean:
+                lo, hi = min(clean), max(clean)
+                if lo < oc.min:
+                    oc.min = lo
+                if hi > oc.max:
+                    oc.max = hi
+            if not oc.dirty:
+                oc.dirty = True
+                points.append((st.pk, oc))
+            i += room
+
     def _open_chunk(self, st: RunState, name: str) -> OpenChunk:
         """Continue the run's last chunk of `name` if it has room (after a restart or a resume)."""
         key_pk = self._key_pk(name)
@@ -246,22 +316,33 @@ class Store:
         else:
             st.pk = int(row[0])
 
-    def apply(self, batches: Iterable[tuple[RunState, list[pb.Record], int]]) -> None:
-        """Apply records of several runs in one transaction; `end` is each batch's WAL offset after it."""
-        hist: list[tuple[int, int, int, str]] = []
+    def apply(self, batches: Iterable[tuple[RunState, pb.RecordBatch, int, bytes | None]]) -> None:
+        """Apply groups of records in one transaction; `end` is each group's WAL offset after it and
+        `payload` its serialised bytes (kept as the history block; serialised here when None)."""
+        hist: list[tuple[int, int, int, int, int, bytes]] = []
         points: list[tuple[int, OpenChunk]] = []
         touched: dict[str, RunState] = {}
         self.db.execute("BEGIN")
         try:
-            for st, records, end in batches:
+            for st, group, end, payload in batches:
                 self.ensure_run(st)
-                for rec in records:
-                    self._apply_one(st, rec, hist, points)
+                writer = group.writer
+                first_idx = st.rows
+                first_step: int | None = None
+                for rec in group.records:
+                    step = self._apply_one(st, rec, writer, points)
+                    if step is not None and first_step is None:
+                        first_step = step
+                if st.rows > first_idx:
+                    data = payload if payload is not None else group.SerializeToString()
+                    hist.append((st.pk, first_idx, st.rows - first_idx, first_step or 0, st.last_step, data))
                 st.applied_offset = max(st.applied_offset, end)
                 touched[st.key] = st
             if hist:
                 self.db.executemany(
-                    "INSERT OR REPLACE INTO history (run_pk, idx, step, row) VALUES (?,?,?,?)", hist
+                    "INSERT OR REPLACE INTO history_blocks (run_pk, first_idx, n, first_step, last_step, data)"
+                    " VALUES (?,?,?,?,?,?)",
+                    hist,
                 )
             if points:
                 rows = []
@@ -306,45 +387,15 @@ class Store:
         self,
         st: RunState,
         rec: pb.Record,
-        hist: list[tuple[int, int, int, str]],
+        writer: str,
         points: list[tuple[int, OpenChunk]],
-    ) -> None:
+    ) -> int | None:
+        """Apply one record; returns its step when it is a history row."""
         kind = rec.WhichOneof("kind")
-        if rec.writer != "_daemon" and rec.writer not in st.writers:
-            st.writers[rec.writer] = WriterState()
+        if writer != "_daemon" and writer not in st.writers:
+            st.writers[writer] = WriterState()
         if kind == "history":
-            raw = rec.history.json
-            row = json.loads(raw)
-            step = int(rec.history.step)
-            hist.append((st.pk, st.rows, step, raw.decode()))
-            st.rows += 1
-            if step > st.last_step:
-                st.last_step = step
-            nums: list[tuple[str, float]] = []
-            _flat_numbers(row, "", nums)
-            pk = st.pk
-            chunks = st.chunks
-            for name, value in nums:
-                if name in _SKIP_METRICS:
-                    continue
-                oc = chunks.get(name)
-                if oc is None:
-                    oc = chunks[name] = self._open_chunk(st, name)
-                if len(oc.vals) >= CHUNK:
-                    oc = chunks[name] = OpenChunk(oc.key_pk, oc.chunk + 1)
-                oc.steps.append(step)
-                oc.vals.append(value)
-                if value == value:
-                    if value < oc.min:
-                        oc.min = value
-                    if value > oc.max:
-                        oc.max = value
-                if not oc.dirty:
-                    oc.dirty = True
-                    points.append((pk, oc))
-            st.summary.update(row)
-            if st.agg:
-                st.agg.observe(row, st.summary)
+            return self._apply_history(st, rec.history, points)
         elif kind == "config":
             data = json.loads(rec.config.json or b"{}")
             if rec.config.full:
@@ -373,16 +424,17 @@ class Store:
             m = rec.metric
             st.agg.define(MetricDef(m.name, m.step_metric, tuple(m.summary), m.goal, m.hidden, m.step_sync))
         elif kind == "exit":
-            w = st.writers.setdefault(rec.writer, WriterState())
+            w = st.writers.setdefault(writer, WriterState())
             w.open = False
             w.exit_code = rec.exit.exit_code
             w.crashed = rec.exit.state == CRASHED
             self._settle_state(st)
         elif kind == "run":
             # A resumed run starts running again; metadata stays from the first start.
-            if st.state != RUNNING and rec.writer == "_daemon":
+            if st.state != RUNNING and writer == "_daemon":
                 st.state = RUNNING
                 st.exit_code = None
+        return None
 
     @staticmethod
     def _settle_state(st: RunState) -> None:

@@ -1,4 +1,7 @@
-"""The per-run write-ahead log: a header, then frames of `[u32 length][u32 crc32][Record bytes]`.
+"""The per-run write-ahead log: a header, then frames of `[u32 length][u32 crc32][RecordBatch bytes]`.
+
+A frame is one group of consecutive records of one writer, exactly as the client sent it (the daemon writes
+the bytes it serialised once); the store keeps the same bytes as a history block.
 
 Readers verify every frame. A torn tail (a crash mid-append) ends the log quietly at the last whole frame;
 a frame whose CRC fails in the middle is reported with its file and offset and skipped by resynchronising
@@ -16,7 +19,7 @@ from pathlib import Path
 
 from runhive._proto.v1 import service_pb2 as pb
 
-MAGIC = b"RHWAL\x00\x01\n"
+MAGIC = b"RHWAL\x00\x02\n"
 _FRAME = struct.Struct("<II")
 MAX_FRAME = 64 * 1024 * 1024
 
@@ -80,7 +83,19 @@ class ReadResult:
 
 
 def read_wal(path: Path, start: int = 0, result: ReadResult | None = None) -> Iterator[tuple[int, pb.Record]]:
-    """Yield (offset after the frame, record) for every intact frame at or after byte `start`."""
+    """Yield (offset after its frame, record) for every record of every intact frame at or after `start`,
+    with run_id and writer filled in from the frame."""
+    for end, group in read_frames(path, start, result):
+        for rec in group.records:
+            rec.run_id = group.run_id
+            rec.writer = group.writer
+            yield end, rec
+
+
+def read_frames(
+    path: Path, start: int = 0, result: ReadResult | None = None
+) -> Iterator[tuple[int, pb.RecordBatch]]:
+    """Yield (offset after the frame, group) for every intact frame at or after byte `start`."""
     res = result if result is not None else ReadResult()
     data = path.read_bytes()
     if not data.startswith(MAGIC):
@@ -99,7 +114,7 @@ def read_wal(path: Path, start: int = 0, result: ReadResult | None = None) -> It
         if length <= MAX_FRAME and end <= n:
             payload = data[pos + _FRAME.size : end]
             if zlib.crc32(payload) == crc:
-                rec = pb.Record()
+                rec = pb.RecordBatch()
                 try:
                     rec.ParseFromString(payload)
                 except Exception:

@@ -119,12 +119,22 @@ class ConfigRecord(_message.Message):
     def __init__(self, json: _Optional[bytes] = ..., full: _Optional[bool] = ..., remove: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class HistoryRecord(_message.Message):
-    __slots__ = ("step", "json")
+    __slots__ = ("step", "json", "keys", "values", "int_keys", "int_values", "rows")
     STEP_FIELD_NUMBER: _ClassVar[int]
     JSON_FIELD_NUMBER: _ClassVar[int]
+    KEYS_FIELD_NUMBER: _ClassVar[int]
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    INT_KEYS_FIELD_NUMBER: _ClassVar[int]
+    INT_VALUES_FIELD_NUMBER: _ClassVar[int]
+    ROWS_FIELD_NUMBER: _ClassVar[int]
     step: int
     json: bytes
-    def __init__(self, step: _Optional[int] = ..., json: _Optional[bytes] = ...) -> None: ...
+    keys: _containers.RepeatedScalarFieldContainer[str]
+    values: _containers.RepeatedScalarFieldContainer[float]
+    int_keys: _containers.RepeatedScalarFieldContainer[str]
+    int_values: _containers.RepeatedScalarFieldContainer[int]
+    rows: int
+    def __init__(self, step: _Optional[int] = ..., json: _Optional[bytes] = ..., keys: _Optional[_Iterable[str]] = ..., values: _Optional[_Iterable[float]] = ..., int_keys: _Optional[_Iterable[str]] = ..., int_values: _Optional[_Iterable[int]] = ..., rows: _Optional[int] = ...) -> None: ...
 
 class SummaryRecord(_message.Message):
     __slots__ = ("json", "remove")
@@ -192,13 +202,23 @@ class Record(_message.Message):
     metric: MetricRecord
     def __init__(self, seq: _Optional[int] = ..., run_id: _Optional[str] = ..., writer: _Optional[str] = ..., time: _Optional[float] = ..., run: _Optional[_Union[RunInfo, _Mapping]] = ..., config: _Optional[_Union[ConfigRecord, _Mapping]] = ..., history: _Optional[_Union[HistoryRecord, _Mapping]] = ..., summary: _Optional[_Union[SummaryRecord, _Mapping]] = ..., update: _Optional[_Union[RunUpdateRecord, _Mapping]] = ..., exit: _Optional[_Union[ExitRecord, _Mapping]] = ..., metric: _Optional[_Union[MetricRecord, _Mapping]] = ...) -> None: ...
 
-class Batch(_message.Message):
-    __slots__ = ("session", "records")
-    SESSION_FIELD_NUMBER: _ClassVar[int]
+class RecordBatch(_message.Message):
+    __slots__ = ("run_id", "writer", "records")
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    WRITER_FIELD_NUMBER: _ClassVar[int]
     RECORDS_FIELD_NUMBER: _ClassVar[int]
-    session: str
+    run_id: str
+    writer: str
     records: _containers.RepeatedCompositeFieldContainer[Record]
-    def __init__(self, session: _Optional[str] = ..., records: _Optional[_Iterable[_Union[Record, _Mapping]]] = ...) -> None: ...
+    def __init__(self, run_id: _Optional[str] = ..., writer: _Optional[str] = ..., records: _Optional[_Iterable[_Union[Record, _Mapping]]] = ...) -> None: ...
+
+class Batch(_message.Message):
+    __slots__ = ("session", "groups")
+    SESSION_FIELD_NUMBER: _ClassVar[int]
+    GROUPS_FIELD_NUMBER: _ClassVar[int]
+    session: str
+    groups: _containers.RepeatedCompositeFieldContainer[RecordBatch]
+    def __init__(self, session: _Optional[str] = ..., groups: _Optional[_Iterable[_Union[RecordBatch, _Mapping]]] = ...) -> None: ...
 
 class WriterAck(_message.Message):
     __slots__ = ("run_id", "writer", "seq")
@@ -317,3 +337,49 @@ class ShutdownRequest(_message.Message):
 class ShutdownResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
+
+class SyncRequest(_message.Message):
+    __slots__ = ("session", "wal_path", "include_online", "include_synced", "entity", "project", "run_id")
+    SESSION_FIELD_NUMBER: _ClassVar[int]
+    WAL_PATH_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_ONLINE_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_SYNCED_FIELD_NUMBER: _ClassVar[int]
+    ENTITY_FIELD_NUMBER: _ClassVar[int]
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    session: str
+    wal_path: str
+    include_online: bool
+    include_synced: bool
+    entity: str
+    project: str
+    run_id: str
+    def __init__(self, session: _Optional[str] = ..., wal_path: _Optional[str] = ..., include_online: _Optional[bool] = ..., include_synced: _Optional[bool] = ..., entity: _Optional[str] = ..., project: _Optional[str] = ..., run_id: _Optional[str] = ...) -> None: ...
+
+class SyncProgress(_message.Message):
+    __slots__ = ("run_id", "name", "run_dir", "bytes_done", "bytes_total", "records", "rows", "done", "outcome", "message", "state", "damage")
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    RUN_DIR_FIELD_NUMBER: _ClassVar[int]
+    BYTES_DONE_FIELD_NUMBER: _ClassVar[int]
+    BYTES_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    RECORDS_FIELD_NUMBER: _ClassVar[int]
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    DONE_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    DAMAGE_FIELD_NUMBER: _ClassVar[int]
+    run_id: str
+    name: str
+    run_dir: str
+    bytes_done: int
+    bytes_total: int
+    records: int
+    rows: int
+    done: bool
+    outcome: str
+    message: str
+    state: str
+    damage: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, run_id: _Optional[str] = ..., name: _Optional[str] = ..., run_dir: _Optional[str] = ..., bytes_done: _Optional[int] = ..., bytes_total: _Optional[int] = ..., records: _Optional[int] = ..., rows: _Optional[int] = ..., done: _Optional[bool] = ..., outcome: _Optional[str] = ..., message: _Optional[str] = ..., state: _Optional[str] = ..., damage: _Optional[_Iterable[str]] = ...) -> None: ...

@@ -69,6 +69,11 @@ class RunhiveStub:
                 request_serializer=runhive_dot___proto_dot_v1_dot_service__pb2.ShutdownRequest.SerializeToString,
                 response_deserializer=runhive_dot___proto_dot_v1_dot_service__pb2.ShutdownResponse.FromString,
                 _registered_method=True)
+        self.Sync = channel.unary_stream(
+                '/runhive.v1.Runhive/Sync',
+                request_serializer=runhive_dot___proto_dot_v1_dot_service__pb2.SyncRequest.SerializeToString,
+                response_deserializer=runhive_dot___proto_dot_v1_dot_service__pb2.SyncProgress.FromString,
+                _registered_method=True)
 
 
 class RunhiveServicer:
@@ -121,6 +126,14 @@ class RunhiveServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Sync(self, request, context):
+        """`runhive sync`: replays one run's WAL into the store through the applier, streaming progress. Resumable
+        (continues from the run's applied_offset) and idempotent; writes `.synced` in the run directory when done.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RunhiveServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -158,6 +171,11 @@ def add_RunhiveServicer_to_server(servicer, server):
                     servicer.Shutdown,
                     request_deserializer=runhive_dot___proto_dot_v1_dot_service__pb2.ShutdownRequest.FromString,
                     response_serializer=runhive_dot___proto_dot_v1_dot_service__pb2.ShutdownResponse.SerializeToString,
+            ),
+            'Sync': grpc.unary_stream_rpc_method_handler(
+                    servicer.Sync,
+                    request_deserializer=runhive_dot___proto_dot_v1_dot_service__pb2.SyncRequest.FromString,
+                    response_serializer=runhive_dot___proto_dot_v1_dot_service__pb2.SyncProgress.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -349,6 +367,33 @@ class Runhive:
             '/runhive.v1.Runhive/Shutdown',
             runhive_dot___proto_dot_v1_dot_service__pb2.ShutdownRequest.SerializeToString,
             runhive_dot___proto_dot_v1_dot_service__pb2.ShutdownResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Sync(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/runhive.v1.Runhive/Sync',
+            runhive_dot___proto_dot_v1_dot_service__pb2.SyncRequest.SerializeToString,
+            runhive_dot___proto_dot_v1_dot_service__pb2.SyncProgress.FromString,
             options,
             channel_credentials,
             insecure,
