@@ -54,6 +54,33 @@ define_metric: Any
 globals().update(_globals.stubs())
 
 
+def _preload() -> None:
+    # init() needs grpc and protobuf (~80 ms of imports). Loading them on a background thread while the
+    # script goes on with its own imports keeps both `import runhive` and `init()` fast.
+    import os
+    import threading
+
+    if os.environ.get("RUNHIVE_PRELOAD", "1") in ("0", "false"):
+        return
+
+    def work() -> None:
+        try:
+            import configparser  # noqa: F401
+            import getpass  # noqa: F401
+
+            import grpc._channel  # noqa: F401
+            import grpc._simple_stubs  # noqa: F401
+
+            from . import _environment, _init  # noqa: F401
+        except Exception:  # init() will raise the real error where the caller sees it
+            pass
+
+    threading.Thread(target=work, name="runhive-preload", daemon=True).start()
+
+
+_preload()
+
+
 def init(*args: Any, **kwargs: Any) -> Run:
     """Start a run; see `runhive._init.init` for the arguments (those of `wandb.init`)."""
     from ._init import init as _init
