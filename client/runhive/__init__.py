@@ -68,7 +68,7 @@ def _preload() -> None:
             import configparser  # noqa: F401
             import getpass  # noqa: F401
 
-            import grpc._channel  # noqa: F401
+            import grpc._channel
             import grpc._simple_stubs  # noqa: F401
 
             from . import _environment, _init  # noqa: F401
