@@ -26,11 +26,13 @@ from runhive._proto.v1 import service_pb2 as pb
 
 from ._config import ServiceConfig
 from ._store import CRASHED, RUNNING, RunState, Store, WriterState, run_key
+from ._validate import Invalid, check_group
 from ._wal import ReadResult, WalWriter, read_frames, wal_name
 
 logger = logging.getLogger("runhive_service")
 
 DAEMON_WRITER = "_daemon"
+APPLY_QUEUE_GROUPS = 256  # record groups (each up to a client batch) waiting for the store
 
 
 class EngineError(Exception):
@@ -56,6 +58,7 @@ class _CommitItem:
     groups: list[tuple[RunState, pb.RecordBatch]]
     done: threading.Event = field(default_factory=threading.Event)
     error: BaseException | None = None
+    errors: dict[str, str] = field(default_factory=dict)  # run key -> why its groups were not written
 
 
 def _pid_alive(pid: int, create_time: float = 0.0) -> bool:
@@ -90,7 +93,11 @@ class Engine:
         self._lock = threading.RLock()
         self._applied_cv = threading.Condition()
         self._commit_q: queue.Queue[_CommitItem | None] = queue.Queue()
-        self._apply_q: queue.Queue[tuple[RunState, pb.RecordBatch, int, bytes | None] | None] = queue.Queue()
+        # Bounded: when the store falls behind, the committer waits, Append calls wait, and clients block in
+        # log() at their own bound. Memory stays flat instead of queueing parsed batches without limit.
+        self._apply_q: queue.Queue[tuple[RunState, pb.RecordBatch, int, bytes | None] | None] = queue.Queue(
+            maxsize=APPLY_QUEUE_GROUPS
+        )
         self._names: dict[tuple[str, str], set[str]] = {}
         self._stop = threading.Event()
         self.started = time.time()
@@ -98,6 +105,8 @@ class Engine:
         self.records_received = 0
         self.records_applied = 0
         self._pending_apply = 0
+        self._pending_bytes = 0  # committed to WALs, not yet applied: bounded by cfg.max_apply_backlog
+        self._failing: set[str] = set()  # runs whose WAL or crash record last failed (logged once)
         self._threads: list[threading.Thread] = []
         self.on_idle: Any = None
         # Recently released streams, so a FinishRun that arrives after the applier closed the run still answers.
@@ -105,11 +114,11 @@ class Engine:
 
     # Lifecycle ------------------------------------------------------------------------------------
     def start(self) -> None:
-        self.recover()
         for name, target in (("committer", self._commit_loop), ("applier", self._apply_loop)):
             t = threading.Thread(target=target, name=f"runhive-{name}", daemon=True)
             t.start()
             self._threads.append(t)
+        self.recover()  # after the applier runs: recovery hands WAL tails to its bounded queue
         w = threading.Thread(target=self._watch_loop, name="runhive-watcher", daemon=True)
         w.start()
         self._watcher = w
@@ -194,7 +203,18 @@ class Engine:
             self._daemon_record(st, group).config.json = json.dumps(config_update).encode()
         if resumed:
             st.config.update(config_update)
-        self.commit([(st, group)])
+        try:
+            self.commit([(st, group)])
+        except EngineError as exc:
+            with self._lock:  # nothing of this writer exists: forget it, and the run if it is new
+                st.writers.pop(req.writer, None)
+                sess.writers.discard(req.writer)
+                if not resumed and self.streams.get(st.key) is st:
+                    del self.streams[st.key]
+                wal = self._wals.pop(st.key, None) if not resumed else None
+            if wal is not None:
+                wal.close()
+            raise EngineError(exc.code, f"dir={req.root_dir!r}: {exc}") from None
         reply = pb.InitRunResponse(
             info=st.info,
             state=st.state,
@@ -251,15 +271,18 @@ class Engine:
                 n += 1
             info.run_dir = str(path)
         try:
+            Path(info.run_dir).parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # ./runhive/: user-only
             Path(info.run_dir).mkdir(mode=0o700, parents=True, exist_ok=True)
             (Path(info.run_dir) / "files").mkdir(mode=0o700, exist_ok=True)
         except OSError as exc:
             raise EngineError(
-                "FAILED_PRECONDITION", f"cannot create the run directory {info.run_dir}: {exc.strerror}"
+                "FAILED_PRECONDITION",
+                f"dir={req.root_dir!r}: cannot create the run directory {info.run_dir}: {exc.strerror}",
             ) from None
         st = RunState(key=run_key(info.entity, info.project, info.id), info=info)
         try:
-            with open(self.cfg.index_path, "a") as f:
+            fd = os.open(self.cfg.index_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            with open(fd, "a") as f:
                 f.write(f"{info.run_dir}\t{info.id}\n")
         except OSError:
             logger.exception("could not append to %s", self.cfg.index_path)
@@ -330,6 +353,13 @@ class Engine:
                 tail.append((st, group, end, None))
         for dmg in res.damage:
             logger.warning("WAL damage: %s", dmg)
+        size = path.stat().st_size
+        torn_tail = bool(res.damage) and res.damage[-1].offset >= res.end_offset and size > res.end_offset
+        if torn_tail and st.key not in self._wals:
+            # A torn or unreadable last frame (the writer died mid-append): cut it, so what is appended next
+            # follows the last whole frame. Its file and offset are in the line above.
+            os.truncate(path, res.end_offset)
+            logger.warning("cut %d damaged bytes off the end of %s", size - res.end_offset, path)
         if tail and not st.offline:
             # The applier is the store's only writer: hand the tail to it like any committed batch.
             self._pending_apply += len(tail)
@@ -394,7 +424,11 @@ class Engine:
         return out
 
     # Appending -------------------------------------------------------------------------------------
-    def append(self, sess: Session, groups: Any) -> list[tuple[str, str, int]]:
+    def append(
+        self, sess: Session, groups: Any, refused: dict[str, str] | None = None
+    ) -> list[tuple[str, str, int]]:
+        """Commit a client's groups; returns (run, writer, durable seq) per group. A group whose WAL cannot be
+        written (disk full) is acknowledged with the lower seq and named in `refused` (writer -> why)."""
         work: list[tuple[RunState, pb.RecordBatch]] = []
         n = 0
         for group in groups:
@@ -406,20 +440,43 @@ class Engine:
             st = self.streams.get(group.run_id)
             if st is None or group.writer not in st.writers:
                 raise EngineError("NOT_FOUND", f"run {group.run_id!r} has no open writer {group.writer!r}")
+            try:
+                check_group(group)
+            except Invalid as exc:
+                raise EngineError("INVALID_ARGUMENT", f"run {group.run_id!r}: {exc}") from None
             if group.records:
                 work.append((st, group))
                 n += sum(r.history.rows or 1 if r.HasField("history") else 1 for r in group.records)
         self.records_received += n
-        self.commit(work)
+        self._wait_for_store()
+        errors = self.commit_groups(work)
+        if errors and refused is not None:
+            for st, g in work:
+                if st.key in errors:
+                    refused[g.writer] = errors[st.key]
         self.touch()
         return [(st.key, g.writer, st.writers[g.writer].durable_seq) for st, g in work]
 
+    def _wait_for_store(self) -> None:
+        # Backpressure: while the store writer is behind by more than max_apply_backlog, callers wait here, so
+        # their clients' buffers fill and their log() blocks, rather than this daemon's memory growing.
+        if self._pending_bytes <= self.cfg.max_apply_backlog:
+            return
+        with self._applied_cv:
+            while self._pending_bytes > self.cfg.max_apply_backlog and not self._stop.is_set():
+                self._applied_cv.wait(0.5)
+
     def commit(self, groups: list[tuple[RunState, pb.RecordBatch]]) -> None:
+        errors = self.commit_groups(groups)
+        if errors:
+            raise EngineError("RESOURCE_EXHAUSTED", "; ".join(sorted(set(errors.values()))))
+
+    def commit_groups(self, groups: list[tuple[RunState, pb.RecordBatch]]) -> dict[str, str]:
+        """Write `groups` to their WALs (group commit); returns {run key: why} for runs whose WAL failed."""
         item = _CommitItem(groups)
         self._commit_q.put(item)
         item.done.wait()
-        if item.error is not None:
-            raise EngineError("RESOURCE_EXHAUSTED", f"the WAL could not be written: {item.error}")
+        return item.errors
 
     def _wal(self, st: RunState) -> WalWriter:
         wal = self._wals.get(st.key)
@@ -449,8 +506,8 @@ class Engine:
         out: list[tuple[RunState, pb.RecordBatch, int, bytes, int]] = []
         accepted: dict[tuple[str, str], int] = {}  # highest seq written in this round, per (run, writer)
         for item in items:
-            try:
-                for st, group in item.groups:
+            for st, group in item.groups:
+                try:
                     recs = group.records
                     top = 0
                     if group.writer != DAEMON_WRITER:
@@ -467,26 +524,40 @@ class Engine:
                     end = wal.append([payload])
                     touched[st.key] = wal
                     out.append((st, group, end, payload, group.records[-1].seq))
-            except Exception as exc:  # disk full, unwritable dir: refuse this batch, keep serving others
-                logger.exception("WAL append failed")
-                item.error = exc
+                except Exception as exc:  # cannot open the WAL (unwritable dir): refuse this run's group
+                    item.errors[st.key] = self._wal_failed(st, exc)
+        failed: dict[str, str] = {}
+        runs = {o[0].key: o[0] for o in out}
         for key, wal in touched.items():
             try:
-                wal.sync(self.cfg.fsync)
-            except Exception as exc:
-                logger.exception("WAL sync failed for %s", key)
-                for item in items:
-                    if any(st.key == key for st, _ in item.groups):
-                        item.error = exc
+                wal.sync(self.cfg.fsync)  # on failure the WAL is cut back to its last whole frame
+            except Exception as exc:  # disk full, I/O error: refuse this round's groups of this run
+                failed[key] = self._wal_failed(runs[key], exc)
+            else:
+                self._failing.discard(key)
+        if failed:
+            for item in items:
+                for st, _ in item.groups:
+                    if st.key in failed:
+                        item.errors[st.key] = failed[st.key]
+            out = [o for o in out if o[0].key not in failed]
         for st, group, end, payload, last_seq in out:
             if group.writer != DAEMON_WRITER:
                 w = st.writers[group.writer]
                 if last_seq > w.durable_seq:
                     w.durable_seq = last_seq
             self._pending_apply += 1
+            self._pending_bytes += len(payload)
             self._apply_q.put((st, group, end, payload))
         for item in items:
             item.done.set()
+
+    def _wal_failed(self, st: RunState, exc: BaseException) -> str:
+        why = f"cannot write {Path(st.info.run_dir) / wal_name(st.info.id)}: {getattr(exc, 'strerror', None) or exc}"
+        if st.key not in self._failing:  # once per run until a write succeeds again, not once per batch
+            self._failing.add(st.key)
+            logger.warning("run %s: %s; its records are refused until it can be written", st.key, why)
+        return why
 
     # Applying -------------------------------------------------------------------------------------
     def _apply_loop(self) -> None:
@@ -507,6 +578,8 @@ class Engine:
 
     def _apply(self, work: list[tuple[RunState, pb.RecordBatch, int, bytes | None]]) -> None:
         online = [w for w in work if not w[0].offline]
+        if self.cfg.test_apply_delay:  # RUNHIVE_TEST_APPLY_DELAY: a slow store writer, for tests
+            time.sleep(self.cfg.test_apply_delay * sum(len(g.records) for _, g, _, _ in work))
         try:
             if online:
                 self.store.apply(online)
@@ -515,6 +588,7 @@ class Engine:
             return
         finally:
             self._pending_apply -= len(work)
+            self._pending_bytes -= sum(len(p) for _, _, _, p in work if p is not None)
         with self._applied_cv:
             for st, group, _end, _payload in work:
                 recs = group.records
@@ -614,8 +688,11 @@ class Engine:
             )
             try:
                 self.commit([(st, group)])
-            except EngineError:
-                logger.exception("could not record the crash of %s", st.key)
+            except EngineError as exc:
+                w.crashed = False  # try again on the next round: the disk may have room by then
+                if f"crash {st.key}" not in self._failing:
+                    self._failing.add(f"crash {st.key}")
+                    logger.warning("could not record the crash of %s yet: %s", st.key, exc)
 
     def _is_idle(self) -> bool:
         with self._lock:
