@@ -217,3 +217,53 @@ def test_sigterm_flushes_and_next_daemon_resumes(rh: RhEnv) -> None:
     run = rh.api().run(f"term/{run_id}")
     assert run.state == "finished"
     assert len(run.history()) == 2000
+
+
+@pytest.mark.parametrize(
+    ("tail", "code", "state", "exit_code"),
+    [
+        ("", 0, "finished", 0),
+        ("import sys; sys.exit(3)", 3, "failed", 3),
+        ("raise RuntimeError('boom')", 1, "failed", 1),
+        ("raise KeyboardInterrupt", -2, "failed", 255),  # Python re-raises SIGINT on exit
+    ],
+)
+def test_atexit_finishes_open_runs_with_the_exit_code(
+    rh: RhEnv, tail: str, code: int, state: str, exit_code: int
+) -> None:
+    script = f"import runhive\nrun = runhive.init(project='exit')\nrun.log({{'x': 1}})\nprint(run.id, flush=True)\n{tail}\n"
+    res = rh.run(script, check=False)
+    assert res.returncode == code
+    run = rh.api().run(f"exit/{res.stdout.split()[0]}")
+    assert (run.state, run.exit_code) == (state, exit_code)
+    assert len(run.history()) == 1
+
+
+def test_grpc_health_check_serves(rh: RhEnv) -> None:
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    from runhive._transport import DaemonAddress
+
+    rh.cli("service", "start")
+    with grpc.insecure_channel(DaemonAddress(rh.svc).target) as ch:
+        reply = health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(service=""), timeout=5)
+    assert reply.status == health_pb2.HealthCheckResponse.SERVING
+
+
+def test_history_keys_samples_and_pandas(rh: RhEnv) -> None:
+    import runhive
+
+    run = runhive.init(project="hist")
+    for i in range(100):
+        run.log({"a": float(i), "b": i} if i % 2 else {"a": float(i)})
+    run.finish()
+    api_run = rh.api().run(f"hist/{run.id}")
+    assert len(api_run.history(keys=["b"])) == 50
+    assert all(set(r) == {"_step", "b"} for r in api_run.history(keys=["b"]))
+    assert len(api_run.history(samples=10)) == 10
+    df = api_run.history(pandas=True)
+    assert list(df["a"]) == [float(i) for i in range(100)]
+    assert [r["a"] for r in api_run.scan_history(min_step=10, max_step=20)] == [
+        float(i) for i in range(10, 20)
+    ]
