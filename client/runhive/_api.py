@@ -314,6 +314,9 @@ def _series(chunks: list[tuple[Any, ...]], buckets: int) -> dict[str, list[Any]]
                 out["last"].append(value)
         return out
     group = -(-len(chunks) // buckets)
+    if group == 1:  # one point per chunk: transpose at C speed
+        cols = list(zip(*chunks, strict=False))
+        return {"step": list(cols[0]), "min": list(cols[2]), "max": list(cols[3]), "last": list(cols[4])}
     for i in range(0, len(chunks), group):
         part = chunks[i : i + group]
         mins = [c[2] for c in part if c[2] is not None]
