@@ -424,3 +424,30 @@ def test_default_reinit_in_a_notebook_returns_previous(rh: RhEnv) -> None:
     res = rh.run(code)
     assert res.stdout.split() == ["True"]
     assert "reinit is set to 'return_previous', so returning the previous run" in res.stderr
+
+
+def test_torch_tensors_when_torch_is_loaded_and_never_importing_it(rh: RhEnv) -> None:
+    # A stand-in for torch with the Tensor surface runhive uses (detach/cpu/numpy); real torch is not installed
+    # in CI, and runhive must never import it itself.
+    code = """
+    import sys, types
+    import numpy as np
+    import runhive
+    run = runhive.init(project="torch")
+    run.log({"x": 1.0})
+    assert "torch" not in sys.modules, "runhive imported torch"
+    torch = types.ModuleType("torch")
+    class Tensor:
+        def __init__(self, a): self.a = np.asarray(a)
+        def detach(self): return self
+        def cpu(self): return self
+        def numpy(self): return self.a
+    torch.Tensor = Tensor
+    sys.modules["torch"] = torch
+    run.log({"scalar": Tensor(2.5), "vec": Tensor([1, 2, 3]), "big": Tensor(range(100))})
+    run.finish()
+    print(run.id)
+    """
+    run_id = rh.run(code).stdout.strip()
+    row = rh.api().run(f"torch/{run_id}").history()[1]
+    assert row["scalar"] == 2.5 and row["vec"] == [1, 2, 3] and row["big"]["_type"] == "histogram"
