@@ -242,7 +242,6 @@ def test_atexit_finishes_open_runs_with_the_exit_code(
 def test_grpc_health_check_serves(rh: RhEnv) -> None:
     import grpc
     from grpc_health.v1 import health_pb2, health_pb2_grpc
-
     from runhive._transport import DaemonAddress
 
     rh.cli("service", "start")
