@@ -156,3 +156,41 @@ def rh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[RhEnv]:
 
         runhive.teardown()
         env.cleanup()
+
+
+# Reliability tests (issue 4) -----------------------------------------------------------------------------------
+
+
+def figure(name: str, text: str) -> None:
+    """Print one measured figure; `pytest -s` shows them and docs/RELIABILITY.md collects them."""
+    print(f"\nFIGURE {name}: {text}", flush=True)
+
+
+@pytest.fixture
+def tmpfs(tmp_path: Path) -> Iterator[Callable[..., Path]]:
+    """Mount small tmpfs file systems (root only; skips with the reason otherwise); unmounted at the end."""
+    mounted: list[Path] = []
+
+    def mount(size_kib: int, readonly: bool = False) -> Path:
+        if os.getuid() != 0:
+            pytest.skip("needs root to mount a small tmpfs (mount -t tmpfs)")
+        path = tmp_path / f"fs{len(mounted)}"
+        path.mkdir()
+        opts = f"size={size_kib}k,mode=0700" + (",ro" if readonly else "")
+        res = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", opts, "tmpfs", str(path)], capture_output=True, text=True
+        )
+        if res.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here: {res.stderr.strip()}")
+        mounted.append(path)
+        return path
+
+    try:
+        yield mount
+    finally:
+        for path in reversed(mounted):
+            subprocess.run(["umount", "-l", str(path)], capture_output=True)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "load: heavy load test (64 processes); still part of `make test`")

@@ -163,6 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
         "action", choices=("rebuild",), help="rebuild: recreate the store from the run directories"
     )
     p.set_defaults(fn=cmd_store)
+    from ._sync import add_parser as add_sync_parser
+
+    add_sync_parser(sub)
     p = sub.add_parser("login", help="say where runs are stored (no account needed)")
     p.set_defaults(fn=cmd_login)
     return parser

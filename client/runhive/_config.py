@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from ._errors import ConfigError
-from ._values import convert
+from ._values import MAX_DEPTH, convert
 
 logger = logging.getLogger("runhive")
 
@@ -19,8 +19,13 @@ def _clean_key(key: str) -> str:
     return key.strip("-")
 
 
-def _clean_value(value: Any) -> Any:
-    value = convert(value) if not isinstance(value, dict) else {k: _clean_value(v) for k, v in value.items()}
+def _clean_value(value: Any, depth: int = 0) -> Any:
+    if depth >= MAX_DEPTH:  # a circular or absurdly deep config: a clear ValueError, not a RecursionError
+        raise ValueError(f"runhive cannot store config values nested more than {MAX_DEPTH} levels deep.")
+    if isinstance(value, dict):
+        value = {k: _clean_value(v, depth + 1) for k, v in value.items()}
+    else:
+        value = convert(value)
     if isinstance(value, float) and math.isnan(value):
         return None  # as W&B: NaN in config becomes None
     return value

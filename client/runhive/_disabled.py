@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
@@ -26,6 +27,7 @@ class DisabledRun:
         self.offline = False
         self.disabled = True
         self.step = 0
+        self.start_time = time.time()
         self.config = Config()
         self.config._items.update(config)
         self.summary = Summary()

@@ -186,6 +186,16 @@ def init(
             _globals.bind(drun)  # type: ignore[arg-type]
         return drun  # type: ignore[return-value]
 
+    if mode_value == "offline" and resume_value:
+        # As W&B: an offline run never reads the store, so there is nothing to resume from.
+        from ._ids import generate_id
+
+        s.run_id = s.run_id or generate_id()
+        logger.warning(
+            "`resume` will be ignored since runhive syncing is set to `offline`. Starting a new run with run id %s.",
+            s.run_id,
+        )
+        resume_value = ""
     return _start_run(s, mode_value, resume_value, cfg, effective, allow_val_change)
 
 
@@ -250,6 +260,7 @@ def _start_run(
             grpc.StatusCode.ALREADY_EXISTS,
             grpc.StatusCode.NOT_FOUND,
             grpc.StatusCode.FAILED_PRECONDITION,
+            grpc.StatusCode.RESOURCE_EXHAUSTED,  # the run directory cannot be written (disk full): names dir=
         ):
             raise UsageError(exc.details()) from None
         raise CommError(f"runhive-service refused init: {exc.code().name}: {exc.details()}") from None

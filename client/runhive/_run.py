@@ -16,7 +16,7 @@ from ._errors import UsageError
 from ._metrics import Aggregator, MetricDef, make_def
 from ._sender import CONFIG, EXIT, HISTORY, METRIC, SUMMARY, UPDATE, Sender, WriterHandle
 from ._summary import Summary
-from ._values import PLAIN, convert
+from ._values import MAX_INT, MIN_INT, PLAIN, check_int, convert
 
 if TYPE_CHECKING:
     from ._proto.v1 import service_pb2 as pb
@@ -165,7 +165,13 @@ class Run:
         for k, v in row.items():
             if type(k) is not str:
                 raise TypeError("Key values passed to `runhive.log` must be strings.")
-            if type(v) not in PLAIN:
+            t = type(v)
+            if t is float:
+                continue
+            if t is int:
+                if v > MAX_INT or v < MIN_INT:
+                    check_int(v)  # raises ValueError: JSON cannot carry it back
+            elif t not in PLAIN:
                 row[k] = convert(v)
         if self._finished:
             self._warn_finished("log")
@@ -180,6 +186,8 @@ class Run:
         if step is not None:
             if type(step) is not int and not (isinstance(step, int) and not isinstance(step, bool)):
                 raise TypeError(f"step must be an int, got {type(step).__name__} {step!r}.")
+            if step >= 1 << 63:
+                raise ValueError(f"step must be below 2**63, got {step}.")
             if step < self._step:
                 logger.warning(_STEP_WARNING, step, self._step)
                 return
@@ -316,15 +324,19 @@ class Run:
             )
             if not reply.done:
                 pending = reply.pending
-        else:
+        elif self._handle.refused_top < seq:
             pending = (
                 f"{seq - self._handle.acked} records not yet acknowledged by runhive-service "
                 f"(daemon unreachable or finish_timeout={timeout}s passed)"
             )
         self._sender.unregister(self._handle)
-        if self._handle.errors:
-            pending = (pending + "; " if pending else "") + f"sender errors: {self._handle.errors[:3]}"
-        self._finish_report = pending
+        # Records the daemon could not persist (disk full, oversized): counted by the sender, reported here.
+        lost = self._sender.loss_report(self._handle)
+        if lost and self._handle.refused_top >= seq:
+            lost += f"; the run's end (exit code {code}) was not recorded, so it will show as crashed"
+        self._finish_report = "; ".join(p for p in (pending, lost) if p)
+        if lost:
+            logger.warning("run %s finished, but %s.", self.id, lost)
         if pending:
             logger.warning(
                 "run %s finished with work pending: %s. The daemon keeps it in %s; `runhive sync %s` "

@@ -23,14 +23,24 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_e
 
 from ._errors import CommError
 from ._proto.v1 import service_pb2 as pb
-from ._rows import BlockBuilder, encode_row, split_row
+from ._rows import BlockBuilder, encode_json, encode_row, split_row
 from ._settings import Settings
-from ._transport import Connection, connect
+from ._transport import MAX_MESSAGE_BYTES, Connection, connect
 
 logger = logging.getLogger("runhive")
 
 # Record kinds on the in-process queue.
 HISTORY, CONFIG, SUMMARY, UPDATE, EXIT, METRIC = range(6)
+
+# Loss window: while the daemon keeps up, log() blocks once the unsent backlog would take the sender more than
+# LAG_TARGET seconds to ship, so a SIGKILL of the process loses only rows younger than about 2 x LAG_TARGET
+# (docs/RELIABILITY.md). While the daemon is unreachable the hard bound, max_buffered_records, applies instead.
+LAG_TARGET = 0.01
+MIN_LIMIT = 256
+# Batches are split below this size; one record above MAX_RECORD_BYTES can never be sent and is refused.
+MAX_BATCH_BYTES = 16 * 1024 * 1024
+MAX_RECORD_BYTES = MAX_MESSAGE_BYTES - 1024 * 1024
+REFUSED_MD = "runhive-refused-bin"  # trailing metadata of Append: {writer: why its records were not written}
 
 
 @dataclass
@@ -44,6 +54,11 @@ class WriterHandle:
     acked: int = 0
     sent: int = 0
     errors: list[str] = field(default_factory=list)
+    # Records the daemon could not persist (disk full, oversized, refused): counted, warned once, reported by
+    # finish(). Never dropped silently.
+    refused: int = 0
+    refused_top: int = 0
+    refusal: str = ""
 
 
 def _encode_json(obj: Any) -> bytes:
@@ -78,6 +93,31 @@ def _encode_other(rec: pb.Record, kind: int, payload: Any) -> None:
         m.summary.extend(d.summary)
 
 
+def _as_json(item: tuple[int, WriterHandle, int, Any]) -> pb.Batch:
+    """A history row as one JSON object, for rows whose columns protobuf cannot encode."""
+    kind, handle, seq, row = item
+    if kind != HISTORY:
+        raise ValueError("only history rows have a JSON form")
+    batch = pb.Batch()
+    rec = batch.groups.add(run_id=handle.run_id, writer=handle.writer).records.add()
+    rec.seq = seq
+    rec.time = _record_time(row)
+    rec.history.step = row.get("_step", 0)
+    rec.history.json = encode_json(row)
+    return batch
+
+
+def _record_time(row: dict[str, Any]) -> float:
+    # A user may log "_timestamp" themselves, as anything: it stays in the row; the record time needs a number.
+    ts = row.get("_timestamp")
+    if type(ts) is float:
+        return ts
+    try:
+        return float(ts)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        return time.time()
+
+
 class TransportRetry(Exception):
     """The daemon could not be reached for this batch; retry after reconnecting."""
 
@@ -98,6 +138,11 @@ class Sender:
         self._stop = False
         self._warned = False
         self._in_flight = 0
+        self._pid = os.getpid()
+        self._limit = min(self._max, 1000)  # soft bound on the backlog while the daemon keeps up (LAG_TARGET)
+        self._forked_warned: set[str] = set()
+        self._last_refusal = ""
+        self._urgent = False  # set by barriers (finish): send what is queued without the batching window
         self._thread = threading.Thread(target=self._loop, name="runhive-sender", daemon=True)
         self._thread.start()
 
@@ -154,14 +199,44 @@ class Sender:
         dq.append((kind, handle, seq, payload))
         if not self._wake.is_set():
             self._wake.set()
-        if len(dq) > self._max:
+        if len(dq) > self._limit:
             self._wait_for_space()
 
     def _wait_for_space(self) -> None:
         # Backpressure: block the caller rather than drop; the sender drains and notifies.
         with self._space:
-            while len(self._dq) > self._max and not self._stop:
+            while len(self._dq) > self._limit and not self._stop:
                 self._space.wait(0.5)
+
+    def _put_forked(self, kind: int, handle: WriterHandle, seq: int, payload: Any) -> None:
+        # Installed in a forked child on the parent's sender: its thread and channel stayed in the parent.
+        if handle.writer not in self._forked_warned:
+            self._forked_warned.add(handle.writer)
+            logger.warning(
+                "run %s belongs to process %d, which forked this one (pid %d); its log(), config and "
+                "summary updates made here are dropped. Call runhive.init() in the child to log from it.",
+                handle.run_id,
+                self._pid,
+                os.getpid(),
+            )
+
+    def _adapt(self, n: int, seconds: float) -> None:
+        # Size the backlog log() may build to what this sender ships in LAG_TARGET, measured on full batches.
+        if n >= MIN_LIMIT and seconds > 0:
+            limit = max(MIN_LIMIT, min(self._max, int(n / seconds * LAG_TARGET)))
+            if limit > self._limit:
+                with self._space:
+                    self._limit = limit
+                    self._space.notify_all()
+            else:
+                self._limit = limit
+
+    def _unbound(self) -> None:
+        # The daemon is away: buffer up to max_buffered_records so training goes on while it comes back.
+        if self._limit != self._max:
+            with self._space:
+                self._limit = self._max
+                self._space.notify_all()
 
     # Sender thread ----------------------------------------------------------------------------------
     def _loop(self) -> None:
@@ -172,24 +247,24 @@ class Sender:
                 self._wake.clear()
                 if not dq:
                     continue
-                if self._window and len(dq) < self._batch_max:
+                if self._window and len(dq) < self._batch_max and not self._urgent:
                     time.sleep(self._window)  # gather a batch: a short, fixed batching window
+            self._urgent = False
             items = []
             n = 0
             while dq and n < self._batch_max:
                 items.append(dq.popleft())
                 n += 1
             self._in_flight = n
+            t0 = time.monotonic()
             with self._space:
                 self._space.notify_all()
             try:
                 self._send(items)
-            except Exception as exc:  # never let the sender die: report at finish
-                logger.exception("runhive sender failed")
-                with self._acked_cv:
-                    for _, handle, _, _ in items:
-                        handle.errors.append(repr(exc))
-                    self._acked_cv.notify_all()
+                self._adapt(n, time.monotonic() - t0)
+            except Exception as exc:  # never let the sender die: count, warn once, report at finish
+                logger.debug("runhive sender failed", exc_info=True)
+                self._refuse(items, f"{type(exc).__name__}: {exc}")
             finally:
                 self._in_flight = 0
 
@@ -214,14 +289,14 @@ class Sender:
                 if rest is None and blk is not None and blk.accepts(fk, ik):
                     blk.add(fv, iv)
                     blk.rec.seq = seq
-                    blk.rec.time = payload["_timestamp"]
+                    blk.rec.time = _record_time(payload)
                     continue
                 if blk is not None:
                     blk.close()
                     del blocks[writer]
                 rec = grp.records.add()
                 rec.seq = seq
-                rec.time = payload.get("_timestamp", 0.0)
+                rec.time = _record_time(payload)
                 if rest is None:
                     blocks[writer] = BlockBuilder(rec, fk, fv, ik, iv, payload.get("_step", 0))
                 else:
@@ -239,16 +314,124 @@ class Sender:
         return batch
 
     def _send(self, items: list[tuple[int, WriterHandle, int, Any]]) -> None:
-        batch = self._build(items)
-        retrying = Retrying(
-            retry=retry_if_exception_type(TransportRetry),
-            wait=wait_exponential_jitter(multiplier=0.02, max=1.0, jitter=0.05),
-            stop=stop_after_delay(24 * 3600),
-            reraise=True,
-        )
-        for attempt in retrying:
-            with attempt:
-                self._send_once(batch)
+        refused: set[tuple[str, int]] = set()  # (writer, seq) already counted as not persisted
+        try:
+            batch = self._build(items)
+        except Exception:
+            # One record that cannot be encoded must not cost the others: encode them one by one; a row whose
+            # columns cannot be encoded (a key protobuf refuses, like a lone surrogate) travels as JSON; what
+            # cannot be encoded at all is refused and reported.
+            batch = pb.Batch()
+            groups: dict[str, pb.RecordBatch] = {}
+            good = []
+            for item in items:
+                try:
+                    one = self._build([item])
+                except Exception as exc:
+                    try:
+                        one = _as_json(item)
+                    except Exception:
+                        self._refuse([item], f"cannot encode a record: {type(exc).__name__}: {exc}")
+                        refused.add((item[1].writer, item[2]))
+                        continue
+                for g in one.groups:
+                    grp = groups.get(g.writer)
+                    if grp is None:
+                        grp = groups[g.writer] = batch.groups.add(run_id=g.run_id, writer=g.writer)
+                    grp.records.extend(g.records)
+                good.append(item)
+            items = good
+        handles = {h.writer: h for _, h, _, _ in items}
+        low: dict[str, int] = {}
+        for part in self._split(batch, handles, items, refused):
+            tops = {g.writer: g.records[-1].seq for g in part.groups}
+            try:
+                retrying = Retrying(
+                    retry=retry_if_exception_type(TransportRetry),
+                    wait=wait_exponential_jitter(multiplier=0.02, max=1.0, jitter=0.05),
+                    stop=stop_after_delay(24 * 3600),
+                    reraise=True,
+                )
+                for attempt in retrying:
+                    with attempt:
+                        self._send_once(part, handles)
+                # The daemon acknowledges the highest durable seq of each writer: what is above was not written.
+                why = self._last_refusal or "not acknowledged by runhive-service"
+            except grpc.RpcError as exc:  # the daemon answered this batch with an error status
+                why = f"runhive-service refused them: {exc.code().name}: {exc.details()}"
+            lost = [
+                it
+                for it in items
+                if low.get(it[1].writer, 0) < it[2] <= tops.get(it[1].writer, -1)
+                and it[2] > it[1].acked
+                and (it[1].writer, it[2]) not in refused
+            ]
+            if lost:
+                self._refuse(lost, why)
+            low.update(tops)
+
+    def _split(
+        self,
+        batch: pb.Batch,
+        handles: dict[str, WriterHandle],
+        items: list[tuple[int, WriterHandle, int, Any]],
+        refused: set[tuple[str, int]],
+    ) -> list[pb.Batch]:
+        """`batch` in parts below MAX_BATCH_BYTES (gRPC's limit is MAX_MESSAGE_BYTES); a record too large to
+        send is refused."""
+        if batch.ByteSize() <= MAX_BATCH_BYTES:
+            return [batch]
+        parts: list[pb.Batch] = []
+        cur, size = pb.Batch(), 0
+        for g in batch.groups:
+            grp = None
+            for rec in g.records:
+                n = rec.ByteSize() + 16
+                if n > MAX_RECORD_BYTES:
+                    mine = [it for it in items if it[1].writer == g.writer and it[2] == rec.seq]
+                    self._refuse(
+                        mine,
+                        f"a record of {n / 2**20:.0f} MiB is over the {MAX_RECORD_BYTES / 2**20:.0f} MiB limit",
+                    )
+                    refused.update((g.writer, it[2]) for it in mine)
+                    continue
+                if size and size + n > MAX_BATCH_BYTES:
+                    parts.append(cur)
+                    cur, size, grp = pb.Batch(), 0, None
+                if grp is None:
+                    grp = cur.groups.add(run_id=g.run_id, writer=g.writer)
+                grp.records.append(rec)
+                size += n
+        if cur.groups:
+            parts.append(cur)
+        return parts
+
+    def _refuse(self, items: list[tuple[int, WriterHandle, int, Any]], why: str) -> None:
+        by_handle: dict[str, tuple[WriterHandle, int, int]] = {}
+        for _, h, seq, _ in items:
+            _, n, top = by_handle.get(h.writer, (h, 0, 0))
+            by_handle[h.writer] = (h, n + 1, max(top, seq))
+        with self._acked_cv:
+            for h, n, top in by_handle.values():
+                first = not h.refused
+                h.refused += n
+                h.refused_top = max(h.refused_top, top)
+                if first:
+                    h.refusal = why
+                    h.errors.append(why)
+                    logger.warning(
+                        "run %s: records could not be persisted (%s). Logging goes on; finish() reports "
+                        "how many were lost.",
+                        h.run_id,
+                        why,
+                    )
+            self._acked_cv.notify_all()
+
+    def loss_report(self, handle: WriterHandle) -> str:
+        """What of `handle`'s records was not persisted, for finish(); empty when nothing was lost."""
+        if not handle.refused:
+            return ""
+        return f"{handle.refused} records were not persisted ({handle.refusal})"
 
     def _unacked(self, batch: pb.Batch) -> pb.Batch:
         """The part of `batch` the daemon does not hold yet (after a re-attach it may hold more than we knew)."""
@@ -262,7 +445,7 @@ class Sender:
                 todo.groups.add(run_id=g.run_id, writer=g.writer, records=fresh)
         return todo
 
-    def _send_once(self, batch: pb.Batch) -> None:
+    def _send_once(self, batch: pb.Batch, handles: dict[str, WriterHandle]) -> None:
         conn = self._conn
         try:
             if conn is None:
@@ -271,7 +454,7 @@ class Sender:
             if not todo.groups:
                 return
             todo.session = conn.session
-            reply = conn.stub.Append(todo, timeout=60)
+            reply, call = conn.stub.Append.with_call(todo, timeout=60)
         except grpc.RpcError as exc:
             code = exc.code()
             if code in (
@@ -281,6 +464,7 @@ class Sender:
                 grpc.StatusCode.CANCELLED,
             ):
                 self._warn_once(f"lost the runhive daemon ({code.name}); reconnecting and resending")
+                self._unbound()
                 try:
                     self._reconnect(conn)
                 except CommError as cexc:
@@ -289,10 +473,16 @@ class Sender:
             raise
         except CommError as exc:
             self._warn_once(str(exc))
+            self._unbound()
             raise TransportRetry() from exc
+        self._last_refusal = ""
+        for key, value in call.trailing_metadata() or ():
+            if key == REFUSED_MD:
+                why = json.loads(value)
+                self._last_refusal = "; ".join(sorted(set(why.values())))
         with self._acked_cv:
             for ack in reply.acks:
-                handle = self._writers.get(ack.writer)
+                handle = handles.get(ack.writer) or self._writers.get(ack.writer)
                 if handle is not None and ack.seq > handle.acked:
                     handle.acked = int(ack.seq)
             self._acked_cv.notify_all()
@@ -308,10 +498,12 @@ class Sender:
 
     # Barriers -------------------------------------------------------------------------------------
     def wait_acked(self, handle: WriterHandle, seq: int, timeout: float | None) -> bool:
+        self._urgent = True
+        self._wake.set()
         deadline = None if not timeout else time.monotonic() + timeout
         with self._acked_cv:
             while handle.acked < seq:
-                if not self._thread.is_alive() or handle.errors:
+                if not self._thread.is_alive() or handle.refused_top >= seq:
                     return False
                 remaining = 1.0 if deadline is None else deadline - time.monotonic()
                 if remaining <= 0:
@@ -364,8 +556,11 @@ def get_sender(settings: Settings) -> Sender:
 
 
 def _after_fork_in_child() -> None:
-    # The parent's threads and channels do not exist here; the child builds its own on first use.
+    # The parent's threads and channels do not exist here; the child builds its own on first use. Runs the
+    # child inherited keep pointing at the parent's sender: what they are given is dropped with a warning.
     global _senders_lock, _senders_pid
+    for sender in _senders.values():
+        sender.put = sender._put_forked  # type: ignore[method-assign]
     _senders.clear()
     _senders_lock = threading.Lock()
     _senders_pid = os.getpid()

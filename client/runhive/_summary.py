@@ -63,10 +63,12 @@ class Summary:
         return self._items.get(key, default)
 
     def update(self, d: Mapping[str, Any] | None = None) -> None:
+        if d is None:
+            return
+        if not isinstance(d, Mapping):  # 0, "" and [] too: only None means "nothing"
+            raise TypeError(f"summary.update takes a dict, got {type(d).__name__}.")
         if not d:
             return
-        if not isinstance(d, Mapping):
-            raise TypeError(f"summary.update takes a dict, got {type(d).__name__}.")
         data = {}
         for k, v in d.items():
             if not isinstance(k, str):

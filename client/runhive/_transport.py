@@ -21,6 +21,7 @@ from typing import Any
 
 import grpc
 
+from . import _relay
 from ._errors import CommError, InsecureSocketError, ProtocolMismatchError
 from ._proto.v1 import service_pb2 as pb
 from ._proto.v1 import service_pb2_grpc as pb_grpc
@@ -127,8 +128,13 @@ def handshake(address: DaemonAddress, timeout: float = 5.0) -> Connection:
     token = address.read_token()
     if token is None:
         raise CommError(f"No runhive daemon token in {address.directory}")
-    channel = grpc.insecure_channel(address.target, options=CHANNEL_OPTIONS)
-    stub = pb_grpc.RunhiveStub(channel)
+    stub: Any
+    channel: Any
+    if _relay.grpc_unsafe():  # forked after gRPC was in use: a relay process (fresh gRPC) owns the channel
+        stub = channel = _relay.start_relay(address.target)
+    else:
+        channel = grpc.insecure_channel(address.target, options=CHANNEL_OPTIONS)
+        stub = pb_grpc.RunhiveStub(channel)
     try:
         reply = stub.Handshake(
             pb.HandshakeRequest(
@@ -167,7 +173,7 @@ def _start_lock(directory: Path) -> Iterator[None]:
 def spawn_daemon(directory: Path, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     env = dict(os.environ)
     env.update(extra_env or {})
-    log = open(directory / LOG_NAME, "ab")
+    log = open(os.open(directory / LOG_NAME, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "ab")
     try:
         return subprocess.Popen(
             [sys.executable, "-m", "runhive_service", "--dir", str(directory)],

@@ -17,11 +17,37 @@ HIST_BINS = 64
 MAX_LIST = 32
 
 
+# JSON carries what runhive stores; Python refuses int <-> str conversions over 4,300 digits, so larger ints
+# are refused here, in the caller's thread, rather than failing later where nobody can see it.
+MAX_INT = 10**4000
+MIN_INT = -MAX_INT
+MAX_DEPTH = 100  # nested dicts and lists; deeper (or circular) values are refused
+
+
+def check_int(value: int) -> int:
+    if value > MAX_INT or value < MIN_INT:
+        raise ValueError("runhive cannot store an int of over 4,000 digits; log it as a float or a str.")
+    return value
+
+
 def convert(value: Any) -> Any:
-    """A JSON-friendly copy of `value` (W&B's history conversion rules)."""
+    """A JSON-friendly copy of `value` (W&B's history conversion rules). TypeError or ValueError for what
+    cannot be stored: other types, non-str keys, ints over 4,000 digits, nesting deeper than MAX_DEPTH
+    (circular values included)."""
+    return _convert(value, 0)
+
+
+def _convert(value: Any, depth: int) -> Any:
     t = type(value)
+    if t is int:
+        return check_int(value)
     if t in PLAIN:
         return value
+    if depth >= MAX_DEPTH:
+        raise ValueError(
+            f"runhive cannot store values nested more than {MAX_DEPTH} levels deep (or circular)."
+        )
+    depth += 1
     if isinstance(value, Mapping):
         out = {}
         for k, v in value.items():
@@ -29,12 +55,12 @@ def convert(value: Any) -> Any:
                 raise TypeError(
                     f"Key values passed to `runhive.log` must be strings; got {type(k).__name__} {k!r}."
                 )
-            out[k] = convert(v)
+            out[k] = _convert(v, depth)
         return out
     if isinstance(value, (list, tuple)):
-        return [convert(v) for v in value]
+        return [_convert(v, depth) for v in value]
     if isinstance(value, (set, frozenset)):
-        return [convert(v) for v in value]
+        return [_convert(v, depth) for v in value]
     if isinstance(value, bytes):
         return value.decode("utf-8", errors="replace")
     if isinstance(value, (datetime.datetime, datetime.date)):
@@ -43,18 +69,18 @@ def convert(value: Any) -> Any:
         return value.name
     for base in (bool, int, float, str):  # subclasses of the plain types
         if isinstance(value, base):
-            return base(value)
+            return _convert(base(value), depth)
     torch = sys.modules.get("torch")
     if torch is not None and isinstance(value, torch.Tensor):
         value = value.detach().cpu().numpy()
     np = sys.modules.get("numpy")
     if np is not None:
         if isinstance(value, np.generic):
-            return convert(value.item())
+            return _convert(value.item(), depth)
         if isinstance(value, np.ndarray):
             return _convert_array(np, value)
     if hasattr(value, "to_json") and callable(value.to_json):
-        return convert(value.to_json())
+        return _convert(value.to_json(), depth)
     raise TypeError(
         f"runhive.log cannot store a value of type {t.__module__}.{t.__qualname__}; log numbers, strings, "
         "bools, lists, dicts, numpy arrays or tensors."

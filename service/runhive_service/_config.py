@@ -17,6 +17,11 @@ class ServiceConfig:
     fsync: bool = True
     max_workers: int = 256
     watch_interval: float = 0.5
+    # Backpressure: Append waits while more than this many bytes are committed to WALs but not yet applied
+    # to the store, so a slow store slows the clients (whose log() then blocks) instead of growing memory.
+    max_apply_backlog: int = 64 * 1024 * 1024
+    # Test knob (RUNHIVE_TEST_APPLY_DELAY, seconds per applied row): slows the store writer down.
+    test_apply_delay: float = 0.0
 
     @property
     def store_path(self) -> Path:
@@ -34,4 +39,6 @@ class ServiceConfig:
             data_dir=s.resolved_data_dir,
             idle_timeout=float(s.service_idle_timeout if s.service_idle_timeout is not None else 600.0),
             fsync=os.environ.get("RUNHIVE_FSYNC", "1").strip().lower() not in ("0", "false", "no", "off"),
+            max_apply_backlog=int(os.environ.get("RUNHIVE_MAX_APPLY_BACKLOG") or 64 * 1024 * 1024),
+            test_apply_delay=float(os.environ.get("RUNHIVE_TEST_APPLY_DELAY") or 0.0),
         )

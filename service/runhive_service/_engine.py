@@ -240,6 +240,11 @@ class Engine:
         w = st.writers.get(req.writer)
         if w is None:
             w = st.writers[req.writer] = WriterState()
+        elif w.pid and w.pid != sess.pid and w.open and _pid_alive(w.pid, w.create_time):
+            # A writer belongs to its process: another live process may not take it over.
+            raise EngineError(
+                "PERMISSION_DENIED", f"writer {req.writer!r} of run {key} belongs to pid {w.pid}"
+            )
         w.pid, w.create_time, w.open = sess.pid, sess.create_time, True
         sess.writers.add(req.writer)
         return pb.InitRunResponse(
@@ -533,8 +538,6 @@ class Engine:
                 wal.sync(self.cfg.fsync)  # on failure the WAL is cut back to its last whole frame
             except Exception as exc:  # disk full, I/O error: refuse this round's groups of this run
                 failed[key] = self._wal_failed(runs[key], exc)
-            else:
-                self._failing.discard(key)
         if failed:
             for item in items:
                 for st, _ in item.groups:
@@ -554,9 +557,11 @@ class Engine:
 
     def _wal_failed(self, st: RunState, exc: BaseException) -> str:
         why = f"cannot write {Path(st.info.run_dir) / wal_name(st.info.id)}: {getattr(exc, 'strerror', None) or exc}"
-        if st.key not in self._failing:  # once per run until a write succeeds again, not once per batch
+        if st.key not in self._failing:  # once per run, not once per batch
             self._failing.add(st.key)
-            logger.warning("run %s: %s; its records are refused until it can be written", st.key, why)
+            logger.warning(
+                "run %s: %s; records that cannot be written are refused (logged once)", st.key, why
+            )
         return why
 
     # Applying -------------------------------------------------------------------------------------
@@ -578,8 +583,14 @@ class Engine:
 
     def _apply(self, work: list[tuple[RunState, pb.RecordBatch, int, bytes | None]]) -> None:
         online = [w for w in work if not w[0].offline]
-        if self.cfg.test_apply_delay:  # RUNHIVE_TEST_APPLY_DELAY: a slow store writer, for tests
-            time.sleep(self.cfg.test_apply_delay * sum(len(g.records) for _, g, _, _ in work))
+        if self.cfg.test_apply_delay:
+            # RUNHIVE_TEST_APPLY_DELAY: a slow store writer (seconds per applied row), for tests only.
+            rows = sum(
+                (r.history.rows or 1) if r.HasField("history") else 1
+                for _, g, _, _ in work
+                for r in g.records
+            )
+            time.sleep(self.cfg.test_apply_delay * rows)
         try:
             if online:
                 self.store.apply(online)

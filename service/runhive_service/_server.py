@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import secrets
@@ -36,6 +37,20 @@ def _write_private(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def _lock_store(data_dir: Path) -> int:
+    """One daemon per store. A daemon started while the previous one is still flushing (after SIGTERM, say)
+    waits here until that one has exited; the kernel releases the lock when its holder dies, even by SIGKILL."""
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path = data_dir / "store.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        logger.info("waiting for the daemon that holds %s to finish", path)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
+
+
 class Server:
     def __init__(self, cfg: ServiceConfig) -> None:
         self.cfg = cfg
@@ -48,6 +63,7 @@ class Server:
         directory = ensure_private_dir(self.cfg.directory)
         socket_path = directory / SOCKET_NAME
         token = secrets.token_hex(32)
+        self._store_lock = _lock_store(self.cfg.data_dir)  # held until this process exits
         engine = Engine(self.cfg)
         engine.on_idle = self.request_stop
         engine.start()

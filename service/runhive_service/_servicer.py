@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import hmac
+import json
 import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -12,6 +13,7 @@ from typing import Any, TypeVar
 import grpc
 from runhive._proto.v1 import service_pb2 as pb
 from runhive._proto.v1 import service_pb2_grpc as pb_grpc
+from runhive._sender import REFUSED_MD
 from runhive._version import __version__
 
 from ._engine import Engine, EngineError
@@ -73,12 +75,31 @@ class Servicer(pb_grpc.RunhiveServicer):
     @_guarded
     def Append(self, request: pb.Batch, context: grpc.ServicerContext) -> pb.Ack:
         sess = self.engine.session(request.session)
-        acks = self.engine.append(sess, request.groups)
+        refused: dict[str, str] = {}
+        acks = self.engine.append(sess, request.groups, refused)
+        if refused:  # groups whose WAL could not be written: their acks stay below what was sent
+            context.set_trailing_metadata(((REFUSED_MD, json.dumps(refused).encode()),))
         return pb.Ack(acks=[pb.WriterAck(run_id=r, writer=w, seq=s) for r, w, s in acks])
+
+    def _known_writer(self, run_id: str, writer: str) -> str | None:
+        """NOT_FOUND for a run or writer this daemon never saw; the state of a run already settled and
+        released from memory (everything applied), else None."""
+        st = self.engine.stream_for(run_id)
+        if st is not None:
+            if writer not in st.writers:
+                raise EngineError("NOT_FOUND", f"run {run_id!r} has no writer {writer!r}")
+            return None
+        parts = run_id.split("/")
+        row = self.engine.store.find_run(*parts) if len(parts) == 3 else None
+        if row is None:
+            raise EngineError("NOT_FOUND", f"unknown run {run_id!r}")
+        return str(row[1])
 
     @_guarded
     def Flush(self, request: pb.FlushRequest, context: grpc.ServicerContext) -> pb.FlushResponse:
         self.engine.session(request.session)
+        if self._known_writer(request.run_id, request.writer) is not None:
+            return pb.FlushResponse(done=True, applied_seq=request.seq)
         done, applied = self.engine.wait_applied(
             request.run_id, request.writer, request.seq, request.timeout, alive=context.is_active
         )
@@ -87,6 +108,9 @@ class Servicer(pb_grpc.RunhiveServicer):
     @_guarded
     def FinishRun(self, request: pb.FinishRunRequest, context: grpc.ServicerContext) -> pb.FinishRunResponse:
         self.engine.session(request.session)
+        settled = self._known_writer(request.run_id, request.writer)
+        if settled is not None:
+            return pb.FinishRunResponse(done=True, state=settled, applied_seq=request.seq)
         done, applied = self.engine.wait_applied(
             request.run_id, request.writer, request.seq, request.timeout, alive=context.is_active
         )

@@ -9,6 +9,7 @@ what was not applied.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import random
@@ -25,6 +26,8 @@ from runhive._metrics import Aggregator, MetricDef
 from runhive._proto.v1 import service_pb2 as pb
 from runhive._rows import decode_rows
 from runhive._schema import CHUNK, SCHEMA, SCHEMA_VERSION, connect
+
+logger = logging.getLogger("runhive_service")
 
 RUNNING, FINISHED, FAILED, CRASHED = "running", "finished", "failed", "crashed"
 
@@ -134,6 +137,8 @@ class Store:
         self.path = path
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         fresh = not path.exists()
+        if fresh:  # created user-only before SQLite opens it: its -wal and -shm files copy this mode
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
         self.db = connect(path)
         # Lookups from request threads use their own connection: the writer's transactions stay its own.
         self._reader = connect(path)
@@ -188,8 +193,10 @@ class Store:
     def _key_pk(self, name: str) -> int:
         pk = self._keys.get(name)
         if pk is None:
-            self.db.execute("INSERT OR IGNORE INTO metric_keys (name) VALUES (?)", (name,))
-            pk = int(self.db.execute("SELECT pk FROM metric_keys WHERE name=?", (name,)).fetchone()[0])
+            # SQLite text is UTF-8: a name with a lone surrogate (JSON allows "\ud800") is kept escaped.
+            db_name = name if name.isascii() else name.encode("utf-8", "backslashreplace").decode("utf-8")
+            self.db.execute("INSERT OR IGNORE INTO metric_keys (name) VALUES (?)", (db_name,))
+            pk = int(self.db.execute("SELECT pk FROM metric_keys WHERE name=?", (db_name,)).fetchone()[0])
             self._keys[name] = pk
         return pk
 
@@ -330,7 +337,13 @@ class Store:
                 first_idx = st.rows
                 first_step: int | None = None
                 for rec in group.records:
-                    step = self._apply_one(st, rec, writer, points)
+                    try:
+                        step = self._apply_one(st, rec, writer, points)
+                    except Exception:
+                        # Last line of defence (the daemon validates what clients send): one record that cannot
+                        # be applied must not fail the transaction that carries every other run's records.
+                        logger.exception("run %s: record %d cannot be applied; skipped", st.key, rec.seq)
+                        continue
                     if step is not None and first_step is None:
                         first_step = step
                 if st.rows > first_idx:
@@ -401,7 +414,9 @@ class Store:
             if rec.config.full:
                 st.config = data
             else:
-                _deep_merge(st.config, data)
+                # Top-level keys replace their value, as in run.config on the client (and W&B's config items):
+                # a nested dict set again with allow_val_change=True replaces the old one, it is not merged in.
+                st.config.update(data)
             for k in rec.config.remove:
                 st.config.pop(k, None)
         elif kind == "summary":
@@ -450,11 +465,3 @@ class Store:
         code = next((c for c in codes if c != 0), 0)
         st.state = FINISHED if code == 0 else FAILED
         st.exit_code = code
-
-
-def _deep_merge(dst: dict[str, Any], src: dict[str, Any]) -> None:
-    for k, v in src.items():
-        if isinstance(v, dict) and isinstance(dst.get(k), dict):
-            _deep_merge(dst[k], v)
-        else:
-            dst[k] = v

@@ -33,37 +33,65 @@ def frame(payload: bytes) -> bytes:
 
 
 class WalWriter:
-    """Appends frames; `sync()` makes them durable. Used from one thread (the daemon's committer)."""
+    """Appends frames; `sync()` writes and makes them durable. Used from one thread (the daemon's committer).
+
+    Frames appended since the last sync are written by `sync()` in one write; if that write or its fsync fails
+    (disk full, I/O error) the file is cut back to where it was, so a refused group never reaches the log
+    later and the log stays a sequence of whole frames.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        new = not path.exists() or path.stat().st_size == 0
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        self._f = os.fdopen(fd, "ab", buffering=1 << 16)
-        if new:
-            self._f.write(MAGIC)
-        self.offset = self._f.tell()
-        self._dirty = False
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            size = os.fstat(self._fd).st_size
+            if size == 0:
+                _write_all(self._fd, MAGIC)
+                size = len(MAGIC)
+        except OSError:
+            os.ftruncate(self._fd, 0)
+            os.close(self._fd)
+            raise
+        self.durable = size  # bytes in the file
+        self.offset = size  # bytes in the file plus frames waiting for sync()
+        self._pending: list[bytes] = []
 
     def append(self, payloads: list[bytes]) -> int:
         buf = b"".join(_FRAME.pack(len(p), zlib.crc32(p)) + p for p in payloads)
-        self._f.write(buf)
+        self._pending.append(buf)
         self.offset += len(buf)
-        self._dirty = True
         return self.offset
 
     def sync(self, fsync: bool = True) -> None:
-        if self._dirty:
-            self._f.flush()
+        if not self._pending:
+            return
+        buf = b"".join(self._pending)
+        self._pending = []
+        try:
+            _write_all(self._fd, buf)
             if fsync:
-                os.fsync(self._f.fileno())
-            self._dirty = False
+                os.fsync(self._fd)
+        except OSError:
+            self.offset = self.durable
+            try:
+                os.ftruncate(self._fd, self.durable)
+            except OSError:
+                pass
+            raise
+        self.durable = self.offset
 
     def close(self) -> None:
         try:
             self.sync()
         finally:
-            self._f.close()
+            os.close(self._fd)
+
+
+def _write_all(fd: int, buf: bytes) -> None:
+    view = memoryview(buf)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
 
 
 @dataclass
