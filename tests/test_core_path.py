@@ -231,7 +231,9 @@ def test_sigterm_flushes_and_next_daemon_resumes(rh: RhEnv) -> None:
 def test_atexit_finishes_open_runs_with_the_exit_code(
     rh: RhEnv, tail: str, code: int, state: str, exit_code: int
 ) -> None:
-    head = "import runhive\nrun = runhive.init(project='exit')\nrun.log({'x': 1})\nprint(run.id, flush=True)\n"
+    head = (
+        "import runhive\nrun = runhive.init(project='exit')\nrun.log({'x': 1})\nprint(run.id, flush=True)\n"
+    )
     script = head + tail + "\n"
     res = rh.run(script, check=False)
     assert res.returncode == code
