@@ -223,7 +223,8 @@ class Sender:
     def _adapt(self, n: int, seconds: float) -> None:
         # Size the backlog log() may build to what this sender ships in LAG_TARGET, measured on full batches.
         if n >= MIN_LIMIT and seconds > 0:
-            limit = max(MIN_LIMIT, min(self._max, int(n / seconds * LAG_TARGET)))
+            # Never above the hard bound, max_buffered_records.
+            limit = min(self._max, max(MIN_LIMIT, int(n / seconds * LAG_TARGET)))
             if limit > self._limit:
                 with self._space:
                     self._limit = limit
