@@ -160,9 +160,12 @@ class Engine:
         info.CopyFrom(req.info)
         if not req.writer:
             raise EngineError("INVALID_ARGUMENT", "InitRun needs a writer id")
+        if req.resume == "attach":
+            with self._lock:
+                reply, attached = self._attach(sess, req)
+            self._flush_tail(attached)
+            return reply
         with self._lock:
-            if req.resume == "attach":
-                return self._attach(sess, req)
             existing_key = run_key(info.entity, info.project, info.id) if info.id else None
             st = self.streams.get(existing_key) if existing_key else None
             row = None
@@ -197,6 +200,7 @@ class Engine:
             st.state = RUNNING
             self.streams[st.key] = st
             config_update = json.loads(req.config_json or b"{}")
+        self._flush_tail(st)
         group = self._daemon_group(st)
         self._daemon_record(st, group).run.CopyFrom(st.info)
         if config_update:
@@ -227,7 +231,7 @@ class Engine:
             reply.summary_json = json.dumps(st.summary).encode()
         return reply
 
-    def _attach(self, sess: Session, req: pb.InitRunRequest) -> pb.InitRunResponse:
+    def _attach(self, sess: Session, req: pb.InitRunRequest) -> tuple[pb.InitRunResponse, RunState]:
         info = req.info
         key = run_key(info.entity, info.project, info.id)
         st = self.streams.get(key)
@@ -247,9 +251,10 @@ class Engine:
             )
         w.pid, w.create_time, w.open = sess.pid, sess.create_time, True
         sess.writers.add(req.writer)
-        return pb.InitRunResponse(
+        reply = pb.InitRunResponse(
             info=st.info, state=st.state, starting_step=st.last_step + 1, resumed=True, last_seq=w.durable_seq
         )
+        return reply, st
 
     def _new_stream(self, info: pb.RunInfo, req: pb.InitRunRequest) -> RunState:
         from runhive._ids import generate_id
@@ -366,10 +371,18 @@ class Engine:
             os.truncate(path, res.end_offset)
             logger.warning("cut %d damaged bytes off the end of %s", size - res.end_offset, path)
         if tail and not st.offline:
-            # The applier is the store's only writer: hand the tail to it like any committed batch.
-            self._pending_apply += len(tail)
-            for item in tail:
-                self._apply_q.put(item)
+            # Handed to the applier by _flush_tail once the caller holds no lock: the queue is bounded, and
+            # the applier needs the engine lock to drain it.
+            st.pending_tail.extend(tail)
+
+    def _flush_tail(self, st: RunState | None) -> None:
+        """Give the applier (the store's only writer) the WAL tail _scan_wal found, before any new record."""
+        if st is None or not st.pending_tail:
+            return
+        tail, st.pending_tail = st.pending_tail, []
+        self._pending_apply += len(tail)
+        for item in tail:
+            self._apply_q.put(item)
 
     @staticmethod
     def _daemon_group(st: RunState) -> pb.RecordBatch:
@@ -399,6 +412,7 @@ class Engine:
                 continue
             seen.add(run_dir)
             self.streams[st.key] = st
+            self._flush_tail(st)
         # Run directories in the index that never reached the store (daemon died right after init).
         for run_dir, rid in self._index_entries():
             if run_dir in seen:
@@ -415,6 +429,7 @@ class Engine:
             st = RunState(key=run_key(info.entity, info.project, info.id), info=info)
             self._scan_wal(st)
             self.streams[st.key] = st
+            self._flush_tail(st)
 
     def _index_entries(self) -> list[tuple[str, str]]:
         try:

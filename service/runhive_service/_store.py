@@ -108,6 +108,7 @@ class RunState:
     dirty: bool = False
     agg: Aggregator = field(default_factory=Aggregator)
     chunks: dict[str, OpenChunk] = field(default_factory=dict)
+    pending_tail: list[Any] = field(default_factory=list)  # WAL groups found unapplied, not yet queued
 
     @property
     def offline(self) -> bool:
