@@ -16,6 +16,7 @@ import json
 import math
 import os
 import platform
+import re
 import shlex
 import shutil
 import signal
@@ -53,6 +54,7 @@ class Sizes:
     ingest_clients: int = 4
     ingest_steps: int = 25_000
     ingest_batch: int = 0  # 0: the runhive client's batch_max_records
+    ceiling_steps: int = 250_000  # records per client for the raw grpcio ceiling (it needs more to time)
     kill_steps: int = 2_000
     kill_pace_ms: float = 1.5
     read_runs: int = 100
@@ -68,12 +70,16 @@ QUICK_SIZES: dict[str, Any] = {
     "procs_steps": 500,
     "ingest_clients": 2,
     "ingest_steps": 5_000,
+    "ceiling_steps": 100_000,
     "kill_steps": 1_000,
     "read_runs": 5,
     "read_steps": 10_000,
     "read_build_budget_s": 300.0,
     "timeout_s": 900.0,
 }
+
+
+START_LOAD = ", ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 def log(msg: str) -> None:
@@ -91,6 +97,7 @@ class WorkerResult:
     error: str | None
     wall_s: float
     returncode: int
+    warning: str | None = None  # a traceback the worker printed (a library's background thread failing)
 
     @property
     def metrics(self) -> dict[str, float]:
@@ -130,10 +137,22 @@ class Worker:
             if timed_out:
                 error = f"timed out after {timeout:.0f} s"
             elif data.get("error"):
-                error = str(data["error"])
+                error = short_error(str(data["error"]))
             else:
                 error = f"exit code {rc}, no result; output tail: {self._tail()}"
-        return WorkerResult(ok, data, error, wall, rc)
+        return WorkerResult(ok, data, error, wall, rc, self._traceback())
+
+    def _traceback(self) -> str | None:
+        """The exception line of the last traceback in the worker's output, if any."""
+        try:
+            text = self.output_path.read_text(errors="replace")
+        except OSError:
+            return None
+        start = text.rfind("Traceback (most recent call last)")
+        if start < 0:
+            return None
+        lines = [ln for ln in text[start:].splitlines()[1:] if ln and not ln.startswith((" ", "\t"))]
+        return short_error(lines[0] if lines else "traceback")
 
     def _tail(self, limit: int = 300) -> str:
         try:
@@ -172,7 +191,7 @@ class Invocation:
             json.dumps(params),
             str(result_path),
         ]
-        with open(output_path, "wb") as out:
+        with open(output_path, "wb") as out, procs.SPAWN_LOCK:
             started = time.perf_counter()
             popen = subprocess.Popen(
                 cmd,
@@ -183,7 +202,7 @@ class Invocation:
                 cwd=self.dir,
                 start_new_session=True,
             )
-        procs.PROTECTED_PIDS.add(popen.pid)
+            procs.PROTECTED_PIDS.add(popen.pid)
         return Worker(popen, result_path, output_path, started, expect_kill=bool(params.get("kill")))
 
     def run(self, action: str, params: dict[str, Any], tag: str | None = None) -> WorkerResult:
@@ -206,10 +225,8 @@ class Invocation:
             return
         cli = self.tool.venv / "bin" / "runhive"
         if cli.exists():
-            with contextlib.suppress(subprocess.TimeoutExpired, OSError):
-                subprocess.run(
-                    [str(cli), "service", "stop"], env=self.env, capture_output=True, timeout=30, cwd=self.dir
-                )
+            with contextlib.suppress(OSError):
+                run_protected([str(cli), "service", "stop"], env=self.env, cwd=self.dir, timeout=30)
         alive = procs.wait_gone(daemons, 10.0)
         if alive:
             self.notes.append("daemon did not stop on `runhive service stop`; killed")
@@ -227,6 +244,28 @@ class Invocation:
         shutil.rmtree(self.service_dir, ignore_errors=True)
         if not self.ctx.keep_data:
             shutil.rmtree(self.dir / "data", ignore_errors=True)
+
+
+def short_error(text: str, limit: int = 240) -> str:
+    """First line-ish of an error: SQL statements and long reprs cut."""
+    text = " ".join(text.split("[SQL:")[0].split())
+    text = re.sub(r"'[0-9a-f]{12}'", "'<rev>'", text)  # alembic revision ids, so equal failures group
+    return text if len(text) <= limit else text[: limit - 1] + "..."
+
+
+def run_protected(cmd: list[str], env: dict[str, str], cwd: Path, timeout: float) -> int | None:
+    """subprocess.run() that the zombie reaper leaves alone; output discarded; None on timeout (killed)."""
+    with procs.SPAWN_LOCK:
+        popen = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        procs.PROTECTED_PIDS.add(popen.pid)
+    try:
+        return popen.wait(timeout)
+    except subprocess.TimeoutExpired:
+        popen.kill()
+        popen.wait()
+        return None
+    finally:
+        procs.PROTECTED_PIDS.discard(popen.pid)
 
 
 def _proc_name(proc: psutil.Process) -> str:
@@ -263,6 +302,8 @@ def measurement(tool: str, result: WorkerResult | None = None, **metrics: float)
     if result is not None:
         m.ok, m.error = result.ok, result.error
         m.version = result.data.get("version")
+        if result.warning and result.ok:
+            m.notes.append(f"worker printed a traceback: {result.warning}")
         m.metrics.update({k: float(v) for k, v in result.metrics.items() if not k.startswith("epoch_")})
     m.metrics.update(metrics)
     return m
@@ -325,8 +366,6 @@ def wl_multi(ctx: Context, inv: Invocation) -> list[Measurement]:
     params = {"project": "multi", "runs": s.multi_runs, "steps": s.multi_steps, "keys": s.keys}
     result = inv.run("multi", params)
     m = measurement(inv.tool.name, result)
-    if result.data.get("note"):
-        m.notes.append(str(result.data["note"]))
     if result.ok:
         check_rows(inv, m, "multi", {f"r{i}": s.multi_steps for i in range(s.multi_runs)})
     return [m]
@@ -391,13 +430,13 @@ def wl_procs(ctx: Context, inv: Invocation, fresh: bool) -> list[Measurement]:
     if good:
         m.metrics["log_mean_us"] = median([r.metrics["log_mean_us"] for r in good])
         m.metrics["log_p99_us"] = max(r.metrics["log_p99_us"] for r in good)
+    warnings = sorted({r.warning for r in results if r.ok and r.warning})
+    m.notes.extend(f"a worker printed a traceback: {w}" for w in warnings)
     errors = sorted({r.error or "" for r in results if not r.ok})
     m.notes.extend(
         f"{sum(1 for r in results if r.error == e)} of {len(results)} processes failed: {e}" for e in errors
     )
     check_rows(inv, m, "procs", {f"p{i}": s.procs_steps for i in range(s.procs)})
-    if not good:
-        m.ok, m.error = False, errors[0] if errors else "all processes failed"
     return [m]
 
 
@@ -419,6 +458,7 @@ def wl_ingest(ctx: Context, inv: Invocation) -> list[Measurement]:
         m = measurement(inv.tool.name, None, window_s=end - start)
         m.version = good[0].data.get("version")
         m.metrics["log_p50_us"] = median([r.metrics["log_p50_us"] for r in good])
+        m.notes.extend(sorted({f"a client printed a traceback: {r.warning}" for r in good if r.warning}))
         rows = check_rows(inv, m, "ingest", {f"c{i}": s.ingest_steps for i in range(s.ingest_clients)})
         durable = sum(rows.values()) if rows else 0
         m.metrics["records_per_s"] = durable / (end - start)
@@ -433,11 +473,11 @@ def grpc_ceiling(ctx: Context, inv: Invocation) -> list[Measurement]:
     sock = os.path.join(inv.service_dir, "ceiling.sock")
     ready = inv.dir / "ceiling.ready"
     python = str(TOOLS["runhive"].python)
-    with open(inv.dir / "ceiling-server.out", "wb") as out:
+    with open(inv.dir / "ceiling-server.out", "wb") as out, procs.SPAWN_LOCK:
         server = subprocess.Popen(
             [python, str(CEILING_PY), "serve", sock, str(ready)], stdout=out, stderr=subprocess.STDOUT
         )
-    procs.PROTECTED_PIDS.add(server.pid)
+        procs.PROTECTED_PIDS.add(server.pid)
     out_list: list[Measurement] = []
     try:
         deadline = time.monotonic() + 30
@@ -451,15 +491,11 @@ def grpc_ceiling(ctx: Context, inv: Invocation) -> list[Measurement]:
             clients = []
             for i in range(s.ingest_clients):
                 result_file = inv.dir / f"ceiling-{mode}-{i}.json"
-                args = [sock, mode, str(s.ingest_steps), str(ctx.ingest_batch), str(ctx.record_bytes)]
-                clients.append(
-                    (
-                        subprocess.Popen([python, str(CEILING_PY), "client", *args, str(result_file)]),
-                        result_file,
-                    )
-                )
-            for popen, _ in clients:
-                procs.PROTECTED_PIDS.add(popen.pid)
+                args = [sock, mode, str(s.ceiling_steps), str(ctx.ingest_batch), str(ctx.record_bytes)]
+                with procs.SPAWN_LOCK:
+                    popen = subprocess.Popen([python, str(CEILING_PY), "client", *args, str(result_file)])
+                    procs.PROTECTED_PIDS.add(popen.pid)
+                clients.append((popen, result_file))
             rcs = []
             for popen, _ in clients:
                 rcs.append(popen.wait(s.timeout_s))
@@ -509,10 +545,12 @@ def wl_kill(ctx: Context, inv: Invocation, paced: bool) -> list[Measurement]:
     if not result.ok:
         return [m]
     # Helpers of the killed process (wandb-core) notice the death and flush on their own: let them finish.
+    daemons = {p.pid for p in inv.daemons()}
     helpers = []
     for pid in result.data.get("descendants", []):
         with contextlib.suppress(psutil.Error):
-            helpers.append(psutil.Process(pid))
+            if pid not in daemons:
+                helpers.append(psutil.Process(pid))
     procs.wait_gone(helpers, 30.0)
     rows: dict[str, int] | None = None
     read: WorkerResult | None = None
@@ -524,7 +562,8 @@ def wl_kill(ctx: Context, inv: Invocation, paced: bool) -> list[Measurement]:
             m.notes.append(f"read-back failed: {read.error}")
             break
         total = rows.get("r0", 0)
-        if total >= s.kill_steps or total == last:
+        settled = read.data.get("states", {}).get("r0", "") != "running"
+        if settled and (total >= s.kill_steps or total == last):
             break
         last = total
         if attempt < attempts - 1:
@@ -618,7 +657,7 @@ class Workload:
 
 
 def workloads(s: Sizes, batch: int, record_bytes: int) -> dict[str, Workload]:
-    rows_lost = Metric("rows_lost", "rows lost", integer=True)
+    rows_lost = Metric("rows_lost", "rows lost", integer=True, ratio=False)
     lat = (Metric("log_p50_us", "log() p50 µs"), Metric("log_p99_us", "p99 µs"))
     start_metrics = (
         Metric("proc_wall_s", "process wall s"),
@@ -628,7 +667,7 @@ def workloads(s: Sizes, batch: int, record_bytes: int) -> dict[str, Workload]:
     )
     procs_metrics = (
         Metric("wall_s", "wall s"),
-        Metric("errors", "failed procs", integer=True),
+        Metric("errors", "failed procs", integer=True, ratio=False),
         Metric("peak_rss_total_mb", "peak Σ RSS MiB"),
         Metric("rss_sum_of_peaks_mb", "Σ per-process peak RSS MiB"),
         Metric("log_mean_us", "log() mean µs (median proc)"),
@@ -642,16 +681,11 @@ def workloads(s: Sizes, batch: int, record_bytes: int) -> dict[str, Workload]:
         "Wall from the first spawn to the last exit (imports included). RSS sampled every 100 ms over every "
         "process of the tree plus the runhive daemon: peak of the sum, and the sum of each process's peak."
     )
-    kill_metrics = (
-        Metric("rows_kept", "rows kept", better="higher", integer=True),
-        rows_lost,
-        Metric("log_p50_us", "log() p50 µs"),
-        Metric("loop_s", "loop s"),
-    )
+    kill_metrics = (Metric("rows_kept", "rows kept", better="higher", integer=True, ratio=False), rows_lost)
     kill_note = (
-        "The logging process SIGKILLs itself right after its last log(); helpers it started (wandb-core) are "
-        "left to exit on their own, then each tool's reader counts the rows (the page cache survives a "
-        "SIGKILL, so this is not a power-cut test)."
+        "The logging process SIGKILLs itself right after its last log() (nothing else runs in between; "
+        "latencies are in b). Helpers it started (wandb-core) are left to exit on their own, then each "
+        "tool's reader counts the rows. The page cache survives a SIGKILL: this is not a power-cut test."
     )
     table = [
         Workload(
@@ -735,8 +769,9 @@ def workloads(s: Sizes, batch: int, record_bytes: int) -> dict[str, Workload]:
                 ),
                 "runhive: rows durable in the store (read back) over the window from the first client's loop "
                 "start to the last finish(). grpc-raw: a generic grpcio handler on a Unix socket taking raw "
-                f"bytes, same clients and records, batches of {batch:,} records x {record_bytes} B "
-                "(stream: one client-streaming call per client; unary: one call per batch, like Append).",
+                f"bytes, same number of clients, {s.ceiling_steps:,} records each in batches of {batch:,} "
+                f"records x {record_bytes} B (the runhive client's batch limit and record size); stream: one "
+                "client-streaming call per client; unary: one call per batch, like Append.",
             ),
             wl_ingest,
             runhive_only=True,
@@ -765,15 +800,20 @@ def workloads(s: Sizes, batch: int, record_bytes: int) -> dict[str, Workload]:
                 f"g) Read path: {s.read_runs} runs x {s.read_steps:,} steps, one metric downsampled to "
                 f"{s.read_samples:,} points per run",
                 (
-                    Metric("read_s", "read all s"),
+                    Metric("read_s", "history() all runs s"),
+                    Metric("metric_read_s", "run.metric() all runs s"),
+                    Metric("metrics_batch_s", "Api.metrics() one call s"),
                     Metric("list_runs_s", "Api().runs() s"),
                     Metric("per_run_p50_ms", "per run p50 ms"),
                     Metric("per_run_max_ms", "per run max ms"),
-                    Metric("points_max", "points per run", better="", integer=True),
-                    Metric("build_s", "store build s (once)", better=""),
+                    Metric("points_max", "points per run", better="", integer=True, ratio=False),
+                    Metric("build_s", "store build s (once)", better="", ratio=False),
                 ),
                 "`runhive.Api().runs(project)` then `run.history(keys=['loss'], samples=N)` for every run, "
-                "in a fresh process with the daemon up. The store is built once through log().",
+                "in a fresh process with the daemon up; per-run figures are for history(). Also timed: "
+                "runhive's `run.metric('loss', buckets=N)` per run and `Api().metrics('loss', runs, buckets=N)` "
+                "in one call (min/max/last buckets for charts), where they exist. "
+                "The store is built once through log().",
             ),
             wl_read,
             runhive_only=True,
@@ -867,6 +907,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--no-netns", action="store_true", help="do not run inside a private network namespace"
     )
     parser.add_argument("--list", action="store_true", help="list workloads and sizes, then exit")
+    parser.add_argument("--render", metavar="JSON", help="render the report of an earlier --json file again")
     return parser.parse_args(argv)
 
 
@@ -883,6 +924,8 @@ def build_sizes(args: argparse.Namespace) -> Sizes:
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
+    if args.render:
+        return render_saved(args.render, args)
     sizes = build_sizes(args)
     reps = args.reps if args.reps is not None else (1 if args.quick else 5)
     batch, record_bytes = runhive_batch_and_record_size()
@@ -907,7 +950,8 @@ def main(argv: list[str]) -> int:
         for name in dict.fromkeys(tools):
             ensure_venv(TOOLS[name])
     network = enter_network_namespace(not args.no_netns)
-    procs.become_subreaper()
+    if procs.become_subreaper():
+        procs.Reaper().start()
 
     started = datetime.datetime.now(datetime.timezone.utc)
     root = BENCH_DIR / ".work" / started.strftime("%Y%m%d-%H%M%S")
@@ -954,30 +998,49 @@ def main(argv: list[str]) -> int:
                 workload.teardown(ctx)
 
     finished = datetime.datetime.now(datetime.timezone.utc)
-    report = render_report(cmd, network, started, finished, sizes, reps, tools, selected, table, results)
-    print("\n" + report)
-    if not args.no_out:
-        out = Path(args.out)
-        if not out.exists():
-            out.write_text(
-                "# runhive benchmark results\n\nEach section is appended by `bench/run.py`; newest last.\n"
-            )
-        with out.open("a") as fh:
-            fh.write("\n" + report)
-        log(f"appended to {out}")
+    meta: dict[str, Any] = {
+        "command": cmd,
+        "started": started.isoformat(),
+        "finished": finished.isoformat(),
+        "network": network,
+        "machine": machine_info(),
+        "load_start": START_LOAD,
+        "load_end": ", ".join(f"{x:.1f}" for x in os.getloadavg()),
+        "sizes": asdict(sizes),
+        "reps": reps,
+        "tools": tools,
+        "workloads": selected,
+        "ingest_batch": batch,
+        "record_bytes": record_bytes,
+    }
     if args.json:
-        payload = {
-            "command": cmd,
-            "started": started.isoformat(),
-            "finished": finished.isoformat(),
-            "network": network,
-            "machine": machine_info(),
-            "sizes": asdict(sizes),
-            "reps": reps,
-            "results": [m.to_json() for m in results],
-        }
-        Path(args.json).write_text(json.dumps(payload, indent=1))
+        Path(args.json).write_text(json.dumps({**meta, "results": [m.to_json() for m in results]}, indent=1))
         log(f"raw results in {args.json}")
+    emit(render_report(meta, results), args)
+    return 0
+
+
+def emit(report: str, args: argparse.Namespace) -> None:
+    print("\n" + report)
+    if args.no_out:
+        return
+    out = Path(args.out)
+    if not out.exists():
+        out.write_text(
+            "# runhive benchmark results\n\nEach section is appended by `bench/run.py`; newest last.\n"
+        )
+    with out.open("a") as fh:
+        fh.write("\n" + report)
+    log(f"appended to {out}")
+
+
+def render_saved(path: str, args: argparse.Namespace) -> int:
+    """Render the report of an earlier `--json` file again (same figures, current table layout)."""
+    payload = json.loads(Path(path).read_text())
+    results = [Measurement(**r) for r in payload.pop("results")]
+    payload.setdefault("tools", list(dict.fromkeys(m.tool for m in results)))
+    payload.setdefault("workloads", list(dict.fromkeys(m.workload for m in results)))
+    emit(render_report(payload, results), args)
     return 0
 
 
@@ -993,26 +1056,22 @@ def summarize(m: Measurement) -> str:
     return "ok " + " ".join(shown)
 
 
-def render_report(
-    cmd: str,
-    network: str,
-    started: datetime.datetime,
-    finished: datetime.datetime,
-    sizes: Sizes,
-    reps: int,
-    tools: list[str],
-    selected: list[str],
-    table: dict[str, Workload],
-    results: list[Measurement],
-) -> str:
+def render_report(meta: dict[str, Any], results: list[Measurement]) -> str:
+    sizes = Sizes(**meta["sizes"])
+    default_batch, default_bytes = runhive_batch_and_record_size()
+    batch = meta.get("ingest_batch") or sizes.ingest_batch or default_batch
+    table = workloads(sizes, batch, meta.get("record_bytes") or default_bytes)
+    started = datetime.datetime.fromisoformat(meta["started"])
+    finished = datetime.datetime.fromisoformat(meta["finished"])
     minutes = (finished - started).total_seconds() / 60
     lines = [
         f"## {started.strftime('%Y-%m-%d %H:%M')} UTC",
         "",
-        f"Command: `{cmd}` (ran {minutes:.0f} min)",
+        f"Command: `{meta['command']}` (ran {minutes:.0f} min)",
         "",
-        f"- Machine: {machine_info()}; {network}.",
-        f"- Reps: {reps}; tools interleaved, order rotated each rep; one workload at a time; every "
+        f"- Machine: {meta['machine']}; {meta['network']}. Load average (1, 5, 15 min) at the start: "
+        f"{meta.get('load_start', '?')}; at the end: {meta.get('load_end', '?')}.",
+        f"- Reps: {meta['reps']}; tools interleaved, order rotated each rep; one workload at a time; every "
         "measurement a fresh process. Cells: median (min\u2013max) over the reps that succeeded; "
         "↓ lower is better, ↑ higher.",
         "- Sizes: " + ", ".join(f"{k}={v}" for k, v in asdict(sizes).items()),
@@ -1020,10 +1079,10 @@ def render_report(
         "MLFLOW_ENABLE_ASYNC_LOGGING=true; telemetry off everywhere.",
         "",
     ]
-    for wname in selected:
+    for wname in meta["workloads"]:
         found = [m for m in results if m.workload == wname]
-        if found:
-            lines.append(render_workload(table[wname].info, found, tools))
+        if found and wname in table:
+            lines.append(render_workload(table[wname].info, found, meta["tools"]))
     return "\n".join(lines)
 
 

@@ -93,7 +93,16 @@ def action_log(adapter: Adapter, params: dict[str, Any], result_path: str) -> Re
     run = adapter.init(params["project"], params.get("name", "r0"), multi=False)
     init_s = time.perf_counter() - t0
 
-    cpu_before = cpu_daemon_before = {}
+    kill = bool(params.get("kill"))
+    if kill:
+        # Everything the orchestrator needs is written before the loop: after it comes the SIGKILL, at once.
+        tree = procs.process_tree()
+        descendants = [p.pid for p in tree if p.pid != os.getpid()]
+        pre: Result = {"ok": True, "version": version, "metrics": {"import_s": import_s, "init_s": init_s}}
+        write_result(result_path, {**pre, "descendants": descendants})
+
+    cpu_before: dict[procs.ProcKey, float] = {}
+    cpu_daemon_before: dict[procs.ProcKey, float] = {}
     if measure_cpu:
         daemons = adapter.daemons()
         cpu_before = procs.cpu_snapshot(procs.process_tree(extra=daemons))
@@ -109,20 +118,11 @@ def action_log(adapter: Adapter, params: dict[str, Any], result_path: str) -> Re
         lat[step] = perf_ns() - a
         if pace_s:
             _pace(t_loop, step, pace_s)
+    if kill:
+        os.kill(os.getpid(), signal.SIGKILL)
     loop_s = time.perf_counter() - t_loop
     metrics: dict[str, float] = {"import_s": import_s, "init_s": init_s, "loop_s": loop_s}
     metrics.update(latency_summary(lat))
-
-    if params.get("kill"):
-        tree = procs.process_tree()
-        result: Result = {
-            "ok": True,
-            "version": version,
-            "metrics": metrics,
-            "descendants": [p.pid for p in tree if p.pid != os.getpid()],
-        }
-        write_result(result_path, result)
-        os.kill(os.getpid(), signal.SIGKILL)
 
     t_fin = time.perf_counter()
     adapter.finish(run)
@@ -209,7 +209,8 @@ def action_read_query(adapter: Adapter, params: dict[str, Any]) -> Result:
     version, import_s = load(adapter)
     samples = int(params["samples"])
     t0 = time.perf_counter()
-    runs = adapter.api_runs(params["project"])
+    api = adapter.api()
+    runs = adapter.api_runs(params["project"], api)
     list_s = time.perf_counter() - t0
     per_run: list[float] = []
     points: list[int] = []
@@ -219,11 +220,24 @@ def action_read_query(adapter: Adapter, params: dict[str, Any]) -> Result:
         per_run.append(time.perf_counter() - a)
         points.append(len(rows))
     total_s = time.perf_counter() - t0
+    metric_s = float("nan")
+    if runs and callable(getattr(runs[0], "metric", None)):
+        t1 = time.perf_counter()
+        for run in runs:
+            run.metric("loss", buckets=samples)
+        metric_s = time.perf_counter() - t1
+    batch_s = float("nan")
+    if runs and callable(getattr(api, "metrics", None)):  # one metric of many runs in one call
+        t2 = time.perf_counter()
+        api.metrics("loss", runs, buckets=samples)
+        batch_s = time.perf_counter() - t2
     per_run.sort()
     metrics = {
         "import_s": import_s,
         "list_runs_s": list_s,
         "read_s": total_s,
+        "metric_read_s": metric_s,
+        "metrics_batch_s": batch_s,
         "runs": float(len(runs)),
         "per_run_p50_ms": per_run[len(per_run) // 2] * 1e3 if per_run else float("nan"),
         "per_run_max_ms": per_run[-1] * 1e3 if per_run else float("nan"),

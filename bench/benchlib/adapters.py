@@ -86,10 +86,13 @@ class RunhiveAdapter(Adapter):
     def daemons(self) -> list[psutil.Process]:
         return procs.find_runhive_daemons(os.environ.get("RUNHIVE_SERVICE_DIR"))
 
-    def api_runs(self, project: str) -> list[Any]:
+    def api(self) -> Any:
         import runhive
 
-        return list(runhive.Api().runs(project))
+        return runhive.Api()
+
+    def api_runs(self, project: str, api: Any = None) -> list[Any]:
+        return list((api or self.api()).runs(project))
 
     @staticmethod
     def count_rows(run: Any) -> int:

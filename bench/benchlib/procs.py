@@ -6,6 +6,7 @@ import contextlib
 import ctypes
 import os
 import signal
+import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -18,7 +19,9 @@ PR_SET_CHILD_SUBREAPER = 36
 ProcKey = tuple[int, float]
 
 # Children that a subprocess.Popen still has to wait for: reap_zombies() must leave their exit status alone.
+# Hold SPAWN_LOCK from Popen() until the pid is in PROTECTED_PIDS.
 PROTECTED_PIDS: set[int] = set()
+SPAWN_LOCK = threading.Lock()
 
 
 def become_subreaper() -> bool:
@@ -141,9 +144,26 @@ def terminate(procs: Iterable[psutil.Process], grace: float = 5.0) -> None:
 
 
 def reap_zombies() -> None:
-    """Reap exited orphans that were reparented to us (we are a subreaper); never touches live children."""
-    with contextlib.suppress(psutil.Error):
+    """Reap exited orphans that were reparented to us (we are a subreaper); never touches live children.
+
+    Without this a daemon that exits stays a zombie, and whoever waits for its pid to vanish (such as
+    `runhive service stop`) waits forever.
+    """
+    with SPAWN_LOCK, contextlib.suppress(psutil.Error):
         for child in psutil.Process().children():
             with contextlib.suppress(psutil.Error, ChildProcessError, OSError):
                 if child.pid not in PROTECTED_PIDS and child.status() == psutil.STATUS_ZOMBIE:
                     os.waitpid(child.pid, os.WNOHANG)
+
+
+class Reaper(threading.Thread):
+    """Background reap_zombies() every `interval` seconds, for a subreaper."""
+
+    def __init__(self, interval: float = 0.1) -> None:
+        super().__init__(name="bench-reaper", daemon=True)
+        self.interval = interval
+        self.stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop_event.wait(self.interval):
+            reap_zombies()

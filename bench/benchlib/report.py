@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +36,7 @@ class Metric:
     label: str
     better: str = "lower"  # lower | higher | "" (informational)
     integer: bool = False
+    ratio: bool = True  # include in the runhive ÷ peer table
 
 
 @dataclass(frozen=True)
@@ -106,22 +108,24 @@ def render_workload(info: WorkloadInfo, results: Sequence[Measurement], tools: S
             if values:
                 medians[label][metric.key] = median(values)
         rows.append("| " + " | ".join(cells) + " |")
-        errors = sorted({m.error for m in runs if not m.ok and m.error})
-        problems.extend(f"{label}: {e}" for e in errors)
-        notes = sorted({n for m in runs for n in m.notes})
-        problems.extend(f"{label}: {n}" for n in notes)
+        # Each distinct error or note once, with the number of reps it occurred in.
+        errors = Counter(m.error for m in runs if not m.ok and m.error)
+        notes = Counter(n for m in runs for n in set(m.notes))
+        for text, n in [*errors.items(), *notes.items()]:
+            problems.append(f"{label}: {text} ({n} of {len(runs)} reps)")
     base = medians.get("runhive", {})
     peers = [label for label in labels if label != "runhive" and medians.get(label)]
-    if base and peers:
+    ratio_metrics = [m for m in info.metrics if m.ratio]
+    if base and peers and ratio_metrics:
         rows.append("")
-        ratio_header = ["runhive ÷ peer", *(_header(m) for m in info.metrics)]
+        ratio_header = ["runhive ÷ peer", *(_header(m) for m in ratio_metrics)]
         rows.append("| " + " | ".join(ratio_header) + " |")
         rows.append("|" + "---|" * len(ratio_header))
         for peer in peers:
             cells = [peer]
-            for metric in info.metrics:
+            for metric in ratio_metrics:
                 a, b = base.get(metric.key), medians[peer].get(metric.key)
-                cells.append(f"{a / b:.2f}{TIMES}" if a is not None and b not in (None, 0) else DASH)
+                cells.append(f"{a / b:.3g}{TIMES}" if a is not None and b not in (None, 0) else DASH)
             rows.append("| " + " | ".join(cells) + " |")
     if problems:
         rows.append("")
