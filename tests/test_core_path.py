@@ -264,6 +264,11 @@ def test_history_keys_samples_and_pandas(rh: RhEnv) -> None:
     assert len(api_run.history(keys=["b"])) == 50
     assert all(set(r) == {"_step", "b"} for r in api_run.history(keys=["b"]))
     assert len(api_run.history(samples=10)) == 10
+    sampled = api_run.history(keys=["a"], samples=10)  # read from metric chunks, not every row
+    assert [r["_step"] for r in sampled] == list(range(0, 100, 10))
+    assert [r["a"] for r in sampled] == [float(i) for i in range(0, 100, 10)]
+    both = api_run.history(keys=["a", "b"], samples=5)
+    assert len(both) == 5 and all(r["b"] == r["a"] for r in both)
     df = api_run.history(pandas=True)
     assert list(df["a"]) == [float(i) for i in range(100)]
     assert [r["a"] for r in api_run.scan_history(min_step=10, max_step=20)] == [

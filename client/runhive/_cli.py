@@ -97,20 +97,29 @@ def cmd_service(args: argparse.Namespace) -> int:
             console.print(table)
         return 0
     # stop
-    import psutil
-
     pid = conn.daemon_pid
     conn.stub.Shutdown(pb.ShutdownRequest(session=conn.session), timeout=10)
     conn.close()
-    try:
-        psutil.Process(pid).wait(timeout=args.timeout)
-    except psutil.NoSuchProcess:
-        pass
-    except psutil.TimeoutExpired:
+    if not _wait_exit(pid, args.timeout):
         console.print(f"runhive-service {pid} did not stop within {args.timeout} s")
         return 1
     console.print(f"runhive-service {pid} stopped")
     return 0
+
+
+def _wait_exit(pid: int, timeout: float) -> bool:
+    """True once `pid` is gone. A zombie counts as gone: the daemon's parent may never reap it."""
+    import psutil
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        time.sleep(0.02)  # polling the process table for a condition, with a deadline
+    return False
 
 
 def cmd_store(args: argparse.Namespace) -> int:
