@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ._errors import ConfigError
+from ._itemview import ItemView
 from ._values import MAX_DEPTH, convert
 
 logger = logging.getLogger("runhive")
@@ -31,8 +32,10 @@ def _clean_value(value: Any, depth: int = 0) -> Any:
     return value
 
 
-class Config:
+class Config(ItemView):
     """The run's configuration. Sends every change to the daemon as a config record."""
+
+    _what = "runhive.config"
 
     def __init__(self, send: Callable[[dict[str, Any]], None] | None = None) -> None:
         object.__setattr__(self, "_items", {})
@@ -40,53 +43,14 @@ class Config:
         object.__setattr__(self, "_send", send)
         object.__setattr__(self, "_allow_val_change_default", False)
 
-    # Mapping protocol -------------------------------------------------------------------------------
-    def __getitem__(self, key: str) -> Any:
-        return self._items[key]
-
     def __setitem__(self, key: str, value: Any) -> None:
         self._update({key: value}, allow_val_change=self._allow_val_change_default)
 
     def __delitem__(self, key: str) -> None:
         del self._items[key]
 
-    def __contains__(self, key: object) -> bool:
-        return key in self._items
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._items)
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def __getattr__(self, key: str) -> Any:
-        if key.startswith("__"):
-            raise AttributeError(key)
-        try:
-            return self._items[key]
-        except KeyError:
-            raise AttributeError(f"runhive.config has no key {key!r}") from None
-
     def __setattr__(self, key: str, value: Any) -> None:
         self.__setitem__(key, value)
-
-    def __repr__(self) -> str:
-        return repr(self._items)
-
-    def keys(self) -> Any:
-        return self._items.keys()
-
-    def values(self) -> Any:
-        return self._items.values()
-
-    def items(self) -> Any:
-        return self._items.items()
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self._items.get(key, default)
-
-    def as_dict(self) -> dict[str, Any]:
-        return dict(self._items)
 
     # Updates ----------------------------------------------------------------------------------------
     def update(self, d: Any = None, allow_val_change: bool | None = None) -> None:

@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from ._itemview import ItemView
 from ._values import convert
 
 
-class Summary:
+class Summary(ItemView):
+    _what = "runhive.summary"
+
     def __init__(self, send: Callable[[dict[str, Any], list[str]], None] | None = None) -> None:
         object.__setattr__(self, "_items", {})
         object.__setattr__(self, "_send", send)
 
     def _observe(self, row: Mapping[str, Any]) -> None:
         self._items.update(row)
-
-    def __getitem__(self, key: str) -> Any:
-        return self._items[key]
 
     def __setitem__(self, key: str, value: Any) -> None:
         self.update({key: value})
@@ -27,40 +27,8 @@ class Summary:
         if self._send is not None:
             self._send({}, [key])
 
-    def __contains__(self, key: object) -> bool:
-        return key in self._items
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._items)
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def __getattr__(self, key: str) -> Any:
-        if key.startswith("__"):
-            raise AttributeError(key)
-        try:
-            return self._items[key]
-        except KeyError:
-            raise AttributeError(f"runhive.summary has no key {key!r}") from None
-
     def __setattr__(self, key: str, value: Any) -> None:
         self.update({key: value})
-
-    def __repr__(self) -> str:
-        return repr(self._items)
-
-    def keys(self) -> Any:
-        return self._items.keys()
-
-    def items(self) -> Any:
-        return self._items.items()
-
-    def values(self) -> Any:
-        return self._items.values()
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self._items.get(key, default)
 
     def update(self, d: Mapping[str, Any] | None = None) -> None:
         if d is None:

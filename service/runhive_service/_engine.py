@@ -25,7 +25,7 @@ import psutil
 from runhive._proto.v1 import service_pb2 as pb
 
 from ._config import ServiceConfig
-from ._store import CRASHED, RUNNING, RunState, Store, WriterState, run_key
+from ._store import CRASHED, RUNNING, RunState, Store, WriterState, run_key, state_from_row
 from ._validate import Invalid, check_group
 from ._wal import ReadResult, WalWriter, read_frames, wal_name
 
@@ -299,42 +299,7 @@ class Engine:
         return st
 
     def _stream_from_row(self, info: pb.RunInfo, row: Any) -> RunState:
-        (
-            pk,
-            state,
-            exit_code,
-            config,
-            summary,
-            last_step,
-            rows,
-            applied,
-            run_dir,
-            name,
-            notes,
-            tags,
-            grp,
-            job_type,
-            created_at,
-            mode,
-        ) = row
-        full = pb.RunInfo()
-        full.CopyFrom(info)
-        full.run_dir, full.name, full.notes = run_dir, name, notes
-        del full.tags[:]
-        full.tags.extend(json.loads(tags))
-        full.group, full.job_type, full.start_time, full.mode = grp, job_type, created_at or 0.0, mode
-        st = RunState(
-            key=run_key(info.entity, info.project, info.id),
-            info=full,
-            pk=pk,
-            state=state,
-            exit_code=exit_code,
-            config=json.loads(config),
-            summary=json.loads(summary),
-            last_step=last_step,
-            rows=rows,
-            applied_offset=applied,
-        )
+        st = state_from_row(info, row)
         self._scan_wal(st)
         return st
 

@@ -119,6 +119,30 @@ def run_key(entity: str, project: str, run_id: str) -> str:
     return f"{entity}/{project}/{run_id}"
 
 
+def state_from_row(info: pb.RunInfo, row: Any) -> RunState:
+    """A run's state as the store holds it (`Store.find_run`'s row), with `info`'s identity."""
+    (pk, state, exit_code, config, summary, last_step, rows, applied, run_dir, name, notes, tags) = row[:12]
+    grp, job_type, created_at, mode = row[12:16]
+    full = pb.RunInfo()
+    full.CopyFrom(info)
+    full.run_dir, full.name, full.notes, full.mode = run_dir, name, notes, mode or "online"
+    del full.tags[:]
+    full.tags.extend(json.loads(tags))
+    full.group, full.job_type, full.start_time = grp, job_type, created_at or info.start_time
+    return RunState(
+        key=run_key(info.entity, info.project, info.id),
+        info=full,
+        pk=pk,
+        state=state,
+        exit_code=exit_code,
+        config=json.loads(config),
+        summary=json.loads(summary),
+        last_step=last_step,
+        rows=rows,
+        applied_offset=applied,
+    )
+
+
 def _flat_numbers(row: dict[str, Any], prefix: str, out: list[tuple[str, float]]) -> None:
     for k, v in row.items():
         t = type(v)

@@ -33,7 +33,7 @@ from runhive._metrics import MetricDef
 from runhive._proto.v1 import service_pb2 as pb
 from runhive._rows import decode_rows
 
-from ._store import RUNNING, RunState, WriterState, run_key
+from ._store import RUNNING, RunState, WriterState, run_key, state_from_row
 from ._wal import ReadResult, read_frames
 
 if TYPE_CHECKING:
@@ -354,28 +354,9 @@ class SyncJob:
 
     # Helpers ----------------------------------------------------------------------------------------
     def _state_from_row(self, info: pb.RunInfo, row: Any) -> RunState:
-        (pk, state, exit_code, config, summary, last_step, nrows, applied, run_dir, name, notes, tags) = row[
-            :12
-        ]
-        grp, job_type, created_at, mode = row[12:16]
-        full = pb.RunInfo()
-        full.CopyFrom(info)
-        full.run_dir, full.name, full.notes, full.mode = run_dir, name, notes, mode or "online"
-        del full.tags[:]
-        full.tags.extend(json.loads(tags))
-        full.group, full.job_type, full.start_time = grp, job_type, created_at or info.start_time
-        return RunState(
-            key=self.key,
-            info=full,
-            pk=pk,
-            state=state,
-            exit_code=exit_code,
-            config=json.loads(config),
-            summary=json.loads(summary),
-            last_step=last_step,
-            rows=nrows,
-            applied_offset=applied,
-        )
+        st = state_from_row(info, row)
+        st.key = self.key
+        return st
 
     @staticmethod
     def _replay_applied(st: RunState, group: pb.RecordBatch, scratch: dict[str, Any]) -> None:
