@@ -97,11 +97,10 @@ def finish(exit_code: int | None = None, quiet: bool | None = None) -> None:
 
 def login(*args: Any, **kwargs: Any) -> bool:
     """Nothing to log in to with the embedded store; says where data goes."""
-    import logging
-
     from ._setup import base_settings
+    from ._termlog import logger
 
-    logging.getLogger("runhive").info("runhive stores runs locally in %s", base_settings().store_path)
+    logger().info("no login needed: runhive stores runs locally in %s", base_settings().store_path)
     return True
 
 
