@@ -24,6 +24,9 @@ print("done", flush=True)
 
 
 def test_daemon_sigkill_three_times_loses_nothing(rh: RhEnv) -> None:
+    def stored_rows() -> int:
+        return sum(r.history_rows for r in rh.api().runs("dk"))
+
     procs = [rh.spawn(LOGGER, str(p)) for p in range(4)]
     for proc in procs:
         assert proc.stdout is not None
@@ -39,7 +42,9 @@ def test_daemon_sigkill_three_times_loses_nothing(rh: RhEnv) -> None:
         assert time.monotonic() - t0 < 2.0, f"new daemon took {time.monotonic() - t0:.2f} s"
         assert new[0] not in kills
         assert all(p.poll() is None for p in procs), "a client ended before the daemon was killed three times"
-        time.sleep(0.3)  # let the clients log against the new daemon before the next kill
+        # The clients reach the new daemon and it stores their rows before the next kill.
+        before = stored_rows()
+        wait_for(lambda b=before: stored_rows() > b, 10, "the new daemon to store rows")
     for proc in procs:
         out, err = proc.communicate(timeout=180)
         assert proc.returncode == 0, err
