@@ -87,6 +87,7 @@ def test_bad_log_input_raises_and_run_keeps_working(rh: RhEnv) -> None:
 
 def test_value_conversion(rh: RhEnv) -> None:
     import numpy as np
+
     import runhive
 
     run = runhive.init(project="values")
