@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from conftest import RhEnv, wait_for
 
 EXAMPLE = """
@@ -173,6 +174,7 @@ def test_idle_daemon_exits(rh: RhEnv) -> None:
 
 def test_protocol_mismatch_is_a_clear_error(rh: RhEnv) -> None:
     import grpc
+
     from runhive._proto.v1 import service_pb2 as pb
     from runhive._proto.v1 import service_pb2_grpc as pb_grpc
     from runhive._transport import DaemonAddress
@@ -246,6 +248,7 @@ def test_atexit_finishes_open_runs_with_the_exit_code(
 def test_grpc_health_check_serves(rh: RhEnv) -> None:
     import grpc
     from grpc_health.v1 import health_pb2, health_pb2_grpc
+
     from runhive._transport import DaemonAddress
 
     rh.cli("service", "start")

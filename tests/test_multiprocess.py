@@ -11,6 +11,7 @@ import socket
 import subprocess
 
 import pytest
+
 from conftest import RhEnv, wait_for
 
 TWO_RUNS = """

@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import pytest
+
 from conftest import RhEnv, figure, wait_for
 
 

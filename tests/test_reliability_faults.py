@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from conftest import RhEnv, figure, wait_for
 
 ROW = ", ".join(f'"k{k}": {k}.5' for k in range(9))

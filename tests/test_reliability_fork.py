@@ -9,6 +9,7 @@ import json
 import time
 
 import pytest
+
 from conftest import RhEnv, figure
 
 FORKS = """

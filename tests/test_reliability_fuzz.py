@@ -17,9 +17,10 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from conftest import RhEnv, figure
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
+
+from conftest import RhEnv, figure
 
 OPS_PER_EXAMPLE = 10
 MUTANTS = 9  # each drawn payload is also fed in 9 mutated forms (hypothesis-seeded, cheap to make)

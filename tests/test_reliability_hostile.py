@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import grpc
+
 from conftest import RhEnv, figure
 
 VICTIM = """

@@ -9,6 +9,7 @@ import time
 
 import psutil
 import pytest
+
 from conftest import RhEnv, figure
 
 PROCS, RUNS, STEPS = 64, 4, 2_000

@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from conftest import RhEnv, figure, wait_for
 
 PERMISSIVE = """
@@ -111,6 +112,7 @@ sys.exit(main(["--dir", sys.argv[1], "--log-level", "DEBUG"]))
 
 def test_no_secret_reaches_a_log_line(rh: RhEnv) -> None:
     import grpc
+
     from runhive._proto.v1 import service_pb2 as pb
     from runhive._proto.v1 import service_pb2_grpc as pb_grpc
     from runhive._transport import DaemonAddress

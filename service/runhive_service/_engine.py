@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+
 from runhive._proto.v1 import service_pb2 as pb
 
 from ._config import ServiceConfig
@@ -516,6 +517,7 @@ class Engine:
                     item.errors[st.key] = self._wal_failed(st, exc)
         failed: dict[str, str] = {}
         runs = {o[0].key: o[0] for o in out}
+
         def sync(wal: WalWriter) -> BaseException | None:
             try:
                 wal.sync(self.cfg.fsync)  # on failure the WAL is cut back to its last whole frame
@@ -527,7 +529,9 @@ class Engine:
         # them into one journal commit instead of paying one commit per run.
         wals = list(touched.items())
         results = (
-            list(self._syncer.map(sync, [w for _, w in wals])) if len(wals) > 1 else [sync(w) for _, w in wals]
+            list(self._syncer.map(sync, [w for _, w in wals]))
+            if len(wals) > 1
+            else [sync(w) for _, w in wals]
         )
         for (key, _wal), error in zip(wals, results, strict=True):
             if error is not None:

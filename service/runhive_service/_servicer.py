@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import grpc
+
 from runhive._proto.v1 import service_pb2 as pb
 from runhive._proto.v1 import service_pb2_grpc as pb_grpc
 from runhive._sender import REFUSED_MD

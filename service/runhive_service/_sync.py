@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import psutil
+
 from runhive._metrics import MetricDef
 from runhive._proto.v1 import service_pb2 as pb
 from runhive._rows import decode_rows
