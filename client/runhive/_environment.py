@@ -29,15 +29,29 @@ def _git(args: list[str], cwd: str) -> str | None:
     return out.stdout if out.returncode == 0 else None
 
 
+_git_cache: dict[str, tuple[str | None, str | None, str | None]] = {}
+_git_lock = threading.Lock()
+
+
+def _git_state(cwd: str) -> tuple[str | None, str | None, str | None]:
+    """(commit, remote, diff) of the repository at `cwd`, asked once per process: a process that starts 20 runs
+    spawns git 3 times, not 60."""
+    with _git_lock:
+        if cwd not in _git_cache:
+            commit = _git(["rev-parse", "HEAD"], cwd)
+            remote = _git(["remote", "get-url", "origin"], cwd) if commit is not None else None
+            diff = _git(["diff", "HEAD"], cwd) if commit is not None else None
+            _git_cache[cwd] = (commit, remote, diff)
+        return _git_cache[cwd]
+
+
 def git_info(cwd: str, files_dir: Path) -> dict[str, Any]:
-    commit = _git(["rev-parse", "HEAD"], cwd)
+    commit, remote, diff = _git_state(cwd)
     if commit is None:
         return {}
     info: dict[str, Any] = {"commit": commit.strip()}
-    remote = _git(["remote", "get-url", "origin"], cwd)
     if remote:
         info["remote"] = remote.strip()
-    diff = _git(["diff", "HEAD"], cwd)
     if diff:
         try:
             (files_dir / "diff.patch").write_text(diff)
