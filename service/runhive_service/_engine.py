@@ -27,6 +27,7 @@ import psutil
 from runhive._proto.v1 import service_pb2 as pb
 
 from ._config import ServiceConfig
+from ._procs import process_alive, writer_host_pid
 from ._store import CRASHED, RUNNING, RunState, Store, WriterState, run_key, state_from_row
 from ._validate import Invalid, check_group
 from ._wal import ReadResult, WalWriter, read_frames, wal_name
@@ -64,24 +65,11 @@ class _CommitItem:
 
 
 def _pid_alive(pid: int, create_time: float = 0.0) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        proc = psutil.Process(pid)
-        if proc.status() == psutil.STATUS_ZOMBIE:
-            return False
-        if create_time and abs(proc.create_time() - create_time) > 1.0:
-            return False  # the pid was reused by another process
-        return True
-    except (psutil.NoSuchProcess, psutil.AccessDenied):
-        return False
+    return process_alive(pid, create_time)
 
 
 def writer_pid(writer: str) -> int:
-    try:
-        return int(writer.rsplit("-", 2)[1])
-    except (IndexError, ValueError):
-        return 0
+    return writer_host_pid(writer)[1]
 
 
 class Engine:

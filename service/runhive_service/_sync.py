@@ -28,12 +28,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import psutil
-
 from runhive._metrics import MetricDef
 from runhive._proto.v1 import service_pb2 as pb
 from runhive._rows import decode_rows
 
+from ._procs import process_alive, writer_host_pid
 from ._store import RUNNING, RunState, WriterState, run_key, state_from_row
 from ._wal import ReadResult, read_frames
 
@@ -105,27 +104,10 @@ _ROW_SQL = (
 
 
 def _process_alive(pid: int, started_before: float, create_time: float = 0.0) -> bool:
-    """Is `pid` the process that wrote the run: alive, not a zombie, and not a newer process reusing the pid."""
-    if pid <= 0:
-        return False
-    try:
-        proc = psutil.Process(pid)
-        if proc.status() == psutil.STATUS_ZOMBIE:
-            return False
-        ct = proc.create_time()
-    except (psutil.NoSuchProcess, psutil.AccessDenied):
-        return False
-    if create_time:
-        return abs(ct - create_time) <= 1.0
-    return not started_before or ct <= started_before + 1.0
+    return process_alive(pid, create_time, started_before)
 
 
-def _writer_host_pid(writer: str) -> tuple[str, int]:
-    parts = writer.rsplit("-", 2)
-    try:
-        return parts[0], int(parts[1])
-    except (IndexError, ValueError):
-        return "", 0
+_writer_host_pid = writer_host_pid
 
 
 class SyncJob:
