@@ -266,6 +266,8 @@ def test_interrupted_sync_resumes_with_every_row_once(rh: RhEnv, victim: str) ->
     run_dir = _one_run_dir(rh)
     # Small chunks, so the sync takes many transactions and can be caught half-way.
     rh.environ["RUNHIVE_SYNC_CHUNK"] = "500"
+    # ... and a store writer slow enough (20 µs a row, 4 s in all) that the poll below sees it mid-way.
+    rh.environ["RUNHIVE_TEST_APPLY_DELAY"] = "0.00002"
     for pid in rh.daemon_pids():  # the next daemon starts with the environment above
         os.kill(pid, signal.SIGTERM)
         psutil.Process(pid).wait(30)

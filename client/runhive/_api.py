@@ -108,37 +108,15 @@ class Api:
         self, key: str, runs: Sequence[ApiRun], buckets: int = 1000
     ) -> dict[str, dict[str, list[Any]]]:
         """One metric of many runs, downsampled to at most `buckets` points each: {run id: series}."""
+        from ._chunkread import read_chunks, snapshot
+
         db = self._conn()
         if db is None or not runs:
             return {}
-        kp = db.execute("SELECT pk FROM metric_keys WHERE name=?", (key,)).fetchone()
-        if kp is None:
-            return {}
         by_pk = {r._pk: r for r in runs}
-        marks = ",".join("?" * len(by_pk))
-        counts = dict(
-            db.execute(
-                f"SELECT run_pk, SUM(n) FROM metric_chunks WHERE key_pk=? AND run_pk IN ({marks}) GROUP BY run_pk",
-                (kp[0], *by_pk),
-            ).fetchall()
-        )
-        out: dict[str, dict[str, list[Any]]] = {}
-        small = [pk for pk, n in counts.items() if n <= buckets]
-        large = [pk for pk, n in counts.items() if n > buckets]
-        for pks, cols in ((small, "steps, vals"), (large, "NULL, NULL")):
-            if not pks:
-                continue
-            rows = db.execute(
-                f"SELECT run_pk, first_step, n, min, max, last, {cols} FROM metric_chunks WHERE key_pk=?"
-                f" AND run_pk IN ({','.join('?' * len(pks))}) ORDER BY run_pk, chunk",
-                (kp[0], *pks),
-            ).fetchall()
-            grouped: dict[int, list[tuple[Any, ...]]] = {}
-            for r in rows:
-                grouped.setdefault(r[0], []).append(r[1:])
-            for pk, chunks in grouped.items():
-                out[by_pk[pk].id] = _series(chunks, buckets)
-        return out
+        with snapshot(db):
+            chunks = read_chunks(db, key, list(by_pk), buckets)
+        return {by_pk[pk].id: _series(c, buckets) for pk, c in chunks.items()}
 
     def projects(self, entity: str | None = None) -> list[str]:
         sql = "SELECT DISTINCT project FROM runs"
@@ -294,41 +272,31 @@ class ApiRun:
         (values come back as floats). None when a key is not a stored numeric metric."""
         from array import array
 
+        from ._chunkread import read_chunks, snapshot
+
         db = self._api._conn()
         if db is None:
             return None
+        with snapshot(db):
+            per_key = [read_chunks(db, key, [self._pk]).get(self._pk) for key in keys]
+        if any(not chunks for chunks in per_key):
+            return None
         if len(keys) == 1:  # one metric: concatenate its chunks and pick every Nth point, no joins
-            kp = db.execute("SELECT pk FROM metric_keys WHERE name=?", (keys[0],)).fetchone()
-            if kp is None:
-                return None
             all_steps, all_vals = array("q"), array("d")
-            for steps_blob, vals_blob in db.execute(
-                "SELECT steps, vals FROM metric_chunks WHERE key_pk=? AND run_pk=? ORDER BY chunk",
-                (kp[0], self._pk),
-            ):
-                all_steps.frombytes(steps_blob)
-                all_vals.frombytes(vals_blob)
-            if not all_steps:
-                return None
+            for c in per_key[0] or ():
+                all_steps.frombytes(c[5])
+                all_vals.frombytes(c[6])
             n = len(all_steps)
             picks = range(n) if n <= samples else (int(i * n / samples) for i in range(samples))
             return [{"_step": all_steps[i], keys[0]: all_vals[i]} for i in picks]
         columns: list[dict[int, float]] = []
-        for key in keys:
-            kp = db.execute("SELECT pk FROM metric_keys WHERE name=?", (key,)).fetchone()
-            if kp is None:
-                return None
+        for chunks in per_key:
             col: dict[int, float] = {}
-            for steps_blob, vals_blob in db.execute(
-                "SELECT steps, vals FROM metric_chunks WHERE key_pk=? AND run_pk=? ORDER BY chunk",
-                (kp[0], self._pk),
-            ):
+            for c in chunks or ():
                 steps, vals = array("q"), array("d")
-                steps.frombytes(steps_blob)
-                vals.frombytes(vals_blob)
+                steps.frombytes(c[5])
+                vals.frombytes(c[6])
                 col.update(zip(steps, vals, strict=False))
-            if not col:
-                return None
             columns.append(col)
         common = sorted(set(columns[0]).intersection(*columns[1:]))
         if len(common) > samples:

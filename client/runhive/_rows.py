@@ -9,6 +9,7 @@ daemon stores a block with column slices.
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from ._proto.v1 import service_pb2 as pb
@@ -114,3 +115,49 @@ def decode_rows(h: pb.HistoryRecord) -> list[dict[str, Any]]:
 def decode_row(h: pb.HistoryRecord) -> dict[str, Any]:
     """The row of a one-row record (the last row of a block)."""
     return decode_rows(h)[-1]
+
+
+# Step and timestamp are the axes of every row, not metrics of their own.
+NOT_METRICS = frozenset({"_step", "_timestamp"})
+
+
+def history_steps(h: pb.HistoryRecord) -> list[int]:
+    """The step of each row of a record (a block of rows carries them as its `_step` column)."""
+    n = h.rows or 1
+    if n == 1:
+        return [h.step]
+    ikeys = list(h.int_keys)
+    if "_step" in ikeys:
+        return list(h.int_values[ikeys.index("_step") :: len(ikeys)])
+    return list(range(h.step, h.step + n))
+
+
+def history_columns(h: pb.HistoryRecord) -> list[tuple[str, list[float]]]:
+    """The numeric metrics of a record as (name, one value per row) columns, sliced without building rows;
+    numbers nested in a JSON row's dicts are named with dots (`{"a": {"b": 1}}` is `a.b`)."""
+    keys, ikeys = list(h.keys), list(h.int_keys)
+    columns: list[tuple[str, list[float]]] = []
+    if (h.rows or 1) == 1:
+        columns.extend((name, [v]) for name, v in zip(keys, h.values, strict=False))
+        columns.extend((name, [float(v)]) for name, v in zip(ikeys, h.int_values, strict=False))
+        if h.json:
+            nums: list[tuple[str, float]] = []
+            _flat_numbers(json.loads(h.json), "", nums)
+            columns.extend((name, [v]) for name, v in nums)
+    else:
+        vals, ivals = list(h.values), list(h.int_values)
+        k, ki = len(keys), len(ikeys)
+        columns.extend((name, vals[j::k]) for j, name in enumerate(keys))
+        columns.extend((name, [float(v) for v in ivals[j::ki]]) for j, name in enumerate(ikeys))
+    return [(name, col) for name, col in columns if name not in NOT_METRICS]
+
+
+def _flat_numbers(row: dict[str, Any], prefix: str, out: list[tuple[str, float]]) -> None:
+    for k, v in row.items():
+        t = type(v)
+        if t is float:
+            out.append((prefix + k, v))
+        elif t is int:
+            out.append((prefix + k, float(v) if abs(v) < 1 << 63 else math.nan))
+        elif t is dict and "_type" not in v:
+            _flat_numbers(v, prefix + k + ".", out)

@@ -5,6 +5,8 @@ as little-endian int64/float64 arrays, with the chunk's min, max and last value)
 reads one metric of many runs without touching other keys, and downsamples from chunk min/max without decoding.
 `history_blocks` keeps rows as logged for `run.history()`: each block is the serialised RecordBatch the daemon
 wrote to the WAL (its history records are the rows, in order; other records in it are skipped on read).
+The daemon writes blocks as it applies batches and chunks later (`runhive_service._index`): the chunks cover a
+run's first `runs.indexed_rows` rows, and readers take the rest from the blocks.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 CHUNK = 128
 
 SCHEMA = """
@@ -41,6 +43,7 @@ CREATE TABLE IF NOT EXISTS runs (
     last_step INTEGER NOT NULL DEFAULT -1,
     history_rows INTEGER NOT NULL DEFAULT 0,
     applied_offset INTEGER NOT NULL DEFAULT 0,
+    indexed_rows INTEGER NOT NULL DEFAULT 0,
     UNIQUE (entity, project, id)
 );
 CREATE INDEX IF NOT EXISTS runs_by_project ON runs (project, entity, created_at);
@@ -73,6 +76,17 @@ CREATE TABLE IF NOT EXISTS metric_chunks (
 CREATE INDEX IF NOT EXISTS metric_chunk_summaries
     ON metric_chunks (key_pk, run_pk, chunk, first_step, n, min, max, last);
 """
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    """Bring a store written by an older runhive up to SCHEMA_VERSION (the writer calls this on open)."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
+    if "indexed_rows" not in columns:  # v3 wrote metric chunks with the rows: all of them are indexed
+        conn.execute("ALTER TABLE runs ADD COLUMN indexed_rows INTEGER NOT NULL DEFAULT 0")
+        conn.execute("UPDATE runs SET indexed_rows = history_rows")
+    conn.execute(
+        "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+    )
 
 
 def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:

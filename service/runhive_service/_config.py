@@ -20,6 +20,9 @@ class ServiceConfig:
     # Backpressure: Append waits while more than this many bytes are committed to WALs but not yet applied
     # to the store, so a slow store slows the clients (whose log() then blocks) instead of growing memory.
     max_apply_backlog: int = 64 * 1024 * 1024
+    # The metric index is built once no batch has arrived for this long (RUNHIVE_INDEX_QUIET, seconds), or
+    # between batches when it falls too far behind; until then readers take the newest points from the rows.
+    index_quiet: float = 0.05
     # Test knob (RUNHIVE_TEST_APPLY_DELAY, seconds per applied row): slows the store writer down.
     test_apply_delay: float = 0.0
 
@@ -40,5 +43,6 @@ class ServiceConfig:
             idle_timeout=float(s.service_idle_timeout if s.service_idle_timeout is not None else 600.0),
             fsync=os.environ.get("RUNHIVE_FSYNC", "1").strip().lower() not in ("0", "false", "no", "off"),
             max_apply_backlog=int(os.environ.get("RUNHIVE_MAX_APPLY_BACKLOG") or 64 * 1024 * 1024),
+            index_quiet=float(os.environ.get("RUNHIVE_INDEX_QUIET") or 0.05),
             test_apply_delay=float(os.environ.get("RUNHIVE_TEST_APPLY_DELAY") or 0.0),
         )

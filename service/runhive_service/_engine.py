@@ -2,7 +2,8 @@
 
 - committer: appends each batch to its run's WAL, fsyncs every touched file once per group (group commit),
   then acknowledges; also drops records it already holds, by (run, writer, seq).
-- applier: the store's one writer; applies committed records in large transactions.
+- applier: the store's one writer; applies committed records in large transactions, and builds the metric
+  index (`_index`) when it has nothing to apply.
 - watcher: notices dead client processes (psutil), crashes their runs once everything they sent is
   applied, and stops the daemon after the idle timeout.
 """
@@ -35,6 +36,10 @@ from ._wal import ReadResult, WalWriter, read_frames, wal_name
 logger = logging.getLogger("runhive_service")
 
 DAEMON_WRITER = "_daemon"
+# Indexing metrics waits for a pause in the incoming batches (cfg.index_quiet), so a burst is stored at the
+# speed of its rows; past INDEX_MAX_LAG_ROWS it runs between batches anyway, so a flood never leaves it
+# unboundedly behind.
+INDEX_MAX_LAG_ROWS = 200_000
 APPLY_QUEUE_GROUPS = 256  # record groups (each up to a client batch) waiting for the store
 
 
@@ -552,8 +557,19 @@ class Engine:
 
     # Applying -------------------------------------------------------------------------------------
     def _apply_loop(self) -> None:
+        index = self.store.index
+        quiet = False  # nothing arrived for cfg.index_quiet: index slice after slice until something does
         while True:
-            first = self._apply_q.get()
+            if index.lag:
+                try:
+                    first = self._apply_q.get(timeout=0 if quiet else self.cfg.index_quiet)
+                except queue.Empty:
+                    quiet = True
+                    self._index()
+                    continue
+            else:
+                first = self._apply_q.get()
+            quiet = False
             items = [first]
             while len(items) < 512:
                 try:
@@ -566,6 +582,16 @@ class Engine:
                 self._apply(work)
             if stop:
                 return
+            if index.lag > INDEX_MAX_LAG_ROWS:  # busy for long: keep the index within a bound behind
+                self._index()
+
+    def _index(self) -> None:
+        try:
+            self.store.index.run()
+        except Exception:
+            # The rows are stored; readers take them from the history blocks until a later pass succeeds.
+            logger.exception("indexing metrics failed; retrying later")
+            self._stop.wait(1.0)
 
     def _apply(self, work: list[tuple[RunState, pb.RecordBatch, int, bytes | None]]) -> None:
         online = [w for w in work if not w[0].offline]
@@ -697,7 +723,7 @@ class Engine:
                 return False
             if any(any(w.open for w in st.writers.values()) for st in self.streams.values()):
                 return False
-        return self._pending_apply == 0 and self._commit_q.empty()
+        return self._pending_apply == 0 and self._commit_q.empty() and self.store.index.lag == 0
 
     def status(self) -> dict[str, Any]:
         with self._lock:

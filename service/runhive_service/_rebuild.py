@@ -75,6 +75,7 @@ def rebuild(store_path: Path, run_dirs: Iterable[tuple[Path, str]]) -> tuple[int
             damage.extend(dmg)
             if st is not None:
                 n += 1
+        store.index.catch_up()
     finally:
         store.close()
     return n, damage

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import random
 import sqlite3
 import threading
 import time
-from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,8 +22,10 @@ from typing import Any
 
 from runhive._metrics import Aggregator, MetricDef
 from runhive._proto.v1 import service_pb2 as pb
-from runhive._rows import decode_rows
-from runhive._schema import CHUNK, SCHEMA, SCHEMA_VERSION, connect
+from runhive._rows import decode_rows, history_steps
+from runhive._schema import SCHEMA, connect, migrate
+
+from ._index import Indexer
 
 logger = logging.getLogger("runhive_service")
 
@@ -59,37 +59,6 @@ class WriterState:
     crashed: bool = False
 
 
-class OpenChunk:
-    """The newest chunk of one metric of one run, kept in memory and rewritten once per transaction."""
-
-    __slots__ = ("chunk", "dirty", "key_pk", "max", "min", "steps", "vals")
-
-    def __init__(self, key_pk: int, chunk: int) -> None:
-        self.key_pk = key_pk
-        self.chunk = chunk
-        self.steps = array("q")
-        self.vals = array("d")
-        self.min = math.inf
-        self.max = -math.inf
-        self.dirty = False
-
-    def row(self, run_pk: int) -> tuple[Any, ...]:
-        vals = self.vals
-        return (
-            self.key_pk,
-            run_pk,
-            self.chunk,
-            self.steps[0],
-            self.steps[-1],
-            len(vals),
-            self.min if self.min != math.inf else None,
-            self.max if self.max != -math.inf else None,
-            vals[-1] if vals[-1] == vals[-1] else None,
-            self.steps.tobytes(),
-            vals.tobytes(),
-        )
-
-
 @dataclass
 class RunState:
     key: str
@@ -107,7 +76,6 @@ class RunState:
     records: int = 0
     dirty: bool = False
     agg: Aggregator = field(default_factory=Aggregator)
-    chunks: dict[str, OpenChunk] = field(default_factory=dict)
     pending_tail: list[Any] = field(default_factory=list)  # WAL groups found unapplied, not yet queued
 
     @property
@@ -143,20 +111,6 @@ def state_from_row(info: pb.RunInfo, row: Any) -> RunState:
     )
 
 
-def _flat_numbers(row: dict[str, Any], prefix: str, out: list[tuple[str, float]]) -> None:
-    for k, v in row.items():
-        t = type(v)
-        if t is float:
-            out.append((prefix + k, v))
-        elif t is int:
-            out.append((prefix + k, float(v) if abs(v) < 1 << 63 else math.nan))
-        elif t is dict and "_type" not in v:
-            _flat_numbers(v, prefix + k + ".", out)
-
-
-_SKIP_METRICS = frozenset({"_step", "_timestamp"})
-
-
 class Store:
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -171,12 +125,8 @@ class Store:
         if fresh:
             os.chmod(path, 0o600)
         self.db.executescript(SCHEMA)
-        self.db.execute(
-            "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-        )
-        self._keys: dict[str, int] = dict(
-            (n, pk) for pk, n in self.db.execute("SELECT pk, name FROM metric_keys")
-        )
+        migrate(self.db)
+        self.index = Indexer(self.db)
 
     def close(self) -> None:
         self.db.close()
@@ -215,104 +165,26 @@ class Store:
             n += 1
 
     # Writes --------------------------------------------------------------------------------------
-    def _key_pk(self, name: str) -> int:
-        pk = self._keys.get(name)
-        if pk is None:
-            # SQLite text is UTF-8: a name with a lone surrogate (JSON allows "\ud800") is kept escaped.
-            db_name = name if name.isascii() else name.encode("utf-8", "backslashreplace").decode("utf-8")
-            self.db.execute("INSERT OR IGNORE INTO metric_keys (name) VALUES (?)", (db_name,))
-            pk = int(self.db.execute("SELECT pk FROM metric_keys WHERE name=?", (db_name,)).fetchone()[0])
-            self._keys[name] = pk
-        return pk
-
-    def _apply_history(self, st: RunState, h: pb.HistoryRecord, points: list[tuple[int, OpenChunk]]) -> int:
-        """One row or a block of rows, as columns: summary from the last row, metrics by column slices."""
-        n = h.rows or 1
-        keys, vals = list(h.keys), list(h.values)
-        ikeys, ivals = list(h.int_keys), list(h.int_values)
-        k, ki = len(keys), len(ikeys)
-        if n == 1:
-            steps = [h.step]
-        elif "_step" in ikeys:
-            steps = ivals[ikeys.index("_step") :: ki]
-        else:
-            steps = list(range(h.step, h.step + n))
-        st.rows += n
+    def _apply_history(self, st: RunState, h: pb.HistoryRecord) -> int:
+        """One row or a block of rows: counts, steps and the summary from the last row (metric chunks are the
+        index's job, later)."""
+        steps = history_steps(h)
+        st.rows += h.rows or 1
         top = max(steps)
         if top > st.last_step:
             st.last_step = top
         summary = st.summary
+        k, ki = len(h.keys), len(h.int_keys)
         if k:
-            summary.update(zip(keys, vals[-k:], strict=False))
+            summary.update(zip(h.keys, h.values[-k:], strict=False))
         if ki:
-            summary.update(zip(ikeys, ivals[-ki:], strict=False))
-        columns: list[tuple[str, list[float]]] = []
-        if n == 1:
-            columns.extend((name, [v]) for name, v in zip(keys, vals, strict=False))
-            columns.extend((name, [float(v)]) for name, v in zip(ikeys, ivals, strict=False))
-            if h.json:
-                rest = json.loads(h.json)
-                summary.update(rest)
-                nums: list[tuple[str, float]] = []
-                _flat_numbers(rest, "", nums)
-                columns.extend((name, [v]) for name, v in nums)
-        else:
-            columns.extend((name, vals[j::k]) for j, name in enumerate(keys))
-            columns.extend((name, [float(v) for v in ivals[j::ki]]) for j, name in enumerate(ikeys))
+            summary.update(zip(h.int_keys, h.int_values[-ki:], strict=False))
+        if h.json and (h.rows or 1) == 1:
+            summary.update(json.loads(h.json))
         if st.agg:
             for row in decode_rows(h):
                 st.agg.observe(row, summary)
-        for name, col in columns:
-            if name not in _SKIP_METRICS:
-                self._append_points(st, name, steps, col, points)
         return steps[0]
-
-    def _append_points(
-        self, st: RunState, name: str, steps: list[int], col: list[float], points: list[tuple[int, OpenChunk]]
-    ) -> None:
-        oc = st.chunks.get(name)
-        if oc is None:
-            oc = st.chunks[name] = self._open_chunk(st, name)
-        i, n = 0, len(col)
-        while i < n:
-            room = CHUNK - len(oc.vals)
-            if room <= 0:
-                oc = st.chunks[name] = OpenChunk(oc.key_pk, oc.chunk + 1)
-                room = CHUNK
-            part = col[i : i + room]
-            oc.vals.extend(part)
-            oc.steps.extend(steps[i : i + room])
-            clean = [v for v in part if v == v]  # NaN is kept in the chunk but not in its min/max
-            if clean:
-                lo, hi = min(clean), max(clean)
-                if lo < oc.min:
-                    oc.min = lo
-                if hi > oc.max:
-                    oc.max = hi
-            if not oc.dirty:
-                oc.dirty = True
-                points.append((st.pk, oc))
-            i += room
-
-    def _open_chunk(self, st: RunState, name: str) -> OpenChunk:
-        """Continue the run's last chunk of `name` if it has room (after a restart or a resume)."""
-        key_pk = self._key_pk(name)
-        row = self.db.execute(
-            "SELECT chunk, n, min, max, steps, vals FROM metric_chunks WHERE key_pk=? AND run_pk=?"
-            " ORDER BY chunk DESC LIMIT 1",
-            (key_pk, st.pk),
-        ).fetchone()
-        if row is None:
-            return OpenChunk(key_pk, 0)
-        chunk, n, lo, hi, steps, vals = row
-        if n >= CHUNK:
-            return OpenChunk(key_pk, chunk + 1)
-        oc = OpenChunk(key_pk, chunk)
-        oc.steps.frombytes(steps)
-        oc.vals.frombytes(vals)
-        oc.min = lo if lo is not None else math.inf
-        oc.max = hi if hi is not None else -math.inf
-        return oc
 
     def ensure_run(self, st: RunState) -> None:
         if st.pk:
@@ -352,7 +224,6 @@ class Store:
         """Apply groups of records in one transaction; `end` is each group's WAL offset after it and
         `payload` its serialised bytes (kept as the history block; serialised here when None)."""
         hist: list[tuple[int, int, int, int, int, bytes]] = []
-        points: list[tuple[int, OpenChunk]] = []
         touched: dict[str, RunState] = {}
         self.db.execute("BEGIN")
         try:
@@ -363,7 +234,7 @@ class Store:
                 first_step: int | None = None
                 for rec in group.records:
                     try:
-                        step = self._apply_one(st, rec, writer, points)
+                        step = self._apply_one(st, rec, writer)
                     except Exception:
                         # Last line of defence (the daemon validates what clients send): one record that cannot
                         # be applied must not fail the transaction that carries every other run's records.
@@ -381,16 +252,6 @@ class Store:
                     "INSERT OR REPLACE INTO history_blocks (run_pk, first_idx, n, first_step, last_step, data)"
                     " VALUES (?,?,?,?,?,?)",
                     hist,
-                )
-            if points:
-                rows = []
-                for run_pk, oc in points:
-                    rows.append(oc.row(run_pk))
-                    oc.dirty = False
-                self.db.executemany(
-                    "INSERT OR REPLACE INTO metric_chunks (key_pk, run_pk, chunk, first_step, last_step, n, min, max,"
-                    " last, steps, vals) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                    rows,
                 )
             now = time.time()
             for st in touched.values():
@@ -416,6 +277,7 @@ class Store:
                         st.pk,
                     ),
                 )
+                self.index.note(st.pk, st.rows)
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")
@@ -426,14 +288,13 @@ class Store:
         st: RunState,
         rec: pb.Record,
         writer: str,
-        points: list[tuple[int, OpenChunk]],
     ) -> int | None:
         """Apply one record; returns its step when it is a history row."""
         kind = rec.WhichOneof("kind")
         if writer != "_daemon" and writer not in st.writers:
             st.writers[writer] = WriterState()
         if kind == "history":
-            return self._apply_history(st, rec.history, points)
+            return self._apply_history(st, rec.history)
         elif kind == "config":
             data = json.loads(rec.config.json or b"{}")
             if rec.config.full:
