@@ -336,10 +336,14 @@ def wl_start(ctx: Context, inv: Invocation, warm: bool) -> list[Measurement]:
         prep = inv.run("start", {"project": project, "name": "prep", "log_one": True})
         if not prep.ok:
             return [measurement(inv.tool.name, prep)]
+    # runhive's daemon is looked for from here, before and after: scanning processes inside the measured
+    # one would add its cost to runhive's figures only.
+    runhive = inv.tool.family == "runhive"
+    before = [p.pid for p in inv.daemons()] if runhive else []
     result = inv.run("start", {"project": project, "name": "start"})
+    after = [p.pid for p in inv.daemons()] if runhive else []
     m = measurement(inv.tool.name, result, proc_wall_s=result.wall_s)
-    if result.ok and inv.tool.family == "runhive":
-        before, after = result.data.get("daemons_before", []), result.data.get("daemons_after", [])
+    if result.ok and runhive:
         if warm and not before:
             m.notes.append(
                 "no daemon was running before the warm init (daemon exited after the first process)"

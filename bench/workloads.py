@@ -54,7 +54,6 @@ def load(adapter: Adapter) -> tuple[str, float]:
 def action_start(adapter: Adapter, params: dict[str, Any]) -> Result:
     """Cold or warm start: import, init one run, finish (bench/run.py times the whole process)."""
     version, import_s = load(adapter)
-    daemons_before = [p.pid for p in adapter.daemons()]
     t0 = time.perf_counter()
     run = adapter.init(params["project"], params.get("name", "start"), multi=False)
     init_s = time.perf_counter() - t0
@@ -63,15 +62,9 @@ def action_start(adapter: Adapter, params: dict[str, Any]) -> Result:
     t1 = time.perf_counter()
     adapter.finish(run)
     finish_s = time.perf_counter() - t1
-    daemons_after = [p.pid for p in adapter.daemons()]
     metrics = {"import_s": import_s, "init_s": init_s, "finish_s": finish_s}
     metrics["in_process_s"] = time.perf_counter() - _T0
-    return {
-        "version": version,
-        "metrics": metrics,
-        "daemons_before": daemons_before,
-        "daemons_after": daemons_after,
-    }
+    return {"version": version, "metrics": metrics}
 
 
 def _pace(t_start: float, step: int, pace_s: float) -> None:

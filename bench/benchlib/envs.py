@@ -12,11 +12,12 @@ from pathlib import Path
 BENCH_DIR = Path(__file__).resolve().parent.parent
 REPO_DIR = BENCH_DIR.parent
 VENVS_DIR = BENCH_DIR / ".venvs"
-RUNHIVE_VENV = REPO_DIR / ".venv"
 
 # Pinned to the versions of wandb-behaviour.md §21 so figures stay comparable. mlflow 3.18's wheel needs an
 # mlflow-skinny 3.18 that PyPI does not serve; skinny + SQLAlchemy + Alembic is all the SQLite store needs.
 VENV_REQUIREMENTS: dict[str, list[str]] = {
+    # runhive: this checkout, installed as a user would (not editable: no import hook at every start), on top.
+    "runhive": ["setuptools>=68", "wheel", "numpy", "psutil"],
     "wandb": ["wandb==0.31.0", "numpy", "psutil"],
     "trackio": ["trackio==0.43.0", "numpy", "psutil"],
     "mlflow": ["mlflow-skinny==3.17.2", "sqlalchemy", "alembic", "numpy", "psutil"],
@@ -35,7 +36,7 @@ class Tool:
 
 
 TOOLS: dict[str, Tool] = {
-    "runhive": Tool("runhive", RUNHIVE_VENV, "runhive"),
+    "runhive": Tool("runhive", VENVS_DIR / "runhive", "runhive"),
     "wandb": Tool("wandb", VENVS_DIR / "wandb", "wandb"),
     "trackio": Tool("trackio", VENVS_DIR / "trackio", "trackio"),
     "mlflow-sync": Tool("mlflow-sync", VENVS_DIR / "mlflow", "mlflow"),
@@ -45,13 +46,11 @@ TOOLS: dict[str, Tool] = {
 
 def ensure_venv(tool: Tool, log: bool = True) -> None:
     """Create the tool's virtualenv on first use, or reinstall when its requirement list changed."""
-    if tool.family == "runhive":
-        if not tool.python.exists():
-            raise SystemExit(f"{tool.python} missing: run `make install` first")
-        return
     reqs = VENV_REQUIREMENTS[tool.family]
     stamp = tool.venv / ".bench-requirements.json"
     if tool.python.exists() and stamp.exists() and json.loads(stamp.read_text()) == reqs:
+        if tool.family == "runhive":
+            _install_checkout(tool, log)
         return
     if log:
         print(f"[bench] installing {tool.venv.name} venv: {' '.join(reqs)}", flush=True)
@@ -60,7 +59,20 @@ def ensure_venv(tool: Tool, log: bool = True) -> None:
     pip = [str(tool.python), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
     subprocess.run([*pip, "--upgrade", "pip"], check=True)
     subprocess.run([*pip, *reqs], check=True)
+    if tool.family == "runhive":
+        _install_checkout(tool, log)
     stamp.write_text(json.dumps(reqs))
+
+
+def _install_checkout(tool: Tool, log: bool) -> None:
+    """The checkout as it is now, with its dependencies, reinstalled at every bench run."""
+    if log:
+        print(f"[bench] installing this checkout into {tool.venv.name} venv", flush=True)
+    pip = [str(tool.python), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+    subprocess.run(
+        [*pip, "--no-build-isolation", "--force-reinstall", "--no-deps", str(REPO_DIR)], check=True
+    )
+    subprocess.run([*pip, "--no-build-isolation", str(REPO_DIR)], check=True)  # dependencies, once
 
 
 # Variables a tool could pick up from the caller's environment and that would change what is measured.

@@ -1,6 +1,6 @@
 """runhive: an experiment tracker that speaks the W&B Python API. `import runhive as wandb`.
 
-Importing this package is cheap: grpc, protobuf and the read API load on first use.
+Importing this package is cheap: the transport, protobuf and the read API load on first use.
 """
 
 from __future__ import annotations
@@ -55,12 +55,15 @@ globals().update(_globals.stubs())
 
 
 def _preload() -> None:
-    # init() needs grpc and protobuf (~80 ms of imports). Loading them on a background thread while the
+    # init() needs h2 and protobuf (~30 ms of imports). Loading them on a background thread while the
     # script goes on with its own imports keeps both `import runhive` and `init()` fast.
     import os
+    import sys
     import threading
 
     if os.environ.get("RUNHIVE_PRELOAD", "1") in ("0", "false"):
+        return
+    if "runhive_service" in sys.modules:  # the daemon, importing our shared modules: it never calls init()
         return
 
     def work() -> None:
@@ -68,8 +71,7 @@ def _preload() -> None:
             import configparser  # noqa: F401
             import getpass  # noqa: F401
 
-            import grpc._channel
-            import grpc._simple_stubs  # noqa: F401
+            import h2.connection  # noqa: F401
 
             from . import _environment, _init  # noqa: F401
         except Exception:  # init() will raise the real error where the caller sees it

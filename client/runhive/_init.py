@@ -12,8 +12,6 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import grpc
-
 from . import _exit_hooks, _globals
 from ._config import _as_mapping
 from ._errors import CommError, UsageError
@@ -22,6 +20,7 @@ from ._run import Run
 from ._settings import Settings, normalize_mode
 from ._setup import base_settings
 from ._termlog import logger as termlog
+from ._wire import RpcError, StatusCode
 
 logger = termlog()
 _warned_flags: set[str] = set()
@@ -254,13 +253,13 @@ def _start_run(
         reply = sender.call(
             lambda c: c.stub.InitRun(_with_session(req, c.session), timeout=s.init_timeout or 90)
         )
-    except grpc.RpcError as exc:
+    except RpcError as exc:
         if exc.code() in (
-            grpc.StatusCode.INVALID_ARGUMENT,
-            grpc.StatusCode.ALREADY_EXISTS,
-            grpc.StatusCode.NOT_FOUND,
-            grpc.StatusCode.FAILED_PRECONDITION,
-            grpc.StatusCode.RESOURCE_EXHAUSTED,  # the run directory cannot be written (disk full): names dir=
+            StatusCode.INVALID_ARGUMENT,
+            StatusCode.ALREADY_EXISTS,
+            StatusCode.NOT_FOUND,
+            StatusCode.FAILED_PRECONDITION,
+            StatusCode.RESOURCE_EXHAUSTED,  # the run directory cannot be written (disk full): names dir=
         ):
             raise UsageError(exc.details()) from None
         raise CommError(f"runhive-service refused init: {exc.code().name}: {exc.details()}") from None

@@ -18,14 +18,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import grpc
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential_jitter
 
 from ._errors import CommError
 from ._proto.v1 import service_pb2 as pb
 from ._rows import BlockBuilder, encode_json, encode_row, split_row
 from ._settings import Settings
-from ._transport import MAX_MESSAGE_BYTES, Connection, connect
+from ._transport import MAX_MESSAGE_BYTES, REFUSED_MD, Connection, connect
+from ._wire import RpcError, StatusCode
 
 logger = logging.getLogger("runhive")
 
@@ -40,7 +40,6 @@ MIN_LIMIT = 256
 # Batches are split below this size; one record above MAX_RECORD_BYTES can never be sent and is refused.
 MAX_BATCH_BYTES = 16 * 1024 * 1024
 MAX_RECORD_BYTES = MAX_MESSAGE_BYTES - 1024 * 1024
-REFUSED_MD = "runhive-refused-bin"  # trailing metadata of Append: {writer: why its records were not written}
 
 
 @dataclass
@@ -358,7 +357,7 @@ class Sender:
                         self._send_once(part, handles)
                 # The daemon acknowledges the highest durable seq of each writer: what is above was not written.
                 why = self._last_refusal or "not acknowledged by runhive-service"
-            except grpc.RpcError as exc:  # the daemon answered this batch with an error status
+            except RpcError as exc:  # the daemon answered this batch with an error status
                 why = f"runhive-service refused them: {exc.code().name}: {exc.details()}"
             lost = [
                 it
@@ -456,13 +455,13 @@ class Sender:
                 return
             todo.session = conn.session
             reply, call = conn.stub.Append.with_call(todo, timeout=60)
-        except grpc.RpcError as exc:
+        except RpcError as exc:
             code = exc.code()
             if code in (
-                grpc.StatusCode.UNAVAILABLE,
-                grpc.StatusCode.UNAUTHENTICATED,
-                grpc.StatusCode.DEADLINE_EXCEEDED,
-                grpc.StatusCode.CANCELLED,
+                StatusCode.UNAVAILABLE,
+                StatusCode.UNAUTHENTICATED,
+                StatusCode.DEADLINE_EXCEEDED,
+                StatusCode.CANCELLED,
             ):
                 self._warn_once(f"lost the runhive daemon ({code.name}); reconnecting and resending")
                 self._unbound()
@@ -517,8 +516,8 @@ class Sender:
         conn = self.connection()
         try:
             return fn(conn)
-        except grpc.RpcError as exc:
-            if exc.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.UNAUTHENTICATED):
+        except RpcError as exc:
+            if exc.code() in (StatusCode.UNAVAILABLE, StatusCode.UNAUTHENTICATED):
                 return fn(self._reconnect(conn))
             raise
 

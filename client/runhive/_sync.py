@@ -72,7 +72,6 @@ def _display(path: Path) -> str:
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
-    import grpc
     from rich.console import Console
     from rich.markup import escape
     from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
@@ -81,6 +80,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
     from ._proto.v1 import service_pb2 as pb
     from ._setup import base_settings
     from ._transport import Connection, connect
+    from ._wire import RpcError
 
     console = Console()
     settings = base_settings()
@@ -133,7 +133,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
                     )
                     if msg.done:
                         final = msg
-            except grpc.RpcError as exc:
+            except RpcError as exc:
                 error = (
                     f"runhive-service failed: {exc.code().name}: {exc.details()}; run `runhive sync` again"
                 )

@@ -19,13 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import grpc
-
-from . import _relay
 from ._errors import CommError, InsecureSocketError, ProtocolMismatchError
 from ._proto.v1 import service_pb2 as pb
-from ._proto.v1 import service_pb2_grpc as pb_grpc
 from ._version import __version__
+from ._wire import Channel, RpcError, StatusCode, Stub
+
+REFUSED_MD = "runhive-refused-bin"  # trailing metadata of Append: {writer: why its records were not written}
 
 PROTOCOL_VERSION = pb.PROTOCOL_VERSION_CURRENT
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
@@ -34,12 +33,6 @@ TOKEN_NAME = "token"
 LOCK_NAME = "start.lock"
 PID_NAME = "service.pid"
 LOG_NAME = "service.log"
-
-CHANNEL_OPTIONS = [
-    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-    ("grpc.enable_retries", 0),
-]
 
 
 def ensure_private_dir(path: Path) -> Path:
@@ -91,8 +84,8 @@ def check_socket_owner(address: DaemonAddress) -> None:
 class Connection:
     """A handshaken channel to the daemon. Made once per process (and again after fork or a daemon restart)."""
 
-    channel: grpc.Channel
-    stub: pb_grpc.RunhiveStub
+    channel: Channel
+    stub: Stub
     session: str
     daemon_pid: int
     address: DaemonAddress
@@ -128,13 +121,8 @@ def handshake(address: DaemonAddress, timeout: float = 5.0) -> Connection:
     token = address.read_token()
     if token is None:
         raise CommError(f"No runhive daemon token in {address.directory}")
-    stub: Any
-    channel: Any
-    if _relay.grpc_unsafe():  # forked after gRPC was in use: a relay process (fresh gRPC) owns the channel
-        stub = channel = _relay.start_relay(address.target)
-    else:
-        channel = grpc.insecure_channel(address.target, options=CHANNEL_OPTIONS)
-        stub = pb_grpc.RunhiveStub(channel)
+    channel = Channel(address.target)
+    stub = Stub(channel)
     try:
         reply = stub.Handshake(
             pb.HandshakeRequest(
@@ -147,9 +135,9 @@ def handshake(address: DaemonAddress, timeout: float = 5.0) -> Connection:
             ),
             timeout=timeout,
         )
-    except grpc.RpcError as exc:
+    except RpcError as exc:
         channel.close()
-        if exc.code() == grpc.StatusCode.FAILED_PRECONDITION:
+        if exc.code() == StatusCode.FAILED_PRECONDITION:
             raise ProtocolMismatchError(
                 f"{exc.details()} Stop the old daemon with `runhive service stop` and try again."
             ) from None

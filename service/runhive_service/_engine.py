@@ -23,8 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import psutil
-
 from runhive._proto.v1 import service_pb2 as pb
 
 from ._config import ServiceConfig
@@ -71,6 +69,12 @@ class _CommitItem:
 
 def _pid_alive(pid: int, create_time: float = 0.0) -> bool:
     return process_alive(pid, create_time)
+
+
+def _rss() -> int:
+    import psutil
+
+    return int(psutil.Process().memory_info().rss)
 
 
 def writer_pid(writer: str) -> int:
@@ -746,5 +750,5 @@ class Engine:
             "store": str(self.cfg.store_path),
             "records_received": self.records_received,
             "records_applied": self.records_applied,
-            "rss_bytes": psutil.Process().memory_info().rss,
+            "rss_bytes": _rss(),
         }

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import psutil
-
 
 def process_alive(pid: int, create_time: float = 0.0, started_before: float = 0.0) -> bool:
     """`pid` is alive, not a zombie, and not a newer process reusing the pid: its start time matches
     `create_time` when known, else it started no later than `started_before` (when given)."""
     if pid <= 0:
         return False
+    import psutil  # here, not at the top: the daemon's start-up (on every cold init()) does without it
+
     try:
         proc = psutil.Process(pid)
         if proc.status() == psutil.STATUS_ZOMBIE:
