@@ -55,6 +55,7 @@ def _service_dir(args: argparse.Namespace) -> Any:
 def cmd_service(args: argparse.Namespace) -> int:
     from ._proto.v1 import service_pb2 as pb
     from ._transport import connect
+    from ._wire import RpcError, StatusCode
 
     console = _console()
     directory = _service_dir(args)
@@ -98,7 +99,12 @@ def cmd_service(args: argparse.Namespace) -> int:
         return 0
     # stop
     pid = conn.daemon_pid
-    conn.stub.Shutdown(pb.ShutdownRequest(session=conn.session), timeout=10)
+    try:
+        conn.stub.Shutdown(pb.ShutdownRequest(session=conn.session), timeout=10)
+    except RpcError as exc:
+        # A daemon may close the connection as it stops, before its answer is read: its exit is the answer.
+        if exc.code() is not StatusCode.UNAVAILABLE:
+            raise
     conn.close()
     if not _wait_exit(pid, args.timeout):
         console.print(f"runhive-service {pid} did not stop within {args.timeout} s")

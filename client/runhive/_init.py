@@ -5,7 +5,6 @@ from __future__ import annotations
 import getpass
 import json
 import os
-import secrets
 import socket
 import sys
 import time
@@ -240,7 +239,7 @@ def _start_run(
         metadata_json=json.dumps(_metadata()).encode(),
         mode=mode,
     )
-    writer = f"{host}-{os.getpid()}-{secrets.token_hex(4)}"
+    writer = f"{host}-{os.getpid()}-{os.urandom(4).hex()}"
     sender = get_sender(s)
     req = pb.InitRunRequest(
         info=info,

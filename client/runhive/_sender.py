@@ -18,8 +18,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential_jitter
-
 from ._errors import CommError
 from ._proto.v1 import service_pb2 as pb
 from ._rows import BlockBuilder, encode_json, encode_row, split_row
@@ -117,6 +115,15 @@ def _record_time(row: dict[str, Any]) -> float:
         return time.time()
 
 
+# Codes that mean "the daemon was not reached" (or restarted): the batch is resent, never counted as refused.
+_TRANSPORT_CODES = (
+    StatusCode.UNAVAILABLE,
+    StatusCode.UNAUTHENTICATED,
+    StatusCode.DEADLINE_EXCEEDED,
+    StatusCode.CANCELLED,
+)
+
+
 class TransportRetry(Exception):
     """The daemon could not be reached for this batch; retry after reconnecting."""
 
@@ -147,13 +154,23 @@ class Sender:
 
     # Connection -----------------------------------------------------------------------------------
     def connection(self) -> Connection:
+        """The connection, made (and every open writer attached to it) when there is none. Published only once
+        every writer is attached: an Append on a half-attached session would be refused."""
         with self._conn_lock:
             if self._conn is None:
-                self._conn = connect(
+                conn = connect(
                     self.settings.resolved_service_dir,
                     wait=self.settings.resolved_service_wait,
                     env=self._daemon_env(),
                 )
+                try:
+                    for handle in list(self._writers.values()):
+                        if handle.open:
+                            self._attach(conn, handle)
+                except BaseException:
+                    conn.close()
+                    raise
+                self._conn = conn
             return self._conn
 
     def _daemon_env(self) -> dict[str, Any]:
@@ -169,11 +186,7 @@ class Sender:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
-            conn = self.connection()
-            for handle in list(self._writers.values()):
-                if handle.open:
-                    self._attach(conn, handle)
-            return conn
+            return self.connection()
 
     def _attach(self, conn: Connection, handle: WriterHandle) -> None:
         req = pb.InitRunRequest()
@@ -313,6 +326,21 @@ class Sender:
             blk.close()
         return batch
 
+    def _send_retrying(self, part: pb.Batch, handles: dict[str, WriterHandle]) -> None:
+        """The daemon is away: keep trying (reconnecting, restarting it) with backoff, for as long as it takes."""
+        # tenacity only here, off the first-call path: importing it costs every init() ~7 ms.
+        from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential_jitter
+
+        retrying = Retrying(
+            retry=retry_if_exception_type(TransportRetry),
+            wait=wait_exponential_jitter(multiplier=0.02, max=1.0, jitter=0.05),
+            stop=stop_after_delay(24 * 3600),
+            reraise=True,
+        )
+        for attempt in retrying:
+            with attempt:
+                self._send_once(part, handles)
+
     def _send(self, items: list[tuple[int, WriterHandle, int, Any]]) -> None:
         refused: set[tuple[str, int]] = set()  # (writer, seq) already counted as not persisted
         try:
@@ -346,15 +374,10 @@ class Sender:
         for part in self._split(batch, handles, items, refused):
             tops = {g.writer: g.records[-1].seq for g in part.groups}
             try:
-                retrying = Retrying(
-                    retry=retry_if_exception_type(TransportRetry),
-                    wait=wait_exponential_jitter(multiplier=0.02, max=1.0, jitter=0.05),
-                    stop=stop_after_delay(24 * 3600),
-                    reraise=True,
-                )
-                for attempt in retrying:
-                    with attempt:
-                        self._send_once(part, handles)
+                try:
+                    self._send_once(part, handles)
+                except TransportRetry:
+                    self._send_retrying(part, handles)
                 # The daemon acknowledges the highest durable seq of each writer: what is above was not written.
                 why = self._last_refusal or "not acknowledged by runhive-service"
             except RpcError as exc:  # the daemon answered this batch with an error status
@@ -457,18 +480,18 @@ class Sender:
             reply, call = conn.stub.Append.with_call(todo, timeout=60)
         except RpcError as exc:
             code = exc.code()
-            if code in (
-                StatusCode.UNAVAILABLE,
-                StatusCode.UNAUTHENTICATED,
-                StatusCode.DEADLINE_EXCEEDED,
-                StatusCode.CANCELLED,
-            ):
+            if code in _TRANSPORT_CODES:
                 self._warn_once(f"lost the runhive daemon ({code.name}); reconnecting and resending")
                 self._unbound()
                 try:
                     self._reconnect(conn)
                 except CommError as cexc:
                     self._warn_once(str(cexc))
+                except RpcError as rexc:
+                    # The daemon went away again while the writers were re-attached (killed twice in a row):
+                    # that is the same transport failure, retried; anything else is the daemon's answer.
+                    if rexc.code() not in _TRANSPORT_CODES:
+                        raise
                 raise TransportRetry() from exc
             raise
         except CommError as exc:

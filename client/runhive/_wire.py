@@ -192,7 +192,7 @@ class Channel:
         except TimeoutError:
             self._drop(conn)
             raise RpcError(StatusCode.DEADLINE_EXCEEDED, f"{method}: no answer within {timeout} s") from None
-        except (OSError, h2.exceptions.ProtocolError) as exc:
+        except (OSError, h2.exceptions.H2Error) as exc:
             self._drop(conn)
             raise RpcError(
                 StatusCode.UNAVAILABLE, f"{method}: connection to {self.path} lost: {exc}"
