@@ -66,16 +66,19 @@ def _preload() -> None:
     if "runhive_service" in sys.modules:  # the daemon, importing our shared modules: it never calls init()
         return
 
+    from ._loading import lock
+
     def work() -> None:
-        try:
-            import configparser  # noqa: F401
-            import getpass  # noqa: F401
+        with lock:  # a fork() meanwhile waits: a child must not inherit a half-done import
+            try:
+                import configparser  # noqa: F401
+                import getpass  # noqa: F401
 
-            import h2.connection  # noqa: F401
+                import h2.connection  # noqa: F401
 
-            from . import _environment, _init  # noqa: F401
-        except Exception:  # init() will raise the real error where the caller sees it
-            pass
+                from . import _environment, _init  # noqa: F401
+            except Exception:  # init() will raise the real error where the caller sees it
+                pass
 
     threading.Thread(target=work, name="runhive-preload", daemon=True).start()
 

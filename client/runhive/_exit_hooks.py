@@ -21,6 +21,7 @@ from typing import Any
 
 _installed_pid: int | None = None
 _exit_code: int | None = None
+_interrupted = False  # the script ended with an uncaught KeyboardInterrupt
 _lock = threading.Lock()
 # finish() waits at most this long for the daemon when SIGTERM ends the process (unless finish_timeout is set):
 # schedulers follow SIGTERM with SIGKILL (SLURM's KillWait defaults to 30 s).
@@ -51,8 +52,9 @@ def install() -> None:
             original_exit(code)
 
         def _hook(tp: type[BaseException], value: BaseException, tb: TracebackType | None) -> None:
-            global _exit_code
+            global _exit_code, _interrupted
             _exit_code = 255 if issubclass(tp, KeyboardInterrupt) else 1
+            _interrupted = issubclass(tp, KeyboardInterrupt)
             original_hook(tp, value, tb)
 
         sys.exit = _exit  # type: ignore[assignment]
@@ -68,6 +70,19 @@ def _at_exit(pid: int) -> None:
     from ._setup import teardown
 
     teardown(exit_code=exit_code())
+    if _interrupted:
+        _rearm_sigint_exit()
+
+
+def _rearm_sigint_exit() -> None:
+    """An uncaught KeyboardInterrupt makes CPython end the process by SIGINT after the atexit handlers, unless
+    code compiled from a string ran meanwhile: `exec(str)`, which dataclasses and namedtuple use, resets that
+    flag. Finishing runs may have imported such modules (the sender loads its transport lazily), so raise the
+    interrupt once more through `exec`, which sets the flag again: the shell still sees 130 (-SIGINT)."""
+    try:
+        exec("raise KeyboardInterrupt")
+    except KeyboardInterrupt:
+        pass
 
 
 def _install_mp_finalizer() -> None:

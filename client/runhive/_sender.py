@@ -20,9 +20,10 @@ from typing import Any
 
 from ._errors import CommError
 from ._proto.v1 import service_pb2 as pb
+from ._protocol import MAX_MESSAGE_BYTES, REFUSED_MD
 from ._rows import BlockBuilder, encode_json, encode_row, split_row
 from ._settings import Settings
-from ._transport import MAX_MESSAGE_BYTES, REFUSED_MD, Connection, connect
+from ._transport import Connection, connect
 from ._wire import RpcError, StatusCode
 
 logger = logging.getLogger("runhive")

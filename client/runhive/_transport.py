@@ -17,17 +17,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._errors import CommError, InsecureSocketError, ProtocolMismatchError
 from ._proto.v1 import service_pb2 as pb
+from ._protocol import MAX_MESSAGE_BYTES as MAX_MESSAGE_BYTES
+from ._protocol import REFUSED_MD as REFUSED_MD
 from ._version import __version__
-from ._wire import Channel, RpcError, StatusCode, Stub
 
-REFUSED_MD = "runhive-refused-bin"  # trailing metadata of Append: {writer: why its records were not written}
+if TYPE_CHECKING:
+    from ._wire import Channel, Stub
+
 
 PROTOCOL_VERSION = pb.PROTOCOL_VERSION_CURRENT
-MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 SOCKET_NAME = "service.sock"
 TOKEN_NAME = "token"
 LOCK_NAME = "start.lock"
@@ -121,6 +123,8 @@ def handshake(address: DaemonAddress, timeout: float = 5.0) -> Connection:
     token = address.read_token()
     if token is None:
         raise CommError(f"No runhive daemon token in {address.directory}")
+    from ._wire import Channel, RpcError, StatusCode, Stub  # here: the daemon imports this module too
+
     channel = Channel(address.target)
     stub = Stub(channel)
     try:
@@ -159,20 +163,25 @@ def _start_lock(directory: Path) -> Iterator[None]:
 
 
 def spawn_daemon(directory: Path, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    from ._loading import lock
+
     env = dict(os.environ)
     env.update(extra_env or {})
     log = open(os.open(directory / LOG_NAME, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "ab")
+    # Under the fork lock: the sender thread spawns the daemon while the script may fork (multiprocessing), and
+    # a child forked between Popen's fork and exec would hold Popen's error pipe open, so Popen never returns.
     try:
-        return subprocess.Popen(
-            [sys.executable, "-m", "runhive_service", "--dir", str(directory)],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=log,
-            start_new_session=True,
-            close_fds=True,
-            env=env,
-            cwd="/",
-        )
+        with lock:
+            return subprocess.Popen(
+                [sys.executable, "-m", "runhive_service", "--dir", str(directory)],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+                close_fds=True,
+                env=env,
+                cwd="/",
+            )
     finally:
         log.close()
 

@@ -15,8 +15,8 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from runhive._proto.v1 import service_pb2_grpc as pb_grpc
+from runhive._protocol import MAX_MESSAGE_BYTES
 from runhive._transport import (
-    MAX_MESSAGE_BYTES,
     PID_NAME,
     SOCKET_NAME,
     TOKEN_NAME,

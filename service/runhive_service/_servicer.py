@@ -14,7 +14,7 @@ import grpc
 
 from runhive._proto.v1 import service_pb2 as pb
 from runhive._proto.v1 import service_pb2_grpc as pb_grpc
-from runhive._transport import REFUSED_MD
+from runhive._protocol import REFUSED_MD
 from runhive._version import __version__
 
 from ._engine import Engine, EngineError
