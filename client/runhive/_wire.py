@@ -228,6 +228,9 @@ class Channel:
                 continue
             h.send_data(sid, body[:room].tobytes())
             body = body[room:]
+            # Frame by frame to the socket: each send releases the GIL, so a training thread waiting in log()
+            # never waits for the whole message's framing (a full 5 ms switch interval).
+            conn.flush()
         h.end_stream(sid)
         conn.flush()
         buf = bytearray()
