@@ -55,7 +55,7 @@ globals().update(_globals.stubs())
 
 
 def _preload() -> None:
-    # init() needs h2 and protobuf (~30 ms of imports). Loading them on a background thread while the
+    # init() needs h2, protobuf and the client (~40 ms of imports). Loading them on a background thread while the
     # script goes on with its own imports keeps both `import runhive` and `init()` fast.
     import os
     import sys

@@ -77,7 +77,7 @@ def _at_exit(pid: int) -> None:
 def _rearm_sigint_exit() -> None:
     """An uncaught KeyboardInterrupt makes CPython end the process by SIGINT after the atexit handlers, unless
     code compiled from a string ran meanwhile: `exec(str)`, which dataclasses and namedtuple use, resets that
-    flag. Finishing runs may have imported such modules (the sender loads its transport lazily), so raise the
+    flag. Finishing runs may import such modules (or the preload thread may still be importing), so raise the
     interrupt once more through `exec`, which sets the flag again: the shell still sees 130 (-SIGINT)."""
     try:
         exec("raise KeyboardInterrupt")

@@ -1,7 +1,7 @@
 """Background work that a fork() must not split. A child forked while another thread imports inherits that
 module's import lock, held by a thread the child does not have, and hangs on its first import of the module; a
 child forked while another thread spawns the daemon keeps Popen's error pipe open, and Popen never returns.
-The preload thread, the sender's `_load()` and `spawn_daemon()` run under `lock`, and fork() waits for it."""
+The preload thread and `spawn_daemon()` run under `lock`, and fork() waits for it."""
 
 from __future__ import annotations
 

@@ -117,9 +117,8 @@ class Indexer:
                 for first_idx, n, data in cur:
                     try:
                         self._add_block(pk, data, points)
-                    except (
-                        Exception
-                    ):  # the rows stay readable from the block; only its chart points are missing
+                    except Exception:
+                        # The rows stay readable from the block; only its chart points are missing.
                         logger.exception("run %d: history block %d cannot be indexed; skipped", pk, first_idx)
                     end = first_idx + n
                     indexed += n
@@ -150,9 +149,8 @@ class Indexer:
             self._chunks.popitem(last=False)
         for pk, end in moved.items():
             target = self._target[pk]
-            if (
-                end >= target or end == self._indexed[pk]
-            ):  # caught up, or the rows it was told of are not there
+            # Caught up, or the rows it was told of are not there (their transaction rolled back).
+            if end >= target or end == self._indexed[pk]:
                 self.lag -= target - self._indexed[pk]
                 del self._target[pk]
             else:
