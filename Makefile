@@ -24,12 +24,15 @@ run: install
 
 proto: install
 	$(PY) -m grpc_tools.protoc -I proto --python_out=client --grpc_python_out=client --pyi_out=client $(PROTO_SRC)
+	$(PY) tools/descriptor_module.py client/runhive/_proto/v1/service_pb2.py client/runhive/_proto/v1/service_desc.py
 
 # Fails when the checked-in generated code differs from what `make proto` would write.
 proto-check: install
 	rm -rf $(VENV)/proto-check && mkdir -p $(VENV)/proto-check
 	$(PY) -m grpc_tools.protoc -I proto --python_out=$(VENV)/proto-check --grpc_python_out=$(VENV)/proto-check \
 		--pyi_out=$(VENV)/proto-check $(PROTO_SRC)
+	$(PY) tools/descriptor_module.py $(VENV)/proto-check/runhive/_proto/v1/service_pb2.py \
+		$(VENV)/proto-check/runhive/_proto/v1/service_desc.py
 	diff -r -x __pycache__ -x __init__.py $(VENV)/proto-check/runhive/_proto client/runhive/_proto \
 		|| (echo "generated protos drifted from proto/: run 'make proto' and commit" && exit 1)
 

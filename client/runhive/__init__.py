@@ -71,10 +71,9 @@ def _preload() -> None:
     def work() -> None:
         with lock:  # a fork() meanwhile waits: a child must not inherit a half-done import
             try:
-                import configparser  # noqa: F401
                 import getpass  # noqa: F401
 
-                import h2.connection  # noqa: F401
+                import hpack  # noqa: F401
 
                 from . import _environment, _init  # noqa: F401
             except Exception:  # init() will raise the real error where the caller sees it

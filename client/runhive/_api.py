@@ -205,7 +205,7 @@ class ApiRun:
         max_step: int | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Every row, in order, streamed block by block."""
-        from ._proto.v1 import service_pb2 as pb
+        from . import _pb as pb
         from ._rows import decode_rows
 
         sql = "SELECT first_idx, data FROM history_blocks WHERE run_pk=? AND first_idx>?"

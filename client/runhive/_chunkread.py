@@ -36,7 +36,7 @@ def tail_points(
     db: sqlite3.Connection, run_pk: int, indexed: int, keys: Sequence[str]
 ) -> dict[str, tuple[list[int], list[float]]]:
     """The points of `keys` in the run's rows from `indexed` on: {key: (steps, values)}."""
-    from ._proto.v1 import service_pb2 as pb
+    from . import _pb as pb
     from ._rows import history_columns, history_steps
 
     wanted = set(keys)

@@ -53,7 +53,7 @@ def _service_dir(args: argparse.Namespace) -> Any:
 
 
 def cmd_service(args: argparse.Namespace) -> int:
-    from ._proto.v1 import service_pb2 as pb
+    from . import _pb as pb
     from ._transport import connect
     from ._wire import RpcError, StatusCode
 

@@ -205,8 +205,8 @@ def _start_run(
     reinit: str,
     allow_val_change: bool | None,
 ) -> Run:
+    from . import _pb as pb
     from ._config import _clean_key, _clean_value
-    from ._proto.v1 import service_pb2 as pb
     from ._sender import WriterHandle, _encode_json, get_sender
 
     root = s.resolved_root_dir.expanduser().resolve()

@@ -12,7 +12,7 @@ import json
 import math
 from typing import Any
 
-from ._proto.v1 import service_pb2 as pb
+from . import _pb as pb
 
 _IMIN, _IMAX = -(1 << 63), (1 << 63) - 1
 

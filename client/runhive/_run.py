@@ -19,7 +19,7 @@ from ._summary import Summary
 from ._values import MAX_INT, MIN_INT, PLAIN, check_int, convert
 
 if TYPE_CHECKING:
-    from ._proto.v1 import service_pb2 as pb
+    from . import _pb as pb
 
 logger = logging.getLogger("runhive")
 
@@ -244,7 +244,7 @@ class Run:
 
     def _send_update(self, names: list[str]) -> None:
         if not self._finished:
-            from ._proto.v1 import service_pb2 as pb
+            from . import _pb as pb
 
             info = pb.RunInfo()
             info.CopyFrom(self._info)
@@ -308,7 +308,7 @@ class Run:
         durable = self._sender.wait_acked(self._handle, seq, timeout or None)
         pending = ""
         if durable:
-            from ._proto.v1 import service_pb2 as pb
+            from . import _pb as pb
 
             remaining = 0.0 if not timeout else max(0.1, timeout - (time.monotonic() - start))
             reply = self._sender.call(

@@ -201,8 +201,6 @@ def settings_from_files(environ: Mapping[str, str] | None = None) -> Settings:
 
     `$RUNHIVE_CONFIG_DIR/settings` (default `~/.config/runhive/settings`), then `./runhive/settings`.
     """
-    import configparser
-
     env = os.environ if environ is None else environ
     config_dir = (
         env.get("RUNHIVE_CONFIG_DIR")
@@ -211,6 +209,10 @@ def settings_from_files(environ: Mapping[str, str] | None = None) -> Settings:
     )
     values: dict[str, Any] = {}
     for path in (os.path.join(config_dir, "settings"), os.path.join("runhive", "settings")):
+        if not os.path.isfile(path):  # the usual case: no configparser import (~2 ms) on init()'s path
+            continue
+        import configparser
+
         parser = configparser.ConfigParser()
         try:
             if not parser.read(path):

@@ -76,8 +76,8 @@ def cmd_sync(args: argparse.Namespace) -> int:
     from rich.markup import escape
     from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
+    from . import _pb as pb
     from ._errors import Error
-    from ._proto.v1 import service_pb2 as pb
     from ._setup import base_settings
     from ._transport import Connection, connect
     from ._wire import RpcError

@@ -1,35 +1,41 @@
 """The client's gRPC transport: gRPC's wire protocol (HTTP/2, length-prefixed protobuf, status in trailers)
-spoken over the daemon's Unix socket with `h2`, instead of grpcio.
+spoken over the daemon's Unix socket, instead of grpcio.
 
 Why not grpcio in user processes: importing it costs ~27 MiB of RSS and ~60 ms (its core pulls in asyncio),
-in every training rank; and a process forked after grpcio was used must not touch it again. This transport
-is plain sockets: each thread that calls gets its own connection (calls from one thread are sequential, so
-no stream multiplexing is needed), and a forked child opens its own. The daemon still serves with grpcio.
-See docs/DESIGN-NOTES.md.
+in every training rank; and a process forked after grpcio was used must not touch it again. Why not `h2`
+either: its general state machine costs ~16 ms to import, on init()'s path. A gRPC client that runs one call
+at a time per connection needs a small part of HTTP/2: frames, two flow-control windows, SETTINGS, PING and
+GOAWAY. That part is written here; header decompression (HPACK, with its Huffman code) is the `hpack` library.
+Each thread that calls gets its own connection, and a forked child opens its own. The daemon still serves with
+grpcio. See docs/DESIGN-NOTES.md.
 """
 
 from __future__ import annotations
 
-import base64
 import enum
 import os
 import socket
+import struct
 import threading
 import time
 import urllib.parse
 from collections.abc import Iterator
 from typing import Any
 
-import h2.config
-import h2.connection
-import h2.events
-import h2.exceptions
-import h2.settings
+import hpack
 
-from ._proto.v1 import service_pb2 as pb
+from . import _pb as pb
 
 SERVICE = pb.DESCRIPTOR.services_by_name["Runhive"]
 _WINDOW = 16 * 1024 * 1024  # receive window: a big reply needs no round trip per 64 KiB
+_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
+# Frame types and flags (RFC 9113 section 6).
+DATA, HEADERS, RST_STREAM, SETTINGS, PUSH_PROMISE, PING, GOAWAY, WINDOW_UPDATE, CONTINUATION = (
+    0x0, 0x1, 0x3, 0x4, 0x5, 0x6, 0x7, 0x8, 0x9,
+)  # fmt: skip
+END_STREAM, ACK, END_HEADERS, PADDED, PRIORITY = 0x1, 0x1, 0x4, 0x8, 0x20
+SETTINGS_ENABLE_PUSH, SETTINGS_INITIAL_WINDOW_SIZE, SETTINGS_MAX_FRAME_SIZE = 0x2, 0x4, 0x5
 
 
 class StatusCode(enum.Enum):
@@ -71,8 +77,51 @@ class RpcError(Exception):
         return self._trailers
 
 
+class ProtocolError(Exception):
+    """The daemon broke HTTP/2 or gRPC framing (or the connection state allows no more calls)."""
+
+
+def _frame(ftype: int, flags: int, sid: int, payload: bytes | memoryview = b"") -> bytes:
+    return _frame_header(len(payload), ftype, flags, sid) + bytes(payload)
+
+
+def _frame_header(length: int, ftype: int, flags: int, sid: int) -> bytes:
+    return ((length << 8) | ftype).to_bytes(4, "big") + bytes((flags,)) + sid.to_bytes(4, "big")
+
+
+def _literal(name: str, value: str) -> bytes:
+    # HPACK "literal header field without indexing, new name", no Huffman: nothing to keep in step with the
+    # daemon's decoder table. Names and values here are short ASCII.
+    n, v = name.encode(), value.encode()
+    return b"\x00" + _hpack_int(len(n)) + n + _hpack_int(len(v)) + v
+
+
+def _hpack_int(value: int) -> bytes:
+    if value < 127:
+        return bytes((value,))
+    out, value = bytearray((127,)), value - 127
+    while value >= 128:
+        out.append((value & 127) | 128)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+class _Stream:
+    """What one call has received so far."""
+
+    def __init__(self, sid: int, window: int) -> None:
+        self.sid = sid
+        self.send_window = window
+        self.data = bytearray()
+        self.headers: list[tuple[str, str]] = []
+        self.ended = False
+        self.reset: int | None = None
+        self.unacked = 0  # received bytes not yet given back in a WINDOW_UPDATE
+
+
 class _Conn:
-    """One HTTP/2 connection, used by one thread at a time."""
+    """One HTTP/2 connection, used by one thread at a time, one call at a time."""
 
     def __init__(self, path: str, timeout: float | None) -> None:
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -82,57 +131,160 @@ class _Conn:
         except BaseException:
             self.sock.close()
             raise
-        self.h2 = h2.connection.H2Connection(
-            h2.config.H2Configuration(client_side=True, header_encoding="utf-8")
-        )
-        self.h2.initiate_connection()
-        self.h2.update_settings({h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: _WINDOW})
-        self.h2.increment_flow_control_window(_WINDOW)
+        self.decoder = hpack.Decoder()
         self.buf = bytearray()
+        self.next_sid = 1
+        self.stream: _Stream | None = None
+        self.send_window = 65535  # the daemon's connection window for what we send
+        self.peer_initial_window = 65535
+        self.peer_max_frame = 16384
+        self.recv_unacked = 0
+        self.header_block: bytearray | None = None  # a HEADERS frame's block awaiting CONTINUATION
+        self.header_flags = 0
         self.goaway = False  # the daemon is going away: finish what it answers, then reconnect
-        self.flush()
+        self.goaway_last_sid = 0
+        settings = struct.pack(">HIHI", SETTINGS_ENABLE_PUSH, 0, SETTINGS_INITIAL_WINDOW_SIZE, _WINDOW)
+        self.send(
+            _PREFACE
+            + _frame(SETTINGS, 0, 0, settings)
+            + _frame(WINDOW_UPDATE, 0, 0, (_WINDOW - 65535).to_bytes(4, "big"))
+        )
 
-    def flush(self) -> None:
-        data = self.h2.data_to_send()
-        if data:
-            try:
-                self.sock.sendall(data)
-            except OSError:
-                if not self.goaway:  # a daemon going away may close first; what it answered still counts
-                    raise
+    def send(self, data: bytes) -> None:
+        try:
+            self.sock.sendall(data)
+        except OSError:
+            if not self.goaway:  # a daemon going away may close first; what it answered still counts
+                raise
 
-    def events(self) -> list[h2.events.Event]:
+    def send_frame(self, header: bytes, payload: memoryview) -> None:
+        # One sendmsg for header and payload, without copying the payload; a full socket buffer can take part
+        # of it, and the rest must follow before any other frame.
+        sent = self.sock.sendmsg([header, payload])
+        if sent < len(header) + len(payload):
+            self.sock.sendall((header + bytes(payload))[sent:])
+
+    def open_stream(self) -> _Stream:
+        if self.goaway:
+            raise ProtocolError("the daemon is going away")
+        sid = self.next_sid
+        self.next_sid += 2
+        self.stream = _Stream(sid, self.peer_initial_window)
+        return self.stream
+
+    def receive(self) -> None:
+        """Read what the socket has and handle every whole frame in it."""
         data = self.sock.recv(1 << 20)
         if not data:
             raise ConnectionResetError("the daemon closed the connection")
         buf = self.buf
         buf += data
-        events: list[h2.events.Event] = []
-        # Frame by frame: a server shutting down sends GOAWAY and then a PING, which h2 rejects once it has
-        # seen the GOAWAY; fed whole, that error would swallow the reply that came just before it.
-        while len(buf) >= 9 and len(buf) >= 9 + int.from_bytes(buf[:3], "big"):
-            n = 9 + int.from_bytes(buf[:3], "big")
-            frame = bytes(buf[:n])
-            del buf[:n]
-            if self.goaway:
-                continue
-            try:
-                got = self.h2.receive_data(frame)
-            except h2.exceptions.ProtocolError:
-                if not self.goaway:
-                    raise
-                continue
-            events.extend(got)
-            if any(isinstance(e, h2.events.ConnectionTerminated) for e in got):
-                self.goaway = True
-        self.flush()  # settings and ping acknowledgements
-        return events
+        pos, end = 0, len(buf)
+        try:
+            while end - pos >= 9:
+                length = int.from_bytes(buf[pos : pos + 3], "big")
+                if end - pos < 9 + length:
+                    break
+                ftype, flags = buf[pos + 3], buf[pos + 4]
+                sid = int.from_bytes(buf[pos + 5 : pos + 9], "big") & 0x7FFFFFFF
+                payload = memoryview(buf)[pos + 9 : pos + 9 + length]
+                try:
+                    self._handle(ftype, flags, sid, payload)
+                finally:
+                    payload.release()
+                pos += 9 + length
+        finally:
+            del buf[:pos]
+
+    def _handle(self, ftype: int, flags: int, sid: int, payload: memoryview) -> None:
+        st = self.stream
+        mine = st is not None and sid == st.sid
+        if self.header_block is not None and ftype != CONTINUATION:
+            raise ProtocolError(f"frame type {ftype} inside a header block")
+        if ftype == DATA:
+            data = _unpad(payload, flags)
+            self.recv_unacked += len(payload)
+            if mine and st is not None:
+                st.data += data
+                st.unacked += len(payload)
+                if flags & END_STREAM:
+                    st.ended = True
+            self._give_back_window(st if mine else None)
+        elif ftype in (HEADERS, CONTINUATION):
+            if ftype == HEADERS:
+                block = _unpad(payload, flags)
+                if flags & PRIORITY:
+                    block = block[5:]
+                self.header_block, self.header_flags = bytearray(block), flags
+            elif self.header_block is None:
+                raise ProtocolError("CONTINUATION without HEADERS")
+            else:
+                self.header_block += payload
+            if flags & END_HEADERS:
+                block_bytes, hflags = bytes(self.header_block), self.header_flags
+                self.header_block = None
+                # Every block goes through the decoder, in order: its dynamic table is shared by all streams.
+                headers = self.decoder.decode(block_bytes)
+                if mine and st is not None:
+                    st.headers.extend((str(k), str(v)) for k, v in headers)
+                    if hflags & END_STREAM:
+                        st.ended = True
+        elif ftype == RST_STREAM:
+            if mine and st is not None:
+                st.reset = int.from_bytes(payload[:4], "big")
+        elif ftype == SETTINGS:
+            if not flags & ACK:
+                for i in range(0, len(payload) - 5, 6):
+                    key, value = struct.unpack_from(">HI", payload, i)
+                    if key == SETTINGS_INITIAL_WINDOW_SIZE:
+                        if st is not None:
+                            st.send_window += value - self.peer_initial_window
+                        self.peer_initial_window = value
+                    elif key == SETTINGS_MAX_FRAME_SIZE:
+                        self.peer_max_frame = value
+                self.send(_frame(SETTINGS, ACK, 0))
+        elif ftype == PING:
+            if not flags & ACK:
+                self.send(_frame(PING, ACK, 0, payload))
+        elif ftype == GOAWAY:
+            self.goaway = True
+            self.goaway_last_sid = int.from_bytes(payload[:4], "big") & 0x7FFFFFFF
+        elif ftype == WINDOW_UPDATE:
+            inc = int.from_bytes(payload[:4], "big") & 0x7FFFFFFF
+            if sid == 0:
+                self.send_window += inc
+            elif mine and st is not None:
+                st.send_window += inc
+        elif ftype == PUSH_PROMISE:
+            raise ProtocolError("PUSH_PROMISE although push is disabled")
+        # Other frame types (PRIORITY, extensions) carry nothing a client needs.
+
+    def _give_back_window(self, st: _Stream | None) -> None:
+        # Acknowledge in bulk, once half a window is used: one WINDOW_UPDATE per 8 MiB, not per frame.
+        out = b""
+        if self.recv_unacked >= _WINDOW // 2:
+            out += _frame(WINDOW_UPDATE, 0, 0, self.recv_unacked.to_bytes(4, "big"))
+            self.recv_unacked = 0
+        if st is not None and st.unacked >= _WINDOW // 2 and not st.ended:
+            out += _frame(WINDOW_UPDATE, 0, st.sid, st.unacked.to_bytes(4, "big"))
+            st.unacked = 0
+        if out:
+            self.send(out)
 
     def close(self) -> None:
         try:
             self.sock.close()
         except OSError:
             pass
+
+
+def _unpad(payload: memoryview, flags: int) -> memoryview:
+    if flags & PADDED:
+        pad = payload[0]
+        if pad >= len(payload):
+            raise ProtocolError("padding longer than the frame")
+        return payload[1 : len(payload) - pad]
+    return payload
 
 
 class Channel:
@@ -152,6 +304,9 @@ class Channel:
             self._conns = []
             self._pid = os.getpid()
         conn: _Conn | None = getattr(self._local, "conn", None)
+        if conn is not None and conn.goaway:
+            self._drop(conn)
+            conn = None
         if conn is None:
             if self._closed:
                 raise RpcError(StatusCode.CANCELLED, "the channel is closed")
@@ -192,7 +347,7 @@ class Channel:
         except TimeoutError:
             self._drop(conn)
             raise RpcError(StatusCode.DEADLINE_EXCEEDED, f"{method}: no answer within {timeout} s") from None
-        except (OSError, h2.exceptions.H2Error) as exc:
+        except (OSError, ProtocolError, hpack.HPACKError) as exc:
             self._drop(conn)
             raise RpcError(
                 StatusCode.UNAVAILABLE, f"{method}: connection to {self.path} lost: {exc}"
@@ -204,80 +359,63 @@ class Channel:
     def _exchange(
         self, conn: _Conn, method: str, request: bytes, timeout: float | None, deadline: float | None
     ) -> Iterator[bytes | list[tuple[str, Any]]]:
-        h = conn.h2
-        sid = h.get_next_available_stream_id()
-        headers = [
-            (":method", "POST"),
-            (":scheme", "http"),
-            (":path", method),
-            (":authority", "localhost"),
-            ("content-type", "application/grpc"),
-            ("te", "trailers"),
-        ]
+        st = conn.open_stream()
+        block = _REQUEST_HEADERS + _literal(":path", method)
         if timeout is not None:
-            headers.append(("grpc-timeout", f"{max(1, int(timeout * 1000))}m"))
-        h.send_headers(sid, headers)
+            block += _literal("grpc-timeout", f"{max(1, int(timeout * 1000))}m")
+        conn.send(_frame(HEADERS, END_HEADERS, st.sid, block))
         body = memoryview(b"\x00" + len(request).to_bytes(4, "big") + request)
-        while body:
-            room = min(h.local_flow_control_window(sid), h.max_outbound_frame_size, len(body))
+        while body and not st.ended:
+            room = min(st.send_window, conn.send_window, conn.peer_max_frame, len(body))
             if room <= 0:  # wait for the daemon to open its window
-                conn.flush()
                 self._check_deadline(deadline, method)
-                for ev in conn.events():
-                    self._early_end(ev, sid)
+                conn.receive()
+                self._check_stream(conn, st, method)
                 continue
-            h.send_data(sid, body[:room].tobytes())
-            body = body[room:]
+            last = room == len(body)
             # Frame by frame to the socket: each send releases the GIL, so a training thread waiting in log()
             # never waits for the whole message's framing (a full 5 ms switch interval).
-            conn.flush()
-        h.end_stream(sid)
-        conn.flush()
-        buf = bytearray()
+            conn.send_frame(_frame_header(room, DATA, END_STREAM if last else 0, st.sid), body[:room])
+            body = body[room:]
+            st.send_window -= room
+            conn.send_window -= room
+        if body:  # it answered before reading the whole request (an error, e.g. a message too large)
+            conn.goaway = True  # our half of the stream is still open: use a fresh connection next
+        while True:
+            while len(st.data) >= 5 and len(st.data) >= 5 + int.from_bytes(st.data[1:5], "big"):
+                n = int.from_bytes(st.data[1:5], "big")
+                msg = bytes(st.data[5 : 5 + n])
+                del st.data[: 5 + n]
+                yield msg
+            if st.ended:
+                break
+            self._check_deadline(deadline, method)
+            conn.receive()
+            self._check_stream(conn, st, method)
+        conn.stream = None
+        if conn.goaway:
+            self._drop(conn)
         status: dict[str, str] = {}
         trailers: list[tuple[str, Any]] = []
-        while True:
-            self._check_deadline(deadline, method)
-            for ev in conn.events():
-                if getattr(ev, "stream_id", sid) != sid:
-                    continue
-                if isinstance(ev, h2.events.DataReceived):
-                    buf += ev.data
-                    h.acknowledge_received_data(ev.flow_controlled_length, sid)
-                    while len(buf) >= 5 and len(buf) >= 5 + int.from_bytes(buf[1:5], "big"):
-                        n = int.from_bytes(buf[1:5], "big")
-                        msg = bytes(buf[5 : 5 + n])
-                        del buf[: 5 + n]
-                        yield msg
-                elif isinstance(ev, (h2.events.ResponseReceived, h2.events.TrailersReceived)):
-                    for k, v in ev.headers:
-                        key, value = str(k), str(v)
-                        if key in ("grpc-status", "grpc-message"):
-                            status[key] = value
-                        elif not key.startswith(":") and key not in ("content-type", "grpc-encoding"):
-                            trailers.append((key, _b64(value) if key.endswith("-bin") else value))
-                elif isinstance(ev, h2.events.StreamEnded):
-                    if conn.goaway:
-                        self._drop(conn)
-                    else:
-                        conn.flush()
-                    code = _code(status.get("grpc-status"))
-                    if code is not StatusCode.OK:
-                        details = urllib.parse.unquote(status.get("grpc-message", ""))
-                        raise RpcError(code, details or code.name, trailers)
-                    yield trailers
-                    return
-                elif isinstance(ev, h2.events.StreamReset):
-                    raise RpcError(StatusCode.UNAVAILABLE, f"{method}: the daemon reset the stream")
-                elif isinstance(ev, h2.events.ConnectionTerminated):
-                    self._drop(conn)
-                    raise RpcError(StatusCode.UNAVAILABLE, f"{method}: the daemon closed the connection")
-            conn.flush()
+        for key, value in st.headers:
+            if key in ("grpc-status", "grpc-message"):
+                status[key] = value
+            elif not key.startswith(":") and key not in ("content-type", "grpc-encoding"):
+                trailers.append((key, _b64(value) if key.endswith("-bin") else value))
+        code = _code(status.get("grpc-status"))
+        if code is not StatusCode.OK:
+            details = urllib.parse.unquote(status.get("grpc-message", ""))
+            raise RpcError(code, details or code.name, trailers)
+        yield trailers
 
-    @staticmethod
-    def _early_end(ev: h2.events.Event, sid: int) -> None:
-        if isinstance(ev, (h2.events.StreamReset, h2.events.ConnectionTerminated)):
-            raise ConnectionResetError("the daemon ended the call while it was being sent")
+    def _check_stream(self, conn: _Conn, st: _Stream, method: str) -> None:
+        if st.reset is not None:
+            self._drop(conn)
+            raise RpcError(StatusCode.UNAVAILABLE, f"{method}: the daemon reset the stream ({st.reset})")
+        if conn.goaway and conn.goaway_last_sid < st.sid:
+            # The daemon will not process this call: it is safe to send again, to the next daemon.
+            self._drop(conn)
+            raise RpcError(StatusCode.UNAVAILABLE, f"{method}: the daemon closed the connection")
 
     @staticmethod
     def _check_deadline(deadline: float | None, method: str) -> None:
@@ -285,7 +423,21 @@ class Channel:
             raise TimeoutError(method)
 
 
+_REQUEST_HEADERS = b"".join(
+    _literal(k, v)
+    for k, v in (
+        (":method", "POST"),
+        (":scheme", "http"),
+        (":authority", "localhost"),
+        ("content-type", "application/grpc"),
+        ("te", "trailers"),
+    )
+)
+
+
 def _b64(value: str) -> bytes:
+    import base64
+
     return base64.b64decode(value + "=" * (-len(value) % 4))
 
 
