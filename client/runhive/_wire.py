@@ -151,11 +151,16 @@ class _Conn:
         )
 
     def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def send_control(self, data: bytes) -> None:
+        """An acknowledgement or window update: if the daemon has closed its end, what it already sent still
+        counts; the connection is not used for another call, and a read that needs more fails then."""
         try:
             self.sock.sendall(data)
         except OSError:
-            if not self.goaway:  # a daemon going away may close first; what it answered still counts
-                raise
+            self.goaway = True
+            self.goaway_last_sid = max(self.goaway_last_sid, self.next_sid)
 
     def send_frame(self, header: bytes, payload: memoryview) -> None:
         # One sendmsg for header and payload, without copying the payload; a full socket buffer can take part
@@ -242,10 +247,10 @@ class _Conn:
                         self.peer_initial_window = value
                     elif key == SETTINGS_MAX_FRAME_SIZE:
                         self.peer_max_frame = value
-                self.send(_frame(SETTINGS, ACK, 0))
+                self.send_control(_frame(SETTINGS, ACK, 0))
         elif ftype == PING:
             if not flags & ACK:
-                self.send(_frame(PING, ACK, 0, payload))
+                self.send_control(_frame(PING, ACK, 0, payload))
         elif ftype == GOAWAY:
             self.goaway = True
             self.goaway_last_sid = int.from_bytes(payload[:4], "big") & 0x7FFFFFFF
@@ -269,7 +274,7 @@ class _Conn:
             out += _frame(WINDOW_UPDATE, 0, st.sid, st.unacked.to_bytes(4, "big"))
             st.unacked = 0
         if out:
-            self.send(out)
+            self.send_control(out)
 
     def close(self) -> None:
         try:
