@@ -1,11 +1,13 @@
-"""Raw grpcio ceiling for the ingest workload: no protobuf, no store, batches of bytes over a Unix socket.
+"""Raw grpcio ceiling for the ingest workload: no parsing, no WAL, no store, the same bytes over a Unix socket.
 
     python bench/grpc_ceiling.py serve SOCKET READY_FILE
-    python bench/grpc_ceiling.py client SOCKET MODE RECORDS BATCH RECORD_BYTES RESULT_FILE
+    python bench/grpc_ceiling.py client SOCKET MODE RECORDS BATCH KEYS GO_FILE RESULT_FILE
 
 `serve` registers a generic handler with two methods taking raw bytes: `Stream` (client-streaming, one message
 per batch) and `Append` (unary, one call per batch, like runhive's Append). It runs until SIGTERM. `client`
-sends RECORDS records in batches of BATCH records of RECORD_BYTES bytes each and writes epoch start / end.
+serialises the Batch requests `ingest_flood.build_batches` makes (what the runhive client sends for RECORDS rows
+of KEYS floats in blocks of BATCH rows, with placeholder session, run and writer strings of the real lengths),
+writes RESULT_FILE.ready, waits for GO_FILE, sends them through grpcio and writes epoch start / end.
 """
 
 from __future__ import annotations
@@ -66,26 +68,46 @@ def serve(socket_path: str, ready_file: str) -> int:
     return 0
 
 
-def client(socket_path: str, mode: str, records: int, batch: int, record_bytes: int, result_file: str) -> int:
-    payload = os.urandom(batch * record_bytes)
-    n_batches, tail = divmod(records, batch)
-    sizes = [batch] * n_batches + ([tail] if tail else [])
+def client(
+    socket_path: str, mode: str, records: int, batch: int, keys: int, go_file: str, result_file: str
+) -> int:
+    from ingest_flood import (
+        PLACEHOLDER_RUN,
+        PLACEHOLDER_SESSION,
+        PLACEHOLDER_WRITER,
+        build_batches,
+        wait_for_go,
+        write_result,
+    )
+
+    batches = build_batches(PLACEHOLDER_SESSION, PLACEHOLDER_RUN, PLACEHOLDER_WRITER, records, batch, keys)
+    payloads = [b.SerializeToString() for b in batches]
     channel = grpc.insecure_channel(f"unix:{socket_path}", options=OPTIONS)
     grpc.channel_ready_future(channel).result(timeout=30)
+    wait_for_go(result_file, go_file)
     start = time.time()
     if mode == "stream":
         call = channel.stream_unary(f"/{SERVICE}/Stream")
-        call((payload if n == batch else payload[: n * record_bytes] for n in sizes), timeout=600)
+        call(iter(payloads), timeout=600)
     elif mode == "unary":
         call = channel.unary_unary(f"/{SERVICE}/Append")
-        for n in sizes:
-            call(payload if n == batch else payload[: n * record_bytes], timeout=60)
+        for payload in payloads:
+            call(payload, timeout=60)
     else:
         raise SystemExit(f"unknown mode {mode!r}")
     end = time.time()
     channel.close()
-    with open(result_file, "w") as fh:
-        json.dump({"ok": True, "epoch_start": start, "epoch_end": end, "records": records}, fh)
+    write_result(
+        result_file,
+        {
+            "ok": True,
+            "epoch_start": start,
+            "epoch_end": end,
+            "records": records,
+            "batches": len(payloads),
+            "wire_bytes": sum(len(p) for p in payloads),
+        },
+    )
     return 0
 
 
@@ -93,7 +115,7 @@ def main(argv: list[str]) -> int:
     if argv[1] == "serve":
         return serve(argv[2], argv[3])
     if argv[1] == "client":
-        return client(argv[2], argv[3], int(argv[4]), int(argv[5]), int(argv[6]), argv[7])
+        return client(argv[2], argv[3], int(argv[4]), int(argv[5]), int(argv[6]), argv[7], argv[8])
     raise SystemExit(__doc__)
 
 

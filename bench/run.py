@@ -39,9 +39,10 @@ from benchlib.stats import median
 
 WORKLOADS_PY = BENCH_DIR / "workloads.py"
 CEILING_PY = BENCH_DIR / "grpc_ceiling.py"
+FLOOD_PY = BENCH_DIR / "ingest_flood.py"
 DEFAULT_TOOLS = ["runhive", "wandb", "trackio", "mlflow-sync", "mlflow-async"]
 RUNHIVE_ONLY = {"ingest", "read"}
-DEFAULT_RECORD_BYTES = 300  # a serialized runhive Record carrying a 10-float history row
+DEFAULT_RECORD_BYTES = 98  # wire bytes per row of a block of 10-float rows (+ _step, _runtime, _timestamp)
 
 
 @dataclass
@@ -55,7 +56,7 @@ class Sizes:
     ingest_clients: int = 4
     ingest_steps: int = 25_000
     ingest_batch: int = 0  # 0: the runhive client's batch_max_records
-    ceiling_steps: int = 250_000  # records per client for the raw grpcio ceiling (it needs more to time)
+    ceiling_steps: int = 250_000  # records per client for the wire-level flood and the raw grpcio ceiling
     kill_steps: int = 2_000
     kill_pace_ms: float = 1.5
     read_runs: int = 100
@@ -446,34 +447,159 @@ def wl_procs(ctx: Context, inv: Invocation, fresh: bool) -> list[Measurement]:
 
 
 def wl_ingest(ctx: Context, inv: Invocation) -> list[Measurement]:
+    """e): the log()-driven flood, the wire-level flood (pre-built Append requests) on a fresh daemon, and the
+    raw grpcio ceiling with the same bytes; each rep's rows get their share of that rep's ceilings."""
+    out = [ingest_log(ctx, inv)]
+    rep = inv.dir.name.removeprefix("rep")
+    with ctx.invocation(inv.tool, "ingest", f"{rep}-wire") as wire_inv:
+        wire = ingest_wire(ctx, wire_inv)
+    wire.notes.extend(wire_inv.notes)
+    out.append(wire)
+    ceilings = grpc_ceiling(ctx, inv)
+    out.extend(ceilings)
+    for mode in ("stream", "unary"):
+        ceiling = next((c for c in ceilings if c.tool == f"grpc-raw {mode}" and c.ok), None)
+        if ceiling is None:
+            continue
+        for m in (out[0], wire):
+            if m.ok and "records_per_s" in m.metrics:
+                m.metrics[f"pct_{mode}"] = 100 * m.metrics["records_per_s"] / ceiling.metrics["records_per_s"]
+    return out
+
+
+def ingest_log(ctx: Context, inv: Invocation) -> Measurement:
     s = ctx.sizes
     params = {"project": "ingest", "steps": s.ingest_steps, "keys": s.keys}
     workers = [
         inv.spawn("log", {**params, "name": f"c{i}"}, tag=f"client{i}") for i in range(s.ingest_clients)
     ]
     results = [w.wait(s.timeout_s) for w in workers]
-    out: list[Measurement] = []
     good = [r for r in results if r.ok]
     if len(good) < len(results):
-        bad = next(r for r in results if not r.ok)
-        out.append(measurement(inv.tool.name, bad))
-    else:
-        start = min(r.data["metrics"]["epoch_loop_start"] for r in good)
-        end = max(r.data["metrics"]["epoch_finish_end"] for r in good)
-        m = measurement(inv.tool.name, None, window_s=end - start)
-        m.version = good[0].data.get("version")
-        m.metrics["log_p50_us"] = median([r.metrics["log_p50_us"] for r in good])
-        m.notes.extend(sorted({f"a client printed a traceback: {r.warning}" for r in good if r.warning}))
-        rows = check_rows(inv, m, "ingest", {f"c{i}": s.ingest_steps for i in range(s.ingest_clients)})
-        durable = sum(rows.values()) if rows else 0
-        m.metrics["records_per_s"] = durable / (end - start)
-        out.append(m)
-    out.extend(grpc_ceiling(ctx, inv))
-    return out
+        return measurement(inv.tool.name, next(r for r in results if not r.ok))
+    start = min(r.data["metrics"]["epoch_loop_start"] for r in good)
+    end = max(r.data["metrics"]["epoch_finish_end"] for r in good)
+    m = measurement(inv.tool.name, None, window_s=end - start)
+    m.version = good[0].data.get("version")
+    m.metrics["log_p50_us"] = median([r.metrics["log_p50_us"] for r in good])
+    m.notes.extend(sorted({f"a client printed a traceback: {r.warning}" for r in good if r.warning}))
+    rows = check_rows(inv, m, "ingest", {f"c{i}": s.ingest_steps for i in range(s.ingest_clients)})
+    durable = sum(rows.values()) if rows else 0
+    m.metrics["records_per_s"] = durable / (end - start)
+    return m
+
+
+def _spawn_clients(
+    inv: Invocation, argv: Callable[[int, Path], list[str]], tag: str
+) -> tuple[list[tuple[subprocess.Popen[bytes], Path]], Path]:
+    """ingest_clients processes of the runhive venv's python, each told its result file; they start sending
+    together once GO exists (ingest_flood.wait_for_go)."""
+    python = str(TOOLS["runhive"].python)
+    go = inv.dir / f"{tag}.go"
+    go.unlink(missing_ok=True)
+    clients = []
+    for i in range(inv.ctx.sizes.ingest_clients):
+        result = inv.dir / f"{tag}-{i}.json"
+        result.unlink(missing_ok=True)
+        with open(inv.dir / f"{tag}-{i}.out", "wb") as out, procs.SPAWN_LOCK:
+            popen = subprocess.Popen(
+                [python, *argv(i, go), str(result)],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=inv.env,
+                cwd=inv.dir,
+            )
+            procs.PROTECTED_PIDS.add(popen.pid)
+        clients.append((popen, result))
+    return clients, go
+
+
+def _release_and_wait(
+    clients: list[tuple[subprocess.Popen[bytes], Path]], go: Path, timeout: float, on_go: Callable[[], None]
+) -> list[int | None]:
+    """Wait until every client is ready (or one died), create GO, wait for them all; exit codes (None: killed
+    after the timeout)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if all(Path(f"{r}.ready").exists() for _, r in clients) or any(
+            p.poll() is not None for p, _ in clients
+        ):
+            break
+        time.sleep(0.01)
+    on_go()
+    go.write_text("go")
+    rcs: list[int | None] = []
+    for popen, _ in clients:
+        try:
+            rcs.append(popen.wait(max(1.0, deadline - time.monotonic())))
+        except subprocess.TimeoutExpired:
+            popen.kill()
+            popen.wait()
+            rcs.append(None)
+        procs.PROTECTED_PIDS.discard(popen.pid)
+    return rcs
+
+
+def _window(
+    label: str, clients: list[tuple[subprocess.Popen[bytes], Path]], rcs: list[int | None]
+) -> Measurement:
+    """records/s over the window from the first client's first send to the last client's end."""
+    data = [json.loads(f.read_text()) if f.exists() else {} for _, f in clients]
+    if any(rcs) or not all(d.get("ok") for d in data):
+        why = next((d["error"] for d in data if d.get("error")), None)
+        return Measurement("", label, 0, 0, False, error=why or f"client exit codes {rcs}")
+    start = min(d["epoch_start"] for d in data)
+    end = max(d["epoch_end"] for d in data)
+    total = sum(d["records"] for d in data)
+    m = measurement(label, None, records_per_s=total / (end - start), window_s=end - start)
+    m.metrics["bytes_per_record"] = sum(d["wire_bytes"] for d in data) / total
+    m.version = data[0].get("version")
+    return m
+
+
+def ingest_wire(ctx: Context, inv: Invocation) -> Measurement:
+    """runhive-wire: ingest_flood.py clients send pre-built Append requests to a fresh daemon; rows durable in
+    the store are read back; the daemon's CPU over the window is reported per row."""
+    s = ctx.sizes
+    label = f"{inv.tool.name}-wire"
+    clients, go = _spawn_clients(
+        inv,
+        lambda i, go: [
+            str(FLOOD_PY),
+            inv.service_dir,
+            "ingest-wire",
+            f"w{i}",
+            str(s.ceiling_steps),
+            str(ctx.ingest_batch),
+            str(s.keys),
+            str(go),
+        ],
+        "wire",
+    )
+    daemon: list[psutil.Process] = []
+    cpu: list[float] = []
+
+    def on_go() -> None:
+        daemon.extend(inv.daemons())
+        cpu.append(sum(procs.cpu_snapshot(daemon).values()))
+
+    rcs = _release_and_wait(clients, go, s.timeout_s, on_go)
+    cpu_after = sum(procs.cpu_snapshot(daemon).values())
+    m = _window(label, clients, rcs)
+    if not m.ok:
+        return m
+    total = s.ceiling_steps * s.ingest_clients
+    if daemon:
+        m.metrics["daemon_cpu_us_per_record"] = (cpu_after - cpu[0]) / total * 1e6
+    rows = check_rows(inv, m, "ingest-wire", {f"w{i}": s.ceiling_steps for i in range(s.ingest_clients)})
+    durable = sum(rows.values()) if rows else 0
+    m.metrics["records_per_s"] = durable / m.metrics["window_s"]
+    return m
 
 
 def grpc_ceiling(ctx: Context, inv: Invocation) -> list[Measurement]:
-    """Raw grpcio over a Unix socket, same client count, record count and batch size as the ingest clients."""
+    """Raw grpcio over a Unix socket: the same serialized Batch requests, client count and record count as
+    the wire-level flood, client-streaming and unary."""
     s = ctx.sizes
     sock = os.path.join(inv.service_dir, "ceiling.sock")
     ready = inv.dir / "ceiling.ready"
@@ -493,26 +619,22 @@ def grpc_ceiling(ctx: Context, inv: Invocation) -> list[Measurement]:
             if not ready.exists():
                 out_list.append(Measurement("", label, 0, 0, False, error="ceiling server did not start"))
                 continue
-            clients = []
-            for i in range(s.ingest_clients):
-                result_file = inv.dir / f"ceiling-{mode}-{i}.json"
-                args = [sock, mode, str(s.ceiling_steps), str(ctx.ingest_batch), str(ctx.record_bytes)]
-                with procs.SPAWN_LOCK:
-                    popen = subprocess.Popen([python, str(CEILING_PY), "client", *args, str(result_file)])
-                    procs.PROTECTED_PIDS.add(popen.pid)
-                clients.append((popen, result_file))
-            rcs = []
-            for popen, _ in clients:
-                rcs.append(popen.wait(s.timeout_s))
-                procs.PROTECTED_PIDS.discard(popen.pid)
-            if any(rcs):
-                out_list.append(Measurement("", label, 0, 0, False, error=f"client exit codes {rcs}"))
-                continue
-            data = [json.loads(f.read_text()) for _, f in clients]
-            start = min(d["epoch_start"] for d in data)
-            end = max(d["epoch_end"] for d in data)
-            total = sum(d["records"] for d in data)
-            m = measurement(label, None, records_per_s=total / (end - start), window_s=end - start)
+            clients, go = _spawn_clients(
+                inv,
+                lambda i, go, mode=mode: [  # type: ignore[misc]
+                    str(CEILING_PY),
+                    "client",
+                    sock,
+                    mode,
+                    str(s.ceiling_steps),
+                    str(ctx.ingest_batch),
+                    str(s.keys),
+                    str(go),
+                ],
+                f"ceiling-{mode}",
+            )
+            rcs = _release_and_wait(clients, go, s.timeout_s, lambda: None)
+            m = _window(label, clients, rcs)
             m.version = grpc_version()
             out_list.append(m)
     finally:
@@ -782,19 +904,31 @@ def workloads(s: Sizes, batch: int, record_bytes: int) -> dict[str, Workload]:
         Workload(
             WorkloadInfo(
                 "ingest",
-                f"e) Daemon ingest: {s.ingest_clients} client processes flooding {s.ingest_steps:,} steps "
-                "each",
+                f"e) Daemon ingest: {s.ingest_clients} client processes flooding",
                 (
-                    Metric("records_per_s", "records/s", better="higher"),
-                    Metric("window_s", "window s"),
-                    Metric("log_p50_us", "log() p50 µs"),
+                    Metric("records_per_s", "records/s", better="higher", ratio=False),
+                    Metric("pct_stream", "% of grpc-raw stream", better="higher", ratio=False),
+                    Metric("pct_unary", "% of grpc-raw unary", better="higher", ratio=False),
+                    Metric("window_s", "window s", ratio=False),
+                    Metric("daemon_cpu_us_per_record", "daemon CPU µs/record", ratio=False),
+                    Metric("bytes_per_record", "wire B/record", better="", ratio=False),
+                    Metric("log_p50_us", "log() p50 µs", ratio=False),
                     rows_lost,
                 ),
-                "runhive: rows durable in the store (read back) over the window from the first client's loop "
-                "start to the last finish(). grpc-raw: a generic grpcio handler on a Unix socket taking raw "
-                f"bytes, same number of clients, {s.ceiling_steps:,} records each in batches of {batch:,} "
-                f"records x {record_bytes} B (the runhive client's batch limit and record size); stream: one "
-                "client-streaming call per client; unary: one call per batch, like Append.",
+                "Four rows per rep, in this order. **runhive**: the whole client stack: "
+                f"{s.ingest_clients} processes x {s.ingest_steps:,} `run.log()` of {s.keys} floats, rows durable "
+                "in the store (read back) over the window from the first client's loop start to the last "
+                "`finish()`; this row carries the 100k records/s target. **runhive-wire**: the transport and "
+                f"the daemon only (`bench/ingest_flood.py`): {s.ingest_clients} processes, one run each, send "
+                f"{s.ceiling_steps:,} rows each as the client's sender encodes them (blocks of {batch:,} rows, "
+                f"{record_bytes} B/row on the wire), pre-built before the window, through runhive's client "
+                "transport, one `Append` at a time, each acked once fsynced in the WAL; the window ends when "
+                "`FinishRun` says every row is in the store (read back). `log()` and the client's column "
+                "encoding are not in it; the daemon's deferred metric index may still be behind at the end. "
+                "Fresh daemon and store. **grpc-raw stream / unary**: a generic grpcio handler on a Unix "
+                "socket that counts and drops the same serialized requests, same clients and rows; stream: one "
+                "client-streaming call per client; unary: one call per batch, like Append. All clients of a "
+                "row start together (a start barrier). % columns: records/s over the ceiling of the same rep.",
             ),
             wl_ingest,
             runhive_only=True,
@@ -854,20 +988,18 @@ def workloads(s: Sizes, batch: int, record_bytes: int) -> dict[str, Workload]:
 
 
 def runhive_batch_and_record_size() -> tuple[int, int]:
-    """The runhive client's batch_max_records and the size of one serialized 10-float history Record."""
+    """The runhive client's batch_max_records and the wire bytes per row of a full block of 10-float rows
+    (as `ingest_flood.build_batches` encodes it, which is the client sender's encoding)."""
     batch, size = 2_000, DEFAULT_RECORD_BYTES
     with contextlib.suppress(Exception):
         from runhive._settings import Settings
 
         batch = int(Settings().resolved_batch_max)
     with contextlib.suppress(Exception):
-        from runhive._proto.v1 import service_pb2 as pb
+        from ingest_flood import PLACEHOLDER_RUN, PLACEHOLDER_SESSION, PLACEHOLDER_WRITER, build_batches
 
-        row = {"loss": 0.123456789, **{f"m{k}": k * 0.987654321 for k in range(1, 10)}}
-        row.update({"_step": 12345, "_runtime": 12.3456, "_timestamp": 1.7e9})
-        history = pb.HistoryRecord(step=12345, json=json.dumps(row).encode())
-        record = pb.Record(seq=12345, run_id="abcd1234", writer="w-1234abcd", time=1.7e9, history=history)
-        size = len(record.SerializeToString())
+        first = build_batches(PLACEHOLDER_SESSION, PLACEHOLDER_RUN, PLACEHOLDER_WRITER, batch, batch, 10)[0]
+        size = round(first.ByteSize() / batch)
     return batch, size
 
 
