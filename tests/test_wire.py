@@ -14,8 +14,11 @@ from pathlib import Path
 
 import hpack
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import RhEnv
+from runhive import _hpack
 from runhive import _pb as pb
 from runhive._transport import DaemonAddress, handshake
 from runhive._wire import Channel as WireChannel
@@ -176,3 +179,37 @@ def test_messages_are_whole_when_the_generated_module_is_imported_meanwhile() ->
     for _ in range(3):
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
         assert out.strip() == "True"
+
+
+_NAMES = st.one_of(
+    st.sampled_from(
+        [":status", "content-type", "grpc-status", "grpc-message", "te", "cookie", "x-refused-bin"]
+    ),
+    st.text("abcdefghijklmnopqrstuvwxyz-0123456789", min_size=1, max_size=40),
+)
+_VALUES = st.one_of(st.sampled_from(["200", "0", "application/grpc", ""]), st.text(max_size=300))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    blocks=st.lists(st.lists(st.tuples(_NAMES, _VALUES, st.booleans()), max_size=10), min_size=1, max_size=8),
+    huffman=st.booleans(),
+    table_sizes=st.lists(st.sampled_from([None, 0, 60, 200, 4096]), min_size=8, max_size=8),
+)
+def test_hpack_decoder_agrees_with_the_hpack_library(
+    blocks: list[list[tuple[str, str, bool]]], huffman: bool, table_sizes: list[int | None]
+) -> None:
+    """Block after block on one connection (a shared dynamic table), with table size updates, never-indexed
+    fields and Huffman coding on or off: what `hpack.Encoder` writes, `_hpack.Decoder` reads back."""
+    encoder, decoder = hpack.Encoder(), _hpack.Decoder()
+    for block, size in zip(blocks, table_sizes, strict=False):
+        if size is not None:
+            encoder.header_table_size = size
+        fields = [hpack.NeverIndexedHeaderTuple(n, v) if never else (n, v) for n, v, never in block]
+        assert decoder.decode(encoder.encode(fields, huffman=huffman)) == [(n, v) for n, v, _ in block]
+
+
+def test_hpack_decoder_refuses_what_is_not_hpack() -> None:
+    for bad in (b"\x80", b"\xff\xff\xff\xff\xff\xff\xff", b"\x40\x05ab", b"\x3f\xff\x7f", b"\xbf"):
+        with pytest.raises(_hpack.HPACKError):
+            _hpack.Decoder().decode(bad)

@@ -72,10 +72,11 @@ def _preload() -> None:
         with lock:  # a fork() meanwhile waits: a child must not inherit a half-done import
             try:
                 import getpass  # noqa: F401
+                import importlib
 
-                import hpack  # noqa: F401
-
-                from . import _environment, _init  # noqa: F401
+                # In this order: init() needs _init first, and the Run class only once its InitRun has gone out.
+                for name in ("_init", "_run", "_exit_hooks", "_environment"):
+                    importlib.import_module(f"{__name__}.{name}")
             except Exception:  # init() will raise the real error where the caller sees it
                 pass
 

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from ._errors import ConfigError
 from ._itemview import ItemView
+from ._termlog import LazyLogger
 from ._values import MAX_DEPTH, convert
 
-logger = logging.getLogger("runhive")
+logger = LazyLogger("runhive")
 
 
 def _clean_key(key: str) -> str:

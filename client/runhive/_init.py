@@ -9,19 +9,21 @@ import socket
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from . import _exit_hooks, _globals
+from . import _globals
 from ._config import _as_mapping
 from ._errors import CommError, UsageError
 from ._ids import validate_id
-from ._run import Run
 from ._settings import Settings, normalize_mode
 from ._setup import base_settings
-from ._termlog import logger as termlog
+from ._termlog import LazyLogger
 from ._wire import RpcError, StatusCode
 
-logger = termlog()
+if TYPE_CHECKING:
+    from ._run import Run
+
+logger = LazyLogger(configure=True)
 _warned_flags: set[str] = set()
 
 REINIT_CHOICES = ("default", "return_previous", "finish_previous", "create_new")
@@ -262,6 +264,10 @@ def _start_run(
         ):
             raise UsageError(exc.details()) from None
         raise CommError(f"runhive-service refused init: {exc.code().name}: {exc.details()}") from None
+    # Imported only now: while InitRun was in flight, `import runhive`'s background thread went on loading these.
+    from . import _exit_hooks
+    from ._run import Run
+
     req.info.CopyFrom(reply.info)
     handle = WriterHandle(
         run_id=f"{reply.info.entity}/{reply.info.project}/{reply.info.id}",

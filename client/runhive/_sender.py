@@ -9,7 +9,6 @@ and resends; the daemon drops what it already has by (run, writer, seq).
 from __future__ import annotations
 
 import json
-import logging
 import os
 import threading
 import time
@@ -22,10 +21,11 @@ from ._errors import CommError
 from ._protocol import MAX_MESSAGE_BYTES, REFUSED_MD
 from ._rows import BlockBuilder, encode_json, encode_row, split_row
 from ._settings import Settings
+from ._termlog import LazyLogger
 from ._transport import Connection, connect
 from ._wire import RpcError, StatusCode
 
-logger = logging.getLogger("runhive")
+logger = LazyLogger("runhive")
 
 # Record kinds on the in-process queue.
 HISTORY, CONFIG, SUMMARY, UPDATE, EXIT, METRIC = range(6)

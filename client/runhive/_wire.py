@@ -5,7 +5,7 @@ Why not grpcio in user processes: importing it costs ~27 MiB of RSS and ~60 ms (
 in every training rank; and a process forked after grpcio was used must not touch it again. Why not `h2`
 either: its general state machine costs ~16 ms to import, on init()'s path. A gRPC client that runs one call
 at a time per connection needs a small part of HTTP/2: frames, two flow-control windows, SETTINGS, PING and
-GOAWAY. That part is written here; header decompression (HPACK, with its Huffman code) is the `hpack` library.
+GOAWAY. That part is written here, and so is HPACK decoding (`_hpack.py`).
 Each thread that calls gets its own connection, and a forked child opens its own. The daemon still serves with
 grpcio. See docs/DESIGN-NOTES.md.
 """
@@ -22,8 +22,7 @@ import urllib.parse
 from collections.abc import Iterator
 from typing import Any
 
-import hpack
-
+from . import _hpack
 from . import _pb as pb
 
 SERVICE = pb.DESCRIPTOR.services_by_name["Runhive"]
@@ -131,7 +130,7 @@ class _Conn:
         except BaseException:
             self.sock.close()
             raise
-        self.decoder = hpack.Decoder()
+        self.decoder = _hpack.Decoder()
         self.buf = bytearray()
         self.next_sid = 1
         self.stream: _Stream | None = None
@@ -352,7 +351,7 @@ class Channel:
         except TimeoutError:
             self._drop(conn)
             raise RpcError(StatusCode.DEADLINE_EXCEEDED, f"{method}: no answer within {timeout} s") from None
-        except (OSError, ProtocolError, hpack.HPACKError) as exc:
+        except (OSError, ProtocolError, _hpack.HPACKError) as exc:
             self._drop(conn)
             raise RpcError(
                 StatusCode.UNAVAILABLE, f"{method}: connection to {self.path} lost: {exc}"
