@@ -450,6 +450,8 @@ def wl_ingest(ctx: Context, inv: Invocation) -> list[Measurement]:
     """e): the log()-driven flood, the wire-level flood (pre-built Append requests) on a fresh daemon, and the
     raw grpcio ceiling with the same bytes; each rep's rows get their share of that rep's ceilings."""
     out = [ingest_log(ctx, inv)]
+    # The wire row runs in an invocation of its own, whose clean-up would take this daemon for a leftover.
+    inv.stop_daemon()
     rep = inv.dir.name.removeprefix("rep")
     with ctx.invocation(inv.tool, "ingest", f"{rep}-wire") as wire_inv:
         wire = ingest_wire(ctx, wire_inv)
