@@ -191,16 +191,14 @@ class _Conn:
                     break
                 ftype, flags = buf[pos + 3], buf[pos + 4]
                 sid = int.from_bytes(buf[pos + 5 : pos + 9], "big") & 0x7FFFFFFF
-                payload = memoryview(buf)[pos + 9 : pos + 9 + length]
-                try:
-                    self._handle(ftype, flags, sid, payload)
-                finally:
-                    payload.release()
+                # A copy, not a view: replies are small, and a view would pin `buf` against the `del` below.
+                payload = bytes(buf[pos + 9 : pos + 9 + length])
                 pos += 9 + length
+                self._handle(ftype, flags, sid, payload)
         finally:
             del buf[:pos]
 
-    def _handle(self, ftype: int, flags: int, sid: int, payload: memoryview) -> None:
+    def _handle(self, ftype: int, flags: int, sid: int, payload: bytes) -> None:
         st = self.stream
         mine = st is not None and sid == st.sid
         if self.header_block is not None and ftype != CONTINUATION:
@@ -282,7 +280,7 @@ class _Conn:
             pass
 
 
-def _unpad(payload: memoryview, flags: int) -> memoryview:
+def _unpad(payload: bytes, flags: int) -> bytes:
     if flags & PADDED:
         pad = payload[0]
         if pad >= len(payload):
