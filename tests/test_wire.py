@@ -6,6 +6,7 @@ the daemon sends, so a scripted HTTP/2 peer on a Unix socket plays the server th
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -213,3 +214,14 @@ def test_hpack_decoder_refuses_what_is_not_hpack() -> None:
     for bad in (b"\x80", b"\xff\xff\xff\xff\xff\xff\xff", b"\x40\x05ab", b"\x3f\xff\x7f", b"\xbf"):
         with pytest.raises(_hpack.HPACKError):
             _hpack.Decoder().decode(bad)
+
+
+def test_messages_fall_back_to_the_generated_module_on_another_backend() -> None:
+    code = (
+        "import runhive._pb as pb\n"
+        "b = pb.Batch(session='x')\n"
+        "print(pb.FAST, pb.Batch.FromString(b.SerializeToString()).session, pb.PROTOCOL_VERSION_CURRENT > 0)\n"
+    )
+    env = {**os.environ, "PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION": "python"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    assert out.stdout.split() == ["False", "x", "True"]
