@@ -26,10 +26,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-# The transport first: it loads the client's message classes before anything imports the generated module.
+from runhive import _pb as pb
 from runhive._transport import connect
-
-from runhive._proto.v1 import service_pb2 as pb  # isort: skip
 
 # Stand-ins for the ceiling, which has no daemon to ask: same lengths as what InitRun and Handshake give.
 PLACEHOLDER_SESSION = "0" * 32  # secrets.token_hex(16)

@@ -32,6 +32,8 @@ class MetricDef:
         self.name, self.step_metric, self.summary = name, step_metric, summary
         self.goal, self.hidden, self.step_sync = goal, hidden, step_sync
 
+    _FIELDS = ("name", "step_metric", "summary", "goal", "hidden", "step_sync")  # in __init__'s order
+
     def _key(self) -> tuple[Any, ...]:
         return (self.name, self.step_metric, self.summary, self.goal, self.hidden, self.step_sync)
 
@@ -43,7 +45,7 @@ class MetricDef:
     def __repr__(self) -> str:
         return (
             "MetricDef("
-            + ", ".join(f"{k}={v!r}" for k, v in zip(self.__slots__, self._key(), strict=True))
+            + ", ".join(f"{k}={v!r}" for k, v in zip(self._FIELDS, self._key(), strict=True))
             + ")"
         )
 
