@@ -27,7 +27,7 @@ from runhive._proto.v1 import service_pb2 as pb
 
 from ._config import ServiceConfig
 from ._procs import process_alive, writer_host_pid
-from ._store import CRASHED, RUNNING, RunState, Store, WriterState, run_key, state_from_row
+from ._store import CRASHED, RUNNING, RunState, Store, WriterState, record_rows, run_key, state_from_row
 from ._validate import Invalid, check_group
 from ._wal import ReadResult, WalWriter, read_frames, wal_name
 
@@ -432,7 +432,7 @@ class Engine:
                 raise EngineError("INVALID_ARGUMENT", f"run {group.run_id!r}: {exc}") from None
             if group.records:
                 work.append((st, group))
-                n += sum(r.history.rows or 1 if r.HasField("history") else 1 for r in group.records)
+                n += record_rows(group.records)
         self.records_received += n
         self._wait_for_store()
         errors = self.commit_groups(work)
@@ -582,7 +582,11 @@ class Engine:
                     break
             stop = any(i is None for i in items)
             work = [i for i in items if i is not None]
-            if work:
+            if work and self.cfg.test_apply_delay:
+                # A slow writer in tests commits item by item, so a poll can catch a long apply half-way.
+                for w in work:
+                    self._apply([w])
+            elif work:
                 self._apply(work)
             if stop:
                 return
@@ -601,12 +605,7 @@ class Engine:
         online = [w for w in work if not w[0].offline]
         if self.cfg.test_apply_delay:
             # RUNHIVE_TEST_APPLY_DELAY: a slow store writer (seconds per applied row), for tests only.
-            rows = sum(
-                (r.history.rows or 1) if r.HasField("history") else 1
-                for _, g, _, _ in work
-                for r in g.records
-            )
-            time.sleep(self.cfg.test_apply_delay * rows)
+            time.sleep(self.cfg.test_apply_delay * sum(record_rows(g.records) for _, g, _, _ in work))
         try:
             if online:
                 self.store.apply(online)
@@ -619,7 +618,7 @@ class Engine:
         with self._applied_cv:
             for st, group, _end, _payload in work:
                 recs = group.records
-                self.records_applied += sum(r.history.rows or 1 if r.HasField("history") else 1 for r in recs)
+                self.records_applied += record_rows(recs)
                 if group.writer == DAEMON_WRITER:
                     continue
                 w = st.writers.get(group.writer)

@@ -83,6 +83,11 @@ class RunState:
         return self.info.mode == "offline"
 
 
+def record_rows(records: Iterable[pb.Record]) -> int:
+    """History rows in `records`: a columnar history record carries many; every other record counts as one."""
+    return sum((r.history.rows or 1) if r.HasField("history") else 1 for r in records)
+
+
 def run_key(entity: str, project: str, run_id: str) -> str:
     return f"{entity}/{project}/{run_id}"
 

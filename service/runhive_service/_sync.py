@@ -33,7 +33,7 @@ from runhive._proto.v1 import service_pb2 as pb
 from runhive._rows import decode_rows
 
 from ._procs import process_alive, writer_host_pid
-from ._store import RUNNING, RunState, WriterState, run_key, state_from_row
+from ._store import RUNNING, RunState, WriterState, record_rows, run_key, state_from_row
 from ._wal import ReadResult, read_frames
 
 if TYPE_CHECKING:
@@ -51,11 +51,12 @@ IN_FLIGHT = 4  # chunks handed to the applier and not yet applied
 STALL_TIMEOUT = 120.0  # seconds without the applier taking a chunk before the sync gives up
 
 
-def chunk_records() -> int:
+def chunk_rows() -> int:
+    """History rows between the sync's progress marks (RUNHIVE_SYNC_CHUNK, a test knob)."""
     try:
-        return max(1, int(os.environ.get("RUNHIVE_SYNC_CHUNK", "2000")))
+        return max(1, int(os.environ.get("RUNHIVE_SYNC_CHUNK", "20000")))
     except ValueError:
-        return 2000
+        return 20000
 
 
 def is_syncing(run_dir: str | Path) -> bool:
@@ -247,8 +248,8 @@ class SyncJob:
         self._mark(SYNCING_MARKER, {"pid": os.getpid(), "store": str(engine.cfg.store_path)})
 
         res = ReadResult()
-        size = chunk_records()
-        since_mark = 0  # records handed to the applier since the last chunk mark
+        size = chunk_rows()
+        since_mark = 0  # history rows handed to the applier since the last chunk mark
         marks: list[int] = []  # WAL offsets at chunk boundaries, not yet applied
         last_end = start
         prev_end: int = start if not start else 0  # the end of the frame before the first one to apply
@@ -281,7 +282,7 @@ class SyncJob:
             self._enqueue(group, end)
             self.applied += len(recs)
             last_end = prev_end = start = end
-            since_mark += len(recs)
+            since_mark += record_rows(recs)
             if since_mark >= size:
                 since_mark = 0
                 marks.append(end)
