@@ -9,6 +9,7 @@ import sqlite3
 from typing import Any
 
 from conftest import RhEnv, wait_for
+from runhive._schema import SCHEMA_VERSION
 
 LOGGER = """
 import sys
@@ -98,6 +99,10 @@ def test_store_from_before_the_deferred_index_is_migrated(rh: RhEnv) -> None:
     wait_for(lambda: not rh.daemon_pids(), 10, "the daemon to stop")
     db = sqlite3.connect(rh.store)
     db.execute("ALTER TABLE runs DROP COLUMN indexed_rows")  # what a version-3 store looks like
+    db.execute("DROP INDEX runs_by_sweep")
+    db.execute("ALTER TABLE runs DROP COLUMN sweep")
+    db.execute("DROP TABLE sweeps")
+    db.execute("DROP TABLE sweep_runs")
     db.execute("UPDATE meta SET value='3' WHERE key='schema_version'")
     db.commit()
     db.close()
@@ -106,7 +111,11 @@ def test_store_from_before_the_deferred_index_is_migrated(rh: RhEnv) -> None:
     wait_for(lambda: rh.daemon_pids(), 10, "the daemon")
     assert index_state(rh)[:2] == (400, 400)
     db = sqlite3.connect(f"file:{rh.store}?mode=ro", uri=True)
-    assert db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == ("4",)
+    assert db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == (
+        str(SCHEMA_VERSION),
+    )
+    assert "sweep" in {row[1] for row in db.execute("PRAGMA table_info(runs)")}
+    assert db.execute("SELECT COUNT(*) FROM sweeps").fetchone() == (0,)
     db.close()
     check_values(reads(rh, "old"), 400)
 

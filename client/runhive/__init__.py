@@ -28,6 +28,7 @@ __all__ = [
     "Settings",
     "UsageError",
     "__version__",
+    "agent",
     "alert",
     "config",
     "define_metric",
@@ -39,6 +40,7 @@ __all__ = [
     "save",
     "setup",
     "summary",
+    "sweep",
     "teardown",
     "unwatch",
     "watch",
@@ -107,6 +109,28 @@ def login(*args: Any, **kwargs: Any) -> bool:
 
     logger().info("no login needed: runhive stores runs locally in %s", base_settings().store_path)
     return True
+
+
+def sweep(sweep: Any, entity: str | None = None, project: str | None = None, prior_runs: Any = None) -> str:
+    """Create a sweep and return its id (W&B's `wandb.sweep`); see `runhive._sweep.sweep`."""
+    from ._sweep import sweep as _sweep
+
+    return _sweep(sweep, entity=entity, project=project, prior_runs=prior_runs)
+
+
+def agent(
+    sweep_id: str,
+    function: Any = None,
+    entity: str | None = None,
+    project: str | None = None,
+    count: int | None = None,
+    forward_signals: bool = False,
+    term_timeout: float | None = None,
+) -> None:
+    """Run a sweep's jobs (W&B's `wandb.agent`); see `runhive._agent.agent`."""
+    from ._agent import agent as _agent
+
+    _agent(sweep_id, function, entity, project, count, forward_signals, term_timeout)
 
 
 _warned: set[str] = set()

@@ -7,12 +7,15 @@ import re
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._errors import UsageError
 from ._schema import connect
 from ._settings import Settings
 from ._setup import base_settings
+
+if TYPE_CHECKING:
+    from ._api_sweep import Sweep
 
 _RUN_COLUMNS = (
     "pk, id, entity, project, name, notes, tags, grp, job_type, state, exit_code, config, summary, metadata, "
@@ -117,6 +120,12 @@ class Api:
         with snapshot(db):
             chunks = read_chunks(db, key, list(by_pk), buckets)
         return {by_pk[pk].id: _series(c, buckets) for pk, c in chunks.items()}
+
+    def sweep(self, path: str) -> Sweep:
+        """One sweep by `"entity/project/sweep_id"`, `"project/sweep_id"` or `"sweep_id"`."""
+        from ._api_sweep import find_sweep
+
+        return find_sweep(self, path)
 
     def projects(self, entity: str | None = None) -> list[str]:
         sql = "SELECT DISTINCT project FROM runs"

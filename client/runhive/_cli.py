@@ -181,6 +181,9 @@ def build_parser() -> argparse.ArgumentParser:
     from ._sync import add_parser as add_sync_parser
 
     add_sync_parser(sub)
+    from ._sweep_cli import add_parsers as add_sweep_parsers
+
+    add_sweep_parsers(sub)
     p = sub.add_parser("login", help="say where runs are stored (no account needed)")
     p.set_defaults(fn=cmd_login)
     return parser

@@ -108,6 +108,13 @@ def init(
     if settings is not None and not isinstance(settings, (Settings, Mapping)):
         raise UsageError(f"settings= must be a runhive.Settings or a dict, got {type(settings).__name__}.")
     s = base_settings().merged(settings)
+    sweep = _sweep_context()
+    if sweep is not None:
+        # As W&B: under an agent the run's id, project and entity are the sweep's; the agent set them.
+        for what, given in (("project", project), ("entity", entity), ("run_id", id)):
+            if given is not None:
+                logger.warning("Ignoring %s '%s' when running a sweep.", what, given)
+        project = entity = id = None
     explicit = {
         "project": project,
         "entity": entity,
@@ -138,6 +145,10 @@ def init(
         cfg = {k: v for k, v in cfg.items() if k in set(config_include_keys)}
     if config_exclude_keys:
         cfg = {k: v for k, v in cfg.items() if k not in set(config_exclude_keys)}
+    if sweep is not None:
+        from ._sweep import merge_params
+
+        cfg = merge_params(cfg, sweep.params)
     for flag, value in (
         ("sync_tensorboard", sync_tensorboard),
         ("monitor_gym", monitor_gym),
@@ -196,7 +207,15 @@ def init(
             s.run_id,
         )
         resume_value = ""
-    return _start_run(s, mode_value, resume_value, cfg, effective, allow_val_change)
+    return _start_run(s, mode_value, resume_value, cfg, effective, allow_val_change, sweep)
+
+
+def _sweep_context() -> Any:
+    if not (os.environ.get("RUNHIVE_SWEEP_ID") or os.environ.get("WANDB_SWEEP_ID")):
+        return None  # the usual case: no import on init()'s path
+    from ._sweep import current
+
+    return current()
 
 
 def _start_run(
@@ -206,6 +225,7 @@ def _start_run(
     cfg: dict[str, Any],
     reinit: str,
     allow_val_change: bool | None,
+    sweep: Any = None,
 ) -> Run:
     from . import _pb as pb
     from ._config import _clean_key, _clean_value
@@ -240,6 +260,7 @@ def _start_run(
         host=host,
         metadata_json=json.dumps(_metadata()).encode(),
         mode=mode,
+        sweep_id=sweep.sweep_id if sweep is not None else "",
     )
     writer = f"{host}-{os.getpid()}-{os.urandom(4).hex()}"
     sender = get_sender(s)
@@ -291,6 +312,9 @@ def _start_run(
     )
     if allow_val_change:
         object.__setattr__(run.config, "_allow_val_change_default", True)
+    if sweep is not None:
+        for k in sweep.params:  # owned by the sweep: later changes are ignored with W&B's warning
+            run.config._locked[k] = "sweep"
     _write_resume_file(root, run.id)
     from ._environment import capture_in_background
 

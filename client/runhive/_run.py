@@ -134,6 +134,11 @@ class Run:
         return self._info.run_dir
 
     @property
+    def sweep_id(self) -> str | None:
+        """The sweep that started this run, if an agent did."""
+        return self._info.sweep_id or None
+
+    @property
     def path(self) -> str:
         return f"{self._info.entity}/{self._info.project}/{self._info.id}"
 

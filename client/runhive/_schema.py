@@ -14,7 +14,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 CHUNK = 128
 
 SCHEMA = """
@@ -44,6 +44,7 @@ CREATE TABLE IF NOT EXISTS runs (
     history_rows INTEGER NOT NULL DEFAULT 0,
     applied_offset INTEGER NOT NULL DEFAULT 0,
     indexed_rows INTEGER NOT NULL DEFAULT 0,
+    sweep TEXT NOT NULL DEFAULT '',
     UNIQUE (entity, project, id)
 );
 CREATE INDEX IF NOT EXISTS runs_by_project ON runs (project, entity, created_at);
@@ -72,6 +73,30 @@ CREATE TABLE IF NOT EXISTS metric_chunks (
     vals BLOB NOT NULL,
     PRIMARY KEY (key_pk, run_pk, chunk)
 ) WITHOUT ROWID;
+-- Sweeps and the runs their controller handed out (`runhive_service._sweep_store`); a run's own row names its
+-- sweep in runs.sweep once it has started.
+CREATE TABLE IF NOT EXISTS sweeps (
+    pk INTEGER PRIMARY KEY,
+    id TEXT NOT NULL,
+    entity TEXT NOT NULL,
+    project TEXT NOT NULL,
+    name TEXT NOT NULL DEFAULT '',
+    config TEXT NOT NULL,
+    state TEXT NOT NULL,
+    created_at REAL,
+    updated_at REAL,
+    UNIQUE (entity, project, id)
+);
+CREATE TABLE IF NOT EXISTS sweep_runs (
+    sweep_pk INTEGER NOT NULL,
+    run_id TEXT NOT NULL,
+    agent TEXT NOT NULL DEFAULT '',
+    params TEXT NOT NULL DEFAULT '{}',
+    state TEXT NOT NULL,
+    exit_code INTEGER,
+    created_at REAL,
+    PRIMARY KEY (sweep_pk, run_id)
+) WITHOUT ROWID;
 -- A covering index of the chunk summaries: downsampled chart reads scan it and never touch the blobs.
 CREATE INDEX IF NOT EXISTS metric_chunk_summaries
     ON metric_chunks (key_pk, run_pk, chunk, first_step, n, min, max, last);
@@ -84,6 +109,9 @@ def migrate(conn: sqlite3.Connection) -> None:
     if "indexed_rows" not in columns:  # v3 wrote metric chunks with the rows: all of them are indexed
         conn.execute("ALTER TABLE runs ADD COLUMN indexed_rows INTEGER NOT NULL DEFAULT 0")
         conn.execute("UPDATE runs SET indexed_rows = history_rows")
+    if "sweep" not in columns:  # v4 had no sweeps
+        conn.execute("ALTER TABLE runs ADD COLUMN sweep TEXT NOT NULL DEFAULT ''")
+    conn.execute("CREATE INDEX IF NOT EXISTS runs_by_sweep ON runs (sweep) WHERE sweep != ''")
     conn.execute(
         "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
     )

@@ -41,9 +41,10 @@ _ENV: dict[str, tuple[str, ...]] = {
     "service_wait": ("SERVICE_WAIT", "_SERVICE_WAIT"),
     "finish_timeout": ("FINISH_TIMEOUT",),
     "max_buffered_records": ("MAX_BUFFERED_RECORDS",),
+    "agent_heartbeat": ("AGENT_HEARTBEAT",),
 }
 # Read only under RUNHIVE_*: they point at runhive's own daemon and store, never at W&B's.
-_RUNHIVE_ONLY = {"service_dir", "data_dir", "service_idle_timeout", "max_buffered_records"}
+_RUNHIVE_ONLY = {"service_dir", "data_dir", "service_idle_timeout", "max_buffered_records", "agent_heartbeat"}
 
 
 def _default_service_dir() -> str:
@@ -90,6 +91,7 @@ class Settings:
     max_buffered_records: int | None = None
     batch_max_records: int | None = None
     batch_window: float | None = None
+    agent_heartbeat: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __init__(self, **kwargs: Any) -> None:
@@ -165,6 +167,11 @@ class Settings:
     @property
     def resolved_batch_max(self) -> int:
         return int(self.batch_max_records or 2_000)
+
+    @property
+    def resolved_agent_heartbeat(self) -> float:
+        # W&B's agents call in every 5 s while a run goes on (for stop commands); an idle agent asks at once.
+        return float(self.agent_heartbeat if self.agent_heartbeat is not None else 5.0)
 
     @property
     def resolved_batch_window(self) -> float:
@@ -254,7 +261,7 @@ def _settings_from_environ(environ: Mapping[str, str] | None = None) -> Settings
 def _coerce(name: str, raw: str) -> Any:
     if name in ("disable_code", "silent", "save_code"):
         return _to_bool(raw)
-    if name in ("service_idle_timeout", "service_wait", "finish_timeout"):
+    if name in ("service_idle_timeout", "service_wait", "finish_timeout", "agent_heartbeat"):
         try:
             return float(raw)
         except ValueError:

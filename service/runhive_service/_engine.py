@@ -15,9 +15,11 @@ import logging
 import os
 import queue
 import secrets
+import sqlite3
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,6 +61,25 @@ class Session:
     started: float = field(default_factory=time.time)
 
 
+class StoreCall:
+    """Work for the store's one writer that is not a record group (sweep state): `fn` runs on the applier thread
+    with the writer's connection, between transactions."""
+
+    def __init__(self, fn: Callable[[sqlite3.Connection], Any]) -> None:
+        self.fn = fn
+        self.done = threading.Event()
+        self.result: Any = None
+        self.error: BaseException | None = None
+
+    def run(self, db: sqlite3.Connection) -> None:
+        try:
+            self.result = self.fn(db)
+        except BaseException as exc:  # handed to the caller's thread
+            self.error = exc
+        finally:
+            self.done.set()
+
+
 @dataclass
 class _CommitItem:
     groups: list[tuple[RunState, pb.RecordBatch]]
@@ -94,8 +115,8 @@ class Engine:
         self._commit_q: queue.Queue[_CommitItem | None] = queue.Queue()
         # Bounded: when the store falls behind, the committer waits, Append calls wait, and clients block in
         # log() at their own bound. Memory stays flat instead of queueing parsed batches without limit.
-        self._apply_q: queue.Queue[tuple[RunState, pb.RecordBatch, int, bytes | None] | None] = queue.Queue(
-            maxsize=APPLY_QUEUE_GROUPS
+        self._apply_q: queue.Queue[tuple[RunState, pb.RecordBatch, int, bytes | None] | StoreCall | None] = (
+            queue.Queue(maxsize=APPLY_QUEUE_GROUPS)
         )
         self._names: dict[tuple[str, str], set[str]] = {}
         self._stop = threading.Event()
@@ -109,6 +130,9 @@ class Engine:
         self._threads: list[threading.Thread] = []
         self._syncer = ThreadPoolExecutor(max_workers=8, thread_name_prefix="runhive-fsync")
         self.on_idle: Any = None
+        self._sweeps: Any = (
+            None  # the sweep controller, made on the first sweep call (its imports cost start-up)
+        )
         # Recently released streams, so a FinishRun that arrives after the applier closed the run still answers.
         self._closed: OrderedDict[str, RunState] = OrderedDict()
 
@@ -134,6 +158,8 @@ class Engine:
             for wal in self._wals.values():
                 wal.close()
             self._wals.clear()
+        if self._sweeps is not None:
+            self._sweeps.close()
         self.store.close()
 
     def touch(self) -> None:
@@ -581,17 +607,39 @@ class Engine:
                 except queue.Empty:
                     break
             stop = any(i is None for i in items)
-            work = [i for i in items if i is not None]
+            calls = [i for i in items if isinstance(i, StoreCall)]
+            work = [i for i in items if i is not None and not isinstance(i, StoreCall)]
             if work and self.cfg.test_apply_delay:
                 # A slow writer in tests commits item by item, so a poll can catch a long apply half-way.
                 for w in work:
                     self._apply([w])
             elif work:
                 self._apply(work)
+            for call in calls:
+                call.run(self.store.db)
             if stop:
                 return
             if index.lag > INDEX_MAX_LAG_ROWS:  # busy for long: keep the index within a bound behind
                 self._index()
+
+    @property
+    def sweeps(self) -> Any:
+        with self._lock:
+            if self._sweeps is None:
+                from ._sweep_controller import SweepController
+
+                self._sweeps = SweepController(self)
+            return self._sweeps
+
+    def store_call(self, fn: Callable[[sqlite3.Connection], Any], timeout: float = 60.0) -> Any:
+        """Run `fn(db)` on the store's writer thread and return its result (the store keeps one writer)."""
+        call = StoreCall(fn)
+        self._apply_q.put(call, timeout=timeout)
+        if not call.done.wait(timeout):
+            raise EngineError("UNAVAILABLE", f"the store did not answer within {timeout} s; try again")
+        if call.error is not None:
+            raise call.error
+        return call.result
 
     def _index(self) -> None:
         try:

@@ -139,6 +139,27 @@ class Servicer(pb_grpc.RunhiveServicer):
         return serve_sync(self.engine, request, context)
 
     @_guarded
+    def CreateSweep(
+        self, request: pb.CreateSweepRequest, context: grpc.ServicerContext
+    ) -> pb.CreateSweepResponse:
+        self.engine.session(request.session)
+        return self.engine.sweeps.create(request)  # type: ignore[no-any-return]
+
+    @_guarded
+    def SweepAgent(
+        self, request: pb.SweepAgentRequest, context: grpc.ServicerContext
+    ) -> pb.SweepAgentResponse:
+        self.engine.session(request.session)
+        return self.engine.sweeps.agent(request)  # type: ignore[no-any-return]
+
+    @_guarded
+    def SweepControl(
+        self, request: pb.SweepControlRequest, context: grpc.ServicerContext
+    ) -> pb.SweepControlResponse:
+        self.engine.session(request.session)
+        return self.engine.sweeps.control(request)  # type: ignore[no-any-return]
+
+    @_guarded
     def Shutdown(self, request: pb.ShutdownRequest, context: grpc.ServicerContext) -> pb.ShutdownResponse:
         self.engine.session(request.session)
         self._shutdown()

@@ -201,7 +201,7 @@ class Store:
         if row is None:
             cur = self.db.execute(
                 "INSERT INTO runs (id, entity, project, name, notes, tags, grp, job_type, state, metadata, run_dir,"
-                " mode, host, pid, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " mode, host, pid, created_at, updated_at, sweep) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     info.id,
                     info.entity,
@@ -219,6 +219,7 @@ class Store:
                     info.pid,
                     info.start_time or time.time(),
                     time.time(),
+                    info.sweep_id,
                 ),
             )
             st.pk = int(cur.lastrowid or 0)

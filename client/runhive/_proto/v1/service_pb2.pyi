@@ -43,7 +43,7 @@ class HandshakeResponse(_message.Message):
     def __init__(self, protocol_version: _Optional[int] = ..., session: _Optional[str] = ..., daemon_pid: _Optional[int] = ..., daemon_version: _Optional[str] = ...) -> None: ...
 
 class RunInfo(_message.Message):
-    __slots__ = ("id", "entity", "project", "name", "notes", "tags", "group", "job_type", "run_dir", "start_time", "pid", "host", "metadata_json", "mode")
+    __slots__ = ("id", "entity", "project", "name", "notes", "tags", "group", "job_type", "run_dir", "start_time", "pid", "host", "metadata_json", "mode", "sweep_id")
     ID_FIELD_NUMBER: _ClassVar[int]
     ENTITY_FIELD_NUMBER: _ClassVar[int]
     PROJECT_FIELD_NUMBER: _ClassVar[int]
@@ -58,6 +58,7 @@ class RunInfo(_message.Message):
     HOST_FIELD_NUMBER: _ClassVar[int]
     METADATA_JSON_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
+    SWEEP_ID_FIELD_NUMBER: _ClassVar[int]
     id: str
     entity: str
     project: str
@@ -72,7 +73,8 @@ class RunInfo(_message.Message):
     host: str
     metadata_json: bytes
     mode: str
-    def __init__(self, id: _Optional[str] = ..., entity: _Optional[str] = ..., project: _Optional[str] = ..., name: _Optional[str] = ..., notes: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., group: _Optional[str] = ..., job_type: _Optional[str] = ..., run_dir: _Optional[str] = ..., start_time: _Optional[float] = ..., pid: _Optional[int] = ..., host: _Optional[str] = ..., metadata_json: _Optional[bytes] = ..., mode: _Optional[str] = ...) -> None: ...
+    sweep_id: str
+    def __init__(self, id: _Optional[str] = ..., entity: _Optional[str] = ..., project: _Optional[str] = ..., name: _Optional[str] = ..., notes: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., group: _Optional[str] = ..., job_type: _Optional[str] = ..., run_dir: _Optional[str] = ..., start_time: _Optional[float] = ..., pid: _Optional[int] = ..., host: _Optional[str] = ..., metadata_json: _Optional[bytes] = ..., mode: _Optional[str] = ..., sweep_id: _Optional[str] = ...) -> None: ...
 
 class InitRunRequest(_message.Message):
     __slots__ = ("session", "info", "root_dir", "resume", "writer", "config_json")
@@ -383,3 +385,103 @@ class SyncProgress(_message.Message):
     state: str
     damage: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, run_id: _Optional[str] = ..., name: _Optional[str] = ..., run_dir: _Optional[str] = ..., bytes_done: _Optional[int] = ..., bytes_total: _Optional[int] = ..., records: _Optional[int] = ..., rows: _Optional[int] = ..., done: _Optional[bool] = ..., outcome: _Optional[str] = ..., message: _Optional[str] = ..., state: _Optional[str] = ..., damage: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class CreateSweepRequest(_message.Message):
+    __slots__ = ("session", "entity", "project", "config_json", "prior_runs")
+    SESSION_FIELD_NUMBER: _ClassVar[int]
+    ENTITY_FIELD_NUMBER: _ClassVar[int]
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    CONFIG_JSON_FIELD_NUMBER: _ClassVar[int]
+    PRIOR_RUNS_FIELD_NUMBER: _ClassVar[int]
+    session: str
+    entity: str
+    project: str
+    config_json: bytes
+    prior_runs: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, session: _Optional[str] = ..., entity: _Optional[str] = ..., project: _Optional[str] = ..., config_json: _Optional[bytes] = ..., prior_runs: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class CreateSweepResponse(_message.Message):
+    __slots__ = ("id", "entity", "project", "violations")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    ENTITY_FIELD_NUMBER: _ClassVar[int]
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    VIOLATIONS_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    entity: str
+    project: str
+    violations: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, id: _Optional[str] = ..., entity: _Optional[str] = ..., project: _Optional[str] = ..., violations: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class SweepCommand(_message.Message):
+    __slots__ = ("type", "run_id", "args_json")
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    ARGS_JSON_FIELD_NUMBER: _ClassVar[int]
+    type: str
+    run_id: str
+    args_json: bytes
+    def __init__(self, type: _Optional[str] = ..., run_id: _Optional[str] = ..., args_json: _Optional[bytes] = ...) -> None: ...
+
+class SweepAgentRequest(_message.Message):
+    __slots__ = ("session", "sweep", "agent_id", "host", "pid", "running", "ended", "ended_codes", "want_run", "done")
+    SESSION_FIELD_NUMBER: _ClassVar[int]
+    SWEEP_FIELD_NUMBER: _ClassVar[int]
+    AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+    HOST_FIELD_NUMBER: _ClassVar[int]
+    PID_FIELD_NUMBER: _ClassVar[int]
+    RUNNING_FIELD_NUMBER: _ClassVar[int]
+    ENDED_FIELD_NUMBER: _ClassVar[int]
+    ENDED_CODES_FIELD_NUMBER: _ClassVar[int]
+    WANT_RUN_FIELD_NUMBER: _ClassVar[int]
+    DONE_FIELD_NUMBER: _ClassVar[int]
+    session: str
+    sweep: str
+    agent_id: str
+    host: str
+    pid: int
+    running: _containers.RepeatedScalarFieldContainer[str]
+    ended: _containers.RepeatedScalarFieldContainer[str]
+    ended_codes: _containers.RepeatedScalarFieldContainer[int]
+    want_run: bool
+    done: bool
+    def __init__(self, session: _Optional[str] = ..., sweep: _Optional[str] = ..., agent_id: _Optional[str] = ..., host: _Optional[str] = ..., pid: _Optional[int] = ..., running: _Optional[_Iterable[str]] = ..., ended: _Optional[_Iterable[str]] = ..., ended_codes: _Optional[_Iterable[int]] = ..., want_run: _Optional[bool] = ..., done: _Optional[bool] = ...) -> None: ...
+
+class SweepAgentResponse(_message.Message):
+    __slots__ = ("agent_id", "sweep_id", "entity", "project", "state", "config_json", "commands")
+    AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+    SWEEP_ID_FIELD_NUMBER: _ClassVar[int]
+    ENTITY_FIELD_NUMBER: _ClassVar[int]
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    CONFIG_JSON_FIELD_NUMBER: _ClassVar[int]
+    COMMANDS_FIELD_NUMBER: _ClassVar[int]
+    agent_id: str
+    sweep_id: str
+    entity: str
+    project: str
+    state: str
+    config_json: bytes
+    commands: _containers.RepeatedCompositeFieldContainer[SweepCommand]
+    def __init__(self, agent_id: _Optional[str] = ..., sweep_id: _Optional[str] = ..., entity: _Optional[str] = ..., project: _Optional[str] = ..., state: _Optional[str] = ..., config_json: _Optional[bytes] = ..., commands: _Optional[_Iterable[_Union[SweepCommand, _Mapping]]] = ...) -> None: ...
+
+class SweepControlRequest(_message.Message):
+    __slots__ = ("session", "sweep", "action")
+    SESSION_FIELD_NUMBER: _ClassVar[int]
+    SWEEP_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    session: str
+    sweep: str
+    action: str
+    def __init__(self, session: _Optional[str] = ..., sweep: _Optional[str] = ..., action: _Optional[str] = ...) -> None: ...
+
+class SweepControlResponse(_message.Message):
+    __slots__ = ("sweep_id", "entity", "project", "state")
+    SWEEP_ID_FIELD_NUMBER: _ClassVar[int]
+    ENTITY_FIELD_NUMBER: _ClassVar[int]
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    sweep_id: str
+    entity: str
+    project: str
+    state: str
+    def __init__(self, sweep_id: _Optional[str] = ..., entity: _Optional[str] = ..., project: _Optional[str] = ..., state: _Optional[str] = ...) -> None: ...

@@ -74,6 +74,21 @@ class RunhiveStub:
                 request_serializer=runhive_dot___proto_dot_v1_dot_service__pb2.SyncRequest.SerializeToString,
                 response_deserializer=runhive_dot___proto_dot_v1_dot_service__pb2.SyncProgress.FromString,
                 _registered_method=True)
+        self.CreateSweep = channel.unary_unary(
+                '/runhive.v1.Runhive/CreateSweep',
+                request_serializer=runhive_dot___proto_dot_v1_dot_service__pb2.CreateSweepRequest.SerializeToString,
+                response_deserializer=runhive_dot___proto_dot_v1_dot_service__pb2.CreateSweepResponse.FromString,
+                _registered_method=True)
+        self.SweepAgent = channel.unary_unary(
+                '/runhive.v1.Runhive/SweepAgent',
+                request_serializer=runhive_dot___proto_dot_v1_dot_service__pb2.SweepAgentRequest.SerializeToString,
+                response_deserializer=runhive_dot___proto_dot_v1_dot_service__pb2.SweepAgentResponse.FromString,
+                _registered_method=True)
+        self.SweepControl = channel.unary_unary(
+                '/runhive.v1.Runhive/SweepControl',
+                request_serializer=runhive_dot___proto_dot_v1_dot_service__pb2.SweepControlRequest.SerializeToString,
+                response_deserializer=runhive_dot___proto_dot_v1_dot_service__pb2.SweepControlResponse.FromString,
+                _registered_method=True)
 
 
 class RunhiveServicer:
@@ -134,6 +149,28 @@ class RunhiveServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateSweep(self, request, context):
+        """Sweeps: the daemon, as the owner of the store, runs each sweep's controller; agents in any process ask it
+        for runs and stop commands.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SweepAgent(self, request, context):
+        """An agent's registration (empty agent_id) and heartbeat: the reply carries its commands.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SweepControl(self, request, context):
+        """pause, resume, stop, cancel, or get (no change): the sweep's state after the action.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RunhiveServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -176,6 +213,21 @@ def add_RunhiveServicer_to_server(servicer, server):
                     servicer.Sync,
                     request_deserializer=runhive_dot___proto_dot_v1_dot_service__pb2.SyncRequest.FromString,
                     response_serializer=runhive_dot___proto_dot_v1_dot_service__pb2.SyncProgress.SerializeToString,
+            ),
+            'CreateSweep': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateSweep,
+                    request_deserializer=runhive_dot___proto_dot_v1_dot_service__pb2.CreateSweepRequest.FromString,
+                    response_serializer=runhive_dot___proto_dot_v1_dot_service__pb2.CreateSweepResponse.SerializeToString,
+            ),
+            'SweepAgent': grpc.unary_unary_rpc_method_handler(
+                    servicer.SweepAgent,
+                    request_deserializer=runhive_dot___proto_dot_v1_dot_service__pb2.SweepAgentRequest.FromString,
+                    response_serializer=runhive_dot___proto_dot_v1_dot_service__pb2.SweepAgentResponse.SerializeToString,
+            ),
+            'SweepControl': grpc.unary_unary_rpc_method_handler(
+                    servicer.SweepControl,
+                    request_deserializer=runhive_dot___proto_dot_v1_dot_service__pb2.SweepControlRequest.FromString,
+                    response_serializer=runhive_dot___proto_dot_v1_dot_service__pb2.SweepControlResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -394,6 +446,87 @@ class Runhive:
             '/runhive.v1.Runhive/Sync',
             runhive_dot___proto_dot_v1_dot_service__pb2.SyncRequest.SerializeToString,
             runhive_dot___proto_dot_v1_dot_service__pb2.SyncProgress.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateSweep(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/runhive.v1.Runhive/CreateSweep',
+            runhive_dot___proto_dot_v1_dot_service__pb2.CreateSweepRequest.SerializeToString,
+            runhive_dot___proto_dot_v1_dot_service__pb2.CreateSweepResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SweepAgent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/runhive.v1.Runhive/SweepAgent',
+            runhive_dot___proto_dot_v1_dot_service__pb2.SweepAgentRequest.SerializeToString,
+            runhive_dot___proto_dot_v1_dot_service__pb2.SweepAgentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SweepControl(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/runhive.v1.Runhive/SweepControl',
+            runhive_dot___proto_dot_v1_dot_service__pb2.SweepControlRequest.SerializeToString,
+            runhive_dot___proto_dot_v1_dot_service__pb2.SweepControlResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,349 @@
+"""Sweeps end to end: `runhive.sweep()` / `runhive sweep` store a sweep in the real daemon, whose controller hands
+runs to agents (`runhive.agent(function=...)` and the `runhive agent` CLI), locks their parameters in config, stops
+runs by hyperband, and ends the sweep as W&B's controller does. Seed 004's example runs as written."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from pathlib import Path
+
+import psutil
+
+from conftest import RhEnv
+
+FAST = {"RUNHIVE_AGENT_HEARTBEAT": "0.2"}
+
+# Seed 004 ("Tutorial: Define, initialize, and run a sweep"), as written with `import wandb` replaced.
+SEED_004 = """
+# W&B Python Library をインポートして W&B にログインします
+import runhive as wandb
+
+wandb.login()
+
+# 1: 目的関数/トレーニング関数を定義します
+def objective(config):
+    score = config.x**3 + config.y
+    return score
+
+def main():
+    wandb.init(project="my-first-sweep")
+    score = objective(wandb.config)
+    wandb.log({"score": score})
+
+# 2: 探索空間を定義します
+sweep_configuration = {
+    "method": "random",
+    "metric": {"goal": "minimize", "name": "score"},
+    "parameters": {
+        "x": {"max": 0.1, "min": 0.01},
+        "y": {"values": [1, 3, 7]},
+    },
+}
+
+# 3: sweepを開始します
+sweep_id = wandb.sweep(sweep=sweep_configuration, project="my-first-sweep")
+
+wandb.agent(sweep_id, function=main, count=10)
+print("SWEEP", sweep_id)
+"""
+
+
+def _sweep_id(text: str) -> str:
+    m = re.search(r"SWEEP (\w+)", text) or re.search(r"sweep with ID: (\w+)", text)
+    assert m, text
+    return m.group(1)
+
+
+def test_seed_004_sweep_example_runs_as_written(rh: RhEnv) -> None:
+    res = rh.run(SEED_004, timeout=180)
+    sweep_id = _sweep_id(res.stdout)
+    assert f"Create sweep with ID: {sweep_id}" in res.stderr
+    sweep = rh.api().sweep(f"my-first-sweep/{sweep_id}")
+    assert sweep.state == "RUNNING"  # random search never ends by itself; the agent's count did
+    runs = sweep.runs
+    assert len(runs) == 10
+    assert len({r.id for r in runs}) == 10
+    for r in runs:
+        assert r.state == "finished" and r.project == "my-first-sweep"
+        x, y = r.config["x"], r.config["y"]
+        assert isinstance(x, float) and 0.01 <= x <= 0.1 and y in (1, 3, 7)
+        assert r.summary["score"] == x**3 + y
+    best = sweep.best_run()
+    assert best is not None and best.summary["score"] == min(r.summary["score"] for r in runs)
+    assert sweep.expected_run_count is None
+
+
+TRAIN = """
+import argparse
+import runhive as wandb
+
+p = argparse.ArgumentParser()
+p.add_argument("--a", type=int)
+p.add_argument("--b")
+args = p.parse_args()
+run = wandb.init(project="ignored-by-the-sweep")
+assert run.config["a"] == args.a and run.config["b"] == args.b, (dict(run.config), args)
+for i in range(5):
+    run.log({"loss": args.a + i})
+run.finish()
+"""
+
+GRID_YAML = """
+program: train.py
+method: grid
+metric:
+  name: loss
+  goal: minimize
+parameters:
+  a:
+    values: [1, 2, 3]
+  b:
+    values: [x, y]
+"""
+
+
+def _descendants(pids: list[int]) -> list[psutil.Process]:
+    out: list[psutil.Process] = []
+    for pid in pids:
+        try:
+            out += psutil.Process(pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            pass
+    return out
+
+
+def test_grid_sweep_with_two_cli_agents_runs_every_combination_once(rh: RhEnv) -> None:
+    (rh.work / "train.py").write_text(TRAIN)
+    (rh.work / "sweep.yaml").write_text(GRID_YAML)
+    res = rh.cli("sweep", "sweep.yaml", "-p", "grid")
+    sweep_id = _sweep_id(res.stdout)
+    assert f"runhive agent {rh.api().sweep(sweep_id).entity}/grid/{sweep_id}" in res.stdout
+    agents = [
+        rh.spawn(
+            "import sys; from runhive._cli import main; sys.exit(main(sys.argv[1:]))",
+            "agent",
+            f"grid/{sweep_id}",
+            env=FAST,
+        )
+        for _ in range(2)
+    ]
+    try:
+        for a in agents:
+            _out, err = a.communicate(timeout=240)
+            assert a.returncode == 0, err
+    finally:
+        for child in _descendants([a.pid for a in agents]):
+            child.kill()
+    sweep = rh.api().sweep(f"grid/{sweep_id}")
+    assert sweep.state == "FINISHED"
+    assert sweep.expected_run_count == 6
+    runs = sweep.runs
+    combos = sorted((r.config["a"], r.config["b"]) for r in runs)
+    assert combos == [(1, "x"), (1, "y"), (2, "x"), (2, "y"), (3, "x"), (3, "y")]  # none twice, none missing
+    assert all(r.state == "finished" and r.project == "grid" for r in runs)
+    assert [row["loss"] for row in runs[0].history()] == [runs[0].config["a"] + i for i in range(5)]
+    assert sweep.best_run().config["a"] == 1  # type: ignore[union-attr]
+
+
+def test_sweep_values_are_locked_and_init_arguments_ignored(rh: RhEnv) -> None:
+    res = rh.run(
+        """
+        import runhive as wandb
+
+        sweep_id = wandb.sweep(
+            {"method": "grid", "parameters": {"lr": {"values": [0.5]}, "opt": {"parameters": {"m": {"value": 0.9}}}}},
+            project="locks",
+        )
+
+        def train():
+            run = wandb.init(project="elsewhere", id="myid", config={"lr": 1.0, "opt": {"name": "sgd"}, "bs": 8})
+            wandb.config.update({"lr": 99}, allow_val_change=True)
+            wandb.config.extra = 1
+            print("RUN", run.project, run.id, run.sweep_id, dict(wandb.config))
+
+        wandb.agent(sweep_id, function=train)
+        run = wandb.init(project="plain")
+        print("AFTER", run.sweep_id)
+        run.finish()
+        """,
+        env=FAST,
+    )
+    line = next(ln for ln in res.stdout.splitlines() if ln.startswith("RUN "))
+    assert line.startswith("RUN locks ") and " myid " not in line
+    assert "Ignoring project 'elsewhere' when running a sweep." in res.stderr
+    assert "Ignoring run_id 'myid' when running a sweep." in res.stderr
+    assert "Config item 'lr' was locked by 'sweep' (ignored update)." in res.stderr
+    assert "AFTER None" in res.stdout  # after agent() returns, init() makes ordinary runs
+    (run,) = rh.api().runs("locks")
+    assert run.config == {"lr": 0.5, "opt": {"name": "sgd", "m": 0.9}, "bs": 8, "extra": 1}
+
+
+HYPERBAND = """
+import time
+import runhive as wandb
+
+sweep_id = wandb.sweep(
+    {
+        "method": "grid",
+        "metric": {"name": "loss", "goal": "minimize"},
+        "parameters": {"q": {"values": [0, 1, 2]}},
+        "early_terminate": {"type": "hyperband", "min_iter": 3, "eta": 3},
+    },
+    project="hb",
+)
+
+def train():
+    run = wandb.init()
+    for i in range(60):
+        run.log({"loss": run.config.q + 1.0 / (i + 1)})
+        time.sleep(0.05)  # pacing: a training step
+
+wandb.agent(sweep_id, function=train)
+print("SWEEP", sweep_id)
+"""
+
+
+def test_hyperband_stops_runs_that_fall_behind(rh: RhEnv) -> None:
+    res = rh.run(HYPERBAND, env=FAST, timeout=240)
+    sweep = rh.api().sweep(f"hb/{_sweep_id(res.stdout)}")
+    assert sweep.state == "FINISHED"
+    rows = {r.config["q"]: r.history_rows for r in sweep.runs}
+    assert rows[0] == 60, rows  # the best run is never stopped
+    assert rows[1] < 60 and rows[2] < 60, rows
+    assert all(r.state == "finished" for r in sweep.runs)
+    assert res.stderr.count("the sweep controller asked") == 2, res.stderr
+
+
+def test_run_cap_and_sweep_states(rh: RhEnv) -> None:
+    res = rh.run(
+        """
+        import runhive as wandb
+
+        sid = wandb.sweep({"method": "random", "run_cap": 3, "parameters": {"x": {"min": 0.0, "max": 1.0}}},
+                          project="caps")
+        wandb.agent(sid, function=lambda: wandb.init().log({"v": wandb.config.x}))
+        print("SWEEP", sid)
+        """,
+        env=FAST,
+    )
+    sid = _sweep_id(res.stdout)
+    sweep = rh.api().sweep(sid)
+    assert sweep.state == "FINISHED" and len(sweep.runs) == 3
+    bad = rh.cli("sweep", "--pause", f"caps/{sid}", check=False)
+    assert bad.returncode == 2 and "Cannot pause finished sweep." in bad.stderr
+    assert "RUNNING" in rh.cli("sweep", "--resume", f"caps/{sid}").stdout
+    assert "PAUSED" in rh.cli("sweep", "--pause", f"caps/{sid}").stdout
+    assert "CANCELED" in rh.cli("sweep", "--cancel", f"caps/{sid}").stdout
+    bad = rh.cli("sweep", "--stop", f"caps/{sid}", check=False)
+    assert bad.returncode == 2 and "Sweep already canceled." in bad.stderr
+    # A cancelled sweep sends its agents away at once.
+    res = rh.run(
+        f"import runhive as wandb; wandb.agent('caps/{sid}', function=lambda: 1 / 0); print('LEFT')", env=FAST
+    )
+    assert "LEFT" in res.stdout and len(rh.api().sweep(sid).runs) == 3
+
+
+def test_bad_input_is_refused_where_the_caller_sees_it(rh: RhEnv) -> None:
+    res = rh.run(
+        """
+        import runhive as wandb
+
+        def expect(exc_type, fn, *args, **kw):
+            try:
+                fn(*args, **kw)
+            except exc_type as exc:
+                print("REFUSED", type(exc).__name__, exc)
+            else:
+                raise AssertionError("accepted")
+
+        expect(ValueError, wandb.sweep, {"method": "grid", "parameters": {"x": {"min": 1, "max": 2.5}}})
+        expect(ValueError, wandb.sweep, ["not", "a", "dict"])
+        expect(wandb.Error, wandb.agent, "a/b/c/d", function=print)
+        expect(wandb.Error, wandb.agent, "nosuchsweep", function=print)
+        expect(wandb.Error, wandb.agent, "x", function=print, count=0)
+        sid = wandb.sweep({"method": "grid", "metric": {"name": "m", "goal": "minimise"},
+                           "parameters": {"x": {"values": [1]}}, "bogus": 1}, project="bad")
+        print("CREATED", sid)
+        """
+    )
+    out = res.stdout
+    assert "REFUSED ValueError Parameter x is ambiguous" in out
+    assert "REFUSED ValueError Sweep config must be parsable as a JSON object." in out
+    assert "Expected sweep_id in form of sweep, project/sweep, or entity/project/sweep" in out
+    assert "REFUSED UsageError Sweep 'nosuchsweep' was not found" in out
+    assert "REFUSED UsageError count must be a positive integer" in out
+    assert "CREATED" in out  # a malformed config is stored anyway, its violations printed
+    assert "Malformed sweep config detected!" in res.stderr
+    assert "Violation 1." in res.stderr and "'minimise' is not one of ['minimize', 'maximize']" in res.stderr
+    assert "Additional properties are not allowed ('bogus' was unexpected)" in res.stderr
+    assert len(rh.daemon_pids()) == 1  # the daemon is still up
+
+
+def test_runs_that_die_before_init_are_not_left_running(rh: RhEnv) -> None:
+    (rh.work / "broken.py").write_text("import sys\nsys.exit(3)\n")
+    (rh.work / "sweep.json").write_text(
+        json.dumps({"program": "broken.py", "method": "random", "parameters": {"x": {"values": [1, 2]}}})
+    )
+    sid = _sweep_id(rh.cli("sweep", "sweep.json", "-p", "broken").stdout)
+    agent = rh.spawn(
+        "import sys; from runhive._cli import main; sys.exit(main(sys.argv[1:]))",
+        "agent",
+        f"broken/{sid}",
+        env=FAST,
+    )
+    _out, err = agent.communicate(timeout=120)
+    assert agent.returncode == 0, err
+    assert "Detected 3 failed runs in the first 60 seconds, shutting down." in err
+    assert rh.api().sweep(sid).runs == []
+    db = sqlite3.connect(f"file:{rh.store}?mode=ro", uri=True)
+    try:
+        states = [r[0] for r in db.execute("SELECT state FROM sweep_runs")]
+    finally:
+        db.close()
+    assert states == ["never_started"] * 3
+
+
+def test_bayes_sweep_searches_inside_the_bounds(rh: RhEnv) -> None:
+    res = rh.run(
+        """
+        import runhive as wandb
+
+        sid = wandb.sweep({"method": "bayes", "metric": {"name": "y", "goal": "minimize"},
+                           "parameters": {"x": {"min": -2.0, "max": 2.0}}}, project="bayes")
+        wandb.agent(sid, function=lambda: wandb.init().log({"y": (wandb.config.x - 0.5) ** 2}), count=6)
+        print("SWEEP", sid)
+        """,
+        timeout=240,
+    )
+    runs = rh.api().sweep(_sweep_id(res.stdout)).runs
+    assert len(runs) == 6 and all(-2.0 <= r.config["x"] <= 2.0 for r in runs)
+    assert all(r.state == "finished" for r in runs)
+
+
+def test_cli_agent_expands_command_macros(rh: RhEnv) -> None:
+    (rh.work / "echo.py").write_text(
+        "import json, sys\nimport runhive as wandb\nrun = wandb.init()\n"
+        "run.summary['argv'] = json.dumps(sys.argv[1:])\nrun.finish()\n"
+    )
+    config = {
+        "program": "echo.py",
+        "method": "grid",
+        "parameters": {"lr": {"values": [0.1]}, "flag": {"values": [True]}},
+        "command": ["${env}", "${interpreter}", "${program}", "${args_no_hyphens}", "--tag=${envvar:TAGVAR}"],
+    }
+    (rh.work / "macro.json").write_text(json.dumps(config))
+    sid = _sweep_id(rh.cli("sweep", "macro.json", "-p", "macro").stdout)
+    agent = rh.spawn(
+        "import sys; from runhive._cli import main; sys.exit(main(sys.argv[1:]))",
+        "agent",
+        f"macro/{sid}",
+        env={**FAST, "TAGVAR": "t1"},
+    )
+    _out, err = agent.communicate(timeout=120)
+    assert agent.returncode == 0, err
+    (run,) = rh.api().sweep(sid).runs
+    assert json.loads(run.summary["argv"]) == ["flag=True", "lr=0.1", "--tag=t1"]
+    params = Path(run.dir).parent / f"sweep-{sid}" / f"config-{run.id}.yaml"
+    assert params.read_text().startswith("wandb_version: 1\n")
