@@ -5,15 +5,19 @@ runs by hyperband, and ends the sweep as W&B's controller does. Seed 004's examp
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import sqlite3
+import subprocess
 from pathlib import Path
 
 import psutil
 
-from conftest import RhEnv
+from conftest import RhEnv, wait_for
 
 FAST = {"RUNHIVE_AGENT_HEARTBEAT": "0.2"}
+AGENT_CLI = "import sys; from runhive._cli import main; sys.exit(main(sys.argv[1:]))"
 
 # Seed 004 ("Tutorial: Define, initialize, and run a sweep"), as written with `import wandb` replaced.
 SEED_004 = """
@@ -120,15 +124,7 @@ def test_grid_sweep_with_two_cli_agents_runs_every_combination_once(rh: RhEnv) -
     res = rh.cli("sweep", "sweep.yaml", "-p", "grid")
     sweep_id = _sweep_id(res.stdout)
     assert f"runhive agent {rh.api().sweep(sweep_id).entity}/grid/{sweep_id}" in res.stdout
-    agents = [
-        rh.spawn(
-            "import sys; from runhive._cli import main; sys.exit(main(sys.argv[1:]))",
-            "agent",
-            f"grid/{sweep_id}",
-            env=FAST,
-        )
-        for _ in range(2)
-    ]
+    agents = [rh.spawn(AGENT_CLI, "agent", f"grid/{sweep_id}", env=FAST) for _ in range(2)]
     try:
         for a in agents:
             _out, err = a.communicate(timeout=240)
@@ -287,12 +283,7 @@ def test_runs_that_die_before_init_are_not_left_running(rh: RhEnv) -> None:
         json.dumps({"program": "broken.py", "method": "random", "parameters": {"x": {"values": [1, 2]}}})
     )
     sid = _sweep_id(rh.cli("sweep", "sweep.json", "-p", "broken").stdout)
-    agent = rh.spawn(
-        "import sys; from runhive._cli import main; sys.exit(main(sys.argv[1:]))",
-        "agent",
-        f"broken/{sid}",
-        env=FAST,
-    )
+    agent = rh.spawn(AGENT_CLI, "agent", f"broken/{sid}", env=FAST)
     _out, err = agent.communicate(timeout=120)
     assert agent.returncode == 0, err
     assert "Detected 3 failed runs in the first 60 seconds, shutting down." in err
@@ -335,15 +326,107 @@ def test_cli_agent_expands_command_macros(rh: RhEnv) -> None:
     }
     (rh.work / "macro.json").write_text(json.dumps(config))
     sid = _sweep_id(rh.cli("sweep", "macro.json", "-p", "macro").stdout)
-    agent = rh.spawn(
-        "import sys; from runhive._cli import main; sys.exit(main(sys.argv[1:]))",
-        "agent",
-        f"macro/{sid}",
-        env={**FAST, "TAGVAR": "t1"},
-    )
+    agent = rh.spawn(AGENT_CLI, "agent", f"macro/{sid}", env={**FAST, "TAGVAR": "t1"})
     _out, err = agent.communicate(timeout=120)
     assert agent.returncode == 0, err
     (run,) = rh.api().sweep(sid).runs
     assert json.loads(run.summary["argv"]) == ["flag=True", "lr=0.1", "--tag=t1"]
     params = Path(run.dir).parent / f"sweep-{sid}" / f"config-{run.id}.yaml"
     assert params.read_text().startswith("wandb_version: 1\n")
+
+
+def test_a_sweep_outlives_its_daemon(rh: RhEnv) -> None:
+    (rh.work / "train.py").write_text(TRAIN)
+    (rh.work / "sweep.yaml").write_text(
+        GRID_YAML.replace("values: [x, y]", "values: [x]").replace(", 3]", "]")
+    )
+    sid = _sweep_id(rh.cli("sweep", "sweep.yaml", "-p", "restart").stdout)
+    first = rh.spawn(AGENT_CLI, "agent", "--count", "1", f"restart/{sid}", env=FAST)
+    _out, err = first.communicate(timeout=120)
+    assert first.returncode == 0, err
+    (daemon,) = rh.daemon_pids()
+    os.kill(daemon, signal.SIGKILL)
+    psutil.Process(daemon).wait(30)
+    second = rh.spawn(AGENT_CLI, "agent", f"restart/{sid}", env=FAST)  # starts a new daemon
+    _out, err = second.communicate(timeout=120)
+    assert second.returncode == 0, err
+    sweep = rh.api().sweep(sid)
+    assert sweep.state == "FINISHED"
+    assert sorted(r.config["a"] for r in sweep.runs) == [1, 2]  # the second agent took the combination left
+
+
+LONG_TRAIN = """
+import time
+import runhive as wandb
+
+run = wandb.init()
+print("STARTED", run.id, flush=True)
+for i in range(100000):
+    run.log({"i": i})
+    time.sleep(0.05)  # pacing: a training step that never ends by itself
+"""
+
+
+def test_cli_agent_signals_escalate_wait_then_terminate(rh: RhEnv) -> None:
+    (rh.work / "long.py").write_text(LONG_TRAIN)
+    (rh.work / "sweep.json").write_text(
+        json.dumps({"program": "long.py", "method": "random", "parameters": {"x": {"values": [1]}}})
+    )
+    sid = _sweep_id(rh.cli("sweep", "sweep.json", "-p", "sig").stdout)
+    agent = rh.spawn(AGENT_CLI, "agent", f"sig/{sid}", env=FAST)
+    buf = [""]
+    assert agent.stdout is not None and agent.stderr is not None
+    line = agent.stdout.readline()
+    assert line.startswith("STARTED"), line
+    (child,) = psutil.Process(agent.pid).children()
+    agent.send_signal(signal.SIGINT)
+    wait_for(
+        lambda: "Waiting for runs to end" in _read_available(agent, buf), 30, "the first Ctrl-C's message"
+    )
+    assert child.is_running()  # the first Ctrl-C waits for the run
+    agent.send_signal(signal.SIGINT)
+    child.wait(30)  # the second one terminates it
+    _out, err = agent.communicate(timeout=60)
+    assert agent.returncode == 0, err
+    assert "Terminating and syncing runs." in buf[0] + err
+    wait_for(lambda: rh.api().sweep(sid).runs[0].state != "running", 30, "the terminated run to be settled")
+
+
+def test_paused_sweep_keeps_its_agents_waiting_until_resumed(rh: RhEnv) -> None:
+    (rh.work / "train.py").write_text(TRAIN)
+    config = {
+        "program": "train.py",
+        "method": "random",
+        "run_cap": 2,
+        "parameters": {"a": {"values": [1]}, "b": {"values": ["x"]}},
+    }
+    (rh.work / "sweep.json").write_text(json.dumps(config))
+    sid = _sweep_id(rh.cli("sweep", "sweep.json", "-p", "pause").stdout)
+    assert "Cannot pause pending sweep." in rh.cli("sweep", "--pause", f"pause/{sid}", check=False).stderr
+    first = rh.spawn(AGENT_CLI, "agent", "--count", "1", f"pause/{sid}", env=FAST)
+    assert first.communicate(timeout=120) and first.returncode == 0
+    assert "PAUSED" in rh.cli("sweep", "--pause", f"pause/{sid}").stdout
+    waiting = rh.spawn(AGENT_CLI, "agent", f"pause/{sid}", env=FAST)
+    buf = [""]
+    wait_for(
+        lambda: "Sweep Agent: Waiting for job." in _read_available(waiting, buf), 30, "the agent to wait"
+    )
+    assert len(rh.api().sweep(sid).runs) == 1
+    assert "RUNNING" in rh.cli("sweep", "--resume", f"pause/{sid}").stdout
+    _out, err = waiting.communicate(timeout=120)
+    assert waiting.returncode == 0, err
+    sweep = rh.api().sweep(sid)
+    assert len(sweep.runs) == 2 and sweep.state == "FINISHED"  # run_cap reached
+
+
+def _read_available(proc: subprocess.Popen[str], into: list[str]) -> str:
+    """What `proc` has written to stderr so far (non-blocking), accumulated in `into[0]`."""
+    assert proc.stderr is not None
+    fd = proc.stderr.fileno()
+    os.set_blocking(fd, False)
+    try:
+        chunk = os.read(fd, 65536)
+    except BlockingIOError:
+        chunk = b""
+    into[0] += chunk.decode(errors="replace")
+    return into[0]
