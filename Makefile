@@ -15,6 +15,8 @@ $(STAMP): pyproject.toml
 	# path finder, so a ./runhive/ run directory in the cwd would otherwise shadow the package.
 	printf '%s\n%s\n' "$(CURDIR)/client" "$(CURDIR)/service" \
 		> "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/runhive-paths.pth"
+	# RUNHIVE_AS_WANDB=1 answers `import wandb` with runhive (runhive._wandb_alias); a wheel installs this itself.
+	cp client/runhive-wandb.pth "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -16,17 +16,22 @@ from ._version import __version__
 
 if TYPE_CHECKING:
     from ._api import Api
+    from ._artifact import Artifact
+    from ._media import Image, Video
     from ._run import Run
 
 __all__ = [
     "Api",
+    "Artifact",
     "CommError",
     "ConfigError",
     "Error",
     "Histogram",
+    "Image",
     "Run",
     "Settings",
     "UsageError",
+    "Video",
     "__version__",
     "agent",
     "alert",
@@ -35,6 +40,7 @@ __all__ = [
     "finish",
     "init",
     "log",
+    "log_artifact",
     "login",
     "run",
     "save",
@@ -133,6 +139,16 @@ def agent(
     _agent(sweep_id, function, entity, project, count, forward_signals, term_timeout)
 
 
+def log_artifact(
+    artifact_or_path: Any, name: str | None = None, type: str | None = None, aliases: Any = None
+) -> Any:
+    """Log an artifact to the global run (W&B's `wandb.log_artifact`)."""
+    current = globals().get("run")
+    if current is None:
+        raise Error("You must call runhive.init() before runhive.log_artifact()")
+    return current.log_artifact(artifact_or_path, name=name, type=type, aliases=aliases)
+
+
 _warned: set[str] = set()
 
 
@@ -167,13 +183,19 @@ def alert(title: str, text: str, level: Any = None, wait_duration: Any = None) -
     logger().warning("alert: %s: %s", title, text)
 
 
+# Loaded on first use, so `import runhive` stays light.
+_LAZY = {
+    "Api": "._api",
+    "Run": "._run",
+    "Image": "._media",
+    "Video": "._media",
+    "Artifact": "._artifact",
+}
+
+
 def __getattr__(name: str) -> Any:
-    if name == "Api":
-        from ._api import Api
+    if name in _LAZY:
+        import importlib
 
-        return Api
-    if name == "Run":
-        from ._run import Run
-
-        return Run
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
     raise AttributeError(f"module 'runhive' has no attribute {name!r}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -23,6 +24,11 @@ def _clean_key(key: str) -> str:
 def _clean_value(value: Any, depth: int = 0) -> Any:
     if depth >= MAX_DEPTH:  # a circular or absurdly deep config: a clear ValueError, not a RecursionError
         raise ValueError(f"runhive cannot store config values nested more than {MAX_DEPTH} levels deep.")
+    if getattr(type(value), "_log_type", None) is not None and "runhive._media" in sys.modules:
+        from ._media import WBValue
+
+        if isinstance(value, WBValue):  # as W&B: media belong in history, not in config
+            raise TypeError("WBValue objects cannot be added to the run config")
     if isinstance(value, dict):
         value = {k: _clean_value(v, depth + 1) for k, v in value.items()}
     else:

@@ -49,6 +49,16 @@ class DisabledRun:
     def save(self, *args: Any, **kwargs: Any) -> bool:
         return True
 
+    def log_artifact(
+        self,
+        artifact_or_path: Any,
+        name: str | None = None,
+        type: str | None = None,
+        aliases: Any = None,
+        tags: Any = None,
+    ) -> Any:
+        return artifact_or_path
+
     def define_metric(self, name: str, **kwargs: Any) -> None:
         return None
 

@@ -239,10 +239,12 @@ def _start_run(
             raise UsageError(f"dir={str(root)!r} does not exist and cannot be created: {exc}") from None
     if not os.access(root, os.W_OK):
         raise UsageError(f"dir={str(root)!r} is not writable; pass dir= a directory you can write to.")
-    if resume == "auto" and s.run_id is None:
-        resume_id = _read_resume_file(root)
-        if resume_id:
-            s.run_id = resume_id
+    if resume == "auto":
+        # With an explicit id, "auto" (resume=True) resumes that run if it exists, as W&B's "allow" does.
+        if s.run_id is None:
+            resume_id = _read_resume_file(root)
+            if resume_id:
+                s.run_id = resume_id
         resume = "allow"
     clean_cfg = {_clean_key(k): _clean_value(v) for k, v in cfg.items()}
     host = socket.gethostname()

@@ -292,6 +292,27 @@ class Run:
             saved.append(dest)
         return saved
 
+    def log_artifact(
+        self,
+        artifact_or_path: Any,
+        name: str | None = None,
+        type: str | None = None,
+        aliases: Any = None,
+        tags: Any = None,
+    ) -> Any:
+        """Log an artifact (or a file or directory as one) as the next version of its name: files under
+        `<run.dir>/artifacts/<name>/v<N>/` with a `manifest.json`. Returns the artifact, `version` set."""
+        from ._artifact import Artifact, artifact_from_path, log_artifact
+
+        if self._finished:
+            self._warn_finished("log_artifact")
+            return artifact_or_path if isinstance(artifact_or_path, Artifact) else None
+        if isinstance(artifact_or_path, (str, os.PathLike)):
+            artifact = artifact_from_path(self.id, artifact_or_path, name, type)
+        else:
+            artifact = artifact_or_path
+        return log_artifact(self, artifact, aliases=aliases, tags=tags)
+
     def _warn_finished(self, what: str) -> None:
         logger.warning("run %s is finished; %s() after finish() is ignored.", self.id, what)
 

@@ -634,7 +634,10 @@ class Engine:
     def store_call(self, fn: Callable[[sqlite3.Connection], Any], timeout: float = 60.0) -> Any:
         """Run `fn(db)` on the store's writer thread and return its result (the store keeps one writer)."""
         call = StoreCall(fn)
-        self._apply_q.put(call, timeout=timeout)
+        try:
+            self._apply_q.put(call, timeout=timeout)
+        except queue.Full:
+            raise EngineError("UNAVAILABLE", f"the store is {timeout} s behind; try again") from None
         if not call.done.wait(timeout):
             raise EngineError("UNAVAILABLE", f"the store did not answer within {timeout} s; try again")
         if call.error is not None:
