@@ -92,6 +92,23 @@ class AgentSession:
         self.config = json.loads(reply.config_json or b"{}")
         return list(reply.commands)
 
+    def next_job(self, heartbeat: float, leaving: Callable[[], bool] = lambda: False) -> Any:
+        """The controller's next `run` command, or None when the agent must leave (the sweep is over, or
+        `leaving()` says so). While the sweep is paused it waits a heartbeat at a time and asks again."""
+        waiting = False
+        while not leaving():
+            commands = self.call([], want_run=True)
+            if any(c.type == "exit" for c in commands):
+                return None
+            job = next((c for c in commands if c.type == "run"), None)
+            if job is not None:
+                return job
+            if not waiting:
+                logger.info("Sweep Agent: Waiting for job.")
+                waiting = True
+            time.sleep(heartbeat)  # the sweep is paused: ask again at the agents' cadence
+        return None
+
     def run_env(self, run_id: str, params_file: Path) -> dict[str, str]:
         """The environment a run of this sweep starts with: W&B's names, and runhive's (which win in init())."""
         env: dict[str, str] = {}
@@ -173,19 +190,10 @@ class _FunctionAgent:
             logger.info(
                 "Starting sweep agent: agent %s, sweep %s/%s/%s", s.agent_id, s.entity, s.project, s.sweep_id
             )
-            waiting = False
             while self.count is None or self.jobs < self.count:
-                commands = s.call([], want_run=True)
-                if any(c.type == "exit" for c in commands):
-                    break
-                job = next((c for c in commands if c.type == "run"), None)
+                job = s.next_job(self.heartbeat)
                 if job is None:
-                    if not waiting:
-                        logger.info("Sweep Agent: Waiting for job.")
-                        waiting = True
-                    time.sleep(self.heartbeat)  # the sweep is paused: ask again at the agents' cadence
-                    continue
-                waiting = False
+                    break
                 self.jobs += 1
                 if not self._run_job(job) or self._give_up():
                     break

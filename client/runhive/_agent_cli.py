@@ -175,24 +175,15 @@ class _CliAgent:
 
     def _loop(self) -> None:
         s = self.s
-        waiting = False
         while True:
             if self.child is not None:
                 self._watch_child()
                 continue
             if self.tier or self.exiting or (self.count is not None and self.jobs >= self.count):
                 return
-            commands = s.call([], want_run=True)
-            if any(c.type == "exit" for c in commands):
-                return
-            job = next((c for c in commands if c.type == "run"), None)
+            job = s.next_job(self.heartbeat, leaving=lambda: bool(self.tier))
             if job is None:
-                if not waiting:
-                    logger.info("Sweep Agent: Waiting for job.")
-                    waiting = True
-                time.sleep(self.heartbeat)  # the sweep is paused: ask again at the agents' cadence
-                continue
-            waiting = False
+                return
             self.jobs += 1
             self._start(job)
 

@@ -89,19 +89,7 @@ class Api:
 
     def run(self, path: str) -> ApiRun:
         """One run by `"entity/project/id"`, `"project/id"` or `"id"`."""
-        parts = [p for p in path.split("/") if p and p != "runs"]
-        if not parts or len(parts) > 3:
-            raise UsageError(
-                f"Api.run({path!r}): pass 'entity/project/run_id', 'project/run_id' or 'run_id'."
-            )
-        sql = f"SELECT {_RUN_COLUMNS} FROM runs WHERE id=?"
-        args: list[Any] = [parts[-1]]
-        if len(parts) >= 2:
-            sql += " AND project=?"
-            args.append(parts[-2])
-        if len(parts) == 3:
-            sql += " AND entity=?"
-            args.append(parts[0])
+        sql, args = path_query(f"SELECT {_RUN_COLUMNS} FROM runs", path, "runs", "Api.run", "run_id")
         rows = self._query(sql, args)
         if not rows:
             raise UsageError(f"Could not find run {path!r} in {self._path}.")
@@ -134,6 +122,25 @@ class Api:
             sql += " WHERE entity=?"
             args.append(entity)
         return [r[0] for r in self._query(sql + " ORDER BY project", args)]
+
+
+def path_query(select: str, path: str, kind: str, what: str, id_name: str) -> tuple[str, list[Any]]:
+    """`select` narrowed to one `"entity/project/id"`, `"project/id"` or `"id"` (`kind`, as in W&B's URLs, is
+    skipped: "entity/project/runs/id")."""
+    parts = [p for p in path.split("/") if p and p != kind]
+    if not parts or len(parts) > 3:
+        raise UsageError(
+            f"{what}({path!r}): pass 'entity/project/{id_name}', 'project/{id_name}' or '{id_name}'."
+        )
+    sql = select + " WHERE id=?"
+    args: list[Any] = [parts[-1]]
+    if len(parts) >= 2:
+        sql += " AND project=?"
+        args.append(parts[-2])
+    if len(parts) == 3:
+        sql += " AND entity=?"
+        args.append(parts[0])
+    return sql, args
 
 
 def _split_project(path: str) -> tuple[str | None, str]:

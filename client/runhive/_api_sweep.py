@@ -77,20 +77,17 @@ class Sweep:
 
 
 def find_sweep(api: Api, path: str) -> Sweep:
-    parts = [p for p in path.split("/") if p and p != "sweeps"]
-    if not parts or len(parts) > 3:
-        raise UsageError(
-            f"Api.sweep({path!r}): pass 'entity/project/sweep_id', 'project/sweep_id' or 'sweep_id'."
-        )
-    sql = "SELECT pk, id, entity, project, name, config, state, created_at FROM sweeps WHERE id=?"
-    args: list[Any] = [parts[-1]]
-    if len(parts) >= 2:
-        sql += " AND project=?"
-        args.append(parts[-2])
-    if len(parts) == 3:
-        sql += " AND entity=?"
-        args.append(parts[0])
     import sqlite3
+
+    from ._api import path_query
+
+    sql, args = path_query(
+        "SELECT pk, id, entity, project, name, config, state, created_at FROM sweeps",
+        path,
+        "sweeps",
+        "Api.sweep",
+        "sweep_id",
+    )
 
     try:
         rows = api._query(sql, args)

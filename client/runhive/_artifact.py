@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from ._errors import Error, UsageError
+from ._media import sha256_file
 
 NAME_RE = re.compile(r"^[a-zA-Z0-9_\-.]+$")
 MAX_NAME = 128
@@ -79,16 +80,6 @@ def _copy_hashing(src: str, dest: str) -> tuple[str, int]:
             fout.write(chunk)
             size += len(chunk)
     shutil.copystat(src, dest)
-    return h.hexdigest(), size
-
-
-def _hash_file(path: str) -> tuple[str, int]:
-    h = hashlib.sha256()
-    size = 0
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-            size += len(chunk)
     return h.hexdigest(), size
 
 
@@ -241,7 +232,7 @@ class Artifact:
         if policy not in ("mutable", "immutable", None):
             raise ValueError(f"Artifact.add_file: policy must be 'mutable' or 'immutable', got {policy!r}.")
         if policy == "immutable":
-            sha256, size = _hash_file(src)
+            sha256, size = sha256_file(src)
             existing = self.manifest.entries.get(path)
             if existing is not None and existing.sha256 != sha256 and not overwrite:
                 raise ValueError(
@@ -297,7 +288,7 @@ class Artifact:
         try:
             with open(tmp, open_mode, encoding=encoding if "b" not in mode else None) as f:
                 yield f
-            sha256, size = _hash_file(tmp)
+            sha256, size = sha256_file(tmp)
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)

@@ -72,7 +72,8 @@ def media_dir(kind: str) -> str:
     return os.path.join(_process_tmp_dir(), kind)
 
 
-def _sha256_file(path: str) -> tuple[str, int]:
+def sha256_file(path: str) -> tuple[str, int]:
+    """The file's sha256 (hex) and size, read in 1 MiB pieces."""
     h = hashlib.sha256()
     size = 0
     with open(path, "rb") as f:
@@ -108,7 +109,7 @@ class _StoredFile:
 
     @classmethod
     def from_path(cls, src: str, kind: str, ext: str) -> _StoredFile:
-        digest, size = _sha256_file(src)
+        digest, size = sha256_file(src)
         directory = media_dir(kind)
         path = os.path.join(directory, f"{digest[:_HASH_CHARS]}.{ext}")
         if not (os.path.isfile(path) and os.path.getsize(path) == size):
