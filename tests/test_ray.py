@@ -111,14 +111,16 @@ tuner = tune.Tuner(
     param_space={"a": tune.grid_search([1, 2]), "b": tune.choice([4, 5, 6])},
 )
 results = tuner.fit()
-print("BEST", results.get_best_result(metric="loss", mode="min").config["a"])
+best = results.get_best_result(metric="loss", mode="min")
+print("BEST", best.metrics["loss"])
 """
 
 
 def test_setup_wandb_in_a_trainable_logs_through_runhive(rh: RhEnv, ray_env: dict[str, str]) -> None:
     res = rh.run(SETUP_WANDB, env=ray_env, timeout=240)
-    assert "BEST 1" in res.stdout
     runs = rh.api().runs("setup-proj")
+    # Tune's view and runhive's agree on the best trial (b is drawn at random, so either a can win).
+    assert f"BEST {min(r.summary['loss'] for r in runs)}" in res.stdout
     assert sorted(r.config["a"] for r in runs) == [1, 2]
     for run in runs:
         assert run.state == "finished"

@@ -270,7 +270,13 @@ class ApiRun:
         if isinstance(samples, (list, tuple)) and keys is None:  # history(["loss"]) as keys, W&B-style
             samples, keys = None, samples
         rows = None
-        if samples and keys:
+        if stream in ("system", "events"):
+            rows = self._system_rows(keys)
+        elif stream != "default":
+            raise UsageError(
+                f"history(stream={stream!r}): use 'default' (logged rows) or 'system' (system metrics)."
+            )
+        elif samples and keys:
             rows = self._sampled_from_chunks(list(keys), samples)
         if rows is None:
             rows = list(self.scan_history(keys=keys))
@@ -282,6 +288,31 @@ class ApiRun:
 
             return pd.DataFrame(rows)
         return rows
+
+    def _system_rows(self, keys: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        """The run's system-metric samples, oldest first, keys prefixed `system.` as in W&B's events stream."""
+        try:
+            found = self._api._query(
+                "SELECT ts, runtime, data FROM system_metrics WHERE run_pk=? ORDER BY ts", [self._pk]
+            )
+        except sqlite3.OperationalError:  # a store written before system metrics existed
+            return []
+        rows = []
+        for ts, runtime, data in found:
+            row: dict[str, Any] = {f"system.{k}": v for k, v in json.loads(data).items()}
+            if keys:
+                row = {k: row[k] for k in keys if k in row}
+                if not row:
+                    continue
+            row["_timestamp"], row["_runtime"] = ts, runtime
+            rows.append(row)
+        return rows
+
+    @property
+    def system_metrics(self) -> dict[str, Any]:
+        """The latest system-metric sample, `system.`-prefixed keys ({} when there is none)."""
+        rows = self._system_rows()
+        return rows[-1] if rows else {}
 
     def _sampled_from_chunks(self, keys: list[str], samples: int) -> list[dict[str, Any]] | None:
         """history(keys=..., samples=N) of numeric metrics, read from metric chunks instead of every row

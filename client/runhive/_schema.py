@@ -97,6 +97,14 @@ CREATE TABLE IF NOT EXISTS sweep_runs (
     created_at REAL,
     PRIMARY KEY (sweep_pk, run_id)
 ) WITHOUT ROWID;
+-- System metrics of each run (`runhive_service._sysmon`): one row a sample, W&B's key names in a JSON object.
+CREATE TABLE IF NOT EXISTS system_metrics (
+    run_pk INTEGER NOT NULL,
+    ts REAL NOT NULL,
+    runtime REAL NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS system_metrics_by_run ON system_metrics (run_pk, ts);
 -- A covering index of the chunk summaries: downsampled chart reads scan it and never touch the blobs.
 CREATE INDEX IF NOT EXISTS metric_chunk_summaries
     ON metric_chunks (key_pk, run_pk, chunk, first_step, n, min, max, last);

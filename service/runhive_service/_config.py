@@ -23,6 +23,9 @@ class ServiceConfig:
     # The metric index is built once no batch has arrived for this long (RUNHIVE_INDEX_QUIET, seconds), or
     # between batches when it falls too far behind; until then readers take the newest points from the rows.
     index_quiet: float = 0.05
+    # Seconds between two samples of system metrics for the open runs (RUNHIVE_STATS_SAMPLING_INTERVAL; W&B's
+    # x_stats_sampling_interval, 15 s by default, at least 0.1).
+    stats_interval: float = 15.0
     # Test knob (RUNHIVE_TEST_APPLY_DELAY, seconds per applied row): slows the store writer down.
     test_apply_delay: float = 0.0
 
@@ -45,4 +48,5 @@ class ServiceConfig:
             max_apply_backlog=int(os.environ.get("RUNHIVE_MAX_APPLY_BACKLOG") or 64 * 1024 * 1024),
             index_quiet=float(os.environ.get("RUNHIVE_INDEX_QUIET") or 0.05),
             test_apply_delay=float(os.environ.get("RUNHIVE_TEST_APPLY_DELAY") or 0.0),
+            stats_interval=float(os.environ.get("RUNHIVE_STATS_SAMPLING_INTERVAL") or 15.0),
         )

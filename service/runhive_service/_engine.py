@@ -30,6 +30,7 @@ from runhive._proto.v1 import service_pb2 as pb
 from ._config import ServiceConfig
 from ._procs import process_alive, writer_host_pid
 from ._store import CRASHED, RUNNING, RunState, Store, WriterState, record_rows, run_key, state_from_row
+from ._sysmon import SystemMonitor, open_runs
 from ._validate import Invalid, check_group
 from ._wal import ReadResult, WalWriter, read_frames, wal_name
 
@@ -130,9 +131,9 @@ class Engine:
         self._threads: list[threading.Thread] = []
         self._syncer = ThreadPoolExecutor(max_workers=8, thread_name_prefix="runhive-fsync")
         self.on_idle: Any = None
-        self._sweeps: Any = (
-            None  # the sweep controller, made on the first sweep call (its imports cost start-up)
-        )
+        # The sweep controller, made on the first sweep call: its imports would cost every daemon's start-up.
+        self._sweeps: Any = None
+        self.sysmon = SystemMonitor(self, cfg.stats_interval)
         # Recently released streams, so a FinishRun that arrives after the applier closed the run still answers.
         self._closed: OrderedDict[str, RunState] = OrderedDict()
 
@@ -146,9 +147,11 @@ class Engine:
         w = threading.Thread(target=self._watch_loop, name="runhive-watcher", daemon=True)
         w.start()
         self._watcher = w
+        self.sysmon.start()
 
     def stop(self) -> None:
         """Flush everything received to the WAL and the store, then close. Run states are left as they are."""
+        self.sysmon.stop()  # first: its last sample goes through the applier, which stops below
         self._stop.set()
         self._commit_q.put(None)
         for t in self._threads:
@@ -161,6 +164,10 @@ class Engine:
         if self._sweeps is not None:
             self._sweeps.close()
         self.store.close()
+
+    def open_runs(self) -> list[tuple[RunState, set[int]]]:
+        with self._lock:
+            return open_runs(self.streams)
 
     def touch(self) -> None:
         self.last_activity = time.monotonic()
