@@ -430,3 +430,24 @@ def _read_available(proc: subprocess.Popen[str], into: list[str]) -> str:
         chunk = b""
     into[0] += chunk.decode(errors="replace")
     return into[0]
+
+
+def test_prior_runs_seed_the_grid(rh: RhEnv) -> None:
+    res = rh.run(
+        """
+        import runhive as wandb
+
+        prior = wandb.init(project="prior", config={"x": 2})
+        prior.log({"m": 0.5})
+        prior.finish()
+        config = {"method": "grid", "parameters": {"x": {"values": [1, 2, 3]}}}
+        sid = wandb.sweep(config, project="prior", prior_runs=[prior.id, "nosuchrun"])
+        wandb.agent(sid, function=lambda: wandb.init().log({"m": wandb.config.x}))
+        print("SWEEP", sid)
+        """,
+        env=FAST,
+    )
+    assert "prior runs not found in" in res.stderr and "nosuchrun" in res.stderr
+    sweep = rh.api().sweep(_sweep_id(res.stdout))
+    assert sweep.state == "FINISHED"
+    assert sorted(r.config["x"] for r in sweep.runs) == [1, 3]  # x=2 was done by the prior run
