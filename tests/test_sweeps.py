@@ -451,3 +451,66 @@ def test_prior_runs_seed_the_grid(rh: RhEnv) -> None:
     sweep = rh.api().sweep(_sweep_id(res.stdout))
     assert sweep.state == "FINISHED"
     assert sorted(r.config["x"] for r in sweep.runs) == [1, 3]  # x=2 was done by the prior run
+
+
+FUZZ = """
+import json, random, sys
+import runhive as wandb
+from runhive._agent import AgentSession, sweep_path
+from runhive._setup import base_settings
+
+rnd = random.Random(int(sys.argv[1]))
+ATOMS = [None, True, 0, 1, -1, 2.5, "x", "", [], {}, [1, 2], {"a": 1}, 1e308, -0.0, "nan"]
+
+def anything(depth=0):
+    r = rnd.random()
+    if depth < 3 and r < 0.2:
+        keys = ["min", "max", "values", "value", "distribution", "q", "mu", "sigma", "a", "b", "parameters", "zz"]
+        return {rnd.choice(keys): anything(depth + 1) for _ in range(rnd.randint(0, 4))}
+    if depth < 3 and r < 0.3:
+        return [anything(depth + 1) for _ in range(rnd.randint(0, 3))]
+    return rnd.choice(ATOMS)
+
+outcomes = {"created": 0, "refused": 0, "ran": 0, "no run": 0, "agent refused": 0}
+for i in range(int(sys.argv[2])):
+    config = {"method": rnd.choice(["grid", "random", "random", "bayes", "custom", 3, None])}
+    if rnd.random() < 0.9:
+        config["parameters"] = {f"p{k}": anything() for k in range(rnd.randint(0, 2))}
+        if rnd.random() < 0.7:  # one usable parameter beside the junk, so some sweeps get as far as a run
+            config["parameters"]["ok"] = rnd.choice([{"values": [1, 2, 3]}, {"min": 0.0, "max": 1.0}])
+    if rnd.random() < 0.5:
+        config["metric"] = {"name": rnd.choice(["m", 1, None]), "goal": rnd.choice(["minimize", "maximize", "up"])}
+    if rnd.random() < 0.3:
+        config["early_terminate"] = anything()
+    if rnd.random() < 0.2:
+        config["run_cap"] = anything()
+    try:
+        sid = wandb.sweep(config, project="fuzz")
+    except ValueError:
+        outcomes["refused"] += 1
+        continue
+    outcomes["created"] += 1
+    session = AgentSession(base_settings(), sweep_path(sid, project="fuzz"))
+    try:
+        commands = session.call([], want_run=True)
+    except wandb.UsageError:
+        outcomes["agent refused"] += 1
+        continue
+    outcomes["ran" if any(c.type == "run" for c in commands) else "no run"] += 1
+    for c in commands:
+        if c.type == "run":
+            json.loads(c.args_json)
+            session.ended(c.run_id, 0)
+    session.call([], done=True)
+print("OUTCOMES", json.dumps(outcomes))
+"""
+
+
+def test_malformed_sweep_configs_never_hurt_the_daemon(rh: RhEnv) -> None:
+    res = rh.run(FUZZ, "7", "300", env={"RUNHIVE_SILENT": "true"}, timeout=240)
+    outcomes = json.loads(res.stdout.split("OUTCOMES", 1)[1])
+    assert outcomes["created"] > 100 and outcomes["ran"] > 10, outcomes
+    (daemon,) = rh.daemon_pids()  # the same daemon served every call
+    res = rh.run(SEED_004, timeout=180)  # and still runs a sweep
+    assert len(rh.api().sweep(f"my-first-sweep/{_sweep_id(res.stdout)}").runs) == 10
+    assert rh.daemon_pids() == [daemon]

@@ -215,6 +215,12 @@ class SweepController:
             params = next_run(cfg, runs, rng=self._rng)
         except SweepConfigError as exc:
             raise _error("FAILED_PRECONDITION", f"sweep {sw.id} cannot schedule a run: {exc}") from None
+        except Exception as exc:  # a config stored with violations that the search cannot use
+            raise _error(
+                "FAILED_PRECONDITION",
+                f"sweep {sw.id} cannot schedule a run from its config ({type(exc).__name__}: {exc}); fix the "
+                "violations printed when it was created and create it again",
+            ) from None
         if params is None:  # the grid is exhausted
             self._set_state(sw, FINISHED)
             return pb.SweepCommand(type="exit")
@@ -233,7 +239,10 @@ class SweepController:
             return False
         maximize = metric.get("goal") == "maximize"
         for run in runs:
-            value = metric_value(cfg, run)
+            try:
+                value = metric_value(cfg, run)
+            except Exception:  # a metric section the algorithms cannot read: no target to reach
+                return False
             if value is not None and (value >= target if maximize else value <= target):
                 return True
         return False
@@ -246,7 +255,7 @@ class SweepController:
         runs, _ = self._runs(sw)
         try:
             names = stop_runs(sw.config, runs)
-        except SweepConfigError:
+        except Exception:  # a malformed early_terminate: runs are never stopped, the search goes on
             names = []
         self._stop_cache[sw.pk] = (now, names)
         return names
