@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PROTO_SRC := proto/runhive/_proto/v1/service.proto
 
-.PHONY: install run test lint proto proto-check bench clean typecheck
+.PHONY: install run test lint proto proto-check bench clean typecheck browser
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -43,7 +43,11 @@ lint: install proto-check
 	$(PY) -m ruff format --check client service tests bench examples
 	$(PY) -m mypy
 
-test: install lint
+# The dashboard's tests drive Debian's headless Chromium with Playwright (no browser download).
+browser:
+	command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+
+test: install lint browser
 	$(PY) -m pytest -q
 
 bench: install

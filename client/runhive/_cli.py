@@ -159,6 +159,22 @@ def cmd_login(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ui(args: argparse.Namespace) -> int:
+    from ._setup import base_settings
+
+    try:
+        from runhive_service._ui import UiConfig, serve
+    except ImportError as exc:
+        raise Error(f"runhive ui needs the `ui` extra: pip install 'runhive[ui]' ({exc})") from None
+    settings = base_settings()
+    data_dir = settings.resolved_data_dir
+    _console().print(
+        f"runhive ui: http://{args.host}:{args.port}/ (store {settings.store_path}); Ctrl-C stops it"
+    )
+    serve(UiConfig(data_dir=data_dir, host=args.host, port=args.port))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="runhive", description="runhive: experiment tracking on a local daemon"
@@ -184,6 +200,10 @@ def build_parser() -> argparse.ArgumentParser:
     from ._sweep_cli import add_parsers as add_sweep_parsers
 
     add_sweep_parsers(sub)
+    p = sub.add_parser("ui", help="serve the web dashboard over the local store")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
+    p.add_argument("--port", type=int, default=8420, help="port (default 8420)")
+    p.set_defaults(fn=cmd_ui)
     p = sub.add_parser("login", help="say where runs are stored (no account needed)")
     p.set_defaults(fn=cmd_login)
     return parser

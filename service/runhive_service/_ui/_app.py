@@ -1,0 +1,185 @@
+"""The dashboard's ASGI app (Starlette): a JSON read API over the store and one static page that draws it.
+
+It only reads: `runhive.Api` over the store file, the same reader scripts use. The page (`static/`) is plain
+JavaScript with plotly's bundled library (from the `plotly` package, served as is).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+STATIC = Path(__file__).parent / "static"
+
+
+@dataclass
+class UiConfig:
+    data_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 8420
+    buckets: int = 1000  # points per run and chart
+
+
+def _finite(v: Any) -> Any:
+    # JSON has no NaN or Infinity: a chart shows a gap there.
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
+
+
+def _clean(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _clean(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_clean(v) for v in obj]
+    return _finite(obj)
+
+
+def _json(data: Any, status: int = 200) -> Response:
+    return Response(json.dumps(_clean(data)), status_code=status, media_type="application/json")
+
+
+def _numeric(summary: dict[str, Any]) -> dict[str, float]:
+    return {
+        k: v
+        for k, v in summary.items()
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and not k.startswith("_")
+    }
+
+
+def create_app(config: UiConfig) -> Starlette:
+    from runhive import Api
+
+    def api() -> Any:
+        return Api(overrides={"data_dir": str(config.data_dir)})
+
+    def bad(message: str) -> Response:
+        return JSONResponse({"error": message}, status_code=400)
+
+    async def projects(request: Request) -> Response:
+        with api() as a:
+            rows = a._query(
+                "SELECT entity, project, COUNT(*), MAX(created_at) FROM runs GROUP BY entity, project"
+                " ORDER BY MAX(created_at) DESC"
+            )
+        return _json([{"entity": e, "project": p, "runs": n, "last": t} for e, p, n, t in rows])
+
+    async def runs(request: Request) -> Response:
+        project = request.query_params.get("project")
+        if not project:
+            return bad("pass ?project=NAME")
+        with api() as a:
+            found = a.runs(project)
+            out = [
+                {
+                    "id": r.id,
+                    "entity": r.entity,
+                    "project": r.project,
+                    "name": r.name,
+                    "state": r.state,
+                    "created_at": r.created_at,
+                    "steps": (r.last_step + 1) if (r.last_step or 0) >= 0 else 0,
+                    "summary": _numeric(r.summary),
+                    "config": r.config,
+                    "group": r.group,
+                }
+                for r in found
+            ]
+        return _json(out)
+
+    async def metric(request: Request) -> Response:
+        project, key = request.query_params.get("project"), request.query_params.get("key")
+        if not project or not key:
+            return bad("pass ?project=NAME&key=METRIC")
+        ids = request.query_params.get("runs")
+        with api() as a:
+            found = a.runs(project)
+            if ids:
+                wanted = set(ids.split(","))
+                found = [r for r in found if r.id in wanted]
+            series = a.metrics(key, found, buckets=config.buckets)
+        return _json(series)
+
+    async def run(request: Request) -> Response:
+        path = request.query_params.get("path")
+        if not path:
+            return bad("pass ?path=entity/project/id")
+        with api() as a:
+            try:
+                r = a.run(path)
+            except Exception as exc:  # the reader's UsageError says what was not found
+                return JSONResponse({"error": str(exc)}, status_code=404)
+            system = r.history(stream="system")
+            return _json(
+                {
+                    "id": r.id,
+                    "entity": r.entity,
+                    "project": r.project,
+                    "name": r.name,
+                    "state": r.state,
+                    "notes": r.notes,
+                    "tags": r.tags,
+                    "created_at": r.created_at,
+                    "config": r.config,
+                    "summary": r.summary,
+                    "keys": sorted(_numeric(r.summary)),
+                    "system": system,
+                }
+            )
+
+    async def sweeps(request: Request) -> Response:
+        project = request.query_params.get("project")
+        if not project:
+            return bad("pass ?project=NAME")
+        with api() as a:
+            try:
+                rows = a._query(
+                    "SELECT id, name, state, config, created_at FROM sweeps WHERE project=? ORDER BY created_at",
+                    [project],
+                )
+            except sqlite3.OperationalError:
+                rows = []
+        return _json(
+            [
+                {"id": i, "name": n, "state": s, "config": json.loads(c), "created_at": t}
+                for i, n, s, c, t in rows
+            ]
+        )
+
+    async def index(request: Request) -> Response:
+        return FileResponse(STATIC / "index.html")
+
+    async def plotly_js(request: Request) -> Response:
+        import plotly
+
+        return FileResponse(Path(plotly.__file__).parent / "package_data" / "plotly.min.js")
+
+    return Starlette(
+        routes=[
+            Route("/", index),
+            Route("/api/projects", projects),
+            Route("/api/runs", runs),
+            Route("/api/metric", metric),
+            Route("/api/run", run),
+            Route("/api/sweeps", sweeps),
+            Route("/vendor/plotly.min.js", plotly_js),
+            Mount("/static", StaticFiles(directory=STATIC), name="static"),
+        ]
+    )
+
+
+def serve(config: UiConfig) -> None:
+    """Run the dashboard until interrupted (uvicorn)."""
+    import uvicorn
+
+    uvicorn.run(create_app(config), host=config.host, port=config.port, log_level="warning")

@@ -1,0 +1,158 @@
+// runhive dashboard: hash routes #/ (projects), #/p/<project> (runs and charts), #/r/<entity>/<project>/<id> (a run).
+"use strict";
+
+const view = document.getElementById("view");
+const crumbs = document.getElementById("crumbs");
+
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (k === "class") node.className = v;
+    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    else node.setAttribute(k, v);
+  }
+  for (const c of children) node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  return node;
+}
+
+async function getJSON(url) {
+  const res = await fetch(url);
+  const body = await res.json();
+  if (!res.ok) throw new Error(body.error || res.statusText);
+  return body;
+}
+
+function fmt(v) {
+  if (typeof v === "number") return Number.isInteger(v) ? String(v) : v.toPrecision(4);
+  if (v === null || v === undefined) return "";
+  return typeof v === "object" ? JSON.stringify(v) : String(v);
+}
+
+function when(t) {
+  return t ? new Date(t * 1000).toLocaleString() : "";
+}
+
+// Exponential moving average, as W&B's default smoothing; gaps (null) are kept.
+function smooth(values, weight) {
+  if (!weight) return values;
+  let last = null;
+  return values.map((v) => {
+    if (v === null) return null;
+    last = last === null ? v : last * weight + (1 - weight) * v;
+    return last;
+  });
+}
+
+async function projectsPage() {
+  crumbs.textContent = "";
+  const projects = await getJSON("/api/projects");
+  if (!projects.length) {
+    view.replaceChildren(el("p", { class: "muted" }, "No runs yet: log one with runhive.init()."));
+    return;
+  }
+  const rows = projects.map((p) =>
+    el("tr", {},
+      el("td", {}, el("a", { href: `#/p/${encodeURIComponent(p.project)}`, class: "project-link" }, p.project)),
+      el("td", {}, p.entity), el("td", {}, p.runs), el("td", {}, when(p.last))));
+  view.replaceChildren(el("h2", {}, "Projects"),
+    el("table", { id: "projects" },
+      el("thead", {}, el("tr", {}, el("th", {}, "project"), el("th", {}, "entity"), el("th", {}, "runs"),
+        el("th", {}, "last run"))),
+      el("tbody", {}, ...rows)));
+}
+
+async function projectPage(project) {
+  crumbs.replaceChildren(" / ", el("a", { href: `#/p/${encodeURIComponent(project)}` }, project));
+  const runs = await getJSON(`/api/runs?project=${encodeURIComponent(project)}`);
+  const keys = [...new Set(runs.flatMap((r) => Object.keys(r.summary)))].sort();
+  const head = el("tr", {}, ...["name", "id", "state", "steps", "created", ...keys].map((k) => el("th", {}, k)));
+  const body = runs.map((r) =>
+    el("tr", { class: "run-row" },
+      el("td", {}, el("a", { href: `#/r/${r.entity}/${encodeURIComponent(r.project)}/${r.id}` }, r.name || r.id)),
+      el("td", {}, r.id), el("td", { class: `state-${r.state}` }, r.state), el("td", {}, r.steps),
+      el("td", {}, when(r.created_at)), ...keys.map((k) => el("td", {}, fmt(r.summary[k])))));
+  const slider = el("input", { type: "range", min: "0", max: "0.99", step: "0.01", value: "0", id: "smoothing" });
+  const charts = el("div", { class: "charts" });
+  view.replaceChildren(el("h2", {}, project),
+    el("table", { id: "runs" }, el("thead", {}, head), el("tbody", {}, ...body)),
+    el("div", { class: "controls" }, el("label", { for: "smoothing" }, "Smoothing"), slider),
+    charts);
+  const names = Object.fromEntries(runs.map((r) => [r.id, r.name || r.id]));
+  const drawn = [];
+  for (const key of keys) {
+    const div = el("div", { class: "chart", "data-key": key });
+    charts.append(div);
+    const series = await getJSON(`/api/metric?project=${encodeURIComponent(project)}&key=${encodeURIComponent(key)}`);
+    drawn.push({ div, key, series });
+  }
+  const draw = () => {
+    const w = Number(slider.value);
+    for (const { div, key, series } of drawn) {
+      // Each point is a bucket of the stored chunks: its last value drawn as the line, its min and max as a band.
+      const traces = [];
+      for (const [id, s] of Object.entries(series)) {
+        const banded = s.min.some((v, i) => v !== s.max[i]);
+        if (banded) {
+          traces.push({ x: s.step, y: s.min, mode: "lines", line: { width: 0 }, showlegend: false, hoverinfo: "skip",
+            legendgroup: id });
+          traces.push({ x: s.step, y: s.max, mode: "lines", line: { width: 0 }, fill: "tonexty",
+            fillcolor: "rgba(120,130,150,0.15)", showlegend: false, hoverinfo: "skip", legendgroup: id });
+        }
+        traces.push({ x: s.step, y: smooth(s.last, w), name: names[id] || id, mode: "lines", type: "scatter",
+          legendgroup: id });
+      }
+      Plotly.react(div, traces, { title: { text: key }, margin: { t: 40, r: 10, l: 50, b: 40 },
+        xaxis: { title: { text: "step" } }, showlegend: true }, { displaylogo: false, responsive: true });
+    }
+  };
+  slider.addEventListener("input", draw);
+  draw();
+}
+
+async function runPage(entity, project, id) {
+  crumbs.replaceChildren(" / ", el("a", { href: `#/p/${encodeURIComponent(project)}` }, project), " / ", id);
+  const run = await getJSON(`/api/run?path=${encodeURIComponent(`${entity}/${project}/${id}`)}`);
+  const charts = el("div", { class: "charts" });
+  view.replaceChildren(
+    el("h2", {}, `${run.name || run.id} `, el("span", { class: `state-${run.state}` }, run.state)),
+    el("p", { class: "muted" }, `${run.entity}/${run.project}/${run.id} · started ${when(run.created_at)}`),
+    el("h3", {}, "Config"), el("pre", { id: "config" }, JSON.stringify(run.config, null, 2)),
+    el("h3", {}, "Summary"), el("pre", { id: "summary" }, JSON.stringify(run.summary, null, 2)),
+    el("h3", {}, "Charts"), charts);
+  for (const key of run.keys) {
+    const series = await getJSON(
+      `/api/metric?project=${encodeURIComponent(project)}&key=${encodeURIComponent(key)}&runs=${run.id}`);
+    const s = series[run.id];
+    if (!s) continue;
+    const div = el("div", { class: "chart", "data-key": key });
+    charts.append(div);
+    Plotly.newPlot(div, [{ x: s.step, y: s.last, mode: "lines", name: key }],
+      { title: { text: key }, margin: { t: 40, r: 10, l: 50, b: 40 } }, { displaylogo: false, responsive: true });
+  }
+  const sys = run.system;
+  if (sys.length) {
+    const keys = Object.keys(sys[sys.length - 1]).filter((k) => k.startsWith("system.")).sort();
+    for (const key of keys) {
+      const div = el("div", { class: "chart system", "data-key": key });
+      charts.append(div);
+      Plotly.newPlot(div, [{ x: sys.map((r) => r._runtime), y: sys.map((r) => r[key] ?? null), mode: "lines" }],
+        { title: { text: key }, margin: { t: 40, r: 10, l: 50, b: 40 }, xaxis: { title: { text: "seconds" } } },
+        { displaylogo: false, responsive: true });
+    }
+  }
+}
+
+async function route() {
+  const parts = location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
+  try {
+    if (parts[0] === "p" && parts[1]) await projectPage(parts[1]);
+    else if (parts[0] === "r" && parts.length >= 4) await runPage(parts[1], parts[2], parts[3]);
+    else await projectsPage();
+  } catch (err) {
+    view.replaceChildren(el("p", { class: "error" }, `Error: ${err.message}`));
+  }
+  document.body.dataset.ready = location.hash || "#/";
+}
+
+window.addEventListener("hashchange", route);
+route();
