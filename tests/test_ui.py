@@ -117,3 +117,47 @@ def test_api_answers_bad_requests_clearly(ui: str) -> None:
     status, runs = _get(ui + "/api/runs?project=dash")
     assert status == 200 and len(runs) == 2  # type: ignore[arg-type]
     assert _get(ui + "/api/runs?project=empty") == (200, [])
+
+
+SWEEP = """
+import runhive as wandb
+
+sid = wandb.sweep(
+    {"method": "grid", "metric": {"name": "score", "goal": "minimize"},
+     "parameters": {"x": {"values": [1, 2, 3]}, "opt": {"values": ["adam", "sgd"]}}},
+    project="swp",
+)
+
+def main():
+    run = wandb.init()
+    run.log({"score": run.config.x * (2 if run.config.opt == "sgd" else 1)})
+
+wandb.agent(sid, function=main)
+print("SWEEP", sid)
+"""
+
+
+def test_sweep_page_draws_parameters_against_the_metric(rh: RhEnv, ui: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    sid = rh.run(SWEEP).stdout.split("SWEEP", 1)[1].strip()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=_browser(), args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1300, "height": 900})
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(ui + "/#/p/swp")
+            page.wait_for_selector("a.sweep-link")
+            page.click("a.sweep-link")
+            page.wait_for_selector(f"body[data-ready='#/s/{rh.api().sweep(sid).entity}/swp/{sid}']")
+            assert page.locator("tr.sweep-run").count() == 6
+            dims = page.evaluate(
+                "() => document.getElementById('parcoords').data[0].dimensions.map(d => d.label)"
+            )
+            assert dims == ["opt", "x", "score"]
+            assert page.evaluate("() => document.getElementById('parcoords').data[0].line.color.length") == 6
+            assert "6 of 6 runs" in page.inner_text("main")
+            assert not errors, errors
+        finally:
+            browser.close()

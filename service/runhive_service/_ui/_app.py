@@ -156,6 +156,43 @@ def create_app(config: UiConfig) -> Starlette:
             ]
         )
 
+    async def sweep(request: Request) -> Response:
+        path = request.query_params.get("path")
+        if not path:
+            return bad("pass ?path=entity/project/sweep_id")
+        with api() as a:
+            try:
+                sw = a.sweep(path)
+            except Exception as exc:  # the reader's UsageError says what was not found
+                return JSONResponse({"error": str(exc)}, status_code=404)
+            params = sorted((sw.config.get("parameters") or {}).keys())
+            metric = sw.config.get("metric") or {}
+            name = metric.get("name") if isinstance(metric, dict) else None
+            runs = [
+                {
+                    "id": r.id,
+                    "name": r.name,
+                    "state": r.state,
+                    "params": {k: r.config.get(k) for k in params},
+                    "metric": r.summary.get(name) if name else None,
+                }
+                for r in sw.runs
+            ]
+            return _json(
+                {
+                    "id": sw.id,
+                    "entity": sw.entity,
+                    "project": sw.project,
+                    "state": sw.state,
+                    "method": sw.config.get("method"),
+                    "metric": name,
+                    "goal": metric.get("goal", "minimize") if isinstance(metric, dict) else None,
+                    "params": params,
+                    "expected_runs": sw.expected_run_count,
+                    "runs": runs,
+                }
+            )
+
     async def index(request: Request) -> Response:
         return FileResponse(STATIC / "index.html")
 
@@ -172,6 +209,7 @@ def create_app(config: UiConfig) -> Starlette:
             Route("/api/metric", metric),
             Route("/api/run", run),
             Route("/api/sweeps", sweeps),
+            Route("/api/sweep", sweep),
             Route("/vendor/plotly.min.js", plotly_js),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ]

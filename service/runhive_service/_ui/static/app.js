@@ -77,6 +77,13 @@ async function projectPage(project) {
     el("table", { id: "runs" }, el("thead", {}, head), el("tbody", {}, ...body)),
     el("div", { class: "controls" }, el("label", { for: "smoothing" }, "Smoothing"), slider),
     charts);
+  const sweeps = await getJSON(`/api/sweeps?project=${encodeURIComponent(project)}`);
+  if (sweeps.length) {
+    const entity = runs.length ? runs[0].entity : "";
+    view.insertBefore(el("p", { id: "sweeps" }, "Sweeps: ",
+      ...sweeps.map((s) => el("a", { href: `#/s/${entity}/${encodeURIComponent(project)}/${s.id}`, class: "sweep-link" },
+        `${s.name || s.id} (${s.config.method}, ${s.state.toLowerCase()}) `))), view.children[1]);
+  }
   const names = Object.fromEntries(runs.map((r) => [r.id, r.name || r.id]));
   const drawn = [];
   for (const key of keys) {
@@ -142,11 +149,48 @@ async function runPage(entity, project, id) {
   }
 }
 
+// A numeric axis for numbers; categories (strings, booleans) get an axis of their own with labelled ticks.
+function axis(label, values) {
+  if (values.every((v) => typeof v === "number")) return { label, values };
+  const cats = [...new Set(values.map((v) => JSON.stringify(v)))];
+  return { label, values: values.map((v) => cats.indexOf(JSON.stringify(v))),
+    tickvals: cats.map((_, i) => i), ticktext: cats.map((c) => fmt(JSON.parse(c))) };
+}
+
+async function sweepPage(entity, project, id) {
+  crumbs.replaceChildren(" / ", el("a", { href: `#/p/${encodeURIComponent(project)}` }, project), " / sweep ", id);
+  const sw = await getJSON(`/api/sweep?path=${encodeURIComponent(`${entity}/${project}/${id}`)}`);
+  const done = sw.runs.filter((r) => typeof r.metric === "number");
+  const head = el("tr", {}, ...["name", "state", ...sw.params, sw.metric || "metric"].map((k) => el("th", {}, k)));
+  const rows = sw.runs.map((r) => el("tr", { class: "sweep-run" },
+    el("td", {}, el("a", { href: `#/r/${entity}/${encodeURIComponent(project)}/${r.id}` }, r.name || r.id)),
+    el("td", { class: `state-${r.state}` }, r.state), ...sw.params.map((k) => el("td", {}, fmt(r.params[k]))),
+    el("td", {}, fmt(r.metric))));
+  const chart = el("div", { class: "chart wide", id: "parcoords" });
+  const expected = sw.expected_runs ? ` of ${sw.expected_runs}` : "";
+  view.replaceChildren(el("h2", {}, `Sweep ${sw.id} `, el("span", { class: "muted" }, sw.state)),
+    el("p", { class: "muted" }, `${sw.method} search · ${sw.runs.length}${expected} runs · ` +
+      (sw.metric ? `${sw.goal} ${sw.metric}` : "no metric")),
+    chart, el("table", { id: "sweep-runs" }, el("thead", {}, head), el("tbody", {}, ...rows)));
+  if (done.length && sw.metric) {
+    const dims = sw.params.map((k) => axis(k, done.map((r) => r.params[k])));
+    const metric = done.map((r) => r.metric);
+    dims.push({ label: sw.metric, values: metric });
+    Plotly.newPlot(chart, [{ type: "parcoords", dimensions: dims,
+      line: { color: metric, colorscale: "Viridis", reversescale: sw.goal !== "maximize", showscale: true } }],
+      { margin: { t: 50, r: 40, l: 60, b: 30 } },
+      { displaylogo: false, responsive: true });
+  } else {
+    chart.replaceWith(el("p", { class: "muted" }, "No finished run with the metric yet."));
+  }
+}
+
 async function route() {
   const parts = location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
   try {
     if (parts[0] === "p" && parts[1]) await projectPage(parts[1]);
     else if (parts[0] === "r" && parts.length >= 4) await runPage(parts[1], parts[2], parts[3]);
+    else if (parts[0] === "s" && parts.length >= 4) await sweepPage(parts[1], parts[2], parts[3]);
     else await projectsPage();
   } catch (err) {
     view.replaceChildren(el("p", { class: "error" }, `Error: ${err.message}`));
