@@ -514,3 +514,33 @@ def test_malformed_sweep_configs_never_hurt_the_daemon(rh: RhEnv) -> None:
     res = rh.run(SEED_004, timeout=180)  # and still runs a sweep
     assert len(rh.api().sweep(f"my-first-sweep/{_sweep_id(res.stdout)}").runs) == 10
     assert rh.daemon_pids() == [daemon]
+
+
+def test_local_controller_api_builds_and_watches_a_sweep(rh: RhEnv) -> None:
+    res = rh.run(
+        """
+        import subprocess, sys
+        import runhive as wandb
+
+        tuner = wandb.controller()
+        tuner.configure_search("grid")
+        tuner.configure_metric("m", goal="maximize")
+        tuner.configure_parameter("x", values=[1, 2])
+        sid = tuner.create()
+        code = "import sys, runhive as w; w.agent(sys.argv[1], function=lambda: w.init().log({'m': w.config.x}))"
+        agent = subprocess.Popen([sys.executable, "-c", code, sid])
+        tuner.run()  # returns once the daemon's controller has finished the grid
+        assert agent.wait(60) == 0
+        print("STATUS", tuner.status())
+        try:
+            tuner.configure_search(lambda *a: None)
+        except wandb.UsageError as exc:
+            print("REFUSED", exc)
+        print("DONE", wandb.controller(sid).done())
+        """,
+        env=FAST,
+    )
+    assert "REFUSED runhive runs every sweep's controller in runhive-service" in res.stdout
+    assert "DONE True" in res.stdout
+    status = res.stdout.split("STATUS", 1)[1].splitlines()[0]
+    assert "(grid) | Runs: 2 (Finished: 2) | FINISHED" in status, status

@@ -380,6 +380,7 @@ def test_public_surface_is_pinned() -> None:
             "agent",
             "alert",
             "config",
+            "controller",
             "define_metric",
             "finish",
             "init",

@@ -36,6 +36,7 @@ __all__ = [
     "agent",
     "alert",
     "config",
+    "controller",
     "define_metric",
     "finish",
     "init",
@@ -122,6 +123,13 @@ def sweep(sweep: Any, entity: str | None = None, project: str | None = None, pri
     from ._sweep import sweep as _sweep
 
     return _sweep(sweep, entity=entity, project=project, prior_runs=prior_runs)
+
+
+def controller(sweep_id_or_config: Any = None, entity: str | None = None, project: str | None = None) -> Any:
+    """W&B's local-controller API (`wandb.controller`); see `runhive._controller`."""
+    from ._controller import controller as _controller
+
+    return _controller(sweep_id_or_config, entity=entity, project=project)
 
 
 def agent(
