@@ -10,6 +10,7 @@ import socket
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -61,52 +62,58 @@ def ui(rh: RhEnv) -> Iterator[str]:
     yield base  # rh's clean-up stops the server by pid
 
 
-def _browser() -> str:
+class Page:
+    """A Playwright page in Debian's headless Chromium, and the script errors it raised."""
+
+    def __init__(self, page: Any) -> None:
+        self.page = page
+        self.errors: list[str] = []
+        page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+
+
+@pytest.fixture
+def browser_page() -> Iterator[Page]:
+    from playwright.sync_api import sync_playwright
+
     path = shutil.which("chromium")
     if path is None:
         pytest.fail("Debian's chromium is not installed: `make browser` installs it (make test does).")
-    return path
-
-
-def test_dashboard_shows_projects_runs_charts_and_a_run(ui: str) -> None:
-    from playwright.sync_api import sync_playwright
-
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=_browser(), args=["--no-sandbox"])
+        browser = p.chromium.launch(executable_path=path, args=["--no-sandbox"])
         try:
-            page = browser.new_page(viewport={"width": 1300, "height": 900})
-            errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.goto(ui + "/")
-            page.wait_for_selector("#projects")
-            assert page.locator("#projects tbody tr").count() == 1
-            page.click("a.project-link")
-            page.wait_for_selector("body[data-ready='#/p/dash']")
-            assert page.locator("tr.run-row").count() == 2
-            charts = page.locator(".chart")
-            assert sorted(charts.evaluate_all("els => els.map(e => e.dataset.key)")) == ["acc", "loss"]
-            # Every run is a line in each chart, downsampled: 2,500 steps drawn as at most 1,000 points.
-            lines = page.evaluate(
-                """() => [...document.querySelectorAll('.chart[data-key="loss"]')][0].data
-                       .filter(t => t.name).map(t => [t.name, t.x.length, t.y[0]])"""
-            )
-            assert sorted(n for n, _, _ in lines) == ["run-0", "run-1"]
-            assert all(0 < count <= 1000 for _, count, _ in lines)
-            first = {n: y for n, _, y in lines}
-            assert first["run-1"] == pytest.approx(2 * first["run-0"])  # run-1 logged twice run-0's loss
-            page.fill("#smoothing", "0.9")  # smoothing redraws the lines
-            page.dispatch_event("#smoothing", "input")
-            assert not errors, errors
-            page.click("text=run-1")
-            page.wait_for_selector("#config")
-            assert json.loads(page.inner_text("#config")) == {"lr": 0.2}
-            assert json.loads(page.inner_text("#summary"))["loss"] == pytest.approx(
-                2 * 2.718281828 ** (-2499 / 500)
-            )
-            page.wait_for_selector('.chart[data-key="loss"]')
-            assert not errors, errors
+            yield Page(browser.new_page(viewport={"width": 1300, "height": 900}))
         finally:
             browser.close()
+
+
+def test_dashboard_shows_projects_runs_charts_and_a_run(ui: str, browser_page: Page) -> None:
+    page = browser_page.page
+    page.goto(ui + "/")
+    page.wait_for_selector("#projects")
+    assert page.locator("#projects tbody tr").count() == 1
+    page.click("a.project-link")
+    page.wait_for_selector("body[data-ready='#/p/dash']")
+    assert page.locator("tr.run-row").count() == 2
+    charts = page.locator(".chart")
+    assert sorted(charts.evaluate_all("els => els.map(e => e.dataset.key)")) == ["acc", "loss"]
+    # Every run is a line in each chart, downsampled: 2,500 steps drawn as at most 1,000 points.
+    lines = page.evaluate(
+        """() => [...document.querySelectorAll('.chart[data-key="loss"]')][0].data
+               .filter(t => t.name).map(t => [t.name, t.x.length, t.y[0]])"""
+    )
+    assert sorted(n for n, _, _ in lines) == ["run-0", "run-1"]
+    assert all(0 < count <= 1000 for _, count, _ in lines)
+    first = {n: y for n, _, y in lines}
+    assert first["run-1"] == pytest.approx(2 * first["run-0"])  # run-1 logged twice run-0's loss
+    page.fill("#smoothing", "0.9")  # smoothing redraws the lines
+    page.dispatch_event("#smoothing", "input")
+    assert not browser_page.errors, browser_page.errors
+    page.click("text=run-1")
+    page.wait_for_selector("#config")
+    assert json.loads(page.inner_text("#config")) == {"lr": 0.2}
+    assert json.loads(page.inner_text("#summary"))["loss"] == pytest.approx(2 * 2.718281828 ** (-2499 / 500))
+    page.wait_for_selector('.chart[data-key="loss"]')
+    assert not browser_page.errors, browser_page.errors
 
 
 def test_api_answers_bad_requests_clearly(ui: str) -> None:
@@ -137,27 +144,16 @@ print("SWEEP", sid)
 """
 
 
-def test_sweep_page_draws_parameters_against_the_metric(rh: RhEnv, ui: str) -> None:
-    from playwright.sync_api import sync_playwright
-
+def test_sweep_page_draws_parameters_against_the_metric(rh: RhEnv, ui: str, browser_page: Page) -> None:
     sid = rh.run(SWEEP).stdout.split("SWEEP", 1)[1].strip()
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=_browser(), args=["--no-sandbox"])
-        try:
-            page = browser.new_page(viewport={"width": 1300, "height": 900})
-            errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.goto(ui + "/#/p/swp")
-            page.wait_for_selector("a.sweep-link")
-            page.click("a.sweep-link")
-            page.wait_for_selector(f"body[data-ready='#/s/{rh.api().sweep(sid).entity}/swp/{sid}']")
-            assert page.locator("tr.sweep-run").count() == 6
-            dims = page.evaluate(
-                "() => document.getElementById('parcoords').data[0].dimensions.map(d => d.label)"
-            )
-            assert dims == ["opt", "x", "score"]
-            assert page.evaluate("() => document.getElementById('parcoords').data[0].line.color.length") == 6
-            assert "6 of 6 runs" in page.inner_text("main")
-            assert not errors, errors
-        finally:
-            browser.close()
+    page = browser_page.page
+    page.goto(ui + "/#/p/swp")
+    page.wait_for_selector("a.sweep-link")
+    page.click("a.sweep-link")
+    page.wait_for_selector(f"body[data-ready='#/s/{rh.api().sweep(sid).entity}/swp/{sid}']")
+    assert page.locator("tr.sweep-run").count() == 6
+    dims = page.evaluate("() => document.getElementById('parcoords').data[0].dimensions.map(d => d.label)")
+    assert dims == ["opt", "x", "score"]
+    assert page.evaluate("() => document.getElementById('parcoords').data[0].line.color.length") == 6
+    assert "6 of 6 runs" in page.inner_text("main")
+    assert not browser_page.errors, browser_page.errors

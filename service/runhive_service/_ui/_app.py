@@ -110,15 +110,24 @@ def create_app(config: UiConfig) -> Starlette:
             series = a.metrics(key, found, buckets=config.buckets)
         return _json(series)
 
-    async def run(request: Request) -> Response:
+    def lookup(request: Request, what: str, hint: str) -> tuple[Any, Any] | Response:
+        """The reader and the run or sweep that ?path= names, or the 400 / 404 answer."""
         path = request.query_params.get("path")
         if not path:
-            return bad("pass ?path=entity/project/id")
-        with api() as a:
-            try:
-                r = a.run(path)
-            except Exception as exc:  # the reader's UsageError says what was not found
-                return JSONResponse({"error": str(exc)}, status_code=404)
+            return bad(f"pass ?path={hint}")
+        a = api()
+        try:
+            return a, getattr(a, what)(path)
+        except Exception as exc:  # the reader's UsageError says what was not found
+            a.close()
+            return JSONResponse({"error": str(exc)}, status_code=404)
+
+    async def run(request: Request) -> Response:
+        found = lookup(request, "run", "entity/project/id")
+        if isinstance(found, Response):
+            return found
+        a, r = found
+        with a:
             system = r.history(stream="system")
             return _json(
                 {
@@ -157,14 +166,11 @@ def create_app(config: UiConfig) -> Starlette:
         )
 
     async def sweep(request: Request) -> Response:
-        path = request.query_params.get("path")
-        if not path:
-            return bad("pass ?path=entity/project/sweep_id")
-        with api() as a:
-            try:
-                sw = a.sweep(path)
-            except Exception as exc:  # the reader's UsageError says what was not found
-                return JSONResponse({"error": str(exc)}, status_code=404)
+        found = lookup(request, "sweep", "entity/project/sweep_id")
+        if isinstance(found, Response):
+            return found
+        a, sw = found
+        with a:
             params = sorted((sw.config.get("parameters") or {}).keys())
             metric = sw.config.get("metric") or {}
             name = metric.get("name") if isinstance(metric, dict) else None
