@@ -263,9 +263,7 @@ class _FunctionAgent:
     def _give_up(self) -> bool:
         if not self.failures:
             return False
-        flapping_off = os.environ.get("WANDB_AGENT_DISABLE_FLAPPING", "").lower() == "true"
-        early = [t for t in self.failures if t - self.started <= FLAPPING_WINDOW]
-        if not flapping_off and len(early) >= FLAPPING_RUNS:
+        if flapping(sum(1 for t in self.failures if t - self.started <= FLAPPING_WINDOW)):
             logger.error(
                 "Detected %d failed runs in the first %d seconds, killing sweep.",
                 FLAPPING_RUNS,
@@ -277,6 +275,13 @@ class _FunctionAgent:
             logger.error("Detected %d failed runs in a row at start, killing sweep.", limit)
             return True
         return False
+
+
+def flapping(early_failures: int) -> bool:
+    """W&B's flapping rule: FLAPPING_RUNS failures within FLAPPING_WINDOW s of the agent's start (unless
+    WANDB_AGENT_DISABLE_FLAPPING=true)."""
+    off = os.environ.get("WANDB_AGENT_DISABLE_FLAPPING", "").lower() == "true"
+    return not off and early_failures >= FLAPPING_RUNS
 
 
 def max_initial_failures() -> int:

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._agent import max_initial_failures
+from ._agent import FLAPPING_WINDOW, flapping, max_initial_failures
 from ._errors import UsageError
 from ._termlog import LazyLogger
 
@@ -244,10 +244,9 @@ class _CliAgent:
 
     def _failed(self) -> None:
         self.failures += 1
-        if time.monotonic() - self.started <= 60.0:
+        if time.monotonic() - self.started <= FLAPPING_WINDOW:
             self.early_failures += 1
-        flapping_off = os.environ.get("WANDB_AGENT_DISABLE_FLAPPING", "").lower() == "true"
-        if not flapping_off and self.early_failures >= 3:
+        if flapping(self.early_failures):
             logger.error("Detected 3 failed runs in the first 60 seconds, shutting down.")
             self.exiting = True
             return

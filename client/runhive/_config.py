@@ -24,7 +24,7 @@ def _clean_key(key: str) -> str:
 def _clean_value(value: Any, depth: int = 0) -> Any:
     if depth >= MAX_DEPTH:  # a circular or absurdly deep config: a clear ValueError, not a RecursionError
         raise ValueError(f"runhive cannot store config values nested more than {MAX_DEPTH} levels deep.")
-    if getattr(type(value), "_log_type", None) is not None and "runhive._media" in sys.modules:
+    if "runhive._media" in sys.modules and getattr(type(value), "_log_type", None) is not None:
         from ._media import WBValue
 
         if isinstance(value, WBValue):  # as W&B: media belong in history, not in config

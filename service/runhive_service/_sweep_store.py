@@ -199,7 +199,3 @@ class SweepStore:
                     if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
                         series.values.append(float(v))
         return series.values
-
-    def forget(self, run_pk: int) -> None:
-        for k in [k for k in self._series if k[0] == run_pk]:
-            del self._series[k]
