@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-PROTO_SRC := proto/runhive/_proto/v1/service.proto
+PROTO_SRC := proto/runhive/protocol/v1/service.proto
 
 .PHONY: install run test lint proto proto-check bench clean typecheck browser
 
@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	# path finder, so a ./runhive/ run directory in the cwd would otherwise shadow the package.
 	printf '%s\n%s\n' "$(CURDIR)/client" "$(CURDIR)/service" \
 		> "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/runhive-paths.pth"
-	# RUNHIVE_AS_WANDB=1 answers `import wandb` with runhive (runhive._wandb_alias); a wheel installs this itself.
+	# RUNHIVE_AS_WANDB=1 answers `import wandb` with runhive (runhive.integration); a wheel installs this itself.
 	cp client/runhive-wandb.pth "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/"
 	touch $(STAMP)
 
@@ -26,16 +26,16 @@ run: install
 
 proto: install
 	$(PY) -m grpc_tools.protoc -I proto --python_out=client --grpc_python_out=client --pyi_out=client $(PROTO_SRC)
-	$(PY) tools/descriptor_module.py client/runhive/_proto/v1/service_pb2.py client/runhive/_proto/v1/service_desc.py
+	$(PY) tools/descriptor_module.py client/runhive/protocol/v1/service_pb2.py client/runhive/protocol/v1/service_desc.py
 
 # Fails when the checked-in generated code differs from what `make proto` would write.
 proto-check: install
 	rm -rf $(VENV)/proto-check && mkdir -p $(VENV)/proto-check
 	$(PY) -m grpc_tools.protoc -I proto --python_out=$(VENV)/proto-check --grpc_python_out=$(VENV)/proto-check \
 		--pyi_out=$(VENV)/proto-check $(PROTO_SRC)
-	$(PY) tools/descriptor_module.py $(VENV)/proto-check/runhive/_proto/v1/service_pb2.py \
-		$(VENV)/proto-check/runhive/_proto/v1/service_desc.py
-	diff -r -x __pycache__ -x __init__.py $(VENV)/proto-check/runhive/_proto client/runhive/_proto \
+	$(PY) tools/descriptor_module.py $(VENV)/proto-check/runhive/protocol/v1/service_pb2.py \
+		$(VENV)/proto-check/runhive/protocol/v1/service_desc.py
+	diff -r -x __pycache__ -x __init__.py $(VENV)/proto-check/runhive/protocol/v1 client/runhive/protocol/v1 \
 		|| (echo "generated protos drifted from proto/: run 'make proto' and commit" && exit 1)
 
 lint: install proto-check

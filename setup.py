@@ -1,5 +1,5 @@
 """Only what pyproject.toml cannot say: `runhive-wandb.pth` goes to the top of site-packages, beside the packages,
-so `RUNHIVE_AS_WANDB=1` can answer `import wandb` in processes runhive does not start (see runhive._wandb_alias)."""
+so `RUNHIVE_AS_WANDB=1` can answer `import wandb` in processes runhive does not start (see runhive.integration._wandb_alias)."""
 
 import os
 

@@ -2,7 +2,7 @@
 
     python bench/ingest_flood.py SERVICE_DIR PROJECT NAME RECORDS BATCH KEYS GO_FILE RESULT_FILE
 
-Runs with the runhive venv's python. Connects with runhive's client transport (`runhive._transport.connect`,
+Runs with the runhive venv's python. Connects with runhive's client transport (`runhive.transport._daemon.connect`,
 which starts the daemon if none answers), creates one run with `InitRun`, then builds every `Batch` the
 client's sender would send for RECORDS rows of KEYS floats plus `_step`, `_runtime` and `_timestamp` (one
 block record of BATCH rows per Append, as `_sender.Sender._build` encodes them; the exit record is the last
@@ -26,8 +26,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from runhive import _pb as pb
-from runhive._transport import connect
+from runhive.protocol import messages as pb
+from runhive.transport._daemon import connect
 
 # Stand-ins for the ceiling, which has no daemon to ask: same lengths as what InitRun and Handshake give.
 PLACEHOLDER_SESSION = "0" * 32  # secrets.token_hex(16)

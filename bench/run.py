@@ -994,7 +994,7 @@ def runhive_batch_and_record_size() -> tuple[int, int]:
     (as `ingest_flood.build_batches` encodes it, which is the client sender's encoding)."""
     batch, size = 2_000, DEFAULT_RECORD_BYTES
     with contextlib.suppress(Exception):
-        from runhive._settings import Settings
+        from runhive.sdk._settings import Settings
 
         batch = int(Settings().resolved_batch_max)
     with contextlib.suppress(Exception):

@@ -88,7 +88,7 @@ class RhEnv:
 
     def cli(self, *args: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         res = subprocess.run(
-            [sys.executable, "-m", "runhive._cli", *args],
+            [sys.executable, "-m", "runhive.cli._main", *args],
             cwd=self.work,
             env={**self.environ, "COLUMNS": "200"},
             capture_output=True,

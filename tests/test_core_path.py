@@ -175,9 +175,9 @@ def test_idle_daemon_exits(rh: RhEnv) -> None:
 def test_protocol_mismatch_is_a_clear_error(rh: RhEnv) -> None:
     import grpc
 
-    from runhive._proto.v1 import service_pb2 as pb
-    from runhive._proto.v1 import service_pb2_grpc as pb_grpc
-    from runhive._transport import DaemonAddress
+    from runhive.protocol.v1 import service_pb2 as pb
+    from runhive.protocol.v1 import service_pb2_grpc as pb_grpc
+    from runhive.transport._daemon import DaemonAddress
 
     rh.cli("service", "start")
     addr = DaemonAddress(rh.svc)
@@ -249,7 +249,7 @@ def test_grpc_health_check_serves(rh: RhEnv) -> None:
     import grpc
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-    from runhive._transport import DaemonAddress
+    from runhive.transport._daemon import DaemonAddress
 
     rh.cli("service", "start")
     with grpc.insecure_channel(DaemonAddress(rh.svc).target) as ch:

@@ -17,15 +17,16 @@ import numpy as np
 import pytest
 
 from conftest import RhEnv
-from runhive._artifact import (
+from runhive.errors import Error
+from runhive.sdk._values import convert
+from runhive.sdk.artifacts._artifact import (
     Artifact,
     ArtifactFinalizedError,
     ArtifactNotSupportedError,
     log_artifact,
 )
-from runhive._errors import Error
-from runhive._media import Image, Video, WBValue, encode_png, image_file_size
-from runhive._values import convert
+from runhive.sdk.data_types import Image, Video, WBValue
+from runhive.sdk.data_types._png import encode_png, image_file_size
 
 # PNG decoding, independent of the encoder -----------------------------------------------------------------------
 
@@ -435,7 +436,7 @@ def test_run_log_artifact_path_form_finish_and_disabled(rh: RhEnv, caplog: pytes
     assert late.version is None and "log_artifact() after finish() is ignored" in caplog.text
     assert not Path(run.dir, "artifacts", "late").exists()
 
-    from runhive._disabled import DisabledRun
+    from runhive.sdk._disabled import DisabledRun
 
     off = Artifact("off", "model")
     assert DisabledRun("p", None, {}, None).log_artifact(off, aliases=["x"]) is off and off.version is None
@@ -446,8 +447,8 @@ def test_script_logs_media_and_artifact_in_fresh_process(rh: RhEnv) -> None:
         """
         import runhive as wandb
         import numpy as np
-        from runhive._media import Image
-        from runhive._artifact import Artifact
+        from runhive.sdk.data_types import Image
+        from runhive.sdk.artifacts._artifact import Artifact
         run = wandb.init(project="script")
         run.log({"pic": Image(np.full((4, 4, 3), 0.5), caption="grey")})
         art = Artifact("results", type="eval")

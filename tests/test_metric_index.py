@@ -9,7 +9,7 @@ import sqlite3
 from typing import Any
 
 from conftest import RhEnv, wait_for
-from runhive._schema import SCHEMA_VERSION
+from runhive_service.store._schema import SCHEMA_VERSION
 
 LOGGER = """
 import sys

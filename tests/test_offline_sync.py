@@ -47,7 +47,7 @@ def _store_rows(rh: RhEnv) -> int:
 
 
 def _wal_history_rows(run_dir: Path) -> int:
-    from runhive_service._wal import read_wal
+    from runhive_service.rundir._wal import read_wal
 
     (wal,) = run_dir.glob("run-*.rhwal")
     return sum(rec.history.rows or 1 for _end, rec in read_wal(wal) if rec.WhichOneof("kind") == "history")
@@ -140,7 +140,7 @@ def test_sync_a_directory_of_runs_skips_online_ones(rh: RhEnv) -> None:
 def test_wal_without_exit_record_is_closed_with_exit_code_1(rh: RhEnv) -> None:
     """A WAL whose end was lost with its machine (copied before the run ended): no exit record, so sync closes the
     run with exit code 1 (state failed), as W&B's sync does."""
-    from runhive_service._wal import read_frames
+    from runhive_service.rundir._wal import read_frames
 
     src = Path(rh.run(OFFLINE_RUN, "50").stdout.strip().splitlines()[-1])
     (wal,) = src.glob("run-*.rhwal")
@@ -187,7 +187,7 @@ def test_offline_process_killed_is_crashed_after_sync(rh: RhEnv) -> None:
     proc.wait()
 
     def crash_recorded() -> bool:
-        from runhive_service._wal import read_wal
+        from runhive_service.rundir._wal import read_wal
 
         (wal,) = run_dir.glob("run-*.rhwal")
         return any(rec.WhichOneof("kind") == "exit" for _e, rec in read_wal(wal))
@@ -237,7 +237,7 @@ def test_sync_of_a_live_offline_run_is_partial_then_completes(rh: RhEnv) -> None
 
 def _spawn_cli(rh: RhEnv, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "runhive._cli", *args],
+        [sys.executable, "-m", "runhive.cli._main", *args],
         cwd=rh.work,
         env={**rh.environ, **(env or {})},
         stdout=subprocess.PIPE,

@@ -41,8 +41,8 @@ print(json.dumps({"peak": peak[0], "slowest": slowest, "loop": loop, "refused": 
 
 
 def test_slow_store_blocks_log_instead_of_dropping(rh: RhEnv) -> None:
-    from runhive._proto.v1 import service_pb2 as pb
-    from runhive._transport import connect
+    from runhive.protocol.v1 import service_pb2 as pb
+    from runhive.transport._daemon import connect
 
     bound, n = 2_000, 20_000
     rh.environ.update({"RUNHIVE_TEST_APPLY_DELAY": "0.0001", "RUNHIVE_MAX_APPLY_BACKLOG": "16384"})

@@ -98,7 +98,7 @@ def test_disk_full_mid_run(rh: RhEnv, tmpfs: object) -> None:
     # What is stored is intact: each row as logged, once, in order.
     steps = [r["i"] for r in rows]
     assert steps == sorted(set(steps)) and all(r["pad"] == "x" * 200 for r in rows)
-    from runhive_service._wal import ReadResult, read_wal
+    from runhive_service.rundir._wal import ReadResult, read_wal
 
     wal = Path(a.dir) / f"run-{a_id}.rhwal"
     check = ReadResult()

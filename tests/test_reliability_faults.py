@@ -117,8 +117,8 @@ else:
 
 def _frames(wal: Path) -> list[tuple[int, int, list[int]]]:
     """(start, end, logged "i" values) of every frame, from the WAL's own reader plus the frame layout."""
-    from runhive._rows import decode_rows
-    from runhive_service._wal import MAGIC, read_wal
+    from runhive.protocol.rows import decode_rows
+    from runhive_service.rundir._wal import MAGIC, read_wal
 
     by_end: dict[int, list[int]] = {}
     for end, rec in read_wal(wal):
@@ -166,7 +166,7 @@ def test_wal_damage_is_reported_by_rebuild(rh: RhEnv) -> None:
     # Exactly the damaged frame's rows are missing: the store never holds part of a frame.
     assert steps == [i for i in range(1200) if i not in set(middle[2])]
     assert run.state == "running"  # the torn last frame held the run's end
-    from runhive_service._wal import ReadResult, read_wal
+    from runhive_service.rundir._wal import ReadResult, read_wal
 
     res2 = ReadResult()
     list(read_wal(wal, 0, res2))
@@ -205,7 +205,7 @@ def test_wal_damage_in_unapplied_tail_is_recovered_by_next_daemon(rh: RhEnv) -> 
     assert steps == [i for i in range(1200) if i not in lost]
     # The torn tail was cut off before the crash record was appended: the log reads clean from now on,
     # and a rebuild from it gives the same run.
-    from runhive_service._wal import ReadResult, read_wal
+    from runhive_service.rundir._wal import ReadResult, read_wal
 
     res = ReadResult()
     list(read_wal(wal, 0, res))
@@ -298,7 +298,7 @@ def test_sigterm_to_job_and_daemon_like_scancel(rh: RhEnv) -> None:
         return all(rh.api().run(f"sig/{r}").state != "running" for r in ids)
 
     wait_for(settled, 15, "the runs to settle")
-    from runhive_service._wal import ReadResult, read_wal
+    from runhive_service.rundir._wal import ReadResult, read_wal
 
     for rid in ids:
         run = rh.api().run(f"sig/{rid}")

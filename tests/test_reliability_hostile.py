@@ -54,9 +54,9 @@ def _closed_by_daemon(path: str, payload: bytes) -> bool:
 
 
 def test_hostile_peers_get_errors_and_nobody_else_notices(rh: RhEnv) -> None:
-    from runhive._proto.v1 import service_pb2 as pb
-    from runhive._proto.v1 import service_pb2_grpc as pb_grpc
-    from runhive._transport import MAX_MESSAGE_BYTES, DaemonAddress
+    from runhive.protocol.v1 import service_pb2 as pb
+    from runhive.protocol.v1 import service_pb2_grpc as pb_grpc
+    from runhive.transport._daemon import MAX_MESSAGE_BYTES, DaemonAddress
 
     rh.cli("service", "start")
     [daemon] = rh.daemon_pids()

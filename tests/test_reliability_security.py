@@ -113,9 +113,9 @@ sys.exit(main(["--dir", sys.argv[1], "--log-level", "DEBUG"]))
 def test_no_secret_reaches_a_log_line(rh: RhEnv) -> None:
     import grpc
 
-    from runhive._proto.v1 import service_pb2 as pb
-    from runhive._proto.v1 import service_pb2_grpc as pb_grpc
-    from runhive._transport import DaemonAddress
+    from runhive.protocol.v1 import service_pb2 as pb
+    from runhive.protocol.v1 import service_pb2_grpc as pb_grpc
+    from runhive.transport._daemon import DaemonAddress
 
     log_file = rh.root / "daemon-debug.log"
     daemon = rh.spawn(DAEMON, str(rh.svc), str(log_file))  # in the foreground, debug logging

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from runhive_service._sweeps import (
+from runhive_service.sweeps.rules import (
     SweepConfigError,
     SweepRun,
     check_client_bounds,

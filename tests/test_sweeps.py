@@ -17,7 +17,7 @@ import psutil
 from conftest import RhEnv, wait_for
 
 FAST = {"RUNHIVE_AGENT_HEARTBEAT": "0.2"}
-AGENT_CLI = "import sys; from runhive._cli import main; sys.exit(main(sys.argv[1:]))"
+AGENT_CLI = "import sys; from runhive.cli._main import main; sys.exit(main(sys.argv[1:]))"
 
 # Seed 004 ("Tutorial: Define, initialize, and run a sweep"), as written with `import wandb` replaced.
 SEED_004 = """
@@ -456,8 +456,8 @@ def test_prior_runs_seed_the_grid(rh: RhEnv) -> None:
 FUZZ = """
 import json, random, sys
 import runhive as wandb
-from runhive._agent import AgentSession, sweep_path
-from runhive._setup import base_settings
+from runhive.sweeps._agent import AgentSession, sweep_path
+from runhive.sdk._setup import base_settings
 
 rnd = random.Random(int(sys.argv[1]))
 ATOMS = [None, True, 0, 1, -1, 2.5, "x", "", [], {}, [1, 2], {"a": 1}, 1e308, -0.0, "nan"]

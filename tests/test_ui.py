@@ -48,7 +48,10 @@ def ui(rh: RhEnv) -> Iterator[str]:
     rh.run(LOGGER, timeout=120)
     port = _free_port()
     rh.spawn(
-        "import sys; from runhive._cli import main; sys.exit(main(sys.argv[1:]))", "ui", "--port", str(port)
+        "import sys; from runhive.cli._main import main; sys.exit(main(sys.argv[1:]))",
+        "ui",
+        "--port",
+        str(port),
     )
     base = f"http://127.0.0.1:{port}"
 

@@ -1,4 +1,4 @@
-"""The client's own gRPC transport (`runhive._wire`) and message loader (`runhive._pb`).
+"""The client's own gRPC transport (`runhive.transport._wire`) and message loader (`runhive.protocol.messages`).
 
 Against the real daemon where it can show the behaviour; the flow-control test needs replies bigger than any
 the daemon sends, so a scripted HTTP/2 peer on a Unix socket plays the server there.
@@ -19,19 +19,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import RhEnv
-from runhive import _hpack
-from runhive import _pb as pb
-from runhive._transport import DaemonAddress, handshake
-from runhive._wire import Channel as WireChannel
-from runhive._wire import RpcError, StatusCode
+from runhive.protocol import messages as pb
+from runhive.transport import _hpack
+from runhive.transport._daemon import DaemonAddress, handshake
+from runhive.transport._wire import Channel as WireChannel
+from runhive.transport._wire import RpcError, StatusCode
 
 
 def test_messages_are_the_generated_classes_without_protobufs_python_layer() -> None:
     code = (
         "import sys\n"
-        "import runhive._pb as pb\n"
+        "import runhive.protocol.messages as pb\n"
         "fast = pb.FAST and 'google.protobuf.descriptor_pool' not in sys.modules\n"
-        "from runhive._proto.v1 import service_pb2 as gen\n"
+        "from runhive.protocol.v1 import service_pb2 as gen\n"
         "names = {k for k in vars(gen) if not k.startswith('_')}\n"
         "def same_(a, b): return a is b or a == b or getattr(a, 'DESCRIPTOR', 1) is getattr(b, 'DESCRIPTOR', 2)\n"
         "same = all(same_(getattr(pb, k), getattr(gen, k)) for k in names)\n"
@@ -173,8 +173,8 @@ def test_messages_are_whole_when_the_generated_module_is_imported_meanwhile() ->
     # at the same moment must not leave `_pb` with a half-imported module's names.
     code = (
         "import runhive\n"
-        "import runhive._proto.v1.service_pb2 as gen\n"
-        "import runhive._pb as pb\n"
+        "import runhive.protocol.v1.service_pb2 as gen\n"
+        "import runhive.protocol.messages as pb\n"
         "print(pb.PROTOCOL_VERSION_CURRENT == gen.PROTOCOL_VERSION_CURRENT and pb.Batch is gen.Batch)\n"
     )
     for _ in range(3):
@@ -218,7 +218,7 @@ def test_hpack_decoder_refuses_what_is_not_hpack() -> None:
 
 def test_messages_fall_back_to_the_generated_module_on_another_backend() -> None:
     code = (
-        "import runhive._pb as pb\n"
+        "import runhive.protocol.messages as pb\n"
         "b = pb.Batch(session='x')\n"
         "print(pb.FAST, pb.Batch.FromString(b.SerializeToString()).session, pb.PROTOCOL_VERSION_CURRENT > 0)\n"
     )

@@ -1,5 +1,5 @@
 """Write the serialized FileDescriptorProto that protoc embedded in a generated `*_pb2.py` as a module of its
-own (`SERIALIZED = b"..."`), for `runhive._pb`'s fast loader. Run by `make proto` and checked by
+own (`SERIALIZED = b"..."`), for `runhive.protocol.messages`'s fast loader. Run by `make proto` and checked by
 `make proto-check`, like the generated code itself.
 
     python tools/descriptor_module.py GENERATED_PB2_PY OUTPUT_PY

@@ -7,18 +7,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from . import _globals
-from ._data_types import Histogram
-from ._errors import CommError, ConfigError, Error, UsageError
-from ._settings import Settings
-from ._setup import setup, teardown
 from ._version import __version__
+from .errors import CommError, ConfigError, Error, UsageError
+from .sdk import Settings, _globals, setup, teardown
+from .sdk.data_types import Histogram
 
 if TYPE_CHECKING:
-    from ._api import Api
-    from ._artifact import Artifact
-    from ._media import Image, Video
-    from ._run import Run
+    from .apis.public import Api
+    from .sdk import Run
+    from .sdk.artifacts import Artifact
+    from .sdk.data_types import Image, Video
 
 __all__ = [
     "Api",
@@ -84,7 +82,7 @@ def _preload() -> None:
                 import importlib
 
                 # In this order: init() needs _init first, and the Run class only once its InitRun has gone out.
-                for name in ("_init", "_run", "_exit_hooks", "_environment"):
+                for name in ("sdk._init", "sdk._run", "sdk._exit_hooks", "sdk._environment"):
                     importlib.import_module(f"{__name__}.{name}")
             except Exception:  # init() will raise the real error where the caller sees it
                 pass
@@ -96,8 +94,8 @@ _preload()
 
 
 def init(*args: Any, **kwargs: Any) -> Run:
-    """Start a run; see `runhive._init.init` for the arguments (those of `wandb.init`)."""
-    from ._init import init as _init
+    """Start a run; see `runhive.sdk._init.init` for the arguments (those of `wandb.init`)."""
+    from runhive.sdk._init import init as _init
 
     return _init(*args, **kwargs)
 
@@ -111,23 +109,23 @@ def finish(exit_code: int | None = None, quiet: bool | None = None) -> None:
 
 def login(*args: Any, **kwargs: Any) -> bool:
     """Nothing to log in to with the embedded store; says where data goes."""
-    from ._setup import base_settings
-    from ._termlog import logger
+    from runhive.sdk._setup import base_settings
+    from runhive.sdk._termlog import logger
 
     logger().info("no login needed: runhive stores runs locally in %s", base_settings().store_path)
     return True
 
 
 def sweep(sweep: Any, entity: str | None = None, project: str | None = None, prior_runs: Any = None) -> str:
-    """Create a sweep and return its id (W&B's `wandb.sweep`); see `runhive._sweep.sweep`."""
-    from ._sweep import sweep as _sweep
+    """Create a sweep and return its id (W&B's `wandb.sweep`); see `runhive.sweeps._sweep.sweep`."""
+    from runhive.sweeps._sweep import sweep as _sweep
 
     return _sweep(sweep, entity=entity, project=project, prior_runs=prior_runs)
 
 
 def controller(sweep_id_or_config: Any = None, entity: str | None = None, project: str | None = None) -> Any:
-    """W&B's local-controller API (`wandb.controller`); see `runhive._controller`."""
-    from ._controller import controller as _controller
+    """W&B's local-controller API (`wandb.controller`); see `runhive.sweeps._controller`."""
+    from runhive.sweeps._controller import controller as _controller
 
     return _controller(sweep_id_or_config, entity=entity, project=project)
 
@@ -141,8 +139,8 @@ def agent(
     forward_signals: bool = False,
     term_timeout: float | None = None,
 ) -> None:
-    """Run a sweep's jobs (W&B's `wandb.agent`); see `runhive._agent.agent`."""
-    from ._agent import agent as _agent
+    """Run a sweep's jobs (W&B's `wandb.agent`); see `runhive.sweeps._agent.agent`."""
+    from runhive.sweeps._agent import agent as _agent
 
     _agent(sweep_id, function, entity, project, count, forward_signals, term_timeout)
 
@@ -163,7 +161,7 @@ _warned: set[str] = set()
 def _not_yet(what: str) -> None:
     if what not in _warned:
         _warned.add(what)
-        from ._termlog import logger
+        from runhive.sdk._termlog import logger
 
         logger().warning("%s is accepted but not supported yet; it has no effect.", what)
 
@@ -186,18 +184,18 @@ def unwatch(models: Any = None) -> None:
 
 def alert(title: str, text: str, level: Any = None, wait_duration: Any = None) -> None:
     """Alerts go to the terminal: runhive sends nothing off the machine."""
-    from ._termlog import logger
+    from runhive.sdk._termlog import logger
 
     logger().warning("alert: %s: %s", title, text)
 
 
 # Loaded on first use, so `import runhive` stays light.
 _LAZY = {
-    "Api": "._api",
-    "Run": "._run",
-    "Image": "._media",
-    "Video": "._media",
-    "Artifact": "._artifact",
+    "Api": ".apis.public",
+    "Run": ".sdk",
+    "Image": ".sdk.data_types",
+    "Video": ".sdk.data_types",
+    "Artifact": ".sdk.artifacts",
 }
 
 

@@ -1,7 +1,7 @@
 """runhive-service: the long-lived per-user, per-node daemon that owns every run stream."""
 
-from ._config import ServiceConfig
-from ._engine import Engine
-from ._server import Server
+from runhive_service.daemon._config import ServiceConfig
+from runhive_service.daemon._engine import Engine
+from runhive_service.daemon._server import Server
 
 __all__ = ["Engine", "Server", "ServiceConfig"]

@@ -6,8 +6,8 @@ import argparse
 import logging
 import sys
 
-from ._config import ServiceConfig
-from ._server import Server
+from runhive_service.daemon._config import ServiceConfig
+from runhive_service.daemon._server import Server
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,9 @@
+"""The public read API (W&B's `wandb.apis.public`): `Api` and the objects it returns. They read through a backend
+(`runhive.apis.backends`), so the same objects come back whichever store answers."""
+
+from ._api import Api, ApiRun
+from ._sweeps import Sweep
+
+Run = ApiRun
+
+__all__ = ["Api", "Run", "Sweep"]

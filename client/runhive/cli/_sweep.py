@@ -1,0 +1,87 @@
+"""`runhive sweep` and `runhive agent`: W&B's `wandb sweep` / `wandb agent` commands."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from runhive.errors import UsageError
+from runhive.sweeps._sweep import load_sweep_file
+
+_ACTIONS = ("stop", "cancel", "pause", "resume")
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from runhive.sweeps._sweep import create, rpc
+
+    console = Console()
+    actions = [a for a in _ACTIONS if getattr(args, a)]
+    if len(actions) > 1:
+        raise UsageError(f"pass one of --stop, --cancel, --pause, --resume, not {len(actions)}.")
+    if actions:
+        from runhive.protocol import messages as pb
+        from runhive.sdk._setup import base_settings
+        from runhive.sweeps._agent import sweep_path
+
+        path = sweep_path(args.config_or_id, args.entity, args.project)
+        req = pb.SweepControlRequest(sweep=path, action=actions[0])
+
+        def send(stub: Any, session: str) -> Any:
+            req.session = session
+            return stub.SweepControl(req, timeout=60)
+
+        reply = rpc(base_settings(), send)
+        console.print(f"Sweep {reply.entity}/{reply.project}/{reply.sweep_id} is now {reply.state}.")
+        return 0
+    config = load_sweep_file(args.config_or_id)
+    if args.name:
+        config["name"] = args.name
+    if args.program:
+        config["program"] = args.program
+    console.print(f"Creating sweep from: {args.config_or_id}")
+    try:
+        reply = create(config, args.entity, args.project, args.prior_run)
+    except ValueError as exc:
+        raise UsageError(f"Error in sweep file: {exc}") from None
+    console.print(f"Creating sweep with ID: {reply.id}")
+    console.print(f"Run sweep agent with: runhive agent {reply.entity}/{reply.project}/{reply.id}")
+    return 0
+
+
+def cmd_agent(args: argparse.Namespace) -> int:
+    from runhive.sweeps._agent import agent
+
+    agent(
+        args.sweep_id,
+        entity=args.entity,
+        project=args.project,
+        count=args.count,
+        forward_signals=args.forward_signals,
+        term_timeout=args.term_timeout,
+    )
+    return 0
+
+
+def add_parsers(sub: Any) -> None:
+    p = sub.add_parser("sweep", help="create a sweep from a YAML file, or change a sweep's state")
+    p.add_argument("config_or_id", help="CONFIG.yaml to create a sweep; SWEEP_ID with a state flag")
+    p.add_argument("-p", "--project", help="the sweep's project")
+    p.add_argument("-e", "--entity", help="the sweep's entity")
+    p.add_argument("--name", help="the sweep's name (overrides the file's)")
+    p.add_argument("--program", help="the program agents run (overrides the file's)")
+    p.add_argument(
+        "-R", "--prior_run", action="append", default=[], help="a run of the project that seeds it"
+    )
+    for action in _ACTIONS:
+        p.add_argument(f"--{action}", action="store_true", help=f"{action} the sweep SWEEP_ID")
+    p.set_defaults(fn=cmd_sweep)
+    p = sub.add_parser("agent", help="run a sweep's jobs")
+    p.add_argument("sweep_id", help="sweep, project/sweep or entity/project/sweep")
+    p.add_argument("-p", "--project", help="the sweep's project, for a bare sweep id")
+    p.add_argument("-e", "--entity", help="the sweep's entity, for a bare sweep id")
+    p.add_argument("--count", type=int, help="the most runs this agent takes")
+    p.add_argument("-f", "--forward-signals", action="store_true", help="relay signals to the running child")
+    p.add_argument("-t", "--term-timeout", type=float, help="seconds a terminated child has before SIGKILL")
+    p.set_defaults(fn=cmd_agent)

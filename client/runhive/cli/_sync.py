@@ -1,0 +1,188 @@
+"""`runhive sync PATH...`: put offline runs into the store, through the daemon (the store has one writer).
+
+PATH is a run directory, a `runhive/` directory of them, or a run's WAL file (`run-<id>.rhwal`); with no PATH,
+`./runhive/` (under `RUNHIVE_DIR` when set). Runs already synced (`.synced` in their directory) and runs that
+were written online are skipped unless asked for. Syncing is resumable and idempotent: the daemon continues
+from what the store already holds.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+WAL_GLOB = "run-*.rhwal"
+_STYLE = {"synced": "green", "skipped": "dim", "partial": "yellow", "failed": "red"}
+
+
+def _run_dir_order(d: Path) -> str:
+    # run-<time>-<id> and offline-run-<time>-<id>: order by start time
+    return d.name.removeprefix("offline-")
+
+
+def find_wals(paths: list[str]) -> tuple[list[Path], list[str]]:
+    """The WAL files PATHs name, in start order, without duplicates; and a problem per PATH that names none."""
+    found: list[Path] = []
+    problems: list[str] = []
+    seen: set[Path] = set()
+
+    def add(wal: Path) -> None:
+        real = wal.resolve()
+        if real not in seen:
+            seen.add(real)
+            found.append(real)
+
+    for raw in paths:
+        path = Path(raw).expanduser()
+        if path.is_file():
+            if path.name.endswith(".rhwal"):
+                add(path)
+            else:
+                problems.append(f"{raw}: not a runhive WAL (run-<id>.rhwal)")
+            continue
+        if not path.is_dir():
+            problems.append(f"{raw}: no such file or directory")
+            continue
+        own = sorted(path.glob(WAL_GLOB))
+        if own:
+            for wal in own:
+                add(wal)
+            continue
+        base = path
+        if (path / "runhive").is_dir() and not any(path.glob(f"*/{WAL_GLOB}")):
+            base = path / "runhive"  # the directory that holds ./runhive/
+        runs = sorted(
+            (d for d in base.iterdir() if d.is_dir() and not d.is_symlink() and any(d.glob(WAL_GLOB))),
+            key=_run_dir_order,
+        )
+        if not runs:
+            problems.append(f"{raw}: no runhive runs in it")
+        for d in runs:
+            for wal in sorted(d.glob(WAL_GLOB)):
+                add(wal)
+    return found, problems
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+
+    from runhive.errors import Error
+    from runhive.protocol import messages as pb
+    from runhive.sdk._setup import base_settings
+    from runhive.transport._daemon import Connection, connect
+    from runhive.transport._wire import RpcError
+
+    console = Console()
+    settings = base_settings()
+    paths = list(args.paths) or [str(settings.resolved_root_dir / "runhive")]
+    wals, problems = find_wals(paths)
+    for p in problems:
+        console.print(f"[red]runhive sync:[/red] {escape(p)}")
+    if args.id and len(wals) > 1:
+        console.print("[red]runhive sync:[/red] --id names one run: give exactly one run directory with it")
+        return 2
+    if not wals:
+        return 1 if problems else 0
+    counts = {"synced": 0, "skipped": 0, "partial": 0, "failed": 0}
+    conn: Connection | None = None
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[records]} records"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    )
+    with progress:
+        for wal in wals:
+            label = _display(wal.parent)
+            task = progress.add_task(escape(label), total=None, records=0)
+            final: Any = None
+            error = ""
+            fatal = False
+            try:
+                if conn is None:
+                    conn = connect(
+                        settings.resolved_service_dir, start=True, wait=settings.resolved_service_wait
+                    )
+                req = pb.SyncRequest(
+                    session=conn.session,
+                    wal_path=str(wal),
+                    include_online=args.include_online,
+                    include_synced=args.include_synced,
+                    entity=args.entity or "",
+                    project=args.project or "",
+                    run_id=args.id or "",
+                )
+                for msg in conn.stub.Sync(req):
+                    if msg.run_id:
+                        progress.update(task, description=escape(msg.run_id))
+                    progress.update(
+                        task, total=msg.bytes_total or None, completed=msg.bytes_done, records=msg.records
+                    )
+                    if msg.done:
+                        final = msg
+            except RpcError as exc:
+                error = (
+                    f"runhive-service failed: {exc.code().name}: {exc.details()}; run `runhive sync` again"
+                )
+                if conn is not None:
+                    conn.close()
+                conn = None
+            except Error as exc:  # no daemon to talk to: the other runs would fail the same way
+                error, fatal = str(exc), True
+            progress.remove_task(task)
+            if final is None:
+                outcome, run_id, text = (
+                    "failed",
+                    "",
+                    error or "runhive-service ended the sync without an answer",
+                )
+            else:
+                outcome, run_id, text = final.outcome or "failed", final.run_id, final.message
+                for dmg in final.damage:
+                    progress.console.print(f"  [yellow]WAL damage[/yellow] {escape(dmg)}")
+            counts[outcome] = counts.get(outcome, 0) + 1
+            name = f" ({final.name})" if final is not None and final.name else ""
+            progress.console.print(
+                f"[{_STYLE.get(outcome, 'red')}]{outcome:<7}[/] {escape(run_id or label)}{escape(name)}: "
+                f"{escape(text)}  [dim]{escape(label)}[/dim]"
+            )
+            if fatal:
+                break
+    if conn is not None:
+        conn.close()
+    console.print(
+        f"{len(wals)} run{'' if len(wals) == 1 else 's'}: {counts['synced']} synced, {counts['skipped']} skipped, "
+        f"{counts['partial']} partial, {counts['failed']} failed"
+    )
+    return 1 if counts["failed"] or problems else 0
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "sync",
+        help="put offline runs into the store (resumable, idempotent)",
+        description="Replay offline runs' WALs into the store through the daemon. PATH is a run directory, "
+        "a runhive/ directory of them, or a run-<id>.rhwal file; default ./runhive/.",
+    )
+    p.add_argument("paths", nargs="*", metavar="PATH", help="run directory, runhive/ directory or WAL file")
+    p.add_argument("--include-online", action="store_true", help="also replay runs that were written online")
+    p.add_argument(
+        "--include-synced", action="store_true", help="also check runs already marked synced (.synced)"
+    )
+    p.add_argument("--project", help="store the run(s) in this project instead of the recorded one")
+    p.add_argument("--entity", help="store the run(s) under this entity instead of the recorded one")
+    p.add_argument("--id", help="store the run under this run id (one run only)")
+    p.set_defaults(fn=cmd_sync)

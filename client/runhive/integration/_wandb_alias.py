@@ -1,0 +1,146 @@
+"""`import wandb` answered by runhive, for code that imports wandb itself (Ray Tune's W&B integration, other
+libraries' W&B callbacks) in processes the user does not start.
+
+`RUNHIVE_AS_WANDB=1` switches it on: the `runhive-wandb.pth` file installed with runhive imports this module at
+interpreter start-up in every process that has the variable (Ray's workers on the node inherit the driver's
+environment), and this module puts a finder first on `sys.meta_path`. The finder answers `wandb` with a module
+that forwards every attribute to `runhive` (so `wandb.run`, `wandb.log` follow the current run) and the module
+paths integrations import names from (`wandb.sdk.data_types.image`, `wandb.util`, `wandb.wandb_run`, ...), as
+real wandb keeps them "for integrations". Without the variable nothing is installed, and a real wandb, if any,
+imports as usual.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.abc
+import importlib.machinery
+import json
+import os
+import sys
+import types
+from collections.abc import Sequence
+from typing import Any
+
+ENV = "RUNHIVE_AS_WANDB"
+
+# wandb module path -> (runhive module, {wandb name: runhive name}); None: a package with nothing of its own.
+_SHIMS: dict[str, tuple[str, dict[str, str]] | None] = {
+    "wandb.sdk": None,
+    "wandb.sdk.data_types": None,
+    "wandb.sdk.data_types.base_types": None,
+    "wandb.sdk.data_types.base_types.wb_value": ("runhive.sdk.data_types._base", {"WBValue": "WBValue"}),
+    "wandb.sdk.data_types.image": ("runhive.sdk.data_types._image", {"Image": "Image"}),
+    "wandb.sdk.data_types.video": ("runhive.sdk.data_types._video", {"Video": "Video"}),
+    "wandb.sdk.data_types.histogram": ("runhive.sdk.data_types._histogram", {"Histogram": "Histogram"}),
+    "wandb.sdk.lib": None,
+    "wandb.sdk.lib.disabled": ("runhive.sdk._disabled", {"RunDisabled": "DisabledRun"}),
+    "wandb.sdk.wandb_run": ("runhive.sdk._run", {"Run": "Run"}),
+    "wandb.wandb_run": ("runhive.sdk._run", {"Run": "Run"}),
+    "wandb.sdk.artifacts": None,
+    "wandb.sdk.artifacts.artifact": ("runhive.sdk.artifacts._artifact", {"Artifact": "Artifact"}),
+    "wandb.util": ("runhive.integration._wandb_alias", {"json_dumps_safer": "json_dumps_safer"}),
+}
+
+
+def json_dumps_safer(obj: Any, **kwargs: Any) -> str:
+    """wandb.util.json_dumps_safer: JSON with numpy values; raises for what it cannot encode (Ray probes with it)."""
+    from runhive.sdk._values import convert
+
+    def default(o: Any) -> Any:
+        try:
+            return convert(o)
+        except (TypeError, ValueError):
+            raise TypeError(f"Object of type {type(o).__name__} is not JSON serializable") from None
+
+    return json.dumps(obj, default=default, **kwargs)
+
+
+class _Api:
+    """`wandb.api`: integrations check `wandb.api.api_key` after `ensure_configured()`. The local daemon needs no
+    key, so it is always set."""
+
+    api_key = "runhive-local"
+
+
+def _ensure_configured() -> None:
+    return None
+
+
+def _root_module() -> types.ModuleType:
+    runhive = importlib.import_module("runhive")
+    mod = types.ModuleType("wandb", runhive.__doc__)
+    mod.__path__ = []  # a package: its submodules come from the finder below
+    mod.api = _Api()  # type: ignore[attr-defined]
+    mod.ensure_configured = _ensure_configured  # type: ignore[attr-defined]
+
+    def forward(name: str) -> Any:
+        # Attribute by attribute, at each access: runhive rebinds run/log/config/summary at every init().
+        try:
+            return getattr(runhive, name)
+        except AttributeError:
+            raise AttributeError(f"module 'wandb' (runhive) has no attribute {name!r}") from None
+
+    mod.__getattr__ = forward  # type: ignore[method-assign]
+    _start_daemon_soon()
+    return mod
+
+
+def _start_daemon_soon() -> None:
+    """Reach (or start) the node's daemon now, on a thread. Under Ray the first `import wandb` is the driver's
+    (`ray.air.integrations.wandb` imports it), and a daemon started by the driver outlives the trials; one started
+    by a trial's actor is killed with the actor (Ray's raylet kills its workers' children), and every trial after
+    it would start another."""
+    import threading
+
+    def connect() -> None:
+        try:
+            from runhive.sdk._setup import base_settings
+            from runhive.transport._sender import get_sender
+
+            settings = base_settings()
+            if settings.resolved_mode != "disabled":
+                get_sender(settings).connection()
+        except Exception:  # init() reports a daemon that cannot start, where the caller sees it
+            pass
+
+    threading.Thread(target=connect, name="runhive-wandb-alias", daemon=True).start()
+
+
+class _Loader(importlib.abc.Loader):
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
+        if spec.name == "wandb":
+            return _root_module()
+        mod = types.ModuleType(spec.name)
+        shim = _SHIMS[spec.name]
+        if shim is None:
+            mod.__path__ = []
+        else:
+            source = importlib.import_module(shim[0])
+            for name, attr in shim[1].items():
+                setattr(mod, name, getattr(source, attr))
+        return mod
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        return None
+
+
+class _Finder(importlib.abc.MetaPathFinder):
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: types.ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if fullname != "wandb" and fullname not in _SHIMS:
+            return None
+        is_pkg = fullname == "wandb" or _SHIMS[fullname] is None
+        return importlib.machinery.ModuleSpec(fullname, _Loader(), is_package=is_pkg)
+
+
+def install() -> None:
+    """Answer `import wandb` with runhive in this process (idempotent)."""
+    if not any(isinstance(f, _Finder) for f in sys.meta_path):
+        sys.meta_path.insert(0, _Finder())
+
+
+def enabled(environ: dict[str, str] | None = None) -> bool:
+    value = (os.environ if environ is None else environ).get(ENV, "")
+    return value.strip().lower() in ("1", "true", "yes", "on")

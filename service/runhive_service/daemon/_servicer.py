@@ -1,0 +1,166 @@
+"""The gRPC surface of the daemon. Every failure is a status for that call alone; nothing here can stop
+the daemon, whatever a client sends."""
+
+from __future__ import annotations
+
+import functools
+import hmac
+import json
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import grpc
+
+from runhive import __version__
+from runhive.protocol.limits import REFUSED_MD
+from runhive.protocol.v1 import service_pb2 as pb
+from runhive.protocol.v1 import service_pb2_grpc as pb_grpc
+
+from ._engine import Engine, EngineError
+
+logger = logging.getLogger("runhive_service")
+PROTOCOL_VERSION = pb.PROTOCOL_VERSION_CURRENT
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _guarded(fn: F) -> F:
+    @functools.wraps(fn)
+    def wrapper(self: Servicer, request: Any, context: grpc.ServicerContext) -> Any:
+        try:
+            return fn(self, request, context)
+        except EngineError as exc:
+            context.abort(getattr(grpc.StatusCode, exc.code), str(exc))
+        except Exception as exc:  # a bug answers this call with INTERNAL; the daemon carries on
+            logger.exception("%s failed", fn.__name__)
+            context.abort(grpc.StatusCode.INTERNAL, f"{fn.__name__} failed: {type(exc).__name__}: {exc}")
+
+    return wrapper  # type: ignore[return-value]
+
+
+class Servicer(pb_grpc.RunhiveServicer):
+    def __init__(self, engine: Engine, token: str, socket_path: str, shutdown: Callable[[], None]) -> None:
+        self.engine = engine
+        self._token = token
+        self._socket = socket_path
+        self._shutdown = shutdown
+
+    @_guarded
+    def Handshake(self, request: pb.HandshakeRequest, context: grpc.ServicerContext) -> pb.HandshakeResponse:
+        if not hmac.compare_digest(request.token.encode(), self._token.encode()):
+            raise EngineError("UNAUTHENTICATED", "bad token: this daemon belongs to another user")
+        if request.protocol_version != PROTOCOL_VERSION:
+            raise EngineError(
+                "FAILED_PRECONDITION",
+                f"runhive-service {__version__} speaks protocol {PROTOCOL_VERSION}, the client speaks "
+                f"{request.protocol_version}.",
+            )
+        if request.pid <= 0:
+            raise EngineError("INVALID_ARGUMENT", f"pid must be positive, got {request.pid}")
+        sess = self.engine.open_session(int(request.pid), float(request.pid_create_time), request.host)
+        return pb.HandshakeResponse(
+            protocol_version=PROTOCOL_VERSION,
+            session=sess.id,
+            daemon_pid=self.engine.status()["pid"],
+            daemon_version=__version__,
+        )
+
+    @_guarded
+    def InitRun(self, request: pb.InitRunRequest, context: grpc.ServicerContext) -> pb.InitRunResponse:
+        sess = self.engine.session(request.session)
+        if request.resume not in ("", "allow", "must", "never", "attach"):
+            raise EngineError("INVALID_ARGUMENT", f"unknown resume value {request.resume!r}")
+        return self.engine.init_run(sess, request)
+
+    @_guarded
+    def Append(self, request: pb.Batch, context: grpc.ServicerContext) -> pb.Ack:
+        sess = self.engine.session(request.session)
+        refused: dict[str, str] = {}
+        acks = self.engine.append(sess, request.groups, refused)
+        if refused:  # groups whose WAL could not be written: their acks stay below what was sent
+            context.set_trailing_metadata(((REFUSED_MD, json.dumps(refused).encode()),))
+        return pb.Ack(acks=[pb.WriterAck(run_id=r, writer=w, seq=s) for r, w, s in acks])
+
+    def _known_writer(self, run_id: str, writer: str) -> str | None:
+        """NOT_FOUND for a run or writer this daemon never saw; the state of a run already settled and
+        released from memory (everything applied), else None."""
+        st = self.engine.stream_for(run_id)
+        if st is not None:
+            if writer not in st.writers:
+                raise EngineError("NOT_FOUND", f"run {run_id!r} has no writer {writer!r}")
+            return None
+        parts = run_id.split("/")
+        row = self.engine.store.find_run(*parts) if len(parts) == 3 else None
+        if row is None:
+            raise EngineError("NOT_FOUND", f"unknown run {run_id!r}")
+        return str(row[1])
+
+    @_guarded
+    def Flush(self, request: pb.FlushRequest, context: grpc.ServicerContext) -> pb.FlushResponse:
+        self.engine.session(request.session)
+        if self._known_writer(request.run_id, request.writer) is not None:
+            return pb.FlushResponse(done=True, applied_seq=request.seq)
+        done, applied = self.engine.wait_applied(
+            request.run_id, request.writer, request.seq, request.timeout, alive=context.is_active
+        )
+        return pb.FlushResponse(done=done, applied_seq=applied)
+
+    @_guarded
+    def FinishRun(self, request: pb.FinishRunRequest, context: grpc.ServicerContext) -> pb.FinishRunResponse:
+        self.engine.session(request.session)
+        settled = self._known_writer(request.run_id, request.writer)
+        if settled is not None:
+            return pb.FinishRunResponse(done=True, state=settled, applied_seq=request.seq)
+        done, applied = self.engine.wait_applied(
+            request.run_id, request.writer, request.seq, request.timeout, alive=context.is_active
+        )
+        st = self.engine.stream_for(request.run_id)
+        state = st.state if st is not None else ""
+        pending = (
+            "" if done else f"{request.seq - applied} records durable in the WAL but not yet in the store"
+        )
+        return pb.FinishRunResponse(done=done, state=state, applied_seq=applied, pending=pending)
+
+    @_guarded
+    def Status(self, request: pb.StatusRequest, context: grpc.ServicerContext) -> pb.StatusResponse:
+        self.engine.session(request.session)
+        st = self.engine.status()
+        return pb.StatusResponse(socket=self._socket, version=__version__, **st)
+
+    def Sync(self, request: pb.SyncRequest, context: grpc.ServicerContext) -> Any:
+        # A response stream: errors after the first message are reported in its last message (outcome failed).
+        try:
+            self.engine.session(request.session)
+        except EngineError as exc:
+            context.abort(getattr(grpc.StatusCode, exc.code), str(exc))
+        from ._sync import serve_sync
+
+        return serve_sync(self.engine, request, context)
+
+    @_guarded
+    def CreateSweep(
+        self, request: pb.CreateSweepRequest, context: grpc.ServicerContext
+    ) -> pb.CreateSweepResponse:
+        self.engine.session(request.session)
+        return self.engine.sweeps.create(request)  # type: ignore[no-any-return]
+
+    @_guarded
+    def SweepAgent(
+        self, request: pb.SweepAgentRequest, context: grpc.ServicerContext
+    ) -> pb.SweepAgentResponse:
+        self.engine.session(request.session)
+        return self.engine.sweeps.agent(request)  # type: ignore[no-any-return]
+
+    @_guarded
+    def SweepControl(
+        self, request: pb.SweepControlRequest, context: grpc.ServicerContext
+    ) -> pb.SweepControlResponse:
+        self.engine.session(request.session)
+        return self.engine.sweeps.control(request)  # type: ignore[no-any-return]
+
+    @_guarded
+    def Shutdown(self, request: pb.ShutdownRequest, context: grpc.ServicerContext) -> pb.ShutdownResponse:
+        self.engine.session(request.session)
+        self._shutdown()
+        return pb.ShutdownResponse()
