@@ -6,8 +6,7 @@ import argparse
 import logging
 import sys
 
-from runhive_service.daemon._config import ServiceConfig
-from runhive_service.daemon._server import Server
+from runhive_service.daemon import Server, ServiceConfig
 
 
 def main(argv: list[str] | None = None) -> int:

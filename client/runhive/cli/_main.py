@@ -142,7 +142,8 @@ def cmd_store(args: argparse.Namespace) -> int:
         conn.close()
         console.print("stop the daemon first (`runhive service stop`): the store has one writer")
         return 1
-    from runhive_service.store._rebuild import index_entries, rebuild
+    from runhive_service.rundir import index_entries
+    from runhive_service.store import rebuild
 
     index = settings.resolved_data_dir / "rundirs.idx"
     n, damage = rebuild(settings.store_path, index_entries(index))

@@ -2,8 +2,9 @@
 
 - committer: appends each batch to its run's WAL, fsyncs every touched file once per group (group commit),
   then acknowledges; also drops records it already holds, by (run, writer, seq).
-- applier: the store's one writer; applies committed records in large transactions, and builds the metric
-  index (`_index`) when it has nothing to apply.
+- applier: applies committed records to their runs' state and hands them to the sinks (`runhive_service.streams`:
+  the local store, later the uploader) in large groups; lets the sinks do deferred work (the store's metric
+  index) when it has nothing to apply. The store's one writer is this thread.
 - watcher: notices dead client processes (psutil), crashes their runs once everything they sent is
   applied, and stops the daemon after the idle timeout.
 """
@@ -15,50 +16,49 @@ import logging
 import os
 import queue
 import secrets
-import sqlite3
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from runhive.protocol.ids import generate_id
 from runhive.protocol.v1 import service_pb2 as pb
-from runhive_service.rundir._wal import ReadResult, WalWriter, read_frames, wal_name
-from runhive_service.store._store import (
+from runhive_service.errors import ServiceError
+from runhive_service.rundir import append_index, index_entries
+from runhive_service.rundir._wal import ReadResult, read_frames, wal_name
+from runhive_service.streams import (
     CRASHED,
+    DAEMON_WRITER,
     RUNNING,
+    RunCatalog,
     RunState,
-    Store,
+    Sink,
+    SystemSample,
     WriterState,
+    apply_groups,
+    process_alive,
     record_rows,
     run_key,
-    state_from_row,
+    settle_state,
+    writer_host_pid,
 )
 
+from ._committer import Committer
 from ._config import ServiceConfig
-from ._procs import process_alive, writer_host_pid
+from ._names import new_name
 from ._sysmon import SystemMonitor, open_runs
 from ._validate import Invalid, check_group
 
 logger = logging.getLogger("runhive_service")
 
-DAEMON_WRITER = "_daemon"
 # Indexing metrics waits for a pause in the incoming batches (cfg.index_quiet), so a burst is stored at the
 # speed of its rows; past INDEX_MAX_LAG_ROWS it runs between batches anyway, so a flood never leaves it
 # unboundedly behind.
 INDEX_MAX_LAG_ROWS = 200_000
 APPLY_QUEUE_GROUPS = 256  # record groups (each up to a client batch) waiting for the store
-
-
-class EngineError(Exception):
-    """A request the engine refuses; `code` names the gRPC status the servicer returns."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 @dataclass
@@ -71,31 +71,23 @@ class Session:
     started: float = field(default_factory=time.time)
 
 
-class StoreCall:
-    """Work for the store's one writer that is not a record group (sweep state): `fn` runs on the applier thread
-    with the writer's connection, between transactions."""
+class WriterCall:
+    """Work for the applier thread that is not a record group (sweep state, system metrics): `fn` runs there,
+    between two groups, so the store keeps one writer."""
 
-    def __init__(self, fn: Callable[[sqlite3.Connection], Any]) -> None:
+    def __init__(self, fn: Callable[[], Any]) -> None:
         self.fn = fn
         self.done = threading.Event()
         self.result: Any = None
         self.error: BaseException | None = None
 
-    def run(self, db: sqlite3.Connection) -> None:
+    def run(self) -> None:
         try:
-            self.result = self.fn(db)
+            self.result = self.fn()
         except BaseException as exc:  # handed to the caller's thread
             self.error = exc
         finally:
             self.done.set()
-
-
-@dataclass
-class _CommitItem:
-    groups: list[tuple[RunState, pb.RecordBatch]]
-    done: threading.Event = field(default_factory=threading.Event)
-    error: BaseException | None = None
-    errors: dict[str, str] = field(default_factory=dict)  # run key -> why its groups were not written
 
 
 def _pid_alive(pid: int, create_time: float = 0.0) -> bool:
@@ -113,19 +105,21 @@ def writer_pid(writer: str) -> int:
 
 
 class Engine:
-    def __init__(self, cfg: ServiceConfig) -> None:
+    """The run streams of one node. `catalog` answers what the node already holds (resume, recovery); `sinks`
+    receive every applied group, in order, on the applier thread."""
+
+    def __init__(self, cfg: ServiceConfig, catalog: RunCatalog, sinks: Sequence[Sink]) -> None:
         self.cfg = cfg
-        cfg.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self.store = Store(cfg.store_path)
+        self.catalog = catalog
+        self.sinks = list(sinks)
         self.sessions: dict[str, Session] = {}
         self.streams: dict[str, RunState] = {}
-        self._wals: dict[str, WalWriter] = {}
         self._lock = threading.RLock()
         self._applied_cv = threading.Condition()
-        self._commit_q: queue.Queue[_CommitItem | None] = queue.Queue()
+        self.committer = Committer(cfg.fsync, self._committed, lambda: self._apply_q.put(None))
         # Bounded: when the store falls behind, the committer waits, Append calls wait, and clients block in
         # log() at their own bound. Memory stays flat instead of queueing parsed batches without limit.
-        self._apply_q: queue.Queue[tuple[RunState, pb.RecordBatch, int, bytes | None] | StoreCall | None] = (
+        self._apply_q: queue.Queue[tuple[RunState, pb.RecordBatch, int, bytes | None] | WriterCall | None] = (
             queue.Queue(maxsize=APPLY_QUEUE_GROUPS)
         )
         self._names: dict[tuple[str, str], set[str]] = {}
@@ -138,17 +132,15 @@ class Engine:
         self._pending_bytes = 0  # committed to WALs, not yet applied: bounded by cfg.max_apply_backlog
         self._failing: set[str] = set()  # runs whose WAL or crash record last failed (logged once)
         self._threads: list[threading.Thread] = []
-        self._syncer = ThreadPoolExecutor(max_workers=8, thread_name_prefix="runhive-fsync")
         self.on_idle: Any = None
-        # The sweep controller, made on the first sweep call: its imports would cost every daemon's start-up.
-        self._sweeps: Any = None
-        self.sysmon = SystemMonitor(self, cfg.stats_interval)
+        self.on_stop: list[Callable[[], None]] = []  # what the daemon built around the engine, closed at stop
+        self.sysmon = SystemMonitor(self.open_runs, self.system_metrics, cfg.stats_interval)
         # Recently released streams, so a FinishRun that arrives after the applier closed the run still answers.
         self._closed: OrderedDict[str, RunState] = OrderedDict()
 
     # Lifecycle ------------------------------------------------------------------------------------
     def start(self) -> None:
-        for name, target in (("committer", self._commit_loop), ("applier", self._apply_loop)):
+        for name, target in (("committer", self.committer.run), ("applier", self._apply_loop)):
             t = threading.Thread(target=target, name=f"runhive-{name}", daemon=True)
             t.start()
             self._threads.append(t)
@@ -162,17 +154,15 @@ class Engine:
         """Flush everything received to the WAL and the store, then close. Run states are left as they are."""
         self.sysmon.stop()  # first: its last sample goes through the applier, which stops below
         self._stop.set()
-        self._commit_q.put(None)
+        self.committer.stop()
         for t in self._threads:
             t.join(timeout=60)
-        self._syncer.shutdown(wait=True)
         with self._lock:
-            for wal in self._wals.values():
-                wal.close()
-            self._wals.clear()
-        if self._sweeps is not None:
-            self._sweeps.close()
-        self.store.close()
+            self.committer.close()
+        for close in self.on_stop:
+            close()
+        for sink in self.sinks:
+            sink.close()
 
     def open_runs(self) -> list[tuple[RunState, set[int]]]:
         with self._lock:
@@ -192,7 +182,7 @@ class Engine:
     def session(self, sid: str) -> Session:
         sess = self.sessions.get(sid)
         if sess is None:
-            raise EngineError(
+            raise ServiceError(
                 "UNAUTHENTICATED", "unknown session: handshake first (the daemon may have restarted)"
             )
         return sess
@@ -202,7 +192,7 @@ class Engine:
         info = pb.RunInfo()
         info.CopyFrom(req.info)
         if not req.writer:
-            raise EngineError("INVALID_ARGUMENT", "InitRun needs a writer id")
+            raise ServiceError("INVALID_ARGUMENT", "InitRun needs a writer id")
         if req.resume == "attach":
             with self._lock:
                 reply, attached = self._attach(sess, req)
@@ -213,10 +203,10 @@ class Engine:
             st = self.streams.get(existing_key) if existing_key else None
             row = None
             if st is None and info.id and info.mode != "offline":  # offline never reads the store
-                row = self.store.find_run(info.entity, info.project, info.id)
+                row = self.catalog.find_run(info.entity, info.project, info.id)
             exists = st is not None or row is not None
             if req.resume == "must" and not exists:
-                raise EngineError(
+                raise ServiceError(
                     "NOT_FOUND",
                     "You provided an invalid value for the `resume` argument. The value 'must' is not a valid "
                     f"option for resuming the run ({info.id}) that has not been initialized. Please check your "
@@ -224,7 +214,7 @@ class Engine:
                     "the `resume` argument or use `resume='allow'`.",
                 )
             if req.resume == "never" and exists:
-                raise EngineError(
+                raise ServiceError(
                     "ALREADY_EXISTS",
                     "You provided an invalid value for the `resume` argument. The value 'never' is not a valid "
                     f"option for resuming a run ({info.id}) that already exists. Please check your inputs and "
@@ -252,16 +242,15 @@ class Engine:
             st.config.update(config_update)
         try:
             self.commit([(st, group)])
-        except EngineError as exc:
+        except ServiceError as exc:
             with self._lock:  # nothing of this writer exists: forget it, and the run if it is new
                 st.writers.pop(req.writer, None)
                 sess.writers.discard(req.writer)
                 if not resumed and self.streams.get(st.key) is st:
                     del self.streams[st.key]
-                wal = self._wals.pop(st.key, None) if not resumed else None
-            if wal is not None:
-                wal.close()
-            raise EngineError(exc.code, f"dir={req.root_dir!r}: {exc}") from None
+                if not resumed:
+                    self.committer.release(st.key)
+            raise ServiceError(exc.code, f"dir={req.root_dir!r}: {exc}") from None
         reply = pb.InitRunResponse(
             info=st.info,
             state=st.state,
@@ -279,9 +268,9 @@ class Engine:
         key = run_key(info.entity, info.project, info.id)
         st = self.streams.get(key)
         if st is None:
-            row = self.store.find_run(info.entity, info.project, info.id)
+            row = self.catalog.find_run(info.entity, info.project, info.id)
             if row is None:
-                raise EngineError("NOT_FOUND", f"run {key} is not known to this daemon; cannot re-attach")
+                raise ServiceError("NOT_FOUND", f"run {key} is not known to this daemon; cannot re-attach")
             st = self._stream_from_row(info, row)
             self.streams[key] = st
         w = st.writers.get(req.writer)
@@ -289,7 +278,7 @@ class Engine:
             w = st.writers[req.writer] = WriterState()
         elif w.pid and w.pid != sess.pid and w.open and _pid_alive(w.pid, w.create_time):
             # A writer belongs to its process: another live process may not take it over.
-            raise EngineError(
+            raise ServiceError(
                 "PERMISSION_DENIED", f"writer {req.writer!r} of run {key} belongs to pid {w.pid}"
             )
         w.pid, w.create_time, w.open = sess.pid, sess.create_time, True
@@ -300,18 +289,16 @@ class Engine:
         return reply, st
 
     def _new_stream(self, info: pb.RunInfo, req: pb.InitRunRequest) -> RunState:
-        from runhive.protocol.ids import generate_id
-
         if not info.id:
             info.id = generate_id()
             while run_key(info.entity, info.project, info.id) in self.streams:
                 info.id = generate_id()
         names = self._names.get((info.entity, info.project))
         if names is None:
-            names = self.store.run_names(info.entity, info.project)
+            names = self.catalog.run_names(info.entity, info.project)
             self._names[(info.entity, info.project)] = names
         if not info.name:
-            info.name = self.store.new_name(info.entity, info.project, names)
+            info.name = new_name(names)
         names.add(info.name)
         if not info.run_dir:
             stamp = time.strftime("%Y%m%d_%H%M%S", time.localtime(info.start_time or time.time()))
@@ -328,21 +315,30 @@ class Engine:
             Path(info.run_dir).mkdir(mode=0o700, parents=True, exist_ok=True)
             (Path(info.run_dir) / "files").mkdir(mode=0o700, exist_ok=True)
         except OSError as exc:
-            raise EngineError(
+            raise ServiceError(
                 "FAILED_PRECONDITION",
                 f"dir={req.root_dir!r}: cannot create the run directory {info.run_dir}: {exc.strerror}",
             ) from None
         st = RunState(key=run_key(info.entity, info.project, info.id), info=info)
-        try:
-            fd = os.open(self.cfg.index_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            with open(fd, "a") as f:
-                f.write(f"{info.run_dir}\t{info.id}\n")
-        except OSError:
-            logger.exception("could not append to %s", self.cfg.index_path)
+        append_index(self.cfg.index_path, info.run_dir, info.id)
         return st
 
-    def _stream_from_row(self, info: pb.RunInfo, row: Any) -> RunState:
-        st = state_from_row(info, row)
+    def _stream_from_row(self, info: pb.RunInfo, stored: RunState) -> RunState:
+        """The stream of a run the catalog holds: its stored state under the caller's identity, and the WAL's
+        writers and unapplied tail."""
+        st = stored
+        full = pb.RunInfo()
+        full.CopyFrom(info)
+        kept = stored.info
+        full.run_dir, full.name, full.notes, full.mode = kept.run_dir, kept.name, kept.notes, kept.mode
+        del full.tags[:]
+        full.tags.extend(kept.tags)
+        full.group, full.job_type, full.start_time = (
+            kept.group,
+            kept.job_type,
+            kept.start_time or info.start_time,
+        )
+        st.info = full
         self._scan_wal(st)
         return st
 
@@ -373,7 +369,7 @@ class Engine:
             logger.warning("WAL damage: %s", dmg)
         size = path.stat().st_size
         torn_tail = bool(res.damage) and res.damage[-1].offset >= res.end_offset and size > res.end_offset
-        if torn_tail and st.key not in self._wals:
+        if torn_tail and not self.committer.holds(st.key):
             # A torn or unreadable last frame (the writer died mid-append): cut it, so what is appended next
             # follows the last whole frame. Its file and offset are in the line above.
             os.truncate(path, res.end_offset)
@@ -408,9 +404,9 @@ class Engine:
     def recover(self) -> None:
         """Finish the work a previous daemon left: apply WAL tails and settle runs whose writers are gone."""
         seen: set[str] = set()
-        for entity, project, rid, run_dir, _applied in self.store.running_runs():
+        for entity, project, rid, run_dir in self.catalog.running_runs():
             info = pb.RunInfo(id=rid, entity=entity, project=project)
-            row = self.store.find_run(entity, project, rid)
+            row = self.catalog.find_run(entity, project, rid)
             if row is None or (Path(run_dir) / ".syncing").exists():
                 continue  # a half-done `runhive sync` is finished by the next `runhive sync`
             try:
@@ -422,7 +418,7 @@ class Engine:
             self.streams[st.key] = st
             self._flush_tail(st)
         # Run directories in the index that never reached the store (daemon died right after init).
-        for run_dir, rid in self._index_entries():
+        for run_dir, rid in index_entries(self.cfg.index_path):
             if run_dir in seen:
                 continue
             path = Path(run_dir) / wal_name(rid)
@@ -432,24 +428,12 @@ class Engine:
             if first is None or not first[1].records or first[1].records[0].WhichOneof("kind") != "run":
                 continue
             info = first[1].records[0].run
-            if self.store.find_run(info.entity, info.project, info.id) is not None:
+            if self.catalog.find_run(info.entity, info.project, info.id) is not None:
                 continue
             st = RunState(key=run_key(info.entity, info.project, info.id), info=info)
             self._scan_wal(st)
             self.streams[st.key] = st
             self._flush_tail(st)
-
-    def _index_entries(self) -> list[tuple[str, str]]:
-        try:
-            lines = self.cfg.index_path.read_text().splitlines()
-        except FileNotFoundError:
-            return []
-        out = []
-        for line in lines:
-            parts = line.split("\t")
-            if len(parts) == 2:
-                out.append((parts[0], parts[1]))
-        return out
 
     # Appending -------------------------------------------------------------------------------------
     def append(
@@ -461,17 +445,17 @@ class Engine:
         n = 0
         for group in groups:
             if group.writer not in sess.writers:
-                raise EngineError(
+                raise ServiceError(
                     "PERMISSION_DENIED",
                     f"writer {group.writer!r} is not registered by this session; call InitRun",
                 )
             st = self.streams.get(group.run_id)
             if st is None or group.writer not in st.writers:
-                raise EngineError("NOT_FOUND", f"run {group.run_id!r} has no open writer {group.writer!r}")
+                raise ServiceError("NOT_FOUND", f"run {group.run_id!r} has no open writer {group.writer!r}")
             try:
                 check_group(group)
             except Invalid as exc:
-                raise EngineError("INVALID_ARGUMENT", f"run {group.run_id!r}: {exc}") from None
+                raise ServiceError("INVALID_ARGUMENT", f"run {group.run_id!r}: {exc}") from None
             if group.records:
                 work.append((st, group))
                 n += record_rows(group.records)
@@ -497,121 +481,32 @@ class Engine:
     def commit(self, groups: list[tuple[RunState, pb.RecordBatch]]) -> None:
         errors = self.commit_groups(groups)
         if errors:
-            raise EngineError("RESOURCE_EXHAUSTED", "; ".join(sorted(set(errors.values()))))
+            raise ServiceError("RESOURCE_EXHAUSTED", "; ".join(sorted(set(errors.values()))))
 
     def commit_groups(self, groups: list[tuple[RunState, pb.RecordBatch]]) -> dict[str, str]:
         """Write `groups` to their WALs (group commit); returns {run key: why} for runs whose WAL failed."""
-        item = _CommitItem(groups)
-        self._commit_q.put(item)
-        item.done.wait()
-        return item.errors
+        return self.committer.commit_groups(groups)
 
-    def _wal(self, st: RunState) -> WalWriter:
-        wal = self._wals.get(st.key)
-        if wal is None:
-            wal = WalWriter(Path(st.info.run_dir) / wal_name(st.info.id))
-            self._wals[st.key] = wal
-        return wal
-
-    def _commit_loop(self) -> None:
-        while True:
-            first = self._commit_q.get()
-            items = [first]
-            while True:
-                try:
-                    items.append(self._commit_q.get_nowait())
-                except queue.Empty:
-                    break
-            stop = any(i is None for i in items)
-            work = [i for i in items if i is not None]
-            self._commit(work)
-            if stop:
-                self._apply_q.put(None)
-                return
-
-    def _commit(self, items: list[_CommitItem]) -> None:
-        touched: dict[str, WalWriter] = {}
-        out: list[tuple[RunState, pb.RecordBatch, int, bytes, int]] = []
-        accepted: dict[tuple[str, str], int] = {}  # highest seq written in this round, per (run, writer)
-        for item in items:
-            for st, group in item.groups:
-                try:
-                    recs = group.records
-                    top = 0
-                    if group.writer != DAEMON_WRITER:
-                        wkey = (st.key, group.writer)
-                        top = accepted.get(wkey, st.writers[group.writer].durable_seq)
-                        if recs[-1].seq <= top:
-                            continue  # a resend of what we already hold
-                        if recs[0].seq <= top:
-                            fresh = [r for r in recs if r.seq > top]
-                            group = pb.RecordBatch(run_id=group.run_id, writer=group.writer, records=fresh)
-                        accepted[wkey] = group.records[-1].seq
-                    payload = group.SerializeToString()
-                    wal = self._wal(st)
-                    end = wal.append([payload])
-                    touched[st.key] = wal
-                    out.append((st, group, end, payload, group.records[-1].seq))
-                except Exception as exc:  # cannot open the WAL (unwritable dir): refuse this run's group
-                    item.errors[st.key] = self._wal_failed(st, exc)
-        failed: dict[str, str] = {}
-        runs = {o[0].key: o[0] for o in out}
-
-        def sync(wal: WalWriter) -> BaseException | None:
-            try:
-                wal.sync(self.cfg.fsync)  # on failure the WAL is cut back to its last whole frame
-                return None
-            except Exception as exc:  # disk full, I/O error: refuse this round's groups of this run
-                return exc
-
-        # fsync releases the GIL: the files of one round are synced together, so the file system can fold
-        # them into one journal commit instead of paying one commit per run.
-        wals = list(touched.items())
-        results = (
-            list(self._syncer.map(sync, [w for _, w in wals]))
-            if len(wals) > 1
-            else [sync(w) for _, w in wals]
-        )
-        for (key, _wal), error in zip(wals, results, strict=True):
-            if error is not None:
-                failed[key] = self._wal_failed(runs[key], error)
-        if failed:
-            for item in items:
-                for st, _ in item.groups:
-                    if st.key in failed:
-                        item.errors[st.key] = failed[st.key]
-            out = [o for o in out if o[0].key not in failed]
-        for st, group, end, payload, last_seq in out:
-            if group.writer != DAEMON_WRITER:
-                w = st.writers[group.writer]
-                if last_seq > w.durable_seq:
-                    w.durable_seq = last_seq
-            self._pending_apply += 1
-            self._pending_bytes += len(payload)
-            self._apply_q.put((st, group, end, payload))
-        for item in items:
-            item.done.set()
-
-    def _wal_failed(self, st: RunState, exc: BaseException) -> str:
-        why = f"cannot write {Path(st.info.run_dir) / wal_name(st.info.id)}: {getattr(exc, 'strerror', None) or exc}"
-        if st.key not in self._failing:  # once per run, not once per batch
-            self._failing.add(st.key)
-            logger.warning(
-                "run %s: %s; records that cannot be written are refused (logged once)", st.key, why
-            )
-        return why
+    def _committed(self, st: RunState, group: pb.RecordBatch, end: int, payload: bytes) -> None:
+        self._pending_apply += 1
+        self._pending_bytes += len(payload)
+        self._apply_q.put((st, group, end, payload))
 
     # Applying -------------------------------------------------------------------------------------
+    def _sink_lag(self) -> int:
+        return max((sink.lag for sink in self.sinks), default=0)
+
     def _apply_loop(self) -> None:
-        index = self.store.index
-        quiet = False  # nothing arrived for cfg.index_quiet: index slice after slice until something does
+        quiet = (
+            False  # nothing arrived for cfg.index_quiet: deferred work slice after slice until something does
+        )
         while True:
-            if index.lag:
+            if self._sink_lag():
                 try:
                     first = self._apply_q.get(timeout=0 if quiet else self.cfg.index_quiet)
                 except queue.Empty:
                     quiet = True
-                    self._index()
+                    self._idle_work()
                     continue
             else:
                 first = self._apply_q.get()
@@ -623,8 +518,8 @@ class Engine:
                 except queue.Empty:
                     break
             stop = any(i is None for i in items)
-            calls = [i for i in items if isinstance(i, StoreCall)]
-            work = [i for i in items if i is not None and not isinstance(i, StoreCall)]
+            calls = [i for i in items if isinstance(i, WriterCall)]
+            work = [i for i in items if i is not None and not isinstance(i, WriterCall)]
             if work and self.cfg.test_apply_delay:
                 # A slow writer in tests commits item by item, so a poll can catch a long apply half-way.
                 for w in work:
@@ -632,41 +527,44 @@ class Engine:
             elif work:
                 self._apply(work)
             for call in calls:
-                call.run(self.store.db)
+                call.run()
             if stop:
                 return
-            if index.lag > INDEX_MAX_LAG_ROWS:  # busy for long: keep the index within a bound behind
-                self._index()
+            if (
+                self._sink_lag() > INDEX_MAX_LAG_ROWS
+            ):  # busy for long: keep deferred work within a bound behind
+                self._idle_work()
 
-    @property
-    def sweeps(self) -> Any:
-        with self._lock:
-            if self._sweeps is None:
-                from runhive_service.sweeps._controller import SweepController
-
-                self._sweeps = SweepController(self)
-            return self._sweeps
-
-    def store_call(self, fn: Callable[[sqlite3.Connection], Any], timeout: float = 60.0) -> Any:
-        """Run `fn(db)` on the store's writer thread and return its result (the store keeps one writer)."""
-        call = StoreCall(fn)
+    def on_writer(self, fn: Callable[[], Any], timeout: float = 60.0) -> Any:
+        """Run `fn()` on the applier thread, between groups, and return its result: the sinks' one writer."""
+        call = WriterCall(fn)
         try:
             self._apply_q.put(call, timeout=timeout)
         except queue.Full:
-            raise EngineError("UNAVAILABLE", f"the store is {timeout} s behind; try again") from None
+            raise ServiceError("UNAVAILABLE", f"the store is {timeout} s behind; try again") from None
         if not call.done.wait(timeout):
-            raise EngineError("UNAVAILABLE", f"the store did not answer within {timeout} s; try again")
+            raise ServiceError("UNAVAILABLE", f"the store did not answer within {timeout} s; try again")
         if call.error is not None:
             raise call.error
         return call.result
 
-    def _index(self) -> None:
-        try:
-            self.store.index.run()
-        except Exception:
-            # The rows are stored; readers take them from the history blocks until a later pass succeeds.
-            logger.exception("indexing metrics failed; retrying later")
-            self._stop.wait(1.0)
+    def system_metrics(self, samples: list[SystemSample]) -> None:
+        """Hand one round of system-metric samples to every sink, on the applier thread."""
+
+        def write() -> None:
+            for sink in self.sinks:
+                sink.system_metrics(samples)
+
+        self.on_writer(write)
+
+    def _idle_work(self) -> None:
+        for sink in self.sinks:
+            try:
+                sink.idle()
+            except Exception:
+                # The rows are stored; readers take them from the history blocks until a later pass succeeds.
+                logger.exception("deferred work of %s failed; retrying later", type(sink).__name__)
+                self._stop.wait(1.0)
 
     def _apply(self, work: list[tuple[RunState, pb.RecordBatch, int, bytes | None]]) -> None:
         online = [w for w in work if not w[0].offline]
@@ -675,7 +573,9 @@ class Engine:
             time.sleep(self.cfg.test_apply_delay * sum(record_rows(g.records) for _, g, _, _ in work))
         try:
             if online:
-                self.store.apply(online)
+                applied = apply_groups(online)
+                for sink in self.sinks:
+                    sink.apply(applied)
         except Exception:
             logger.exception("applying %d batches to the store failed; they stay in the WAL", len(online))
             return
@@ -696,7 +596,7 @@ class Engine:
                 if st.offline and recs[-1].WhichOneof("kind") == "exit":
                     w.open = False
                     w.exit_code = recs[-1].exit.exit_code
-                    Store._settle_state(st)
+                    settle_state(st)
             self._applied_cv.notify_all()
         for st, _group, _end, _payload in work:
             self._maybe_release(st)
@@ -713,9 +613,7 @@ class Engine:
                 self._closed[st.key] = st
                 while len(self._closed) > 1000:
                     self._closed.popitem(last=False)
-            wal = self._wals.pop(st.key, None)
-        if wal is not None:
-            wal.close()
+            self.committer.release(st.key)
 
     def wait_applied(
         self, key: str, writer: str, seq: int, timeout: float, alive: Any = None
@@ -781,7 +679,7 @@ class Engine:
             )
             try:
                 self.commit([(st, group)])
-            except EngineError as exc:
+            except ServiceError as exc:
                 w.crashed = False  # try again on the next round: the disk may have room by then
                 if f"crash {st.key}" not in self._failing:
                     self._failing.add(f"crash {st.key}")
@@ -793,7 +691,7 @@ class Engine:
                 return False
             if any(any(w.open for w in st.writers.values()) for st in self.streams.values()):
                 return False
-        return self._pending_apply == 0 and self._commit_q.empty() and self.store.index.lag == 0
+        return self._pending_apply == 0 and self.committer.idle and self._sink_lag() == 0
 
     def status(self) -> dict[str, Any]:
         with self._lock:

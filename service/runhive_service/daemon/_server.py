@@ -10,6 +10,7 @@ import signal
 import threading
 from concurrent import futures
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -17,10 +18,14 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from runhive.protocol.address import PID_NAME, SOCKET_NAME, TOKEN_NAME, ensure_private_dir
 from runhive.protocol.limits import MAX_MESSAGE_BYTES
 from runhive.protocol.v1 import service_pb2_grpc as pb_grpc
+from runhive_service.store import Store
 
 from ._config import ServiceConfig
 from ._engine import Engine
 from ._servicer import Servicer
+
+if TYPE_CHECKING:
+    from runhive_service.sweeps import SweepController
 
 logger = logging.getLogger("runhive_service")
 
@@ -47,6 +52,15 @@ def _lock_store(data_dir: Path) -> int:
     return fd
 
 
+def _sweeps(engine: Engine, store: Store) -> SweepController:
+    """The sweep controller, over the local store; its writes run on the engine's applier (the store's writer)."""
+    from runhive_service.sweeps import SweepController, SweepStore
+
+    controller = SweepController(SweepStore(store.path, lambda fn: engine.on_writer(lambda: store.write(fn))))
+    engine.on_stop.append(controller.close)
+    return controller
+
+
 class Server:
     def __init__(self, cfg: ServiceConfig) -> None:
         self.cfg = cfg
@@ -60,7 +74,10 @@ class Server:
         socket_path = directory / SOCKET_NAME
         token = secrets.token_hex(32)
         self._store_lock = _lock_store(self.cfg.data_dir)  # held until this process exits
-        engine = Engine(self.cfg)
+        self.cfg.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        store = Store(self.cfg.store_path)
+        # The local store is the catalog of the node's runs and its first sink.
+        engine = Engine(self.cfg, catalog=store, sinks=[store])
         engine.on_idle = self.request_stop
         engine.start()
         server = grpc.server(
@@ -71,7 +88,8 @@ class Server:
             ],
         )
         pb_grpc.add_RunhiveServicer_to_server(
-            Servicer(engine, token, str(socket_path), self.request_stop), server
+            Servicer(engine, token, str(socket_path), self.request_stop, lambda: _sweeps(engine, store)),
+            server,
         )
         health_servicer = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

@@ -7,8 +7,9 @@ import functools
 import hmac
 import json
 import logging
+import threading
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import grpc
 
@@ -16,8 +17,12 @@ from runhive import __version__
 from runhive.protocol.limits import REFUSED_MD
 from runhive.protocol.v1 import service_pb2 as pb
 from runhive.protocol.v1 import service_pb2_grpc as pb_grpc
+from runhive_service.errors import ServiceError
 
-from ._engine import Engine, EngineError
+from ._engine import Engine
+
+if TYPE_CHECKING:
+    from runhive_service.sweeps import SweepController
 
 logger = logging.getLogger("runhive_service")
 PROTOCOL_VERSION = pb.PROTOCOL_VERSION_CURRENT
@@ -30,7 +35,7 @@ def _guarded(fn: F) -> F:
     def wrapper(self: Servicer, request: Any, context: grpc.ServicerContext) -> Any:
         try:
             return fn(self, request, context)
-        except EngineError as exc:
+        except ServiceError as exc:
             context.abort(getattr(grpc.StatusCode, exc.code), str(exc))
         except Exception as exc:  # a bug answers this call with INTERNAL; the daemon carries on
             logger.exception("%s failed", fn.__name__)
@@ -40,24 +45,43 @@ def _guarded(fn: F) -> F:
 
 
 class Servicer(pb_grpc.RunhiveServicer):
-    def __init__(self, engine: Engine, token: str, socket_path: str, shutdown: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        token: str,
+        socket_path: str,
+        shutdown: Callable[[], None],
+        sweeps: Callable[[], SweepController],
+    ) -> None:
+        """`sweeps()` builds the sweep controller, on the first sweep call: its imports would cost every
+        daemon's start-up."""
         self.engine = engine
+        self._make_sweeps = sweeps
+        self._sweeps: SweepController | None = None
+        self._sweeps_lock = threading.Lock()
         self._token = token
         self._socket = socket_path
         self._shutdown = shutdown
 
+    @property
+    def sweeps(self) -> SweepController:
+        with self._sweeps_lock:
+            if self._sweeps is None:
+                self._sweeps = self._make_sweeps()
+            return self._sweeps
+
     @_guarded
     def Handshake(self, request: pb.HandshakeRequest, context: grpc.ServicerContext) -> pb.HandshakeResponse:
         if not hmac.compare_digest(request.token.encode(), self._token.encode()):
-            raise EngineError("UNAUTHENTICATED", "bad token: this daemon belongs to another user")
+            raise ServiceError("UNAUTHENTICATED", "bad token: this daemon belongs to another user")
         if request.protocol_version != PROTOCOL_VERSION:
-            raise EngineError(
+            raise ServiceError(
                 "FAILED_PRECONDITION",
                 f"runhive-service {__version__} speaks protocol {PROTOCOL_VERSION}, the client speaks "
                 f"{request.protocol_version}.",
             )
         if request.pid <= 0:
-            raise EngineError("INVALID_ARGUMENT", f"pid must be positive, got {request.pid}")
+            raise ServiceError("INVALID_ARGUMENT", f"pid must be positive, got {request.pid}")
         sess = self.engine.open_session(int(request.pid), float(request.pid_create_time), request.host)
         return pb.HandshakeResponse(
             protocol_version=PROTOCOL_VERSION,
@@ -70,7 +94,7 @@ class Servicer(pb_grpc.RunhiveServicer):
     def InitRun(self, request: pb.InitRunRequest, context: grpc.ServicerContext) -> pb.InitRunResponse:
         sess = self.engine.session(request.session)
         if request.resume not in ("", "allow", "must", "never", "attach"):
-            raise EngineError("INVALID_ARGUMENT", f"unknown resume value {request.resume!r}")
+            raise ServiceError("INVALID_ARGUMENT", f"unknown resume value {request.resume!r}")
         return self.engine.init_run(sess, request)
 
     @_guarded
@@ -88,13 +112,13 @@ class Servicer(pb_grpc.RunhiveServicer):
         st = self.engine.stream_for(run_id)
         if st is not None:
             if writer not in st.writers:
-                raise EngineError("NOT_FOUND", f"run {run_id!r} has no writer {writer!r}")
+                raise ServiceError("NOT_FOUND", f"run {run_id!r} has no writer {writer!r}")
             return None
         parts = run_id.split("/")
-        row = self.engine.store.find_run(*parts) if len(parts) == 3 else None
-        if row is None:
-            raise EngineError("NOT_FOUND", f"unknown run {run_id!r}")
-        return str(row[1])
+        stored = self.engine.catalog.find_run(*parts) if len(parts) == 3 else None
+        if stored is None:
+            raise ServiceError("NOT_FOUND", f"unknown run {run_id!r}")
+        return stored.state
 
     @_guarded
     def Flush(self, request: pb.FlushRequest, context: grpc.ServicerContext) -> pb.FlushResponse:
@@ -132,7 +156,7 @@ class Servicer(pb_grpc.RunhiveServicer):
         # A response stream: errors after the first message are reported in its last message (outcome failed).
         try:
             self.engine.session(request.session)
-        except EngineError as exc:
+        except ServiceError as exc:
             context.abort(getattr(grpc.StatusCode, exc.code), str(exc))
         from ._sync import serve_sync
 
@@ -143,21 +167,21 @@ class Servicer(pb_grpc.RunhiveServicer):
         self, request: pb.CreateSweepRequest, context: grpc.ServicerContext
     ) -> pb.CreateSweepResponse:
         self.engine.session(request.session)
-        return self.engine.sweeps.create(request)  # type: ignore[no-any-return]
+        return self.sweeps.create(request)  # type: ignore[no-any-return]
 
     @_guarded
     def SweepAgent(
         self, request: pb.SweepAgentRequest, context: grpc.ServicerContext
     ) -> pb.SweepAgentResponse:
         self.engine.session(request.session)
-        return self.engine.sweeps.agent(request)  # type: ignore[no-any-return]
+        return self.sweeps.agent(request)  # type: ignore[no-any-return]
 
     @_guarded
     def SweepControl(
         self, request: pb.SweepControlRequest, context: grpc.ServicerContext
     ) -> pb.SweepControlResponse:
         self.engine.session(request.session)
-        return self.engine.sweeps.control(request)  # type: ignore[no-any-return]
+        return self.sweeps.control(request)  # type: ignore[no-any-return]
 
     @_guarded
     def Shutdown(self, request: pb.ShutdownRequest, context: grpc.ServicerContext) -> pb.ShutdownResponse:

@@ -32,9 +32,15 @@ from runhive.protocol.metrics import MetricDef
 from runhive.protocol.rows import decode_rows
 from runhive.protocol.v1 import service_pb2 as pb
 from runhive_service.rundir._wal import ReadResult, read_frames
-from runhive_service.store._store import RUNNING, RunState, WriterState, record_rows, run_key, state_from_row
-
-from ._procs import process_alive, writer_host_pid
+from runhive_service.streams import (
+    RUNNING,
+    RunState,
+    WriterState,
+    process_alive,
+    record_rows,
+    run_key,
+    writer_host_pid,
+)
 
 if TYPE_CHECKING:
     import grpc
@@ -97,11 +103,6 @@ class _Registry:
 
 
 SYNCING = _Registry()
-
-_ROW_SQL = (
-    "SELECT pk, state, exit_code, config, summary, last_step, history_rows, applied_offset, run_dir, name, notes,"
-    " tags, grp, job_type, created_at, mode, host, pid FROM runs WHERE entity=? AND project=? AND id=?"
-)
 
 
 def _process_alive(pid: int, started_before: float, create_time: float = 0.0) -> bool:
@@ -214,11 +215,11 @@ class SyncJob:
                 "skipped", "the run is open in runhive-service (being written online); sync it after it ends"
             )
         self._wait_for_watcher(wal_key)
-        rows = engine.store._read(_ROW_SQL, (info.entity, info.project, info.id))
+        origin = engine.catalog.run_origin(info.entity, info.project, info.id)
+        stored = engine.catalog.find_run(info.entity, info.project, info.id) if origin else None
         self.total = self.path.stat().st_size
-        if rows:
-            row = rows[0]
-            created_at, host, pid = row[14], row[16], row[17]
+        if origin is not None and stored is not None:
+            created_at, host, pid, stored_dir = origin
             same_origin = (
                 created_at is not None
                 and abs(float(created_at) - info.start_time) < 1e-3
@@ -228,10 +229,10 @@ class SyncJob:
             if not same_origin:
                 return self._finish(
                     "failed",
-                    f"run {self.key} already exists in the store (from {row[8] or 'another run directory'}); "
+                    f"run {self.key} already exists in the store (from {stored_dir or 'another run directory'}); "
                     f"sync this one under another id: runhive sync --id NEW_ID {self.run_dir}",
                 )
-            st = self._state_from_row(info, row)
+            st = self._stored_state(info, stored)
             if st.applied_offset > self.total:
                 return self._finish(
                     "failed",
@@ -337,10 +338,22 @@ class SyncJob:
         return self._finish("synced", what)
 
     # Helpers ----------------------------------------------------------------------------------------
-    def _state_from_row(self, info: pb.RunInfo, row: Any) -> RunState:
-        st = state_from_row(info, row)
-        st.key = self.key
-        return st
+    def _stored_state(self, info: pb.RunInfo, stored: RunState) -> RunState:
+        """The stored run under this sync's identity (`info`, with the store's name, tags, dir, ...)."""
+        full = pb.RunInfo()
+        full.CopyFrom(info)
+        kept = stored.info
+        full.run_dir, full.name, full.notes, full.mode = kept.run_dir, kept.name, kept.notes, kept.mode
+        del full.tags[:]
+        full.tags.extend(kept.tags)
+        full.group, full.job_type, full.start_time = (
+            kept.group,
+            kept.job_type,
+            kept.start_time or info.start_time,
+        )
+        stored.info = full
+        stored.key = self.key
+        return stored
 
     @staticmethod
     def _replay_applied(st: RunState, group: pb.RecordBatch, scratch: dict[str, Any]) -> None:
@@ -419,11 +432,7 @@ class SyncJob:
         # The committed offset: the applier advances st.applied_offset before its transaction commits.
         st = self.st
         assert st is not None
-        rows = self.engine.store._read(
-            "SELECT applied_offset FROM runs WHERE entity=? AND project=? AND id=?",
-            (st.info.entity, st.info.project, st.info.id),
-        )
-        return int(rows[0][0]) if rows else 0
+        return self.engine.catalog.applied_offset(st.info.entity, st.info.project, st.info.id)
 
     def _check_persisted(self, st: RunState) -> None:
         if self._stored_offset() != st.applied_offset:

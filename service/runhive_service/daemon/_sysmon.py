@@ -3,32 +3,35 @@
 W&B starts a monitor per run stream, so eight ranks on a node report the host eight times (W&B #11418, #1762).
 Here one thread samples the host once per tick (`RUNHIVE_STATS_SAMPLING_INTERVAL`, 15 s by default as in W&B)
 and gives every open run the host's figures plus its own processes' (the writers' pids), under W&B's key names.
-Rows go to the store's `system_metrics` table through the store's one writer; `run.history(stream="system")`
-reads them back with the keys prefixed `system.` as W&B's public API shows them.
+Samples go to every sink through the engine's applier (the local store keeps them in `system_metrics`);
+`run.history(stream="system")` reads them back with the keys prefixed `system.` as W&B's public API shows them.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 import psutil
 
-if TYPE_CHECKING:
-    from runhive_service.store._store import RunState
-
-    from ._engine import Engine
+from runhive_service.streams import RunState, SystemSample
 
 logger = logging.getLogger("runhive_service")
 MB = 1024 * 1024
 
 
 class SystemMonitor:
-    def __init__(self, engine: Engine, interval: float) -> None:
-        self._engine = engine
+    def __init__(
+        self,
+        open_runs: Callable[[], list[tuple[RunState, set[int]]]],
+        emit: Callable[[list[SystemSample]], None],
+        interval: float,
+    ) -> None:
+        self._open_runs = open_runs
+        self._emit = emit
         self.interval = max(0.1, interval)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -60,7 +63,7 @@ class SystemMonitor:
                     logger.exception("sampling system metrics failed; retrying every %.1f s", self.interval)
 
     def sample(self) -> None:
-        runs = self._engine.open_runs()
+        runs = self._open_runs()
         live = {st.key for st, _ in runs}
         for key in [k for k in self._baselines if k not in live]:
             del self._baselines[key]
@@ -69,10 +72,8 @@ class SystemMonitor:
         host = self._host()
         net, disk = psutil.net_io_counters(), psutil.disk_io_counters()
         now = time.time()
-        rows: list[tuple[int, float, float, str]] = []
+        samples: list[SystemSample] = []
         for st, pids in runs:
-            if not st.pk:  # not in the store yet: its first batch is still being applied
-                continue
             base_net, base_disk = self._baselines.setdefault(st.key, (net, disk))
             row = dict(host)
             if net is not None and base_net is not None:
@@ -82,13 +83,9 @@ class SystemMonitor:
                 row["disk.in"] = (disk.read_bytes - base_disk.read_bytes) / MB
                 row["disk.out"] = (disk.write_bytes - base_disk.write_bytes) / MB
             row.update(self._process(pids))
-            rows.append((st.pk, now, now - (st.info.start_time or now), json.dumps(row)))
-        if rows:
-            self._engine.store_call(
-                lambda db: db.executemany(
-                    "INSERT INTO system_metrics (run_pk, ts, runtime, data) VALUES (?,?,?,?)", rows
-                )
-            )
+            samples.append(SystemSample(st, now, now - (st.info.start_time or now), row))
+        if samples:
+            self._emit(samples)
             self.samples += 1
 
     @staticmethod

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import math
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,11 +67,10 @@ def create_app(config: UiConfig) -> Starlette:
 
     async def projects(request: Request) -> Response:
         with api() as a:
-            rows = a._query(
-                "SELECT entity, project, COUNT(*), MAX(created_at) FROM runs GROUP BY entity, project"
-                " ORDER BY MAX(created_at) DESC"
-            )
-        return _json([{"entity": e, "project": p, "runs": n, "last": t} for e, p, n, t in rows])
+            found = a.project_summaries()
+        return _json(
+            [{"entity": p.entity, "project": p.name, "runs": p.runs, "last": p.last_run_at} for p in found]
+        )
 
     async def runs(request: Request) -> Response:
         project = request.query_params.get("project")
@@ -151,17 +149,11 @@ def create_app(config: UiConfig) -> Starlette:
         if not project:
             return bad("pass ?project=NAME")
         with api() as a:
-            try:
-                rows = a._query(
-                    "SELECT id, name, state, config, created_at FROM sweeps WHERE project=? ORDER BY created_at",
-                    [project],
-                )
-            except sqlite3.OperationalError:
-                rows = []
+            found = a.sweeps(project)
         return _json(
             [
-                {"id": i, "name": n, "state": s, "config": json.loads(c), "created_at": t}
-                for i, n, s, c, t in rows
+                {"id": s.id, "name": s.name, "state": s.state, "config": s.config, "created_at": s.created_at}
+                for s in found
             ]
         )
 

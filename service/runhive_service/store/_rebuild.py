@@ -8,25 +8,12 @@ from pathlib import Path
 
 from runhive.protocol.v1 import service_pb2 as pb
 from runhive_service.rundir._wal import Damage, ReadResult, read_frames, wal_name
+from runhive_service.streams import RunState, apply_groups, run_key
 
-from ._store import RunState, Store, run_key
+from ._store import Store
 
 logger = logging.getLogger("runhive_service")
 CHUNK = 200  # WAL frames per store transaction
-
-
-def index_entries(index: Path) -> list[tuple[Path, str]]:
-    try:
-        lines = index.read_text().splitlines()
-    except FileNotFoundError:
-        return []
-    out, seen = [], set()
-    for line in lines:
-        parts = line.split("\t")
-        if len(parts) == 2 and parts[0] not in seen:
-            seen.add(parts[0])
-            out.append((Path(parts[0]), parts[1]))
-    return out
 
 
 def replay_run(
@@ -50,14 +37,14 @@ def replay_run(
             st = RunState(key=run_key(info.entity, info.project, info.id), info=info)
         chunk.append((st, group, end, None))
         if len(chunk) >= CHUNK:
-            store.apply(chunk)
+            store.apply(apply_groups(chunk))
             chunk = []
     if chunk:
-        store.apply(chunk)
+        store.apply(apply_groups(chunk))
     return st, res.damage
 
 
-def rebuild(store_path: Path, run_dirs: Iterable[tuple[Path, str]]) -> tuple[int, list[Damage]]:
+def rebuild(store_path: Path, run_dirs: Iterable[tuple[str, str]]) -> tuple[int, list[Damage]]:
     """Delete the store at `store_path` and replay every run directory into a new one."""
     for suffix in ("", "-wal", "-shm"):
         p = Path(str(store_path) + suffix)
@@ -68,10 +55,10 @@ def rebuild(store_path: Path, run_dirs: Iterable[tuple[Path, str]]) -> tuple[int
     damage: list[Damage] = []
     try:
         for run_dir, run_id in run_dirs:
-            wal = run_dir / wal_name(run_id)
+            wal = Path(run_dir) / wal_name(run_id)
             if not wal.exists():
                 continue
-            st, dmg = replay_run(store, wal, include_offline=(run_dir / ".synced").exists())
+            st, dmg = replay_run(store, wal, include_offline=(Path(run_dir) / ".synced").exists())
             damage.extend(dmg)
             if st is not None:
                 n += 1

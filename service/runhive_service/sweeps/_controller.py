@@ -19,11 +19,12 @@ import random
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from runhive.protocol.ids import generate_id
 from runhive.protocol.v1 import service_pb2 as pb
-from runhive_service.daemon._procs import process_alive
+from runhive_service.errors import ServiceError
+from runhive_service.streams import process_alive
 
 from ._store import ASSIGNED, NEVER_STARTED, PRIOR, SweepRow, SweepStore
 from .rules import (
@@ -36,9 +37,6 @@ from .rules import (
     validate,
 )
 
-if TYPE_CHECKING:
-    from runhive_service.daemon._engine import Engine
-
 PENDING, RUNNING, PAUSED, FINISHED, CANCELED = "PENDING", "RUNNING", "PAUSED", "FINISHED", "CANCELED"
 STOPPED = "stopped"  # a handed-out run the controller told to stop
 AGENT_LOST_AFTER = 300.0  # seconds without a call: the agent is gone (as W&B's heartbeat timeout)
@@ -46,9 +44,7 @@ STOP_EVAL_EVERY = 1.0  # seconds between two hyperband evaluations of one sweep
 
 
 def _error(code: str, message: str) -> Exception:
-    from runhive_service.daemon._engine import EngineError
-
-    return EngineError(code, message)
+    return ServiceError(code, message)
 
 
 @dataclass
@@ -62,8 +58,8 @@ class _Agent:
 
 
 class SweepController:
-    def __init__(self, engine: Engine) -> None:
-        self.store = SweepStore(engine)
+    def __init__(self, store: SweepStore) -> None:
+        self.store = store
         self._lock = threading.Lock()
         self._agents: dict[str, _Agent] = {}
         self._rng = random.Random()

@@ -1,7 +1,7 @@
 """Sweeps in the store: the sweep rows, the runs each controller handed out, and the metric values its search
 and early termination read back from the runs' history.
 
-Writes go through `Engine.store_call`, so the applier thread stays the store's only writer; reads use a
+Writes go through `write`, which runs them on the daemon's applier thread (the store's one writer); reads use a
 connection of their own.
 """
 
@@ -12,15 +12,17 @@ import math
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any, TypeVar
 
 from runhive.protocol.rows import decode_rows
 from runhive.protocol.v1 import service_pb2 as pb
 from runhive_service.store._schema import connect
 
-if TYPE_CHECKING:
-    from runhive_service.daemon._engine import Engine
+T = TypeVar("T")
+Write = Callable[[Callable[[sqlite3.Connection], Any]], Any]
 
 # A run the controller handed out and whose process has not called init() yet, or that ended before it did.
 ASSIGNED, NEVER_STARTED, PRIOR = "assigned", "never_started", "prior"
@@ -69,8 +71,11 @@ class _Series:
 
 
 class SweepStore:
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
+    def __init__(self, path: Path, write: Write) -> None:
+        """`path`: the store's file (read with a connection of our own); `write(fn)`: run `fn(db)` with the
+        store's writer connection, on its thread, and return what it returns."""
+        self._path = path
+        self._write = write
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
         self._series: dict[tuple[int, str], _Series] = {}
@@ -78,7 +83,7 @@ class SweepStore:
     def _read(self, sql: str, args: tuple[Any, ...] = ()) -> list[Any]:
         with self._lock:
             if self._db is None:
-                self._db = connect(self._engine.cfg.store_path, readonly=True)
+                self._db = connect(self._path, readonly=True)
             return self._db.execute(sql, args).fetchall()
 
     def close(self) -> None:
@@ -99,7 +104,7 @@ class SweepStore:
             )
             return int(cur.lastrowid or 0)
 
-        pk = self._engine.store_call(insert)
+        pk = self._write(insert)
         return SweepRow(pk, sweep_id, entity, project, name, config, "PENDING", now)
 
     def find(self, sweep_id: str, entity: str = "", project: str = "") -> list[SweepRow]:
@@ -118,7 +123,7 @@ class SweepStore:
 
     def set_state(self, pk: int, state: str) -> None:
         now = time.time()
-        self._engine.store_call(
+        self._write(
             lambda db: db.execute("UPDATE sweeps SET state=?, updated_at=? WHERE pk=?", (state, now, pk))
         )
 
@@ -127,7 +132,7 @@ class SweepStore:
         self, pk: int, run_id: str, agent: str, params: dict[str, Any], state: str = ASSIGNED
     ) -> None:
         now = time.time()
-        self._engine.store_call(
+        self._write(
             lambda db: db.execute(
                 "INSERT OR REPLACE INTO sweep_runs (sweep_pk, run_id, agent, params, state, created_at)"
                 " VALUES (?,?,?,?,?,?)",
@@ -136,7 +141,7 @@ class SweepStore:
         )
 
     def mark(self, pk: int, run_id: str, state: str, exit_code: int | None) -> None:
-        self._engine.store_call(
+        self._write(
             lambda db: db.execute(
                 "UPDATE sweep_runs SET state=?, exit_code=? WHERE sweep_pk=? AND run_id=?",
                 (state, exit_code, pk, run_id),

@@ -1,7 +1,8 @@
 """The public read API (W&B's `wandb.apis.public`): `Api` and the objects it returns. They read through a backend
 (`runhive.apis.backends`), so the same objects come back whichever store answers."""
 
-from ._api import Api, ApiRun
+from ._api import Api
+from ._run import ApiRun
 from ._sweeps import Sweep
 
 Run = ApiRun

@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import json
 import math
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from runhive.errors import UsageError
+from runhive.apis.backends import Backend, SweepRecord
 
-if TYPE_CHECKING:
-    from ._api import Api, ApiRun
+from ._run import ApiRun
 
 
 class Sweep:
-    def __init__(self, api: Api, row: Sequence[Any]) -> None:
-        self._api = api
-        self._pk, self.id, self.entity, self.project, self.name, config, self.state, self.created_at = row
-        self.config: dict[str, Any] = json.loads(config)
+    def __init__(self, backend: Backend, record: SweepRecord) -> None:
+        self._backend = backend
+        self._record = record
+        self.id, self.entity, self.project, self.name = record.id, record.entity, record.project, record.name
+        self.state, self.created_at = record.state, record.created_at
+        self.config: dict[str, Any] = record.config
 
     def __repr__(self) -> str:
         return f"<Sweep {self.entity}/{self.project}/{self.id} ({self.state})>"
@@ -33,13 +32,7 @@ class Sweep:
     @property
     def runs(self) -> list[ApiRun]:
         """The sweep's runs that have started, oldest first."""
-        from ._api import _RUN_COLUMNS, ApiRun
-
-        rows = self._api._query(
-            f"SELECT {_RUN_COLUMNS} FROM runs WHERE entity=? AND project=? AND sweep=? ORDER BY created_at, pk",
-            [self.entity, self.project, self.id],
-        )
-        return [ApiRun(self._api, r) for r in rows]
+        return [ApiRun(self._backend, r) for r in self._backend.sweep_runs(self._record)]
 
     def best_run(self, order: str | None = None) -> ApiRun | None:
         """The run with the best `summary_metrics` value of the sweep's metric (or of `order`: "+key" lowest
@@ -74,27 +67,3 @@ class Sweep:
             return expected_run_count(self.config)
         except Exception:  # a malformed config: the count is unknown, not an error for a reader
             return None
-
-
-def find_sweep(api: Api, path: str) -> Sweep:
-    import sqlite3
-
-    from ._api import path_query
-
-    sql, args = path_query(
-        "SELECT pk, id, entity, project, name, config, state, created_at FROM sweeps",
-        path,
-        "sweeps",
-        "Api.sweep",
-        "sweep_id",
-    )
-
-    try:
-        rows = api._query(sql, args)
-    except sqlite3.OperationalError:  # a store written before sweeps existed
-        rows = []
-    if not rows:
-        raise UsageError(f"Could not find sweep {path!r} in {api._path}.")
-    if len(rows) > 1:
-        raise UsageError(f"Sweep id {path!r} is in several projects: pass 'entity/project/sweep_id'.")
-    return Sweep(api, rows[0])

@@ -1,0 +1,101 @@
+"""The read-backend seam: what `runhive.Api()` asks of a store, and the plain records it gets back.
+
+Promises, for every backend: the same records whichever store answers (the local SQLite store today, a team
+server's read API next), so `Api`, `Run`, `Sweep` and the dashboard are written once; paths are already split
+(entity may be None: any entity); history rows come back in logged order; a store that does not exist yet reads
+as empty, never as an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass
+class RunRecord:
+    id: str
+    entity: str
+    project: str
+    name: str
+    notes: str
+    tags: list[str]
+    group: str
+    job_type: str
+    state: str
+    exit_code: int | None
+    config: dict[str, Any]
+    summary: dict[str, Any]
+    metadata: dict[str, Any]
+    dir: str
+    created_at: float
+    updated_at: float
+    last_step: int
+    history_rows: int
+    handle: Any = field(default=None, repr=False, compare=False)  # the backend's own key for the run
+
+
+@dataclass
+class SweepRecord:
+    id: str
+    entity: str
+    project: str
+    name: str
+    config: dict[str, Any]
+    state: str
+    created_at: float
+    handle: Any = field(default=None, repr=False, compare=False)
+
+
+@dataclass
+class ProjectRecord:
+    entity: str
+    name: str
+    runs: int
+    last_run_at: float | None
+
+
+Series = dict[str, list[Any]]  # {"step": [...], "min": [...], "max": [...], "last": [...]}
+
+
+class Backend(Protocol):
+    @property
+    def where(self) -> str:
+        """Where the backend reads, for messages ("the local store at ...")."""
+        ...
+
+    def runs(self, entity: str | None, project: str, newest_first: bool = False) -> list[RunRecord]: ...
+
+    def find_runs(self, entity: str | None, project: str | None, run_id: str) -> list[RunRecord]: ...
+
+    def sweep_runs(self, sweep: SweepRecord) -> list[RunRecord]: ...
+
+    def projects(self, entity: str | None = None) -> list[ProjectRecord]: ...
+
+    def scan_history(
+        self,
+        run: RunRecord,
+        keys: Sequence[str] | None,
+        page_size: int,
+        min_step: int | None,
+        max_step: int | None,
+    ) -> Iterator[dict[str, Any]]: ...
+
+    def sampled_history(self, run: RunRecord, keys: list[str], samples: int) -> list[dict[str, Any]] | None:
+        """`samples` rows of numeric `keys` from a downsampling index; None when the backend has none for them."""
+        ...
+
+    def system_rows(self, run: RunRecord) -> list[tuple[float, float, dict[str, Any]]]:
+        """(timestamp, runtime, sample) per system-metrics sample, oldest first."""
+        ...
+
+    def metrics(self, key: str, runs: Sequence[RunRecord], buckets: int) -> dict[str, Series]:
+        """One metric of many runs, downsampled to at most `buckets` points each: {run id: series}."""
+        ...
+
+    def sweeps(self, entity: str | None, project: str) -> list[SweepRecord]: ...
+
+    def find_sweeps(self, entity: str | None, project: str | None, sweep_id: str) -> list[SweepRecord]: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,263 @@
+"""The local store as a read backend: the SQLite file the node's daemon writes, opened read-only."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from array import array
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from runhive_service.store import connect, read_chunks, snapshot
+
+from ._base import ProjectRecord, RunRecord, Series, SweepRecord
+
+_RUN_COLUMNS = (
+    "pk, id, entity, project, name, notes, tags, grp, job_type, state, exit_code, config, summary, metadata, "
+    "run_dir, created_at, updated_at, last_step, history_rows"
+)
+_SWEEP_COLUMNS = "pk, id, entity, project, name, config, state, created_at"
+
+
+def _run(row: Sequence[Any]) -> RunRecord:
+    (pk, rid, entity, project, name, notes, tags, grp, job_type, state, exit_code, config, summary) = row[:13]
+    metadata, run_dir, created_at, updated_at, last_step, history_rows = row[13:]
+    return RunRecord(
+        id=rid,
+        entity=entity,
+        project=project,
+        name=name,
+        notes=notes,
+        tags=json.loads(tags),
+        group=grp,
+        job_type=job_type,
+        state=state,
+        exit_code=exit_code,
+        config=json.loads(config),
+        summary=json.loads(summary),
+        metadata=json.loads(metadata),
+        dir=run_dir,
+        created_at=created_at,
+        updated_at=updated_at,
+        last_step=last_step,
+        history_rows=history_rows,
+        handle=pk,
+    )
+
+
+def _sweep(row: Sequence[Any]) -> SweepRecord:
+    pk, sid, entity, project, name, config, state, created_at = row
+    return SweepRecord(sid, entity, project, name, json.loads(config), state, created_at, handle=pk)
+
+
+def _narrow(sql: str, args: list[Any], entity: str | None, project: str | None) -> str:
+    if project is not None:
+        sql += " AND project=?"
+        args.append(project)
+    if entity is not None:
+        sql += " AND entity=?"
+        args.append(entity)
+    return sql
+
+
+class LocalBackend:
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._db: sqlite3.Connection | None = None
+
+    @property
+    def where(self) -> str:
+        return f"the local store at {self._path}"
+
+    def _conn(self) -> sqlite3.Connection | None:
+        if self._db is None:
+            if not Path(self._path).exists():
+                return None
+            self._db = connect(self._path, readonly=True)
+        return self._db
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    def _query(self, sql: str, args: Sequence[Any] = (), missing_ok: bool = False) -> list[Any]:
+        db = self._conn()
+        if db is None:
+            return []
+        try:
+            return db.execute(sql, tuple(args)).fetchall()
+        except sqlite3.OperationalError:
+            if missing_ok:  # a store written before that table existed
+                return []
+            raise
+
+    # Runs ---------------------------------------------------------------------------------------------
+    def runs(self, entity: str | None, project: str, newest_first: bool = False) -> list[RunRecord]:
+        args: list[Any] = []
+        sql = _narrow(f"SELECT {_RUN_COLUMNS} FROM runs WHERE 1=1", args, entity, project)
+        d = "DESC" if newest_first else "ASC"
+        return [_run(r) for r in self._query(f"{sql} ORDER BY created_at {d}, pk {d}", args)]
+
+    def find_runs(self, entity: str | None, project: str | None, run_id: str) -> list[RunRecord]:
+        args: list[Any] = [run_id]
+        sql = _narrow(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id=?", args, entity, project)
+        return [_run(r) for r in self._query(sql, args)]
+
+    def sweep_runs(self, sweep: SweepRecord) -> list[RunRecord]:
+        rows = self._query(
+            f"SELECT {_RUN_COLUMNS} FROM runs WHERE entity=? AND project=? AND sweep=? ORDER BY created_at, pk",
+            [sweep.entity, sweep.project, sweep.id],
+        )
+        return [_run(r) for r in rows]
+
+    def projects(self, entity: str | None = None) -> list[ProjectRecord]:
+        args: list[Any] = []
+        sql = "SELECT entity, project, COUNT(*), MAX(created_at) FROM runs"
+        if entity is not None:
+            sql += " WHERE entity=?"
+            args.append(entity)
+        rows = self._query(sql + " GROUP BY entity, project ORDER BY MAX(created_at) DESC", args)
+        return [ProjectRecord(e, p, n, t) for e, p, n, t in rows]
+
+    # History -------------------------------------------------------------------------------------------
+    def scan_history(
+        self,
+        run: RunRecord,
+        keys: Sequence[str] | None,
+        page_size: int,
+        min_step: int | None,
+        max_step: int | None,
+    ) -> Iterator[dict[str, Any]]:
+        from runhive.protocol import messages as pb
+        from runhive.protocol.rows import decode_rows
+
+        sql = "SELECT first_idx, data FROM history_blocks WHERE run_pk=? AND first_idx>?"
+        args: list[Any] = []
+        if min_step is not None:
+            sql += " AND last_step>=?"
+            args.append(min_step)
+        if max_step is not None:
+            sql += " AND first_step<?"
+            args.append(max_step)
+        blocks_per_page = max(1, page_size // 100)
+        last = -1
+        while True:
+            blocks = self._query(
+                sql + " ORDER BY first_idx LIMIT ?", [run.handle, last, *args, blocks_per_page]
+            )
+            if not blocks:
+                return
+            for first_idx, data in blocks:
+                last = first_idx
+                for rec in pb.RecordBatch.FromString(data).records:
+                    if rec.WhichOneof("kind") != "history":
+                        continue
+                    for row in decode_rows(rec.history):
+                        step = row.get("_step", rec.history.step)
+                        if (min_step is not None and step < min_step) or (
+                            max_step is not None and step >= max_step
+                        ):
+                            continue
+                        if keys:
+                            if not all(k in row for k in keys):
+                                continue
+                            row = {k: row[k] for k in ("_step", *keys) if k in row}
+                        yield row
+
+    def sampled_history(self, run: RunRecord, keys: list[str], samples: int) -> list[dict[str, Any]] | None:
+        """From the metric chunks instead of every row (values come back as floats); None when a key is not a
+        stored numeric metric."""
+        db = self._conn()
+        if db is None:
+            return None
+        with snapshot(db):
+            per_key = [read_chunks(db, key, [run.handle]).get(run.handle) for key in keys]
+        if any(not chunks for chunks in per_key):
+            return None
+        if len(keys) == 1:  # one metric: concatenate its chunks and pick every Nth point, no joins
+            all_steps, all_vals = array("q"), array("d")
+            for c in per_key[0] or ():
+                all_steps.frombytes(c[5])
+                all_vals.frombytes(c[6])
+            n = len(all_steps)
+            picks = range(n) if n <= samples else (int(i * n / samples) for i in range(samples))
+            return [{"_step": all_steps[i], keys[0]: all_vals[i]} for i in picks]
+        columns: list[dict[int, float]] = []
+        for chunks in per_key:
+            col: dict[int, float] = {}
+            for c in chunks or ():
+                steps, vals = array("q"), array("d")
+                steps.frombytes(c[5])
+                vals.frombytes(c[6])
+                col.update(zip(steps, vals, strict=False))
+            columns.append(col)
+        common = sorted(set(columns[0]).intersection(*columns[1:]))
+        if len(common) > samples:
+            stride = len(common) / samples
+            common = [common[int(i * stride)] for i in range(samples)]
+        return [{"_step": st, **{k: c[st] for k, c in zip(keys, columns, strict=False)}} for st in common]
+
+    def system_rows(self, run: RunRecord) -> list[tuple[float, float, dict[str, Any]]]:
+        found = self._query(
+            "SELECT ts, runtime, data FROM system_metrics WHERE run_pk=? ORDER BY ts",
+            [run.handle],
+            missing_ok=True,
+        )
+        return [(ts, runtime, json.loads(data)) for ts, runtime, data in found]
+
+    def metrics(self, key: str, runs: Sequence[RunRecord], buckets: int) -> dict[str, Series]:
+        db = self._conn()
+        if db is None or not runs:
+            return {}
+        by_pk = {r.handle: r for r in runs}
+        with snapshot(db):
+            chunks = read_chunks(db, key, list(by_pk), buckets)
+        return {by_pk[pk].id: _series(c, buckets) for pk, c in chunks.items()}
+
+    # Sweeps ---------------------------------------------------------------------------------------------
+    def sweeps(self, entity: str | None, project: str) -> list[SweepRecord]:
+        args: list[Any] = []
+        sql = _narrow(f"SELECT {_SWEEP_COLUMNS} FROM sweeps WHERE 1=1", args, entity, project)
+        return [_sweep(r) for r in self._query(sql + " ORDER BY created_at", args, missing_ok=True)]
+
+    def find_sweeps(self, entity: str | None, project: str | None, sweep_id: str) -> list[SweepRecord]:
+        args: list[Any] = [sweep_id]
+        sql = _narrow(f"SELECT {_SWEEP_COLUMNS} FROM sweeps WHERE id=?", args, entity, project)
+        return [_sweep(r) for r in self._query(sql, args, missing_ok=True)]
+
+
+def empty_series() -> Series:
+    return {"step": [], "min": [], "max": [], "last": []}
+
+
+def _series(chunks: list[tuple[Any, ...]], buckets: int) -> Series:
+    """chunks: (first_step, n, min, max, last, steps_blob, vals_blob), in chunk order."""
+    out = empty_series()
+    total = sum(c[1] for c in chunks)
+    if total <= buckets:
+        for c in chunks:
+            steps, vals = array("q"), array("d")
+            steps.frombytes(c[5])
+            vals.frombytes(c[6])
+            for st, v in zip(steps, vals, strict=False):
+                value = v if v == v else None
+                out["step"].append(st)
+                out["min"].append(value)
+                out["max"].append(value)
+                out["last"].append(value)
+        return out
+    group = -(-len(chunks) // buckets)
+    if group == 1:  # one point per chunk: transpose at C speed
+        cols = list(zip(*chunks, strict=False))
+        return {"step": list(cols[0]), "min": list(cols[2]), "max": list(cols[3]), "last": list(cols[4])}
+    for i in range(0, len(chunks), group):
+        part = chunks[i : i + group]
+        mins = [c[2] for c in part if c[2] is not None]
+        maxs = [c[3] for c in part if c[3] is not None]
+        out["step"].append(part[0][0])
+        out["min"].append(min(mins) if mins else None)
+        out["max"].append(max(maxs) if maxs else None)
+        out["last"].append(part[-1][4])
+    return out

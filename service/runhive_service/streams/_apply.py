@@ -1,0 +1,131 @@
+"""What a run's records do to its state: rows and steps, the summary (with `define_metric`'s aggregates), config,
+identity edits, and the run's state once its writers exit. Pure: no I/O, so every sink sees the same run."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+
+from runhive.protocol.metrics import MetricDef
+from runhive.protocol.rows import decode_rows, history_steps
+from runhive.protocol.v1 import service_pb2 as pb
+
+from ._sink import AppliedGroup
+from ._state import CRASHED, FAILED, FINISHED, RUNNING, RunState, WriterState
+
+logger = logging.getLogger("runhive_service")
+
+DAEMON_WRITER = "_daemon"
+
+
+def apply_groups(work: Iterable[tuple[RunState, pb.RecordBatch, int, bytes | None]]) -> list[AppliedGroup]:
+    """Apply committed groups `(run, group, WAL end offset, payload)` to their runs, in order."""
+    out: list[AppliedGroup] = []
+    for st, group, end, payload in work:
+        first_row = st.rows
+        first_step: int | None = None
+        for rec in group.records:
+            try:
+                step = apply_record(st, rec, group.writer)
+            except Exception:
+                # Last line of defence (the daemon validates what clients send): one record that cannot be applied
+                # must not stop the records after it, nor other runs' records.
+                logger.exception("run %s: record %d cannot be applied; skipped", st.key, rec.seq)
+                continue
+            if step is not None and first_step is None:
+                first_step = step
+        out.append(
+            AppliedGroup(
+                st, group, end, payload, first_row, st.rows - first_row, first_step or 0, st.last_step
+            )
+        )
+    return out
+
+
+def _apply_history(st: RunState, h: pb.HistoryRecord) -> int:
+    """One row or a block of rows: counts, steps and the summary from the last row (metric chunks are the local
+    store's index's job, later)."""
+    steps = history_steps(h)
+    st.rows += h.rows or 1
+    top = max(steps)
+    if top > st.last_step:
+        st.last_step = top
+    summary = st.summary
+    k, ki = len(h.keys), len(h.int_keys)
+    if k:
+        summary.update(zip(h.keys, h.values[-k:], strict=False))
+    if ki:
+        summary.update(zip(h.int_keys, h.int_values[-ki:], strict=False))
+    if h.json and (h.rows or 1) == 1:
+        summary.update(json.loads(h.json))
+    if st.agg:
+        for row in decode_rows(h):
+            st.agg.observe(row, summary)
+    return steps[0]
+
+
+def apply_record(st: RunState, rec: pb.Record, writer: str) -> int | None:
+    """Apply one record; returns its step when it is a history row."""
+    kind = rec.WhichOneof("kind")
+    if writer != DAEMON_WRITER and writer not in st.writers:
+        st.writers[writer] = WriterState()
+    if kind == "history":
+        return _apply_history(st, rec.history)
+    elif kind == "config":
+        data = json.loads(rec.config.json or b"{}")
+        if rec.config.full:
+            st.config = data
+        else:
+            # Top-level keys replace their value, as in run.config on the client (and W&B's config items):
+            # a nested dict set again with allow_val_change=True replaces the old one, it is not merged in.
+            st.config.update(data)
+        for k in rec.config.remove:
+            st.config.pop(k, None)
+    elif kind == "summary":
+        data = json.loads(rec.summary.json or b"{}")
+        for k in data:
+            st.agg.reset(k)
+        st.summary.update(data)
+        for k in rec.summary.remove:
+            st.summary.pop(k, None)
+    elif kind == "update":
+        for name in rec.update.fields:
+            if name == "tags":
+                del st.info.tags[:]
+                st.info.tags.extend(rec.update.info.tags)
+            elif name in ("name", "notes", "group", "job_type", "metadata_json"):
+                setattr(st.info, name, getattr(rec.update.info, name))
+            elif name == "metadata":
+                st.info.metadata_json = rec.update.info.metadata_json
+    elif kind == "metric":
+        m = rec.metric
+        st.agg.define(MetricDef(m.name, m.step_metric, tuple(m.summary), m.goal, m.hidden, m.step_sync))
+    elif kind == "exit":
+        w = st.writers.setdefault(writer, WriterState())
+        w.open = False
+        w.exit_code = rec.exit.exit_code
+        w.crashed = rec.exit.state == CRASHED
+        settle_state(st)
+    elif kind == "run":
+        # A resumed run starts running again; metadata stays from the first start.
+        if st.state != RUNNING and writer == DAEMON_WRITER:
+            st.state = RUNNING
+            st.exit_code = None
+    return None
+
+
+def settle_state(st: RunState) -> None:
+    """The run's state once no writer is open: crashed if one crashed, else failed on the first non-zero exit."""
+    if any(w.open for w in st.writers.values()):
+        return
+    ended = [w for w in st.writers.values() if not w.open]
+    if not ended:
+        return
+    if any(w.crashed for w in ended):
+        st.state, st.exit_code = CRASHED, None
+        return
+    codes = [w.exit_code or 0 for w in ended]
+    code = next((c for c in codes if c != 0), 0)
+    st.state = FINISHED if code == 0 else FAILED
+    st.exit_code = code
