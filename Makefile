@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PROTO_SRC := proto/runhive/protocol/v1/service.proto
 
-.PHONY: install run test lint proto proto-check bench clean typecheck browser
+.PHONY: install run test lint proto proto-check bench clean typecheck browser postgres
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -47,7 +47,11 @@ lint: install proto-check
 browser:
 	command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 
-test: install lint browser
+# The team server's tests start a throwaway PostgreSQL 15 cluster from Debian's binaries (tests/_pg.py).
+postgres:
+	test -x /usr/lib/postgresql/15/bin/initdb || { apt-get update -qq && apt-get install -y -qq postgresql >/dev/null; }
+
+test: install lint browser postgres
 	$(PY) -m pytest -q
 
 bench: install
