@@ -14,19 +14,49 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
 from runhive.errors import CommError
 from runhive.protocol import messages as pb
 from runhive.protocol.limits import MAX_MESSAGE_BYTES, REFUSED_MD
 from runhive.protocol.rows import BlockBuilder, encode_json, encode_row, split_row
-from runhive.sdk._settings import Settings
-from runhive.sdk._termlog import LazyLogger
 
 from ._daemon import Connection, connect
 from ._wire import RpcError, StatusCode
 
-logger = LazyLogger("runhive")
+
+class _Logger:
+    """The "runhive" logger, imported on first use (importing logging costs a warm `init()` ~2 ms; the SDK
+    configures the logger's handler)."""
+
+    def __getattr__(self, attr: str) -> Any:
+        import logging
+
+        return getattr(logging.getLogger("runhive"), attr)
+
+
+logger = _Logger()
+
+
+class Settings(Protocol):
+    """What the sender reads of `runhive.Settings` (structural, so the transport does not import the SDK)."""
+
+    @property
+    def resolved_max_buffered(self) -> int: ...
+    @property
+    def resolved_batch_max(self) -> int: ...
+    @property
+    def resolved_batch_window(self) -> float: ...
+    @property
+    def resolved_service_dir(self) -> Path: ...
+    @property
+    def resolved_service_wait(self) -> float: ...
+    @property
+    def resolved_data_dir(self) -> Path: ...
+    @property
+    def service_idle_timeout(self) -> float | None: ...
+
 
 # Record kinds on the in-process queue.
 HISTORY, CONFIG, SUMMARY, UPDATE, EXIT, METRIC = range(6)
