@@ -1,4 +1,5 @@
-"""What init() records about where a run came from: git state, program, and (with save_code) the code.
+"""What init() records about where a run came from: git state (unless disable_git), program, and (with
+save_code) the code: the program's file, and the *.py files under code_dir when it is set.
 
 Git is asked in a background thread so `init()` never waits on it; the result reaches the daemon as a run
 update and `diff.patch` lands in the run's files/ directory.
@@ -61,9 +62,12 @@ def git_info(cwd: str, files_dir: Path) -> dict[str, Any]:
     return info
 
 
-def save_main_script(files_dir: Path) -> str | None:
-    main = sys.modules.get("__main__")
-    path = getattr(main, "__file__", None)
+def save_main_script(files_dir: Path, program: str | None = None) -> str | None:
+    """Copy the run's program (the `program` setting when it names a file, else `__main__`'s file) to code/."""
+    path = program if program and os.path.isfile(program) else None
+    if path is None:
+        main = sys.modules.get("__main__")
+        path = getattr(main, "__file__", None)
     if not path or not os.path.isfile(path):
         return None
     dest = files_dir / "code" / os.path.basename(path)
@@ -75,17 +79,54 @@ def save_main_script(files_dir: Path) -> str | None:
     return str(dest.relative_to(files_dir))
 
 
-def capture_in_background(run: Run, save_code: bool) -> threading.Thread:
+# Not walked under code_dir: run directories (runhive's and W&B's) and hidden directories (.git, .venv, ...).
+_SKIP_DIRS = {"runhive", "wandb"}
+
+
+def save_code_dir(code_dir: str, files_dir: Path) -> int:
+    """W&B's `code_dir`: copy every *.py file under it to code/, keeping relative paths; returns how many."""
+    root = os.path.abspath(code_dir)
+    dest_root = files_dir / "code"
+    copied = 0
+    for dirpath, dirnames, filenames in os.walk(root):
+        top = os.path.samefile(dirpath, root)
+        dirnames[:] = [d for d in dirnames if not d.startswith(".") and not (top and d in _SKIP_DIRS)]
+        for name in filenames:
+            if not name.endswith(".py"):
+                continue
+            src = os.path.join(dirpath, name)
+            dest = dest_root / os.path.relpath(src, root)
+            try:
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(src, dest)
+                copied += 1
+            except OSError:
+                continue
+    return copied
+
+
+def capture_in_background(
+    run: Run,
+    save_code: bool,
+    disable_git: bool = False,
+    code_dir: str | None = None,
+    program: str | None = None,
+) -> threading.Thread:
+    """Git state (unless `disable_git`) and, with `save_code`, the program and the *.py files under `code_dir`."""
+
     def work() -> None:
         files = Path(run.dir) / "files"
         meta = json.loads(run._info.metadata_json or b"{}")
-        git = git_info(meta.get("cwd") or os.getcwd(), files)
+        git = {} if disable_git else git_info(meta.get("cwd") or os.getcwd(), files)
         if git:
             meta["git"] = git
         if save_code:
-            code = save_main_script(files)
+            code = save_main_script(files, program)
             if code:
                 meta["codePath"] = code
+            if code_dir and os.path.isdir(code_dir):
+                meta["codeDir"] = os.path.abspath(code_dir)
+                save_code_dir(code_dir, files)
         if git or save_code:
             run._set_metadata(meta)
 

@@ -3,6 +3,12 @@
 Precedence, lowest first: defaults, settings file, environment, `runhive.setup(settings)`,
 `init(settings=...)`, explicit `init()` arguments. `RUNHIVE_*` variables win over the `WANDB_*` ones
 of the W&B docs; W&B's credentials and endpoints are never read.
+
+Every field of `wandb.Settings` is accepted (`WANDB_SETTINGS`, W&B's `_name` spelling included). Those that mean
+something here are fields of this class (`console`, `quiet`, `silent`, `show_*`, `disable_git`, `disable_code`,
+`code_dir`, `program`, `init_timeout`, `api_key`, `base_url`, `x_stats_sampling_interval`, `x_disable_stats`, and
+the run fields `init()` also takes); the rest are kept in `extra` and have no effect. Any other name raises
+`UsageError` with the closest valid names.
 """
 
 from __future__ import annotations
@@ -12,12 +18,78 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runhive.errors import UsageError
 
 _MODES = ("online", "offline", "disabled")
 _MODE_ALIASES = {"dryrun": "offline", "run": "online", "shared": "online"}
+_CONSOLE = ("auto", "off", "wrap", "redirect", "wrap_raw", "wrap_emu")
+
+# Every field of `wandb.Settings`, generated from W&B's wandb/sdk/wandb_settings.py (never imported at run time):
+#   python -c 'import wandb, textwrap; print(textwrap.fill(" ".join(wandb.Settings.model_fields), 104))'
+WANDB_SETTINGS_VERSION = "0.31.0"
+WANDB_SETTINGS: tuple[str, ...] = tuple(
+    """
+    allow_media_symlink allow_offline_artifacts allow_val_change anonymous api_key
+    azure_account_url_to_access_key app_url_override base_url code_dir config_paths console
+    console_multipart console_chunk_max_bytes console_chunk_max_seconds capture_loggers credentials_file
+    disable_code disable_git disable_git_fork_point disable_job_creation docker email entity organization
+    force fork_from git_commit git_remote git_remote_url git_root heartbeat_seconds host http_proxy
+    https_proxy identity_token_file ignore_globs init_timeout finish_timeout finish_timeout_raises
+    insecure_disable_ssl job_name job_source label_disable launch launch_config_path login_timeout mode
+    notebook_name program program_abspath program_relpath project quiet reinit relogin resume resume_from
+    resumed root_dir run_group run_id run_job_type run_name run_notes run_tags sagemaker_disable save_code
+    settings_system stop_fn max_end_of_run_history_metrics max_end_of_run_summary_metrics show_colors
+    show_emoji show_errors show_info show_warnings silent stop_on_fatal_error strict summary_timeout
+    summary_warnings sweep_id sweep_param_path symlink sync_tensorboard
+    table_raise_on_max_row_limit_exceeded use_dot_wandb username x_cli_only_mode x_disable_meta
+    x_disable_stats x_disable_viewer x_disable_machine_info x_executable x_extra_http_headers
+    x_file_stream_max_bytes x_file_stream_max_line_bytes x_file_stream_transmit_interval
+    x_file_stream_no_gzip x_file_stream_retry_max x_file_stream_retry_wait_min_seconds
+    x_file_stream_retry_wait_max_seconds x_file_stream_timeout_seconds x_file_transfer_retry_max
+    x_file_transfer_retry_wait_min_seconds x_file_transfer_retry_wait_max_seconds
+    x_file_transfer_timeout_seconds x_files_dir x_flow_control_custom x_flow_control_disabled
+    x_graphql_retry_max x_graphql_retry_wait_min_seconds x_graphql_retry_wait_max_seconds
+    x_graphql_timeout_seconds x_history_value_encoding x_internal_check_process x_jupyter_name
+    x_jupyter_path x_jupyter_root x_label x_live_policy_rate_limit x_live_policy_wait_time x_log_level
+    x_network_buffer x_primary x_proxies x_runqueue_item_id x_save_requirements
+    x_server_side_derived_summary x_service_transport x_service_wait x_skip_transaction_log x_start_time
+    x_stats_pid x_stats_sampling_interval x_stats_neuron_monitor_config_path x_stats_dcgm_exporter
+    x_stats_open_metrics_endpoints x_stats_open_metrics_filters x_stats_open_metrics_http_headers
+    x_stats_disk_paths x_stats_cpu_count x_stats_cpu_logical_count x_stats_gpu_count x_stats_gpu_type
+    x_stats_gpu_device_ids x_stats_buffer_size x_stats_coreweave_metadata_base_url
+    x_stats_coreweave_metadata_endpoint x_stats_track_process_tree x_stats_no_cgroup x_stats_self_usage
+    x_sync x_sync_dir_suffix x_transaction_log_flush_interval x_update_finish_state
+    """.split()
+)
+_WANDB_NAMES = frozenset(WANDB_SETTINGS)
+# W&B's other spellings of a name (its pydantic aliases), and W&B names that are a runhive setting's twin.
+_ALIASES = {"x_primary_node": "x_primary", "x_service_wait": "service_wait"}
+_BOOLS = frozenset(
+    {
+        "disable_code",
+        "save_code",
+        "silent",
+        "quiet",
+        "show_info",
+        "show_warnings",
+        "show_errors",
+        "disable_git",
+    }
+    | {"x_disable_stats"}
+)
+_SECONDS = frozenset(
+    {
+        "service_idle_timeout",
+        "service_wait",
+        "finish_timeout",
+        "init_timeout",
+        "agent_heartbeat",
+        "batch_window",
+    }
+    | {"x_stats_sampling_interval"}
+)
 
 # setting name -> environment variable suffixes, RUNHIVE_ first then WANDB_.
 _ENV: dict[str, tuple[str, ...]] = {
@@ -35,6 +107,15 @@ _ENV: dict[str, tuple[str, ...]] = {
     "resume": ("RESUME",),
     "disable_code": ("DISABLE_CODE",),
     "silent": ("SILENT",),
+    "quiet": ("QUIET",),
+    "show_info": ("SHOW_INFO",),
+    "show_warnings": ("SHOW_WARNINGS",),
+    "show_errors": ("SHOW_ERRORS",),
+    "console": ("CONSOLE",),
+    "disable_git": ("DISABLE_GIT",),
+    "code_dir": ("CODE_DIR",),
+    "program": ("PROGRAM",),
+    "init_timeout": ("INIT_TIMEOUT",),
     "service_dir": ("SERVICE_DIR",),
     "data_dir": ("DATA_DIR",),
     "service_idle_timeout": ("SERVICE_IDLE_TIMEOUT",),
@@ -65,7 +146,8 @@ def _to_bool(value: str) -> bool:
 
 @dataclass
 class Settings:
-    """Every knob of runhive. Unset fields (None) fall through to the next source in precedence order."""
+    """Every knob of runhive, and every name of `wandb.Settings`. Unset fields (None) fall through to the next
+    source in precedence order; W&B names runhive does not use are kept in `extra`."""
 
     mode: str | None = None
     project: str | None = None
@@ -81,7 +163,24 @@ class Settings:
     resume: str | bool | None = None
     disable_code: bool | None = None
     save_code: bool | None = None
+    code_dir: str | None = None  # with save_code: the *.py files under it are copied to the run's files/code/
+    program: str | None = None  # the script recorded as the run's program (and saved with save_code)
+    disable_git: bool | None = None  # no git commit, remote or diff.patch captured
+    # Terminal lines (`runhive: ...` on stderr): silent hides all, quiet the informational ones.
     silent: bool | None = None
+    quiet: bool | None = None
+    show_info: bool | None = None
+    show_warnings: bool | None = None
+    show_errors: bool | None = None
+    # W&B's console capture; runhive captures no console output, so every value (including "off") is accepted.
+    console: str | None = None
+    # Kept for the coming team server; never read from WANDB_API_KEY / WANDB_BASE_URL and never sent anywhere.
+    api_key: str | None = field(default=None, repr=False)
+    base_url: str | None = None
+    # System metrics are sampled by the daemon once per node (RUNHIVE_STATS_SAMPLING_INTERVAL, set when it
+    # starts): these two are validated and kept, but do not change that daemon's sampling.
+    x_stats_sampling_interval: float | None = None
+    x_disable_stats: bool | None = None
     service_dir: str | None = None
     data_dir: str | None = None
     service_idle_timeout: float | None = None
@@ -95,19 +194,26 @@ class Settings:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __init__(self, **kwargs: Any) -> None:
-        known = {f.name for f in fields(self)}
-        for f in fields(self):
-            setattr(self, f.name, {} if f.name == "extra" else None)
+        for name in _FIELDS:
+            object.__setattr__(self, name, {} if name == "extra" else None)
         for key, value in kwargs.items():
-            if key in known:
-                setattr(self, key, value)
-            elif key.startswith("x_") or key.startswith("_"):
-                # W&B's private settings: kept so scripts that pass them still run.
-                self.extra[key] = value
-            else:
-                raise UsageError(
-                    f"Settings got an unknown argument {key!r}; valid settings are: {', '.join(sorted(known))}."
-                )
+            setattr(self, key, value)
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        name = canonical_name(key)
+        if name in _FIELDS:
+            object.__setattr__(self, name, _checked(name, value))
+        else:
+            self.extra[name] = value  # a W&B setting with no effect here: kept so scripts that pass it run
+
+    if not TYPE_CHECKING:  # hidden from mypy so a typo of a runhive field still fails type checking
+
+        def __getattr__(self, key: str) -> Any:
+            # Only reached for names that are not fields: W&B's settings kept in `extra` (None when unset).
+            if key.startswith("__") or key == "extra":
+                raise AttributeError(key)
+            name = canonical_name(key)
+            return self.__dict__.get("extra", {}).get(name)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -120,14 +226,12 @@ class Settings:
         out = Settings(**self.to_dict())
         if other is None:
             return out
-        items = other.to_dict() if isinstance(other, Settings) else dict(other)
-        for key, value in items.items():
-            if value is None:
-                continue
+        if not isinstance(other, Settings):
+            other = Settings(**dict(other))  # validates the names and values of a plain dict
+        for key, value in other.to_dict().items():
             if key == "extra":
                 out.extra.update(value)
             else:
-                Settings(**{key: value})  # validates the name
                 setattr(out, key, value)
         return out
 
@@ -182,6 +286,66 @@ class Settings:
     @property
     def resolved_batch_window(self) -> float:
         return float(self.batch_window if self.batch_window is not None else 0.002)
+
+    @property
+    def resolved_init_timeout(self) -> float:
+        # W&B's default: how long init() waits for the daemon to open the run.
+        return float(self.init_timeout if self.init_timeout is not None else 90.0)
+
+
+_FIELDS = frozenset(f.name for f in fields(Settings))
+# runhive's own settings (not W&B's): named when a misspelt setting has no close match.
+_RUNHIVE_OWN = tuple(sorted(_FIELDS - _WANDB_NAMES - {"extra"}))
+
+
+def canonical_name(key: str) -> str:
+    """The name a setting is stored under: W&B's legacy `_name` is `x_name`, and W&B's aliases resolve."""
+    if not isinstance(key, str):
+        raise UsageError(f"Setting names are strings, got {key!r}.")
+    name = "x" + key if key.startswith("_") and not key.startswith("__") else key
+    name = _ALIASES.get(name, name)
+    if name not in _FIELDS and name not in _WANDB_NAMES:
+        raise _unknown(key)
+    return name
+
+
+def _unknown(key: str) -> UsageError:
+    import difflib
+
+    candidates = sorted((_FIELDS | _WANDB_NAMES | set(_ALIASES)) - {"extra"})
+    close = difflib.get_close_matches(key, candidates, n=3, cutoff=0.6)
+    if not close and key.startswith("_"):
+        close = difflib.get_close_matches("x" + key, candidates, n=3, cutoff=0.6)
+    hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    return UsageError(
+        f"Settings got an unknown argument {key!r}.{hint} runhive.Settings takes every wandb.Settings field "
+        f"(W&B {WANDB_SETTINGS_VERSION}) and runhive's own: {', '.join(_RUNHIVE_OWN)}."
+    )
+
+
+def _checked(name: str, value: Any) -> Any:
+    """A value as the field keeps it: W&B's choices and bounds checked, strings from files coerced."""
+    if value is None:
+        return None
+    if name in _BOOLS:
+        if isinstance(value, str):
+            return _to_bool(value)
+        return bool(value)
+    if name in _SECONDS:
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise UsageError(f"Setting {name} must be a number of seconds, got {value!r}.")
+        try:
+            seconds = float(value)
+        except ValueError:
+            raise UsageError(f"Setting {name} must be a number of seconds, got {value!r}.") from None
+        if name == "x_stats_sampling_interval" and seconds < 0.1:
+            raise UsageError("Stats sampling interval cannot be less than 0.1 seconds.")
+        return seconds
+    if name == "console" and value not in _CONSOLE:
+        raise UsageError(f"Invalid console={value!r}: choose one of {', '.join(repr(c) for c in _CONSOLE)}.")
+    if name in ("code_dir", "program", "root_dir") and isinstance(value, os.PathLike):
+        return os.fspath(value)
+    return value
 
 
 def normalize_mode(mode: str) -> str:
@@ -265,9 +429,9 @@ def _settings_from_environ(environ: Mapping[str, str] | None = None) -> Settings
 
 
 def _coerce(name: str, raw: str) -> Any:
-    if name in ("disable_code", "silent", "save_code"):
+    if name in _BOOLS:
         return _to_bool(raw)
-    if name in ("service_idle_timeout", "service_wait", "finish_timeout", "agent_heartbeat"):
+    if name in _SECONDS:
         try:
             return float(raw)
         except ValueError:
