@@ -18,7 +18,7 @@ from . import _globals
 from ._config import _as_mapping
 from ._settings import Settings, default_entity, normalize_mode
 from ._setup import base_settings
-from ._termlog import LazyLogger
+from ._termlog import LazyLogger, apply_settings
 
 if TYPE_CHECKING:
     from ._run import Run
@@ -108,6 +108,7 @@ def init(
     if settings is not None and not isinstance(settings, (Settings, Mapping)):
         raise UsageError(f"settings= must be a runhive.Settings or a dict, got {type(settings).__name__}.")
     s = base_settings().merged(settings)
+    apply_settings(s)  # quiet, silent, show_info/warnings/errors: which of runhive's terminal lines show
     sweep = _sweep_context()
     if sweep is not None:
         # As W&B: under an agent the run's id, project and entity are the sweep's; the agent set them.
@@ -261,12 +262,18 @@ def _start_run(
         start_time=time.time(),
         pid=os.getpid(),
         host=host,
-        metadata_json=json.dumps(_metadata()).encode(),
+        metadata_json=json.dumps(_metadata(s.program)).encode(),
         mode=mode,
         sweep_id=sweep.sweep_id if sweep is not None else "",
     )
     writer = f"{host}-{os.getpid()}-{os.urandom(4).hex()}"
-    sender = get_sender(s)
+    # init_timeout bounds init()'s whole wait for the daemon: starting one (a new sender) and InitRun.
+    init_timeout = s.resolved_init_timeout
+    deadline = time.monotonic() + init_timeout
+    bounded = (
+        {"service_wait": min(s.resolved_service_wait, init_timeout)} if s.init_timeout is not None else None
+    )
+    sender = get_sender(s.merged(bounded) if bounded else s)
     req = pb.InitRunRequest(
         info=info,
         root_dir=str(root),
@@ -276,9 +283,16 @@ def _start_run(
     )
     try:
         reply = sender.call(
-            lambda c: c.stub.InitRun(_with_session(req, c.session), timeout=s.init_timeout or 90)
+            lambda c: c.stub.InitRun(
+                _with_session(req, c.session), timeout=max(0.001, deadline - time.monotonic())
+            )
         )
     except RpcError as exc:
+        if exc.code() == StatusCode.DEADLINE_EXCEEDED:
+            raise CommError(
+                f"Run initialization has timed out after {init_timeout:g} sec. Please try increasing the timeout "
+                "with the `init_timeout` setting: `runhive.init(settings=runhive.Settings(init_timeout=120))`."
+            ) from None
         if exc.code() in (
             StatusCode.INVALID_ARGUMENT,
             StatusCode.ALREADY_EXISTS,
@@ -321,7 +335,13 @@ def _start_run(
     _write_resume_file(root, run.id)
     from ._environment import capture_in_background
 
-    run._env_thread = capture_in_background(run, save_code=bool(s.save_code) and not s.disable_code)
+    run._env_thread = capture_in_background(
+        run,
+        save_code=bool(s.save_code) and not s.disable_code,
+        disable_git=bool(s.disable_git),
+        code_dir=os.path.abspath(s.code_dir) if s.code_dir else None,
+        program=s.program,
+    )
     _globals.add_active(run)
     if reinit != "create_new":
         _globals.bind(run)
@@ -334,9 +354,9 @@ def _with_session(req: Any, session: str) -> Any:
     return req
 
 
-def _metadata() -> dict[str, Any]:
+def _metadata(program: str | None = None) -> dict[str, Any]:
     return {
-        "program": sys.argv[0] if sys.argv else "",
+        "program": program or (sys.argv[0] if sys.argv else ""),
         "args": sys.argv[1:],
         "python": sys.version.split()[0],
         "executable": sys.executable,
