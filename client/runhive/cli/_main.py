@@ -160,6 +160,19 @@ def cmd_login(args: argparse.Namespace) -> int:
     return 0
 
 
+def _listens_beyond_this_machine(host: str) -> bool:
+    """True unless `host` is a loopback address or `localhost`: a wildcard (0.0.0.0, ::), a LAN address or a
+    name that may resolve to one."""
+    import ipaddress
+
+    if host.strip().lower() in ("localhost", "localhost.localdomain"):
+        return False
+    try:
+        return not ipaddress.ip_address(host.strip().strip("[]")).is_loopback
+    except ValueError:
+        return True
+
+
 def cmd_ui(args: argparse.Namespace) -> int:
     from runhive.sdk._setup import base_settings
 
@@ -169,10 +182,19 @@ def cmd_ui(args: argparse.Namespace) -> int:
         raise Error(f"runhive ui needs the `ui` extra: pip install 'runhive[ui]' ({exc})") from None
     settings = base_settings()
     data_dir = settings.resolved_data_dir
+    if _listens_beyond_this_machine(args.host):
+        print(
+            f"runhive ui: WARNING: --host {args.host} exposes the store to the network without a login: anyone "
+            f"who can reach port {args.port} can read every run. To look from another machine, keep the default "
+            f"--host 127.0.0.1 and tunnel: ssh -L {args.port}:127.0.0.1:{args.port} THIS-HOST. Requests must "
+            "name this machine or an --allowed-host in their Host header.",
+            file=sys.stderr,
+            flush=True,
+        )
     _console().print(
         f"runhive ui: http://{args.host}:{args.port}/ (store {settings.store_path}); Ctrl-C stops it"
     )
-    serve(UiConfig(data_dir=data_dir, host=args.host, port=args.port))
+    serve(UiConfig(data_dir=data_dir, host=args.host, port=args.port, allowed_hosts=tuple(args.allowed_host)))
     return 0
 
 
@@ -201,9 +223,20 @@ def build_parser() -> argparse.ArgumentParser:
     from ._sweep import add_parsers as add_sweep_parsers
 
     add_sweep_parsers(sub)
+    from ._server import add_parsers as add_server_parsers
+
+    add_server_parsers(sub)
     p = sub.add_parser("ui", help="serve the web dashboard over the local store")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
     p.add_argument("--port", type=int, default=8420, help="port (default 8420)")
+    p.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also answer requests whose Host header is NAME (repeatable; localhost, 127.0.0.1, ::1 and --host "
+        "always are): the name a proxy or another machine uses to reach the dashboard",
+    )
     p.set_defaults(fn=cmd_ui)
     p = sub.add_parser("login", help="say where runs are stored (no account needed)")
     p.set_defaults(fn=cmd_login)

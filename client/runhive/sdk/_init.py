@@ -16,6 +16,7 @@ from runhive.transport._wire import RpcError, StatusCode
 
 from . import _globals
 from ._config import _as_mapping
+from ._names import validate_name
 from ._settings import Settings, default_entity, normalize_mode
 from ._setup import base_settings
 from ._termlog import LazyLogger, apply_settings
@@ -137,8 +138,10 @@ def init(
     resume_value = _normalize_resume(s.resume)
     if s.run_id is not None:
         validate_id(s.run_id)
-    if s.project is not None and not isinstance(s.project, str):
-        raise UsageError(f"project must be a string, got {type(s.project).__name__} {s.project!r}.")
+    if s.project is not None:
+        validate_name("project", s.project)
+    if s.entity is not None:
+        validate_name("entity", s.entity)
     cfg = dict(_as_mapping(config))
     if config_include_keys and config_exclude_keys:
         raise UsageError("Pass config_include_keys or config_exclude_keys, not both.")

@@ -2,23 +2,65 @@
 
 It only reads: `runhive.Api` over the store file, the same reader scripts use. The page (`static/`) is plain
 JavaScript with plotly's bundled library (from the `plotly` package, served as is).
+
+Security (issue 15): the app answers only requests whose Host header names this machine (or an address or name
+the user allowed: DNS rebinding), sends a strict Content-Security-Policy and friends on every response, answers
+bad requests with 4xx JSON and anything unexpected with a JSON 500 without a traceback, and never puts the
+store's file-system path in a body. The page puts every stored string into the DOM as text and escapes it for
+plotly, which would otherwise render its HTML-like markup (`<a href>`, `<span style>`).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import logging
 import math
+import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from runhive.errors import UsageError
 
 STATIC = Path(__file__).parent / "static"
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "[::1]")
+WILDCARD_HOSTS = ("", "0.0.0.0", "::", "[::]")
+log = logging.getLogger("runhive.ui")
+
+# Scripts and styles from this origin only: no inline script, no other origin. plotly sets inline styles on the
+# elements it draws and adds <style> rules, hence 'unsafe-inline' for styles (not scripts); its WebGL traces (the
+# sweep page's parallel coordinates, drawn with regl) compile their drawing code with `new Function`, hence
+# 'unsafe-eval' (without it that chart says "WebGL is not supported").
+CSP = "; ".join(
+    (
+        "default-src 'none'",
+        "script-src 'self' 'unsafe-eval'",
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data: blob:",
+        "font-src 'self' data:",
+        "connect-src 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+        "form-action 'none'",
+    )
+)
+SECURITY_HEADERS = (
+    (b"content-security-policy", CSP.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+)
 
 
 @dataclass
@@ -27,6 +69,79 @@ class UiConfig:
     host: str = "127.0.0.1"
     port: int = 8420
     buckets: int = 1000  # points per run and chart
+    allowed_hosts: tuple[str, ...] = ()  # Host header names accepted besides this machine's (--allowed-host)
+
+
+def allowed_hosts(config: UiConfig) -> list[str]:
+    """The Host header names the app answers: this machine's, the listening address if it names one (not a
+    wildcard such as 0.0.0.0), and the user's extra names. IPv6 literals also in their bracketed header form."""
+    names = [*LOCAL_HOSTS]
+    for name in (config.host, *config.allowed_hosts):
+        name = name.strip().lower()
+        if name in WILDCARD_HOSTS:
+            continue
+        names.append(name)
+        try:
+            if ipaddress.ip_address(name.strip("[]")).version == 6:
+                names += [name.strip("[]"), f"[{name.strip('[]')}]"]
+        except ValueError:
+            pass
+    return list(dict.fromkeys(names))
+
+
+class SecurityHeaders:
+    """Adds the security headers to every response, the host check's refusals and error answers included."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {k.lower() for k, _ in message.get("headers", [])}
+                extra = [(k, v) for k, v in SECURITY_HEADERS if k not in present]
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class CatchAll:
+    """The last resort: an exception no endpoint expected answers JSON 500 without a traceback (logged instead)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            log.exception("runhive ui: %s %s failed", scope.get("method", ""), scope.get("path", ""))
+            if started or scope["type"] != "http":
+                raise
+            body = {"error": "internal error: the dashboard could not answer (see the server's log)"}
+            await JSONResponse(body, status_code=500)(scope, receive, send)
+
+
+class Refusal(Exception):
+    """An answer other than 200: a bad request (400) or something not found (404)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
 
 
 def _finite(v: Any) -> Any:
@@ -48,12 +163,54 @@ def _json(data: Any, status: int = 200) -> Response:
     return Response(json.dumps(_clean(data)), status_code=status, media_type="application/json")
 
 
-def _numeric(summary: dict[str, Any]) -> dict[str, float]:
+def _numeric(summary: Any) -> dict[str, float]:
+    if not isinstance(summary, dict):
+        return {}
     return {
         k: v
         for k, v in summary.items()
         if isinstance(v, (int, float)) and not isinstance(v, bool) and not k.startswith("_")
     }
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.~])/(?:[^\s'\"/]+/)*[^\s'\"/]+")
+
+
+def scrub(message: str, *paths: Path) -> str:
+    """`message` without file-system paths: the store's directories by name, then anything absolute-looking."""
+    for path in paths:
+        for form in {str(path), str(path.resolve())}:
+            message = message.replace(form, "the store")
+    return _ABSOLUTE_PATH.sub("<path>", message)
+
+
+def project_param(request: Request) -> str:
+    """?project= as "project" or "entity/project" (400 otherwise)."""
+    project = request.query_params.get("project")
+    if not project:
+        raise Refusal(400, "pass ?project=NAME")
+    parts = project.split("/")
+    if len(parts) > 2 or not all(parts):
+        raise Refusal(400, f"project {project!r}: pass 'project' or 'entity/project'")
+    return project
+
+
+def path_param(request: Request, kind: str, hint: str) -> str:
+    """?path= as "entity/project/id", "project/id" or "id" (400 otherwise)."""
+    path = request.query_params.get("path")
+    if not path:
+        raise Refusal(400, f"pass ?path={hint}")
+    parts = [p for p in path.split("/") if p and p != kind]
+    if not 1 <= len(parts) <= 3:
+        raise Refusal(400, f"path {path!r}: pass ?path={hint}")
+    return path
+
+
+Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 def create_app(config: UiConfig) -> Starlette:
@@ -62,8 +219,18 @@ def create_app(config: UiConfig) -> Starlette:
     def api() -> Any:
         return Api(overrides={"data_dir": str(config.data_dir)})
 
-    def bad(message: str) -> Response:
-        return JSONResponse({"error": message}, status_code=400)
+    def answering(fn: Endpoint) -> Endpoint:
+        """A refusal or the reader's UsageError as 4xx JSON, without the store's path."""
+
+        async def endpoint(request: Request) -> Response:
+            try:
+                return await fn(request)
+            except Refusal as exc:  # our own messages: they echo the request, never name a file
+                return JSONResponse({"error": exc.message}, status_code=exc.status)
+            except UsageError as exc:
+                return JSONResponse({"error": scrub(str(exc), config.data_dir)}, status_code=400)
+
+        return endpoint
 
     async def projects(request: Request) -> Response:
         with api() as a:
@@ -73,9 +240,7 @@ def create_app(config: UiConfig) -> Starlette:
         )
 
     async def runs(request: Request) -> Response:
-        project = request.query_params.get("project")
-        if not project:
-            return bad("pass ?project=NAME")
+        project = project_param(request)
         with api() as a:
             found = a.runs(project)
             out = [
@@ -96,9 +261,9 @@ def create_app(config: UiConfig) -> Starlette:
         return _json(out)
 
     async def metric(request: Request) -> Response:
-        project, key = request.query_params.get("project"), request.query_params.get("key")
-        if not project or not key:
-            return bad("pass ?project=NAME&key=METRIC")
+        project, key = project_param(request), request.query_params.get("key")
+        if not key:
+            raise Refusal(400, "pass ?project=NAME&key=METRIC")
         ids = request.query_params.get("runs")
         with api() as a:
             found = a.runs(project)
@@ -108,23 +273,21 @@ def create_app(config: UiConfig) -> Starlette:
             series = a.metrics(key, found, buckets=config.buckets)
         return _json(series)
 
-    def lookup(request: Request, what: str, hint: str) -> tuple[Any, Any] | Response:
-        """The reader and the run or sweep that ?path= names, or the 400 / 404 answer."""
-        path = request.query_params.get("path")
-        if not path:
-            return bad(f"pass ?path={hint}")
+    def lookup(request: Request, what: str, hint: str) -> tuple[Any, Any]:
+        """The reader and the run or sweep that ?path= names; 400 for a malformed path, 404 if none."""
+        path = path_param(request, what + "s", hint)
         a = api()
         try:
             return a, getattr(a, what)(path)
-        except Exception as exc:  # the reader's UsageError says what was not found
+        except UsageError:  # not found (or several sweeps of that id): its message names the store's path
             a.close()
-            return JSONResponse({"error": str(exc)}, status_code=404)
+            raise Refusal(404, f"no {what} {path!r} in the store (pass ?path={hint})") from None
+        except BaseException:
+            a.close()
+            raise
 
     async def run(request: Request) -> Response:
-        found = lookup(request, "run", "entity/project/id")
-        if isinstance(found, Response):
-            return found
-        a, r = found
+        a, r = lookup(request, "run", "entity/project/id")
         with a:
             system = r.history(stream="system")
             return _json(
@@ -145,34 +308,39 @@ def create_app(config: UiConfig) -> Starlette:
             )
 
     async def sweeps(request: Request) -> Response:
-        project = request.query_params.get("project")
-        if not project:
-            return bad("pass ?project=NAME")
+        project = project_param(request)
         with api() as a:
             found = a.sweeps(project)
         return _json(
             [
-                {"id": s.id, "name": s.name, "state": s.state, "config": s.config, "created_at": s.created_at}
+                {
+                    "id": s.id,
+                    "name": s.name,
+                    "state": s.state,
+                    "config": _mapping(s.config),
+                    "created_at": s.created_at,
+                }
                 for s in found
             ]
         )
 
     async def sweep(request: Request) -> Response:
-        found = lookup(request, "sweep", "entity/project/sweep_id")
-        if isinstance(found, Response):
-            return found
-        a, sw = found
+        a, sw = lookup(request, "sweep", "entity/project/sweep_id")
         with a:
-            params = sorted((sw.config.get("parameters") or {}).keys())
-            metric = sw.config.get("metric") or {}
-            name = metric.get("name") if isinstance(metric, dict) else None
+            # A stored config is the user's: its parameters or metric may not have the shape a sweep needs
+            # (a list of parameters, say); the page then shows the runs without those columns.
+            cfg = _mapping(sw.config)
+            params = sorted(str(k) for k in _mapping(cfg.get("parameters")))
+            metric = _mapping(cfg.get("metric"))
+            name = metric.get("name")
+            name = name if isinstance(name, str) else None
             runs = [
                 {
                     "id": r.id,
                     "name": r.name,
                     "state": r.state,
-                    "params": {k: r.config.get(k) for k in params},
-                    "metric": r.summary.get(name) if name else None,
+                    "params": {k: _mapping(r.config).get(k) for k in params},
+                    "metric": _mapping(r.summary).get(name) if name else None,
                 }
                 for r in sw.runs
             ]
@@ -181,15 +349,19 @@ def create_app(config: UiConfig) -> Starlette:
                     "id": sw.id,
                     "entity": sw.entity,
                     "project": sw.project,
+                    "name": sw.name,
                     "state": sw.state,
-                    "method": sw.config.get("method"),
+                    "method": cfg.get("method"),
                     "metric": name,
-                    "goal": metric.get("goal", "minimize") if isinstance(metric, dict) else None,
+                    "goal": metric.get("goal", "minimize") if name else None,
                     "params": params,
                     "expected_runs": sw.expected_run_count,
                     "runs": runs,
                 }
             )
+
+    async def unknown(request: Request) -> Response:
+        raise Refusal(404, f"no such API endpoint: {request.url.path}")
 
     async def index(request: Request) -> Response:
         return FileResponse(STATIC / "index.html")
@@ -202,15 +374,21 @@ def create_app(config: UiConfig) -> Starlette:
     return Starlette(
         routes=[
             Route("/", index),
-            Route("/api/projects", projects),
-            Route("/api/runs", runs),
-            Route("/api/metric", metric),
-            Route("/api/run", run),
-            Route("/api/sweeps", sweeps),
-            Route("/api/sweep", sweep),
+            Route("/api/projects", answering(projects)),
+            Route("/api/runs", answering(runs)),
+            Route("/api/metric", answering(metric)),
+            Route("/api/run", answering(run)),
+            Route("/api/sweeps", answering(sweeps)),
+            Route("/api/sweep", answering(sweep)),
+            Route("/api/{rest:path}", answering(unknown)),
             Route("/vendor/plotly.min.js", plotly_js),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
-        ]
+        ],
+        middleware=[
+            Middleware(SecurityHeaders),
+            Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts(config), www_redirect=False),
+            Middleware(CatchAll),
+        ],
     )
 
 
