@@ -1,0 +1,87 @@
+"""The team server's HTTP app (Starlette). Today: `GET /healthz` and `GET /api/v1/viewer`.
+
+Seams for what comes next, each a list of routes added in `create_app`:
+- the read API for `Api()` (`/api/v1/...`: projects, runs, history, sweeps), the second read backend of
+  `runhive.apis.backends`;
+- the dashboard, served for the runs the logged-in user may read (API-key login, then a session cookie).
+Ingest from the daemons' uploaders (the second sink of `runhive_service.streams`) is gRPC, served beside this app.
+
+Every endpoint that needs a user calls `caller(request)`; every `ServerError` becomes a JSON answer with its status
+(`{"error": message, "code": NAME}`), and anything unexpected a JSON 500 without a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from ._errors import ServerError, Unauthenticated
+from ._migrate import current_revision
+from ._store import ServerStore, User
+
+log = logging.getLogger("runhive.server")
+
+
+def bearer_key(request: Request) -> str | None:
+    """The API key of an `Authorization: Bearer KEY` header, or None."""
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return None
+    return value.strip()
+
+
+def caller(request: Request) -> User:
+    """The user the request's API key belongs to; Unauthenticated (401) otherwise."""
+    store: ServerStore = request.app.state.store
+    return store.authenticate(bearer_key(request))
+
+
+def healthz(request: Request) -> Response:
+    """Up, and the database answers: the schema revision. 503 when the database does not answer."""
+    store: ServerStore = request.app.state.store
+    try:
+        with store.engine.connect() as conn:
+            revision = current_revision(conn)
+    except SQLAlchemyError as exc:
+        log.warning("healthz: database unavailable: %s", exc)
+        return JSONResponse({"ok": False, "error": "database unavailable"}, status_code=503)
+    return JSONResponse({"ok": True, "schema": revision})
+
+
+def viewer(request: Request) -> Response:
+    store: ServerStore = request.app.state.store
+    return JSONResponse(store.viewer(caller(request)))
+
+
+def _server_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ServerError)
+    headers = {"www-authenticate": 'Bearer realm="runhive"'} if isinstance(exc, Unauthenticated) else None
+    return JSONResponse({"error": str(exc), "code": exc.code}, status_code=exc.status, headers=headers)
+
+
+def _unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unexpected error in %s %s", request.method, request.url.path, exc_info=exc)
+    return JSONResponse(
+        {"error": "internal error (see the server's log)", "code": "INTERNAL"}, status_code=500
+    )
+
+
+def create_app(store: ServerStore, extra_routes: list[BaseRoute] | None = None) -> Starlette:
+    """The app over `store`. Endpoints are plain functions: Starlette runs them in its thread pool, where the
+    (blocking) database calls belong."""
+    routes: list[BaseRoute] = [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/api/v1/viewer", viewer, methods=["GET"]),
+        *(extra_routes or []),
+    ]
+    handlers: dict[Any, Any] = {ServerError: _server_error, Exception: _unexpected}
+    app = Starlette(routes=routes, exception_handlers=handlers)
+    app.state.store = store
+    return app

@@ -1,0 +1,84 @@
+"""`runhive server`, as uvicorn is built: a `ServerConfig` (what to serve), a `Server` that opens the database,
+migrates it and serves, and a thin CLI (`runhive.cli._server`) that makes the one from the other.
+
+The server holds no state that only one process has (keys, memberships and, later, upload marks and sweep
+leases are rows in the database), so any number of them can serve one database behind a load balancer.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from ._db import database_url, open_engine, shown_url
+from ._migrate import check_schema, migrate
+from ._store import ServerStore
+
+
+@dataclass
+class ServerConfig:
+    db: str  # postgresql://... or sqlite:///path
+    host: str = "127.0.0.1"
+    port: int = 8080  # 0: any free port (the bound one is in `Server.url`)
+    migrate: bool = True  # upgrade the schema at start (under a lock); False: refuse an outdated schema
+    log_level: str = "warning"
+    pool_size: int = 5
+
+
+class Server:
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+        self.url_db = database_url(config.db)
+        self.engine: Engine | None = None
+        self.revision: str | None = None
+        self.socket: socket.socket | None = None
+
+    @property
+    def db_shown(self) -> str:
+        return shown_url(self.url_db)
+
+    def open(self) -> ServerStore:
+        """Open the database and bring its schema to this runhive's (or check it is there)."""
+        self.engine = open_engine(self.url_db, pool_size=self.config.pool_size)
+        self.revision = migrate(self.engine) if self.config.migrate else check_schema(self.engine)
+        return ServerStore(self.engine)
+
+    def bind(self) -> socket.socket:
+        family = socket.AF_INET6 if ":" in self.config.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.config.host, self.config.port))
+        sock.listen(2048)
+        sock.set_inheritable(True)
+        self.socket = sock
+        return sock
+
+    @property
+    def url(self) -> str:
+        assert self.socket is not None, "bind() first"
+        host, port = self.socket.getsockname()[:2]
+        return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
+
+    def run(self, ready: Callable[[Server], None] | None = None) -> None:
+        """Migrate, bind, call `ready(self)`, then serve until SIGINT/SIGTERM (uvicorn's graceful shutdown)."""
+        import uvicorn
+
+        from ._app import create_app
+
+        store = self.open()
+        sock = self.bind()
+        config = uvicorn.Config(
+            create_app(store), log_level=self.config.log_level, access_log=False, lifespan="off"
+        )
+        server = uvicorn.Server(config)
+        if ready is not None:
+            ready(self)
+        try:
+            server.run(sockets=[sock])
+        finally:
+            sock.close()
+            if self.engine is not None:
+                self.engine.dispose()

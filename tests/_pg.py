@@ -1,0 +1,205 @@
+"""A throwaway PostgreSQL 15 for the team server's tests, from Debian's binaries (`make postgres` installs them).
+
+`PgCluster.start()` runs `initdb` and `pg_ctl` in a temporary directory as an unprivileged system user (PostgreSQL
+refuses to run as root; when the tests run as root, the user `runhive-pg` is created if absent and the binaries run
+through `runuser -u`). The cluster listens on 127.0.0.1 on a free port and on a Unix socket in its directory, trusts
+local connections, and trades durability for speed (fsync off). `stop()` stops it by the postmaster's pid.
+
+With `RUNHIVE_TEST_DATABASE_URL` set (a PostgreSQL URL whose user may create databases), no cluster is started and
+the tests' databases are made there instead.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+PG_BIN = Path(os.environ.get("RUNHIVE_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
+PG_USER = "runhive-pg"
+SUPERUSER = "runhive"
+URL_ENV = "RUNHIVE_TEST_DATABASE_URL"
+
+
+def wait_until(cond: Callable[[], Any], timeout: float, what: str, interval: float = 0.05) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = cond()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(interval)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def available() -> str | None:
+    """None when a cluster can be had here; otherwise why not."""
+    if os.environ.get(URL_ENV):
+        return None
+    if not (PG_BIN / "initdb").exists():
+        return f"no PostgreSQL at {PG_BIN} (run `make postgres`, or set {URL_ENV})"
+    if os.getuid() == 0 and not shutil.which("runuser"):
+        return "running as root without runuser: cannot start PostgreSQL as an unprivileged user"
+    return None
+
+
+def _ensure_user() -> tuple[int, int]:
+    try:
+        entry = pwd.getpwnam(PG_USER)
+    except KeyError:
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", PG_USER],
+            check=True,
+            capture_output=True,
+        )
+        entry = pwd.getpwnam(PG_USER)
+    return entry.pw_uid, entry.pw_gid
+
+
+class PgCluster:
+    """One PostgreSQL server: a temporary cluster of our own, or the one `RUNHIVE_TEST_DATABASE_URL` names."""
+
+    def __init__(self) -> None:
+        self.external = os.environ.get(URL_ENV)
+        self.dir: Path | None = None
+        self.port = 0
+        self.pid: int | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------------------------
+
+    def _cmd(self, *args: str) -> list[str]:
+        if os.getuid() == 0:
+            return ["runuser", "-u", PG_USER, "--", *args]
+        return list(args)
+
+    def start(self) -> PgCluster:
+        if self.external:
+            return self
+        if os.getuid() == 0:
+            uid, gid = _ensure_user()
+        else:
+            uid, gid = os.getuid(), os.getgid()
+        self.dir = Path(tempfile.mkdtemp(prefix="rh-pg-", dir="/tmp"))
+        os.chown(self.dir, uid, gid)
+        data, log = self.dir / "data", self.dir / "server.log"
+        subprocess.run(
+            self._cmd(
+                str(PG_BIN / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                SUPERUSER,
+                "--auth=trust",
+                "--no-sync",
+                "--encoding=UTF8",
+                "--locale=C",
+            ),
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        self.port = free_port()
+        options = " ".join(
+            (
+                f"-p {self.port}",
+                f"-k {self.dir}",
+                "-c listen_addresses=127.0.0.1",
+                "-c fsync=off",
+                "-c synchronous_commit=off",
+                "-c full_page_writes=off",
+                "-c max_connections=200",
+                "-c shared_buffers=32MB",
+            )
+        )
+        res = subprocess.run(
+            self._cmd(
+                str(PG_BIN / "pg_ctl"),
+                "-D",
+                str(data),
+                "-l",
+                str(log),
+                "-o",
+                options,
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ),
+            capture_output=True,
+            text=True,
+        )
+        if res.returncode != 0:
+            text = log.read_text() if log.exists() else ""
+            self.stop()
+            raise RuntimeError(f"pg_ctl start failed ({res.returncode}): {res.stdout}{res.stderr}\n{text}")
+        pidfile = data / "postmaster.pid"
+        self.pid = int(pidfile.read_text().split()[0])
+        return self
+
+    def stop(self) -> None:
+        """Fast shutdown by the postmaster's pid (SIGINT), waited for with a deadline; then the directory goes."""
+        if self.pid is not None:
+            try:
+                os.kill(self.pid, signal.SIGINT)
+            except ProcessLookupError:
+                pass
+            else:
+
+                def gone() -> bool:
+                    try:
+                        os.kill(self.pid or 0, 0)
+                    except ProcessLookupError:
+                        return True
+                    return False
+
+                try:
+                    wait_until(gone, 30, f"PostgreSQL {self.pid} to stop")
+                except AssertionError:
+                    os.kill(self.pid, signal.SIGKILL)
+            self.pid = None
+        if self.dir is not None:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            self.dir = None
+
+    # -- databases ------------------------------------------------------------------------------------------
+
+    def url(self, database: str = "postgres") -> str:
+        if self.external:
+            from sqlalchemy.engine import make_url
+
+            return make_url(self.external).set(database=database).render_as_string(hide_password=False)
+        return f"postgresql://{SUPERUSER}@/{database}?host={self.dir}&port={self.port}"
+
+    def _admin(self, sql: str) -> None:
+        import psycopg
+
+        base = self.url("postgres")
+        with psycopg.connect(base.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
+            conn.execute(sql)  # type: ignore[arg-type]
+
+    def create_database(self) -> str:
+        """A new empty database; its `--db` URL."""
+        name = f"rh_{uuid.uuid4().hex[:12]}"
+        self._admin(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+    def drop_database(self, url: str) -> None:
+        from sqlalchemy.engine import make_url
+
+        name = make_url(url).database
+        self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
