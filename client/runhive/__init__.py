@@ -13,21 +13,28 @@ from .sdk import Settings, _globals, setup, teardown
 from .sdk.data_types import Histogram
 
 if TYPE_CHECKING:
+    from . import plot
     from .apis.public import Api
     from .sdk import Run
     from .sdk.artifacts import Artifact
-    from .sdk.data_types import Image, Video
+    from .sdk.data_types import Audio, Html, Image, Molecule, Object3D, Plotly, Table, Video
 
 __all__ = [
     "Api",
     "Artifact",
+    "Audio",
     "CommError",
     "ConfigError",
     "Error",
     "Histogram",
+    "Html",
     "Image",
+    "Molecule",
+    "Object3D",
+    "Plotly",
     "Run",
     "Settings",
+    "Table",
     "UsageError",
     "Video",
     "__version__",
@@ -41,6 +48,7 @@ __all__ = [
     "log",
     "log_artifact",
     "login",
+    "plot",
     "run",
     "save",
     "setup",
@@ -195,8 +203,15 @@ _LAZY = {
     "Run": ".sdk",
     "Image": ".sdk.data_types",
     "Video": ".sdk.data_types",
+    "Table": ".sdk.data_types",
+    "Audio": ".sdk.data_types",
+    "Html": ".sdk.data_types",
+    "Plotly": ".sdk.data_types",
+    "Object3D": ".sdk.data_types",
+    "Molecule": ".sdk.data_types",
     "Artifact": ".sdk.artifacts",
 }
+_SUBMODULES = {"plot"}  # `runhive.plot.line(...)` without importing runhive.plot first
 
 
 def __getattr__(name: str) -> Any:
@@ -204,4 +219,8 @@ def __getattr__(name: str) -> Any:
         import importlib
 
         return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    if name in _SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'runhive' has no attribute {name!r}")

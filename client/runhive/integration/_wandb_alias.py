@@ -33,6 +33,35 @@ _SHIMS: dict[str, tuple[str, dict[str, str]] | None] = {
     "wandb.sdk.data_types.image": ("runhive.sdk.data_types._image", {"Image": "Image"}),
     "wandb.sdk.data_types.video": ("runhive.sdk.data_types._video", {"Video": "Video"}),
     "wandb.sdk.data_types.histogram": ("runhive.sdk.data_types._histogram", {"Histogram": "Histogram"}),
+    "wandb.sdk.data_types.base_types.media": (
+        "runhive.sdk.data_types._base",
+        {"Media": "Media", "BatchableMedia": "BatchableMedia"},
+    ),
+    "wandb.sdk.data_types.table": ("runhive.sdk.data_types._table", {"Table": "Table"}),
+    "wandb.sdk.data_types.audio": ("runhive.sdk.data_types._audio", {"Audio": "Audio"}),
+    "wandb.sdk.data_types.html": ("runhive.sdk.data_types._html", {"Html": "Html"}),
+    "wandb.sdk.data_types.plotly": ("runhive.sdk.data_types._plotly", {"Plotly": "Plotly"}),
+    "wandb.sdk.data_types.object_3d": (
+        "runhive.sdk.data_types._object3d",
+        {"Object3D": "Object3D", "box3d": "box3d"},
+    ),
+    "wandb.sdk.data_types.molecule": ("runhive.sdk.data_types._molecule", {"Molecule": "Molecule"}),
+    "wandb.data_types": (
+        "runhive.sdk.data_types",
+        {
+            n: n
+            for n in "Audio BatchableMedia Histogram Html Image Media Molecule Object3D Plotly Table".split()
+        }
+        | {n: n for n in "Video WBValue box3d".split()},
+    ),
+    "wandb.plot": (
+        "runhive.plot",
+        {
+            n: n
+            for n in "CustomChart Visualize bar confusion_matrix histogram line line_series plot_table".split()
+        }
+        | {n: n for n in "pr_curve roc_curve scatter visualize".split()},
+    ),
     "wandb.sdk.lib": None,
     "wandb.sdk.lib.disabled": ("runhive.sdk._disabled", {"RunDisabled": "DisabledRun"}),
     "wandb.sdk.wandb_run": ("runhive.sdk._run", {"Run": "Run"}),

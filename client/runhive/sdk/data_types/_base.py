@@ -11,16 +11,16 @@ imported here.
 
 from __future__ import annotations
 
-import hashlib
-import logging
 import os
-import shutil
 import sys
-import tempfile
 import threading
 from typing import Any
 
-logger = logging.getLogger("runhive")
+from runhive.sdk._termlog import LazyLogger
+
+# logging, hashlib, shutil and tempfile load on first use: `import runhive` imports this module (Histogram is a
+# WBValue) and stays light.
+logger = LazyLogger("runhive")
 
 _HASH_CHARS = 32
 
@@ -37,6 +37,14 @@ class WBValue:
         return f"<runhive {type(self).__name__}>"
 
 
+class Media(WBValue):
+    """A WBValue kept in a file (W&B's `wandb.sdk.data_types.base_types.media.Media`)."""
+
+
+class BatchableMedia(Media):
+    """Media W&B logs in batches (images, audio, HTML, 3D objects, molecules)."""
+
+
 # Where media files go ------------------------------------------------------------------------------------------
 
 _tmp_lock = threading.Lock()
@@ -49,6 +57,8 @@ def _process_tmp_dir() -> str:
         if _tmp_dir is None or _tmp_dir[0] != os.getpid() or not os.path.isdir(_tmp_dir[1]):
             # Not removed at exit: a history row may already point here (media made before init, or sent to
             # another process, as Ray Tune does).
+            import tempfile
+
             _tmp_dir = (os.getpid(), tempfile.mkdtemp(prefix="runhive-media-"))
         return _tmp_dir[1]
 
@@ -66,6 +76,8 @@ def media_dir(kind: str) -> str:
 
 def sha256_file(path: str) -> tuple[str, int]:
     """The file's sha256 (hex) and size, read in 1 MiB pieces."""
+    import hashlib
+
     h = hashlib.sha256()
     size = 0
     with open(path, "rb") as f:
@@ -88,6 +100,8 @@ class _StoredFile:
 
     @classmethod
     def from_bytes(cls, data: bytes, kind: str, ext: str) -> _StoredFile:
+        import hashlib
+
         digest = hashlib.sha256(data).hexdigest()
         directory = media_dir(kind)
         path = os.path.join(directory, f"{digest[:_HASH_CHARS]}.{ext}")
@@ -107,6 +121,8 @@ class _StoredFile:
         if not (os.path.isfile(path) and os.path.getsize(path) == size):
             os.makedirs(directory, exist_ok=True)
             tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
+            import shutil
+
             shutil.copyfile(src, tmp)
             os.replace(tmp, path)
         return cls(os.path.abspath(path), digest, size, kind, ext)
@@ -121,6 +137,8 @@ class _StoredFile:
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        import hashlib
+
         data = state.pop("data", None)
         self.__dict__.update(state)
         if data is not None and hashlib.sha256(data).hexdigest() == self.sha256:

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from ._base import WBValue, _describe, _StoredFile, _torch_to_numpy, _warn_once
+from ._base import BatchableMedia, _describe, _StoredFile, _torch_to_numpy, _warn_once
 from ._png import _image_header, encode_png, image_file_size
 
 _MODES = {"L": 1, "RGB": 3, "RGBA": 4}
@@ -93,7 +93,7 @@ def _image_array(np: Any, arr: Any, mode: str | None, normalize: bool, channels_
 # Image ---------------------------------------------------------------------------------------------------------
 
 
-class Image(WBValue):
+class Image(BatchableMedia):
     """An image logged as a PNG file (W&B's `wandb.Image`)."""
 
     _log_type = "image-file"

@@ -7,13 +7,13 @@ import os
 import sys
 from typing import Any
 
-from ._base import WBValue, _describe, _StoredFile, _torch_to_numpy, _warn_once
+from ._base import BatchableMedia, _describe, _StoredFile, _torch_to_numpy, _warn_once
 from ._png import _image_header
 
 # Video ---------------------------------------------------------------------------------------------------------
 
 
-class Video(WBValue):
+class Video(BatchableMedia):
     """A video logged as a file (W&B's `wandb.Video`). Arrays (T x C x H x W, or W&B's N x T x C x H x W) are
     stored as `.npy` (no encoder dependency); video files are copied as they are."""
 
