@@ -97,6 +97,20 @@ def make_def(
     )
 
 
+def merge(old: MetricDef, new: MetricDef) -> MetricDef:
+    """W&B's rule for a second `define_metric` of the same name (without `overwrite=True`): the definitions
+    merge. Summaries are the union, fields the new call sets replace, the others are kept."""
+    summary = old.summary + tuple(op for op in new.summary if op not in old.summary)
+    return MetricDef(
+        name=new.name,
+        step_metric=new.step_metric or old.step_metric,
+        summary=summary,
+        goal=new.goal or old.goal,
+        hidden=old.hidden or new.hidden,
+        step_sync=old.step_sync or new.step_sync,
+    )
+
+
 class _Agg:
     __slots__ = ("first", "last", "max", "min", "n", "total")
 
@@ -125,6 +139,14 @@ class Aggregator:
         else:
             self.exact[d.name] = d
         self._resolved.clear()
+
+    def merged(self, d: MetricDef) -> MetricDef:
+        """`d` merged into the existing definition of the same name (exact or glob), if there is one."""
+        if d.is_glob:
+            old = next((g for g in self.globs if g.name == d.name), None)
+        else:
+            old = self.exact.get(d.name)
+        return d if old is None else merge(old, d)
 
     def lookup(self, key: str) -> MetricDef | None:
         if key in self._resolved:

@@ -416,8 +416,11 @@ class Run:
     ) -> MetricDef:
         """Define how `name` (or a glob such as "val/*") is summarised and which metric is its x-axis."""
         d = make_def(name, step_metric, step_sync, hidden, summary, goal)
-        self._agg.define(d)
+        # W&B merges a second definition of the same name into the first unless overwrite=True; the daemon
+        # gets the merged definition, which replaces its copy.
+        full = d if overwrite else self._agg.merged(d)
+        self._agg.define(full)
         self._has_defs = True
         if not self._finished:
-            self._enqueue(METRIC, d)
+            self._enqueue(METRIC, full)
         return d
