@@ -16,6 +16,7 @@ from runhive.protocol.metrics import Aggregator, MetricDef, make_def
 from runhive.transport._sender import CONFIG, EXIT, HISTORY, METRIC, SUMMARY, UPDATE, Sender, WriterHandle
 
 from ._config import Config
+from ._run_extras import RunExtras
 from ._summary import Summary
 from ._values import MAX_INT, MIN_INT, PLAIN, check_int, convert
 
@@ -30,7 +31,7 @@ _STEP_WARNING = (
 )
 
 
-class Run:
+class Run(RunExtras):
     """One run. Create it with `runhive.init()`."""
 
     def __init__(
