@@ -12,8 +12,12 @@ from ._base import Media, _describe, _StoredFile
 
 
 def _plain(value: Any) -> Any:
-    """The figure's dict with numpy arrays as lists (as W&B's `_numpy_arrays_to_lists`), for `json.dumps`."""
+    """The figure's dict with numpy arrays as lists (as W&B's `_numpy_arrays_to_lists`), for `json.dumps`.
+    plotly 6 keeps numpy arrays as base64 typed arrays (`{"dtype": "f8", "bdata": ...}`): those become lists too,
+    so the file reads with every plotly.js version."""
     if isinstance(value, dict):
+        if _is_typed_array(value):
+            return _decode_typed_array(value)
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
@@ -21,6 +25,23 @@ def _plain(value: Any) -> Any:
     if np is not None and isinstance(value, (np.ndarray, np.generic)):
         return _plain(value.tolist())
     return value
+
+
+def _is_typed_array(value: dict[str, Any]) -> bool:
+    return isinstance(value.get("bdata"), str) and isinstance(value.get("dtype"), str) and len(value) <= 3
+
+
+def _decode_typed_array(value: dict[str, Any]) -> Any:
+    import base64
+
+    import numpy as np
+
+    arr = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
+    shape = value.get("shape")
+    if shape is not None:
+        dims = [int(d) for d in shape.split(",")] if isinstance(shape, str) else [int(d) for d in shape]
+        arr = arr.reshape(dims)
+    return arr.tolist()
 
 
 def _default(value: Any) -> Any:
