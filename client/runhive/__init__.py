@@ -163,15 +163,11 @@ def log_artifact(
     return current.log_artifact(artifact_or_path, name=name, type=type, aliases=aliases)
 
 
-_warned: set[str] = set()
-
-
-def _not_yet(what: str) -> None:
-    if what not in _warned:
-        _warned.add(what)
-        from runhive.sdk._termlog import logger
-
-        logger().warning("%s is accepted but not supported yet; it has no effect.", what)
+def _current(what: str) -> Any:
+    current = globals().get("run")
+    if current is None:
+        raise Error(f"You must call runhive.init() before runhive.{what}()")
+    return current
 
 
 def watch(
@@ -181,20 +177,48 @@ def watch(
     log_freq: int = 1000,
     idx: int | None = None,
     log_graph: bool = False,
-) -> None:
-    """W&B's model watching (gradients and parameters): accepted, not yet recorded."""
-    _not_yet("runhive.watch()")
+) -> Any:
+    """W&B's `wandb.watch`: gradient and/or parameter histograms of torch modules in the global run; see
+    `Run.watch`."""
+    current = _current("watch")
+    if not hasattr(current, "watch"):  # mode="disabled"
+        return []
+    return current.watch(models, criterion, log=log, log_freq=log_freq, idx=idx, log_graph=log_graph)
 
 
 def unwatch(models: Any = None) -> None:
-    _not_yet("runhive.unwatch()")
+    """Remove the hooks `watch()` put on `models` (all of them without an argument)."""
+    current = _current("unwatch")
+    if hasattr(current, "unwatch"):
+        current.unwatch(models)
 
 
 def alert(title: str, text: str, level: Any = None, wait_duration: Any = None) -> None:
-    """Alerts go to the terminal: runhive sends nothing off the machine."""
+    """W&B's `wandb.alert`: see `Run.alert` (printed, and kept in the run's summary). Without a run, printed."""
+    current = globals().get("run")
+    if current is not None and hasattr(current, "alert"):
+        current.alert(title, text, level=level, wait_duration=wait_duration)
+        return
     from runhive.sdk._termlog import logger
 
     logger().warning("alert: %s: %s", title, text)
+
+
+def mark_preempting() -> None:
+    """W&B's `wandb.mark_preempting`: see `Run.mark_preempting`."""
+    current = _current("mark_preempting")
+    if hasattr(current, "mark_preempting"):
+        current.mark_preempting()
+
+
+def _attach(attach_id: str | None = None, run_id: str | None = None, *, run: Any = None) -> Any:
+    """W&B's `wandb._attach`: in another process, write to the run whose `_attach_id` (or id) is given, as one more
+    writer of the same run (Lightning's ddp_spawn hands its spawned rank the run this way)."""
+    if run is not None:
+        return run
+    from .sdk._run import Run
+
+    return Run._attach(attach_id, run_id)
 
 
 # Loaded on first use, so `import runhive` stays light.
@@ -210,6 +234,12 @@ _LAZY = {
     "Object3D": ".sdk.data_types",
     "Molecule": ".sdk.data_types",
     "Artifact": ".sdk.artifacts",
+    # W&B's module-level names outside its __all__
+    "AlertLevel": ".sdk._run_extras",
+    "require": ".sdk._run_extras",
+    "termlog": ".sdk._run_extras",
+    "termwarn": ".sdk._run_extras",
+    "termerror": ".sdk._run_extras",
 }
 _SUBMODULES = {"plot"}  # `runhive.plot.line(...)` without importing runhive.plot first
 

@@ -19,12 +19,16 @@ import json
 import os
 import sys
 import types
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 ENV = "RUNHIVE_AS_WANDB"
+# The W&B release whose surface runhive answers for: `wandb.__version__` and the `wandb` distribution that
+# `importlib.metadata` finds under the alias (Lightning requires wandb>=0.12.10, Accelerate any).
+WANDB_VERSION = "0.31.0"
 
 # wandb module path -> (runhive module, {wandb name: runhive name}); None: a package with nothing of its own.
+# {"*": "*"}: every name in the runhive module's __all__. A path that others extend (wandb.sdk.lib) is a package.
 _SHIMS: dict[str, tuple[str, dict[str, str]] | None] = {
     "wandb.sdk": None,
     "wandb.sdk.data_types": None,
@@ -62,8 +66,23 @@ _SHIMS: dict[str, tuple[str, dict[str, str]] | None] = {
         }
         | {n: n for n in "pr_curve roc_curve scatter visualize".split()},
     ),
-    "wandb.sdk.lib": None,
+    "wandb.sdk.lib": ("runhive.sdk._disabled", {"RunDisabled": "DisabledRun"}),
     "wandb.sdk.lib.disabled": ("runhive.sdk._disabled", {"RunDisabled": "DisabledRun"}),
+    "wandb.sdk.lib.config_util": ("runhive.errors", {"ConfigError": "ConfigError"}),
+    "wandb.sdk.wandb_config": ("runhive.sdk._config", {"Config": "Config"}),
+    "wandb.sdk.wandb_summary": ("runhive.sdk._summary", {"Summary": "Summary"}),
+    "wandb.sdk.wandb_require": ("runhive.sdk._run_extras", {"require": "require"}),
+    "wandb.sdk.wandb_alerts": ("runhive.sdk._run_extras", {"AlertLevel": "AlertLevel"}),
+    "wandb.sdk.wandb_init": ("runhive", {"init": "init", "_attach": "_attach"}),
+    "wandb.errors": (
+        "runhive.errors",
+        {n: n for n in "Error UsageError CommError".split()} | {"UnsupportedError": "UsageError"},
+    ),
+    "wandb.errors.term": (
+        "runhive.sdk._run_extras",
+        {n: n for n in "termlog termwarn termerror".split()},
+    ),
+    "wandb.env": ("runhive.integration._wandb_env", {"*": "*"}),
     "wandb.sdk.wandb_run": ("runhive.sdk._run", {"Run": "Run"}),
     "wandb.wandb_run": ("runhive.sdk._run", {"Run": "Run"}),
     "wandb.sdk.artifacts": None,
@@ -100,6 +119,7 @@ def _root_module() -> types.ModuleType:
     runhive = importlib.import_module("runhive")
     mod = types.ModuleType("wandb", runhive.__doc__)
     mod.__path__ = []  # a package: its submodules come from the finder below
+    mod.__version__ = WANDB_VERSION  # type: ignore[attr-defined]
     mod.api = _Api()  # type: ignore[attr-defined]
     mod.ensure_configured = _ensure_configured  # type: ignore[attr-defined]
 
@@ -108,7 +128,10 @@ def _root_module() -> types.ModuleType:
         try:
             return getattr(runhive, name)
         except AttributeError:
-            raise AttributeError(f"module 'wandb' (runhive) has no attribute {name!r}") from None
+            pass
+        if f"wandb.{name}" in _SHIMS:  # W&B's wandb/__init__.py imports these: `wandb.env` works unimported
+            return importlib.import_module(f"wandb.{name}")
+        raise AttributeError(f"module 'wandb' (runhive) has no attribute {name!r}")
 
     mod.__getattr__ = forward  # type: ignore[method-assign]
     _start_daemon_soon()
@@ -142,11 +165,14 @@ class _Loader(importlib.abc.Loader):
             return _root_module()
         mod = types.ModuleType(spec.name)
         shim = _SHIMS[spec.name]
-        if shim is None:
+        if _is_package(spec.name):
             mod.__path__ = []
-        else:
+        if shim is not None:
             source = importlib.import_module(shim[0])
-            for name, attr in shim[1].items():
+            names = shim[1]
+            if names == {"*": "*"}:
+                names = {n: n for n in source.__all__}
+            for name, attr in names.items():
                 setattr(mod, name, getattr(source, attr))
         return mod
 
@@ -160,8 +186,47 @@ class _Finder(importlib.abc.MetaPathFinder):
     ) -> importlib.machinery.ModuleSpec | None:
         if fullname != "wandb" and fullname not in _SHIMS:
             return None
-        is_pkg = fullname == "wandb" or _SHIMS[fullname] is None
-        return importlib.machinery.ModuleSpec(fullname, _Loader(), is_package=is_pkg)
+        return importlib.machinery.ModuleSpec(fullname, _Loader(), is_package=_is_package(fullname))
+
+    def find_distributions(self, context: Any = None) -> Iterator[Any]:
+        """A `wandb` distribution for `importlib.metadata` (version WANDB_VERSION) while the alias is on: libraries
+        check for wandb by its package metadata (Lightning's `RequirementCache("wandb>=0.12.10")`, Accelerate's
+        `is_wandb_available()`), not only by importing it."""
+        import re
+
+        name = getattr(context, "name", None)
+        if not enabled() or (name is not None and re.sub(r"[-_.]+", "-", str(name)).lower() != "wandb"):
+            return iter(())
+        return iter((_distribution(),))
+
+
+def _is_package(fullname: str) -> bool:
+    if fullname == "wandb" or _SHIMS.get(fullname, ()) is None:
+        return True
+    return any(other.startswith(fullname + ".") for other in _SHIMS)
+
+
+def _distribution() -> Any:
+    import importlib.metadata
+    import pathlib
+
+    class WandbDistribution(importlib.metadata.Distribution):
+        """The metadata of W&B's package, as runhive answers for it (RUNHIVE_AS_WANDB)."""
+
+        def read_text(self, filename: str) -> str | None:
+            if filename in ("METADATA", "PKG-INFO"):
+                return (
+                    f"Metadata-Version: 2.1\nName: wandb\nVersion: {WANDB_VERSION}\n"
+                    f"Summary: runhive answering for wandb ({ENV}=1)\n"
+                )
+            if filename == "top_level.txt":
+                return "wandb\n"
+            return None
+
+        def locate_file(self, path: Any) -> pathlib.Path:
+            return pathlib.Path(__file__).parent / str(path)
+
+    return WandbDistribution()
 
 
 def install() -> None:
