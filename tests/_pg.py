@@ -11,6 +11,7 @@ the tests' databases are made there instead.
 
 from __future__ import annotations
 
+import atexit
 import os
 import pwd
 import shutil
@@ -20,9 +21,11 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 PG_BIN = Path(os.environ.get("RUNHIVE_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
 PG_USER = "runhive-pg"
@@ -203,3 +206,112 @@ class PgCluster:
 
         name = make_url(url).database
         self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# -- pytest fixtures: a test module imports `server_db` from here ---------------------------------------------
+
+_SHARED: PgCluster | None = None
+
+
+def shared_cluster() -> PgCluster:
+    """One cluster for the whole test session, started on first use and stopped by pid when Python exits."""
+    global _SHARED
+    if _SHARED is None:
+        reason = available()
+        if reason is not None:
+            if os.environ.get("CI"):
+                raise RuntimeError(reason)
+            pytest.skip(reason)
+        _SHARED = PgCluster().start()
+        atexit.register(_SHARED.stop)
+    return _SHARED
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def server_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The `--db` URL of a fresh, empty database: SQLite in the test's directory, or a new database in the
+    session's PostgreSQL 15 (dropped afterwards)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'server.db'}"
+        return
+    cluster = shared_cluster()
+    url = cluster.create_database()
+    try:
+        yield url
+    finally:
+        cluster.drop_database(url)
+
+
+# -- `runhive server` processes ----------------------------------------------------------------------------------
+
+
+class ServerProcess:
+    """A real `runhive server --db URL --port 0` (or an admin command's CLI): started as a child process, its
+    output collected by a thread, ready once it prints its URL, stopped by pid."""
+
+    def __init__(self, db: str, *extra: str) -> None:
+        import sys
+        import threading
+
+        self.lines: list[str] = []
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "runhive.cli._main", "server", "--db", db, "--port", "0", *extra],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        self.url = ""
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    def wait_ready(self, timeout: float = 60) -> str:
+        def ready() -> str | None:
+            for line in self.lines:
+                if line.startswith("runhive server: http://"):
+                    return line.split()[2]
+            if self.proc.poll() is not None:
+                self._reader.join(5)
+                raise AssertionError(
+                    f"runhive server exited {self.proc.returncode}:\n" + "\n".join(self.lines)
+                )
+            return None
+
+        self.url = wait_until(ready, timeout, "runhive server to print its URL")
+        return self.url
+
+    def stop(self, timeout: float = 20) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        self._reader.join(5)
+        return self.proc.returncode
+
+
+def http(
+    url: str, key: str | None = None, header: str | None = None
+) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """GET `url` (with `Authorization: Bearer key`, or the raw `header`): (status, JSON body, headers)."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(url)
+    if key is not None:
+        request.add_header("Authorization", f"Bearer {key}")
+    if header is not None:
+        request.add_header("Authorization", header)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            return resp.status, json.loads(resp.read()), dict(resp.headers)
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read()), dict(exc.headers)

@@ -80,6 +80,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise Error(f"cannot open the database {srv.db_shown}: {exc.orig}") from None
     except OSError as exc:
         raise Error(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
+    print("runhive server: stopped", flush=True)
     return 0
 
 

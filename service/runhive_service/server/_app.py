@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -66,6 +67,14 @@ def _server_error(request: Request, exc: Exception) -> Response:
     return JSONResponse({"error": str(exc), "code": exc.code}, status_code=exc.status, headers=headers)
 
 
+def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "HTTP_ERROR")
+    return JSONResponse(
+        {"error": str(exc.detail), "code": code}, status_code=exc.status_code, headers=exc.headers
+    )
+
+
 def _unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unexpected error in %s %s", request.method, request.url.path, exc_info=exc)
     return JSONResponse(
@@ -81,7 +90,11 @@ def create_app(store: ServerStore, extra_routes: list[BaseRoute] | None = None) 
         Route("/api/v1/viewer", viewer, methods=["GET"]),
         *(extra_routes or []),
     ]
-    handlers: dict[Any, Any] = {ServerError: _server_error, Exception: _unexpected}
+    handlers: dict[Any, Any] = {
+        ServerError: _server_error,
+        HTTPException: _http_error,
+        Exception: _unexpected,
+    }
     app = Starlette(routes=routes, exception_handlers=handlers)
     app.state.store = store
     return app

@@ -7,9 +7,11 @@ leases are rows in the database), so any number of them can serve one database b
 
 from __future__ import annotations
 
+import contextlib
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Engine
 
@@ -73,7 +75,7 @@ class Server:
         config = uvicorn.Config(
             create_app(store), log_level=self.config.log_level, access_log=False, lifespan="off"
         )
-        server = uvicorn.Server(config)
+        server = _uvicorn_server()(config)
         if ready is not None:
             ready(self)
         try:
@@ -82,3 +84,23 @@ class Server:
             sock.close()
             if self.engine is not None:
                 self.engine.dispose()
+
+
+def _uvicorn_server() -> type[Any]:
+    import uvicorn
+
+    class Uvicorn(uvicorn.Server):
+        """uvicorn's server, except that after a graceful shutdown on SIGINT/SIGTERM the process exits normally
+        (status 0) instead of raising the signal again: a stop that finished its requests is not a failure."""
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            with super().capture_signals():
+                try:
+                    yield
+                finally:
+                    captured = getattr(self, "_captured_signals", None)
+                    if isinstance(captured, list):
+                        captured.clear()
+
+    return Uvicorn
