@@ -155,6 +155,16 @@ def test_table_file_is_wandbs_format_with_media_cells_as_references() -> None:
     assert Table.from_json({"columns": ["a"], "data": [[1]]}).data == [[1]]  # W&B's inline artifact form
 
 
+def test_files_are_the_bytes_wandb_writes(tmp_path: Path) -> None:
+    # sha256 prefixes of the files wandb 0.31 wrote for the same values (its media file names carry them).
+    assert Table(columns=["x", "y"], data=[[1, 2]]).to_json()["sha256"].startswith("ba67c0fa8c56c78584d1")
+    assert Object3D(np.zeros((3, 3))).to_json()["sha256"].startswith("8c96519f179b2a3e15b8")
+    assert Html("<p>x</p>").to_json()["sha256"].startswith("d49218577c156ac9acc2")
+    pdb = tmp_path / "m.pdb"
+    pdb.write_text("END\n")
+    assert Molecule(pdb).to_json()["sha256"].startswith("8d109c0c834724e126df")
+
+
 def test_table_log_modes(caplog: pytest.LogCaptureFixture) -> None:
     immutable = Table(columns=["a"], data=[[1]])
     first = immutable.to_json()
@@ -520,14 +530,13 @@ def test_exports_are_lazy_and_the_wandb_paths_resolve(rh: RhEnv) -> None:
     for name in ("Table", "Audio", "Html", "Plotly", "Object3D", "Molecule"):
         assert getattr(runhive, name) is getattr(runhive.sdk.data_types, name)
     assert runhive.plot.line is not None and runhive.Histogram is Histogram
-    code = (
+    code = (  # the media modules and runhive.plot load on first use only (the preload thread off: no race)
         "import sys, runhive\n"
-        "heavy = [m for m in sys.modules if m.startswith(('runhive.plot', 'runhive.sdk.data_types._', 'json'))]\n"
-        "print(sorted(m for m in heavy if not m.endswith(('_base', '_histogram'))))\n"
+        "loaded = [m for m in sys.modules if m.startswith(('runhive.plot', 'runhive.sdk.data_types._'))]\n"
+        "print(sorted(m for m in loaded if not m.endswith(('._base', '._histogram'))))\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=rh.environ
-    )
+    env = {**rh.environ, "RUNHIVE_PRELOAD": "0"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
     assert out.stdout.strip() == "[]"
     res = rh.run(
         """

@@ -93,7 +93,7 @@ class Object3D(BatchableMedia):
             self._write_points(arr.tolist())
 
     def _write_points(self, payload: Any) -> None:
-        text = json.dumps(payload)
+        text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)  # as W&B writes it
         self._file = _StoredFile.from_bytes(text.encode("utf-8"), "object3D", "pts.json")
 
     @classmethod

@@ -100,7 +100,9 @@ class Plotly(Media):
                     "Logged plots must be plotly figures, or matplotlib plots convertible to plotly via "
                     f"mpl_to_plotly; got {_describe(val)}."
                 )
-        text = json.dumps(_plain(val.to_plotly_json()), default=_default)
+        text = json.dumps(
+            _plain(val.to_plotly_json()), default=_default, separators=(",", ":"), ensure_ascii=False
+        )
         self._file = _StoredFile.from_bytes(text.encode("utf-8"), "plotly", "plotly.json")
 
     @property

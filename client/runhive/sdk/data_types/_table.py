@@ -397,7 +397,7 @@ class Table(Media):
         if len(rows) > self.MAX_ARTIFACT_ROWS:
             _warn_once("table-rows", f"Truncating runhive.Table object to {self.MAX_ARTIFACT_ROWS} rows.")
             rows = rows[: self.MAX_ARTIFACT_ROWS]
-        text = json.dumps(self._table_json(rows))
+        text = json.dumps(self._table_json(rows), separators=(",", ":"), ensure_ascii=False)  # W&B's bytes
         stored = _StoredFile.from_bytes(text.encode("utf-8"), "table", "table.json")
         out: dict[str, Any] = {"_type": "table-file", **stored.json(), "ncols": len(self.columns)}
         out["nrows"] = len(rows)
