@@ -205,3 +205,13 @@ def test_denials_name_the_user_the_project_and_the_fix(store: ServerStore) -> No
     # An open project: any logged-in user writes (and so creates runs), still nobody outside administers it.
     store.require(bob, "alice", "open", "write")
     assert store.ensure_project(bob, "alice", "open").visibility == "open"
+
+
+def test_replicas_creating_one_project_at_once_get_the_same_one(store: ServerStore) -> None:
+    """Eight threads (as eight server replicas would) log to one new project at once: one project, no error."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    user, _ = store.create_user("alice")
+    with ThreadPoolExecutor(8) as pool:
+        made = list(pool.map(lambda _: store.ensure_project(user, "alice", "cifar"), range(8)))
+    assert len({p.id for p in made}) == 1 and made[0].visibility == "private"

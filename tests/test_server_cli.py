@@ -81,3 +81,13 @@ def test_admin_commands_say_what_is_missing() -> None:
     assert res.returncode == 2 and "is not a database runhive server can use" in res.stderr
     res = cli("team", "add", "vision", "bob", "--role", "owner", "--db", "sqlite:///x.db", check=False)
     assert res.returncode == 2 and "invalid choice: 'owner'" in res.stderr
+
+
+def test_the_cli_imports_the_server_only_when_a_server_command_runs() -> None:
+    code = (
+        "import sys, runhive, runhive.cli._main as m; m.build_parser(); "
+        "print(sorted(n for n in ('sqlalchemy', 'alembic', 'psycopg', 'runhive_service.server') if n in sys.modules))"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "[]"

@@ -159,6 +159,26 @@ def test_eight_servers_start_at_once_on_a_fresh_database(server_db: str) -> None
 
 
 def test_a_schema_this_runhive_does_not_know_is_refused(server_db: str) -> None:
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "runhive.cli._main",
+            "server",
+            "--db",
+            server_db,
+            "--port",
+            "0",
+            "--no-migrate",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (
+        res.returncode == 2
+        and "the database's schema is at revision None and this runhive needs" in res.stderr
+    )
     engine = open_engine(server_db)
     try:
         with pytest.raises(SchemaError, match="at revision None and this runhive needs"):
@@ -257,11 +277,12 @@ def test_history_arrays_and_json_documents_round_trip(server_db: str) -> None:
 
 
 def test_database_urls_are_checked() -> None:
-    from runhive_service.server import InvalidArgument, database_url
+    from runhive_service.server import InvalidArgument, database_url, shown_url
 
     assert database_url("postgresql://u@h:5/db").drivername == "postgresql+psycopg"
     assert database_url("postgres://u@h/db").drivername == "postgresql+psycopg"
     assert database_url("sqlite:////tmp/x.db").database == "/tmp/x.db"
+    assert shown_url(database_url("postgresql://u:s3cret@h:5/db")) == "postgresql://u:***@h:5/db"
     for bad in ("mysql://u@h/db", "sqlite://", "sqlite:///:memory:", "not a url"):
         with pytest.raises(InvalidArgument, match="is not a database runhive server can use"):
             database_url(bad)
