@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+from typing import Any
+
+import pytest
+
 import runhive
 from conftest import RhEnv
 
@@ -42,3 +47,123 @@ def test_define_metric_merge_keeps_earlier_fields_and_overwrite_replaces(rh: RhE
     assert api_run.summary["acc"] == {"max": 0.75}
     rows = api_run.history()
     assert [r.get("epoch") for r in rows[1:]] == [1, 1]  # the step metric still synced
+
+
+# 2 and 3. Api().runs(order=, filters=) ----------------------------------------------------------------------
+
+RUNS = [  # display name, config, logged summary, tags, group, job type
+    ("bravo", {"lr": 0.1}, {"loss": 0.5, "x": 3}, ["a"], "g1", "train"),
+    ("alpha", {"lr": 0.01}, {"loss": 0.2}, ["b"], "g2", "eval"),
+    ("charlie", {"lr": 0.001, "opt": {"name": "adam"}}, {"loss": 0.9, "x": 1}, ["a", "b"], "g1", "eval"),
+    ("delta", {}, {}, [], None, None),
+]
+
+
+@pytest.fixture
+def project(rh: RhEnv) -> dict[str, str]:
+    """Four finished runs in project "q", created in RUNS' order; {display name: id}."""
+    ids = {}
+    for name, config, summary, tags, group, job_type in RUNS:
+        run = runhive.init(
+            project="q",
+            name=name,
+            config=config,
+            tags=tags,
+            group=group,
+            job_type=job_type,
+            reinit="create_new",
+        )
+        if summary:
+            run.log(summary)
+        run.finish()
+        ids[name] = run.id
+    return ids
+
+
+def names(rh: RhEnv, **kw: Any) -> list[str]:
+    return [r.name for r in rh.api().runs("q", **kw)]
+
+
+ORDERS = [
+    ("+created_at", ["bravo", "alpha", "charlie", "delta"]),
+    ("-created_at", ["delta", "charlie", "alpha", "bravo"]),
+    ("+summary_metrics.loss", ["alpha", "bravo", "charlie", "delta"]),
+    ("-summary_metrics.loss", ["charlie", "bravo", "alpha", "delta"]),
+    ("summary_metrics.loss", ["alpha", "bravo", "charlie", "delta"]),
+    ("-summary_metrics.x", ["bravo", "charlie", "alpha", "delta"]),
+    ("+summary_metrics.x", ["charlie", "bravo", "alpha", "delta"]),
+    ("+config.lr", ["charlie", "alpha", "bravo", "delta"]),
+    ("-config.lr.value", ["bravo", "alpha", "charlie", "delta"]),
+    ("+display_name", ["alpha", "bravo", "charlie", "delta"]),
+    ("-display_name", ["delta", "charlie", "bravo", "alpha"]),
+]
+
+
+def test_runs_order_by_field(rh: RhEnv, project: dict[str, str]) -> None:
+    got = {order: names(rh, order=order) for order, _ in ORDERS}
+    assert got == dict(ORDERS)
+    by_id = sorted(project, key=lambda n: project[n])  # W&B's `name` is the run id
+    assert names(rh, order="+name") == by_id
+    assert names(rh, order="-name") == by_id[::-1]
+    with pytest.raises(runhive.UsageError, match="bogus"):
+        rh.api().runs("q", order="-bogus.x")
+
+
+FILTERS = [
+    ({"displayName": "alpha"}, ["alpha"]),
+    ({"display_name": {"$regex": "^(a|b)"}}, ["bravo", "alpha"]),
+    ({"jobType": "eval"}, ["alpha", "charlie"]),
+    ({"job_type": "train"}, ["bravo"]),
+    ({"config.lr.value": 0.1}, ["bravo"]),
+    ({"config.lr.value": {"$lt": 0.05}}, ["alpha", "charlie"]),
+    ({"config.lr": {"$lt": 0.05}}, ["alpha", "charlie"]),
+    ({"config.opt.value.name": "adam"}, ["charlie"]),
+    ({"config.opt.name": "adam"}, ["charlie"]),
+    ({"summary_metrics.loss": {"$gt": 0.3}}, ["bravo", "charlie"]),
+    ({"state": "finished"}, ["bravo", "alpha", "charlie", "delta"]),
+    ({"state": {"$in": ["running", "crashed"]}}, []),
+    ({"tags": {"$in": ["b"]}}, ["alpha", "charlie"]),
+    ({"tags": "a"}, ["bravo", "charlie"]),
+    ({"tags": {"$nin": ["a"]}}, ["alpha", "delta"]),
+    ({"group": "g1"}, ["bravo", "charlie"]),
+    ({"summary_metrics.x": {"$exists": True}}, ["bravo", "charlie"]),
+    ({"summary_metrics.x": {"$exists": False}}, ["alpha", "delta"]),
+    ({"config.lr.value": {"$exists": False}}, ["delta"]),
+    ({"$nor": [{"group": "g1"}, {"jobType": "eval"}]}, ["delta"]),
+    ({"$not": {"group": "g1"}}, ["alpha", "delta"]),
+    ({"config.lr": {"$not": {"$gt": 0.005}}}, ["charlie", "delta"]),
+    ({"display_name": {"$not": "^[ab]"}}, ["charlie", "delta"]),
+    ({"$or": [{"displayName": "alpha"}, {"summary_metrics.x": 1}]}, ["alpha", "charlie"]),
+    ({"$and": [{"group": "g1"}, {"tags": "b"}]}, ["charlie"]),
+    ({"createdAt": {"$gt": "2000-01-01T00:00:00"}}, ["bravo", "alpha", "charlie", "delta"]),
+    ({"createdAt": {"$lt": "2000-01-01T00:00:00Z"}}, []),
+]
+
+
+def test_runs_filters(rh: RhEnv, project: dict[str, str]) -> None:
+    got = [(flt, names(rh, filters=flt)) for flt, _ in FILTERS]
+    assert got == FILTERS
+    # createdAt compares ISO-8601 times (UTC) with the stored creation time
+    created = {r.name: r.created_at for r in rh.api().runs("q")}
+    cutoff = (created["alpha"] + created["charlie"]) / 2
+    iso = datetime.fromtimestamp(cutoff, timezone.utc).replace(tzinfo=None).isoformat()
+    assert names(rh, filters={"createdAt": {"$gt": iso}}) == ["charlie", "delta"]
+    assert names(rh, filters={"createdAt": {"$lte": iso}}) == ["bravo", "alpha"]
+
+
+BAD_FILTERS = [
+    ({"config.lr": {"$foo": 1}}, r"\$foo"),
+    ({"$xor": [{"group": "g1"}]}, r"\$xor"),
+    ({"bogus": 1}, "bogus"),
+    ({"summary.loss": {"$gt": 0}}, "summary"),
+    ({"$or": [{"state": "finished"}, {"userName": "me"}]}, "userName"),
+    ({"createdAt": {"$gt": "yesterday"}}, "yesterday"),
+]
+
+
+def test_runs_filter_that_cannot_be_honoured_raises(rh: RhEnv) -> None:
+    runhive.init(project="one").finish()
+    for project in ("one", "nothing-here"):  # raises whether or not there is a run to match
+        for flt, named in BAD_FILTERS:
+            with pytest.raises(runhive.UsageError, match=named):
+                rh.api().runs(project, filters=flt)

@@ -10,7 +10,7 @@ from runhive.errors import UsageError
 from runhive.sdk._settings import Settings
 from runhive.sdk._setup import base_settings
 
-from ._filters import matches
+from ._filters import FIELDS, compile_filter, order_key, sort_docs
 from ._run import ApiRun
 
 if TYPE_CHECKING:
@@ -51,12 +51,19 @@ class Api:
         per_page: int = 50,
         include_sweeps: bool = True,
     ) -> list[ApiRun]:
-        """Runs of a project (`"project"` or `"entity/project"`), oldest first unless `order` says otherwise."""
+        """Runs of a project (`"project"` or `"entity/project"`), oldest first unless `order` says otherwise:
+        W&B's `"+field"`/`"-field"` with a dotted path (`"-summary_metrics.acc"`, `"+config.lr"`,
+        `"-created_at"`, `"+display_name"`); runs without the field come last."""
         entity, project = _split_project(path or self.settings.project or "Uncategorized")
-        records = self._backend.runs(entity, project, newest_first=order.startswith("-"))
+        predicate = compile_filter(filters) if filters else None  # a bad filter raises before any read
+        dotted, descending = order_key(order)
+        by_created = FIELDS.get(dotted) == "created_at"
+        records = self._backend.runs(entity, project, newest_first=by_created and descending)
         runs = [ApiRun(self._backend, r) for r in records]
-        if filters:
-            runs = [r for r in runs if matches(r._filter_doc(), filters)]
+        if predicate is not None:
+            runs = [r for r in runs if predicate(r._filter_doc())]
+        if not by_created:
+            runs = sort_docs(runs, lambda r: r._filter_doc(), order)
         return runs
 
     def run(self, path: str) -> ApiRun:

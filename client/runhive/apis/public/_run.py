@@ -57,6 +57,7 @@ class ApiRun:
             "config": self.config,
             "summary_metrics": self.summary,
             "created_at": self.created_at,
+            "updated_at": self.updated_at,
             "notes": self.notes,
         }
 
