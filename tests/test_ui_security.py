@@ -160,13 +160,23 @@ def test_names_reach_plotly_and_the_page_as_text(rh: RhEnv, browser_page: Page) 
     _no_injection(page, "projects page")
 
     page.click("a.project-link")
-    page.wait_for_function("() => document.querySelectorAll('.chart .legendtext').length >= 2")
+    page.wait_for_selector("body[data-ready^='#/p/']")
     page.wait_for_selector("a.sweep-link")
     assert page.inner_text("main h2") == PROJECT
     assert page.locator("tr.run-row a").first.inner_text() == A  # the oldest run; the sweep's runs follow
     assert SPAN in page.inner_text("a.sweep-link")
     titles = page.evaluate("() => [...document.querySelectorAll('.chart .gtitle')].map(e => e.textContent)")
     assert sorted(titles) == sorted([A, SPAN])  # plotly shows the escaped keys as typed
+    # Hover labels show the run's name as typed too.
+    page.evaluate(
+        """() => { const div = document.querySelector('.chart');
+                   const i = div.data.findIndex(t => t.name && t.name.startsWith('&lt;a'));
+                   Plotly.Fx.hover(div, [{ curveNumber: i, pointNumber: 1 }]); }"""
+    )
+    page.wait_for_selector(".chart .hoverlayer .hovertext")
+    hover = page.evaluate("() => document.querySelector('.chart .hoverlayer').textContent")
+    assert '<a href="' in hover, hover  # plotly shortens long names in hover labels
+    _no_injection(page, "hover label")
     legends = page.evaluate(
         "() => [...document.querySelectorAll('.chart .legendtext')].map(e => e.textContent)"
     )
@@ -174,7 +184,7 @@ def test_names_reach_plotly_and_the_page_as_text(rh: RhEnv, browser_page: Page) 
     _no_injection(page, "project page")
 
     page.locator("tr.run-row a").first.click()  # the run's id is "a%b&c": item 6
-    page.wait_for_function("() => document.querySelectorAll('.chart .gtitle').length >= 2")
+    page.wait_for_selector("body[data-ready^='#/r/']")
     assert json.loads(page.inner_text("#config")) == {SPAN: 1, "opt": A}
     assert page.evaluate("() => [...document.querySelectorAll('#tags .tag')].map(e => e.textContent)") == [
         A,
@@ -185,7 +195,7 @@ def test_names_reach_plotly_and_the_page_as_text(rh: RhEnv, browser_page: Page) 
     _no_injection(page, "run page")
 
     page.go_back()
-    page.wait_for_selector("a.sweep-link")
+    page.wait_for_selector("body[data-ready^='#/p/']")
     page.click("a.sweep-link")
     try:
         page.wait_for_selector("#parcoords .axis-title")
@@ -228,6 +238,8 @@ def test_only_requests_naming_this_machine_or_an_allowed_host_are_answered(rh: R
     ):
         assert _request(base, "/api/projects", host=allowed)[0] == 200, allowed
     assert "WARNING" not in _stop(proc)  # the default host listens on this machine only: no warning
+    bad = rh.cli("ui", "--allowed-host", "dash.*.example", check=False)
+    assert bad.returncode == 2 and "--allowed-host 'dash.*.example'" in bad.stderr, bad
 
 
 def test_allowed_hosts_add_the_listening_address_when_it_names_one() -> None:
@@ -298,6 +310,8 @@ def test_malformed_requests_answer_4xx_json(rh: RhEnv, plain_ui: tuple[str, str]
         "/api/sweep?path=dash/nosuchsweep": 404,
         "/api/sweep?path=a/b/c/d": 400,
         "/api/nosuchendpoint": 404,
+        "/api/run?path=%FF%00": 404,
+        "/api/runs?project=%25%ZZ/%2F": 400,
     }
     for path, want in bad.items():
         status, body = _json_of(base, path)
@@ -366,7 +380,7 @@ def test_run_ids_with_percent_and_ampersand_work(
     page.goto(base + "/#/p/dash")
     page.wait_for_selector("tr.run-row a")
     page.click("tr.run-row a")
-    page.wait_for_selector('.chart[data-key="loss"] .gtitle')
+    page.wait_for_selector("body[data-ready^='#/r/']")
     assert json.loads(page.inner_text("#config")) == {"lr": 0.1}
     assert page.evaluate("() => document.querySelector('.chart[data-key=\"loss\"]').data[0].x.length") == 5
     assert "Error" not in page.inner_text("main")

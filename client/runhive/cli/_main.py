@@ -177,11 +177,15 @@ def cmd_ui(args: argparse.Namespace) -> int:
     from runhive.sdk._setup import base_settings
 
     try:
-        from runhive_service.dashboard import UiConfig, serve
+        from runhive_service.dashboard import UiConfig, allowed_hosts, serve
     except ImportError as exc:
         raise Error(f"runhive ui needs the `ui` extra: pip install 'runhive[ui]' ({exc})") from None
     settings = base_settings()
     data_dir = settings.resolved_data_dir
+    config = UiConfig(
+        data_dir=data_dir, host=args.host, port=args.port, allowed_hosts=tuple(args.allowed_host)
+    )
+    allowed_hosts(config)  # refuses a malformed --allowed-host before anything is printed
     if _listens_beyond_this_machine(args.host):
         print(
             f"runhive ui: WARNING: --host {args.host} exposes the store to the network without a login: anyone "
@@ -194,7 +198,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
     _console().print(
         f"runhive ui: http://{args.host}:{args.port}/ (store {settings.store_path}); Ctrl-C stops it"
     )
-    serve(UiConfig(data_dir=data_dir, host=args.host, port=args.port, allowed_hosts=tuple(args.allowed_host)))
+    serve(config)
     return 0
 
 

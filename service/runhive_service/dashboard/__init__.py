@@ -1,5 +1,5 @@
 """`runhive ui`: the web dashboard over the local store (needs the `ui` extra)."""
 
-from ._app import UiConfig, create_app, serve
+from ._app import UiConfig, allowed_hosts, create_app, serve
 
-__all__ = ["UiConfig", "create_app", "serve"]
+__all__ = ["UiConfig", "allowed_hosts", "create_app", "serve"]

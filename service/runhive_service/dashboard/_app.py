@@ -76,6 +76,11 @@ def allowed_hosts(config: UiConfig) -> list[str]:
     """The Host header names the app answers: this machine's, the listening address if it names one (not a
     wildcard such as 0.0.0.0), and the user's extra names. IPv6 literals also in their bracketed header form."""
     names = [*LOCAL_HOSTS]
+    for given in config.allowed_hosts:
+        if "*" in given[1:] or (given.startswith("*") and given != "*" and not given.startswith("*.")):
+            raise UsageError(
+                f"--allowed-host {given!r}: pass a host name or address, or a wildcard such as '*.example.com'"
+            )
     for name in (config.host, *config.allowed_hosts):
         name = name.strip().lower()
         if name in WILDCARD_HOSTS:
@@ -279,9 +284,11 @@ def create_app(config: UiConfig) -> Starlette:
         a = api()
         try:
             return a, getattr(a, what)(path)
-        except UsageError:  # not found (or several sweeps of that id): its message names the store's path
+        except UsageError as exc:  # its message names the store's path
             a.close()
-            raise Refusal(404, f"no {what} {path!r} in the store (pass ?path={hint})") from None
+            if str(exc).startswith("Could not find"):
+                raise Refusal(404, f"no {what} {path!r} in the store (pass ?path={hint})") from None
+            raise Refusal(400, scrub(str(exc), config.data_dir)) from None  # a sweep id in several projects
         except BaseException:
             a.close()
             raise
