@@ -199,7 +199,10 @@ def test_table_pickles_with_its_media(tmp_path: Path) -> None:
     os.unlink(img.to_json()["path"])
     back = pickle.loads(data)
     assert back.columns == t.columns and os.path.isfile(back.data[0][1].to_json()["path"])
-    assert read(back.to_json())["data"][0][1] == img.to_json()
+    ref = back.to_json()
+    assert read(ref)["data"][0][1] == img.to_json()
+    os.unlink(ref["path"])  # logged, then unpickled where its file is not: written again
+    assert os.path.isfile(pickle.loads(pickle.dumps(back)).to_json()["path"])
 
 
 # Charts -----------------------------------------------------------------------------------------------------------
@@ -390,6 +393,8 @@ def test_audio_arrays_become_16_bit_wav_and_files_are_copied(tmp_path: Path) -> 
     mp3 = tmp_path / "song.mp3"
     mp3.write_bytes(b"ID3 not really")
     assert_stored(Audio(mp3).to_json(), "audio", "mp3")
+    _, _, listed = wav(Audio([0.0, 0.5, -0.5], sample_rate=8000).to_json())
+    assert listed[:, 0].tolist() == [0, 16384, -16384]
     with pytest.raises(ValueError, match='"sample_rate" is required'):
         Audio(mono)
     with pytest.raises(ValueError, match="does not exist"):
@@ -449,6 +454,9 @@ def test_object3d_point_clouds_scenes_and_files(tmp_path: Path) -> None:
         assert read(ref) == pts.tolist()
     with pytest.raises(ValueError, match="nx3"):
         Object3D(np.zeros((4, 5)))
+    pts_file = tmp_path / "cloud.pts.json"
+    pts_file.write_text("[[1, 2, 3]]")
+    assert_stored(Object3D(pts_file).to_json(), "object3D", "pts.json")
     mesh = tmp_path / "cube.obj"
     mesh.write_text("v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n")
     ref = Object3D(str(mesh)).to_json()

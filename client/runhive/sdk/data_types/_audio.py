@@ -85,6 +85,11 @@ class Audio(BatchableMedia):
         if isinstance(sample_rate, bool) or not isinstance(sample_rate, int) or not 0 < sample_rate < 1 << 31:
             raise ValueError(f"runhive.Audio: sample_rate must be a positive int, got {sample_rate!r}.")
         np = sys.modules.get("numpy")
+        if np is None and isinstance(data_or_path, (list, tuple)):
+            try:  # samples as a list, as soundfile takes them: numpy encodes them
+                import numpy as np
+            except ImportError:
+                np = None
         arr = _torch_to_numpy(data_or_path)
         if arr is None and np is not None and isinstance(data_or_path, (list, tuple, np.ndarray)):
             arr = np.asarray(data_or_path)

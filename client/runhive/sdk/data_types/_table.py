@@ -383,6 +383,14 @@ class Table(Media):
     def _table_json(self, rows: Sequence[list[Any]]) -> dict[str, Any]:
         return {"columns": list(self.columns), "data": [[_cell_json(v) for v in row] for row in rows]}
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        logged = self._logged
+        if logged is not None and not os.path.isfile(logged["path"]):
+            # Unpickled where its file is not (another node): the next log writes the file here.
+            self._logged = None
+            self._logged_rows, self._increment_num, self._previous_increments_paths = 0, None, []
+
     def has_been_logged(self) -> bool:
         return self._logged is not None
 
