@@ -137,6 +137,7 @@ def test_unset_wandb_settings_read_as_none_and_assignment_is_checked() -> None:
     assert s.quiet is True and s.extra == {"anonymous": "allow", "x_disable_meta": True}
     with pytest.raises(runhive.UsageError, match=r"'quite'.*'quiet'"):
         s.quite = True
+    assert not hasattr(s, "quite") and getattr(s, "nothing_like_it", 7) == 7
 
 
 def test_misspelt_setting_raises_naming_it_and_the_closest_names(rh: RhEnv) -> None:

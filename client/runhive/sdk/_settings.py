@@ -212,7 +212,10 @@ class Settings:
             # Only reached for names that are not fields: W&B's settings kept in `extra` (None when unset).
             if key.startswith("__") or key == "extra":
                 raise AttributeError(key)
-            name = canonical_name(key)
+            try:
+                name = canonical_name(key)
+            except UsageError as exc:  # hasattr() and getattr(s, name, default) expect AttributeError
+                raise AttributeError(str(exc)) from None
             return self.__dict__.get("extra", {}).get(name)
 
     @classmethod

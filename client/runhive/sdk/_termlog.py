@@ -2,7 +2,7 @@
 
 W&B's settings decide which lines show (its `termsetup`): `silent` hides every line, `quiet` the informational
 ones, and `show_info` / `show_warnings` / `show_errors` each level. `init()` applies its resolved settings; until
-then the settings files and the environment (`RUNHIVE_SILENT`, `WANDB_QUIET`, ...) decide.
+then the settings files, the environment (`RUNHIVE_SILENT`, `WANDB_QUIET`, ...) and `setup()` decide.
 """
 
 from __future__ import annotations
@@ -58,10 +58,10 @@ def _shown(record: logging.LogRecord) -> bool:
 def _apply_environment() -> None:
     from runhive.errors import UsageError
 
-    from ._settings import settings_from_env
+    from ._setup import base_settings
 
     try:
-        settings = settings_from_env()
+        settings = base_settings()  # the files, the environment and runhive.setup(Settings(...))
     except UsageError:
         # A malformed variable is reported by init(); here only the two switches every version of runhive read.
         from ._settings import Settings
