@@ -372,9 +372,6 @@ class Table(Media):
 
     __hash__ = None  # type: ignore[assignment]
 
-    def __len__(self) -> int:
-        return len(self.data)
-
     def __repr__(self) -> str:
         return f"<runhive Table {len(self.data)} rows x {len(self.columns)} columns>"
 
