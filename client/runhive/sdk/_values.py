@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import enum
+import json
 import sys
 from collections.abc import Mapping
 from typing import Any
@@ -30,14 +31,23 @@ def check_int(value: int) -> int:
     return value
 
 
-def convert(value: Any) -> Any:
+def convert(value: Any, json_keys: bool = False) -> Any:
     """A JSON-friendly copy of `value` (W&B's history conversion rules). TypeError or ValueError for what
     cannot be stored: other types, non-str keys, ints over 4,000 digits, nesting deeper than MAX_DEPTH
-    (circular values included)."""
-    return _convert(value, 0)
+    (circular values included). `json_keys=True` (artifact metadata, as W&B's json.dumps does): int, float,
+    bool and None keys become their JSON text ({0: "a"} -> {"0": "a"}) instead of being refused."""
+    return _convert(value, 0, json_keys)
 
 
-def _convert(value: Any, depth: int) -> Any:
+def _json_key(k: Any) -> str:
+    if isinstance(k, bool) or k is None:
+        return {True: "true", False: "false", None: "null"}[k]
+    if isinstance(k, (int, float)):
+        return json.dumps(k)
+    raise TypeError(f"Keys must be str, int, float, bool or None, not {type(k).__name__}.")
+
+
+def _convert(value: Any, depth: int, json_keys: bool = False) -> Any:
     t = type(value)
     if t is int:
         return check_int(value)
@@ -52,15 +62,17 @@ def _convert(value: Any, depth: int) -> Any:
         out = {}
         for k, v in value.items():
             if not isinstance(k, str):
-                raise TypeError(
-                    f"Key values passed to `runhive.log` must be strings; got {type(k).__name__} {k!r}."
-                )
-            out[k] = _convert(v, depth)
+                if not json_keys:
+                    raise TypeError(
+                        f"Key values passed to `runhive.log` must be strings; got {type(k).__name__} {k!r}."
+                    )
+                k = _json_key(k)
+            out[k] = _convert(v, depth, json_keys)
         return out
     if isinstance(value, (list, tuple)):
-        return [_convert(v, depth) for v in value]
+        return [_convert(v, depth, json_keys) for v in value]
     if isinstance(value, (set, frozenset)):
-        return [_convert(v, depth) for v in value]
+        return [_convert(v, depth, json_keys) for v in value]
     if isinstance(value, bytes):
         return value.decode("utf-8", errors="replace")
     if isinstance(value, (datetime.datetime, datetime.date)):
@@ -69,18 +81,18 @@ def _convert(value: Any, depth: int) -> Any:
         return value.name
     for base in (bool, int, float, str):  # subclasses of the plain types
         if isinstance(value, base):
-            return _convert(base(value), depth)
+            return _convert(base(value), depth, json_keys)
     torch = sys.modules.get("torch")
     if torch is not None and isinstance(value, torch.Tensor):
         value = value.detach().cpu().numpy()
     np = sys.modules.get("numpy")
     if np is not None:
         if isinstance(value, np.generic):
-            return _convert(value.item(), depth)
+            return _convert(value.item(), depth, json_keys)
         if isinstance(value, np.ndarray):
             return _convert_array(np, value)
     if hasattr(value, "to_json") and callable(value.to_json):
-        return _convert(value.to_json(), depth)
+        return _convert(value.to_json(), depth, json_keys)
     raise TypeError(
         f"runhive.log cannot store a value of type {t.__module__}.{t.__qualname__}; log numbers, strings, "
         "bools, lists, dicts, numpy arrays or tensors."

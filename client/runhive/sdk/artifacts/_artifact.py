@@ -443,7 +443,8 @@ def log_artifact(run: Any, artifact: Artifact, aliases: Any = None, tags: Any = 
         raise UsageError(f"cannot log artifact {artifact.name!r}: the run has no directory.")
     from runhive.sdk._values import convert
 
-    metadata = convert(artifact.metadata)  # JSON-friendly (numpy values, nested dicts), refused here if not
+    # JSON-friendly (numpy values, nested dicts; int keys as JSON text, as W&B), refused here if not
+    metadata = convert(artifact.metadata, json_keys=True)
     base = os.path.join(run_dir, "artifacts", artifact.name)
     artifact.finalize()
     n, dest = _new_version_dir(base)
