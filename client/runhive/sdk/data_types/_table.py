@@ -188,7 +188,8 @@ class Table(Media):
         if dataframe is not None or _is_dataframe(data):
             frame = dataframe if dataframe is not None else data
             columns = list(frame.columns)
-            rows_in: Any = [[frame[c].values[i] for c in columns] for i in range(len(frame))]
+            values = [frame[c].values for c in columns]
+            rows_in: Any = [[v[i] for v in values] for i in range(len(frame))]
         else:
             if columns is None:
                 columns = ["Input", "Output", "Expected"]
