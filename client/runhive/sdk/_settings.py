@@ -376,19 +376,33 @@ _FILE_KEYS = {
 }
 
 
+def user_config_dir(environ: Mapping[str, str] | None = None, wandb_twin: bool = True) -> str:
+    """runhive's directory of user files: `$RUNHIVE_CONFIG_DIR`, else `$WANDB_CONFIG_DIR` (when `wandb_twin`),
+    else `$XDG_CONFIG_HOME/runhive`, else `~/.config/runhive`."""
+    env = os.environ if environ is None else environ
+    xdg = env.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    twin = env.get("WANDB_CONFIG_DIR") if wandb_twin else None
+    return env.get("RUNHIVE_CONFIG_DIR") or twin or os.path.join(xdg, "runhive")
+
+
+def settings_paths(environ: Mapping[str, str] | None = None) -> tuple[str, str]:
+    """The user settings file and the workspace one (`./runhive/settings`, where `runhive offline` writes the
+    mode, as `wandb offline` does in `./wandb/settings`), lowest precedence first."""
+    return os.path.join(user_config_dir(environ), "settings"), os.path.join("runhive", "settings")
+
+
+def credentials_path(environ: Mapping[str, str] | None = None) -> str:
+    """The 0600 file `runhive login` keeps team-server keys in (never in W&B's `WANDB_CONFIG_DIR`)."""
+    return os.path.join(user_config_dir(environ, wandb_twin=False), "credentials")
+
+
 def settings_from_files(environ: Mapping[str, str] | None = None) -> Settings:
     """The user settings file, then the workspace one: INI files with a [default] section, as W&B's.
 
     `$RUNHIVE_CONFIG_DIR/settings` (default `~/.config/runhive/settings`), then `./runhive/settings`.
     """
-    env = os.environ if environ is None else environ
-    config_dir = (
-        env.get("RUNHIVE_CONFIG_DIR")
-        or env.get("WANDB_CONFIG_DIR")
-        or os.path.join(os.path.expanduser("~"), ".config", "runhive")
-    )
     values: dict[str, Any] = {}
-    for path in (os.path.join(config_dir, "settings"), os.path.join("runhive", "settings")):
+    for path in settings_paths(environ):
         if not os.path.isfile(path):  # the usual case: no configparser import (~2 ms) on init()'s path
             continue
         import configparser
