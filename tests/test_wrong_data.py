@@ -167,3 +167,40 @@ def test_runs_filter_that_cannot_be_honoured_raises(rh: RhEnv) -> None:
         for flt, named in BAD_FILTERS:
             with pytest.raises(runhive.UsageError, match=named):
                 rh.api().runs(project, filters=flt)
+
+
+# 4. history(samples=, keys=) keeps ints ---------------------------------------------------------------------
+
+
+def test_sampled_history_keeps_int_values(rh: RhEnv) -> None:
+    run = runhive.init(project="h")
+    big = 2**60 + 1  # not exact as a float
+    for i in range(100):
+        run.log(
+            {
+                "epoch": i // 10,
+                "loss": 1 / (i + 1),
+                "whole": float(i),  # integral floats stay floats
+                "big": big + i,
+                "mixed": i / 2 if i % 2 else i,  # ints and floats in one series
+            }
+        )
+    run.finish()
+    api_run = rh.api().run(f"h/{run.id}")
+    rows = {r["_step"]: r for r in api_run.history()}
+
+    def exact(sampled: list[dict[str, Any]], keys: list[str]) -> None:
+        assert len(sampled) == 10
+        for r in sampled:
+            for k in keys:
+                want = rows[r["_step"]][k]
+                assert (r[k], type(r[k])) == (want, type(want)), (k, r)
+
+    one = api_run.history(samples=10, keys=["epoch"])
+    assert [r["epoch"] for r in one] == list(range(10))
+    exact(one, ["epoch"])
+    exact(api_run.history(samples=10, keys=["epoch", "loss"]), ["epoch", "loss"])
+    exact(api_run.history(samples=10, keys=["whole"]), ["whole"])
+    exact(api_run.history(samples=10, keys=["loss", "big"]), ["loss", "big"])
+    exact(api_run.history(samples=10, keys=["mixed"]), ["mixed"])
+    exact(api_run.history(samples=10, keys=["epoch", "mixed", "whole"]), ["epoch", "mixed", "whole"])

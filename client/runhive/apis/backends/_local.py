@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from array import array
+from bisect import bisect_left
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -167,8 +168,8 @@ class LocalBackend:
                         yield row
 
     def sampled_history(self, run: RunRecord, keys: list[str], samples: int) -> list[dict[str, Any]] | None:
-        """From the metric chunks instead of every row (values come back as floats); None when a key is not a
-        stored numeric metric."""
+        """From the metric chunks instead of every row; None when a key is not a stored numeric metric. The
+        chunks hold floats: values of keys logged as ints come back as ints (see `_restore_ints`)."""
         db = self._conn()
         if db is None:
             return None
@@ -183,7 +184,8 @@ class LocalBackend:
                 all_vals.frombytes(c[6])
             n = len(all_steps)
             picks = range(n) if n <= samples else (int(i * n / samples) for i in range(samples))
-            return [{"_step": all_steps[i], keys[0]: all_vals[i]} for i in picks]
+            rows: list[dict[str, Any]] = [{"_step": all_steps[i], keys[0]: all_vals[i]} for i in picks]
+            return self._restore_ints(run, keys, rows)
         columns: list[dict[int, float]] = []
         for chunks in per_key:
             col: dict[int, float] = {}
@@ -197,7 +199,65 @@ class LocalBackend:
         if len(common) > samples:
             stride = len(common) / samples
             common = [common[int(i * stride)] for i in range(samples)]
-        return [{"_step": st, **{k: c[st] for k, c in zip(keys, columns, strict=False)}} for st in common]
+        rows = [{"_step": st, **{k: c[st] for k, c in zip(keys, columns, strict=False)}} for st in common]
+        return self._restore_ints(run, keys, rows)
+
+    def _restore_ints(
+        self, run: RunRecord, keys: list[str], rows: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """Give back ints where ints were logged. A key none of whose sampled values is integral was logged as
+        floats. A key whose last logged value (the summary's) is an int and whose sampled values are all
+        integral and exact as floats is an int key: converted. Any other key with an integral value (an
+        integral float, or ints and floats mixed) takes its sampled values from the rows holding them."""
+        exact: list[str] = []
+        for key in keys:
+            vals = [r[key] for r in rows]
+            if not any(v.is_integer() for v in vals):
+                continue
+            if _is_int(_summary_value(run.summary, key)) and all(
+                v.is_integer() and abs(v) < _EXACT for v in vals
+            ):
+                for r in rows:
+                    r[key] = int(r[key])
+            else:
+                exact.append(key)
+        if exact:
+            self._values_from_rows(run, exact, rows)
+        return rows
+
+    def _values_from_rows(self, run: RunRecord, keys: list[str], rows: list[dict[str, Any]]) -> None:
+        """Replace the values of `keys` in `rows` by the logged ones, read from only the history blocks that
+        hold the rows' steps."""
+        from runhive.protocol import messages as pb
+        from runhive.protocol.rows import decode_rows
+
+        wanted = sorted({r["_step"] for r in rows})
+        blocks = self._query(
+            "SELECT first_idx, first_step, last_step FROM history_blocks WHERE run_pk=? ORDER BY first_idx",
+            [run.handle],
+        )
+        found: dict[int, dict[str, Any]] = {}
+        for first_idx, first_step, last_step in blocks:
+            i = bisect_left(wanted, first_step)
+            if i == len(wanted) or wanted[i] > last_step:
+                continue
+            data = self._query(
+                "SELECT data FROM history_blocks WHERE run_pk=? AND first_idx=?", [run.handle, first_idx]
+            )
+            if not data:
+                continue
+            for rec in pb.RecordBatch.FromString(data[0][0]).records:
+                if rec.WhichOneof("kind") != "history":
+                    continue
+                for row in decode_rows(rec.history):
+                    step = row.get("_step", rec.history.step)
+                    j = bisect_left(wanted, step)
+                    if j < len(wanted) and wanted[j] == step:
+                        found.setdefault(step, {}).update((k, row[k]) for k in keys if k in row)
+        for r in rows:
+            logged = found.get(r["_step"])
+            if logged:
+                r.update(logged)
 
     def system_rows(self, run: RunRecord) -> list[tuple[float, float, dict[str, Any]]]:
         found = self._query(
@@ -226,6 +286,27 @@ class LocalBackend:
         args: list[Any] = [sweep_id]
         sql = _narrow(f"SELECT {_SWEEP_COLUMNS} FROM sweeps WHERE id=?", args, entity, project)
         return [_sweep(r) for r in self._query(sql, args, missing_ok=True)]
+
+
+_EXACT = float(1 << 53)  # floats are exact integers below this
+
+
+def _is_int(value: Any) -> bool:
+    return type(value) is int or (
+        isinstance(value, dict) and any(type(value.get(op)) is int for op in ("last", "first", "min", "max"))
+    )
+
+
+def _summary_value(summary: dict[str, Any], key: str) -> Any:
+    """The summary's value for `key`, also when it names a nested value (`a.b`)."""
+    if key in summary:
+        return summary[key]
+    cur: Any = summary
+    for part in key.split("."):
+        if not isinstance(cur, dict) or part not in cur:
+            return None
+        cur = cur[part]
+    return cur
 
 
 def empty_series() -> Series:
