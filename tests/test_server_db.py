@@ -292,3 +292,44 @@ def test_the_cluster_helper_waits_on_conditions() -> None:
     assert wait_until(lambda: 3, 1, "three") == 3
     with pytest.raises(AssertionError, match="waiting for never"):
         wait_until(lambda: None, 0.05, "never", interval=0.01)
+
+
+def test_metric_keys_are_interned_once_per_project_even_by_racing_replicas(server_db: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from runhive_service.server import ServerStore, intern_keys
+    from runhive_service.server._schema import metric_keys
+
+    engine = open_engine(server_db, pool_size=8)
+    try:
+        migrate(engine)
+        store = ServerStore(engine)
+        alice, _ = store.create_user("alice")
+        one = store.ensure_project(alice, "alice", "one").id
+        two = store.ensure_project(alice, "alice", "two").id
+        with engine.begin() as conn:
+            assert intern_keys(conn, one, ["loss", "acc", "loss"]) == {"acc": 1, "loss": 2}
+            assert intern_keys(conn, one, ["loss", "lr"]) == {"loss": 2, "lr": 3}
+            assert intern_keys(conn, two, ["lr"]) == {"lr": 1}, "ids are per project"
+            with pytest.raises(ValueError, match="must be 1 to 4096 characters"):
+                intern_keys(conn, two, [""])
+
+        def intern(i: int) -> dict[str, int]:
+            with engine.begin() as conn:
+                return intern_keys(conn, two, [f"k{j}" for j in range(i, i + 20)])
+
+        with ThreadPoolExecutor(8) as pool:
+            results = list(pool.map(intern, range(0, 80, 5)))
+        merged: dict[str, int] = {"lr": 1}
+        for got in results:
+            for key, key_id in got.items():
+                assert merged.setdefault(key, key_id) == key_id, f"{key} got two ids"
+        with engine.connect() as conn:
+            stored = dict(
+                conn.execute(
+                    select(metric_keys.c.key, metric_keys.c.key_id).where(metric_keys.c.project_id == two)
+                ).all()
+            )
+        assert stored == merged and len(set(stored.values())) == len(stored) == 1 + 95
+    finally:
+        engine.dispose()

@@ -17,6 +17,7 @@ from ._errors import (
     ServerError,
     Unauthenticated,
 )
+from ._history import intern_keys
 from ._migrate import check_schema, head_revision, migrate
 from ._server import Server, ServerConfig
 from ._store import Entity, KeyInfo, NewKey, Project, ServerStore, User
@@ -41,6 +42,7 @@ __all__ = [
     "create_app",
     "database_url",
     "head_revision",
+    "intern_keys",
     "migrate",
     "open_engine",
     "shown_url",

@@ -9,6 +9,7 @@ database. The first holder upgrades; the others wait, then find the schema at he
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,6 +24,7 @@ from sqlalchemy import Connection, Engine, func, select
 
 from ._errors import SchemaError
 
+log = logging.getLogger("runhive.server")
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # pg_advisory_lock's key for schema upgrades: "runhive" in ASCII, as one bigint.
 ADVISORY_LOCK_KEY = int.from_bytes(b"runhive", "big")
@@ -81,7 +83,9 @@ def migrate(engine: Engine) -> str:
     revision. Safe to call from any number of processes at once."""
     if engine.dialect.name == "postgresql":
         with engine.connect() as conn:
-            conn.execute(select(func.pg_advisory_lock(ADVISORY_LOCK_KEY)))
+            if not conn.execute(select(func.pg_try_advisory_lock(ADVISORY_LOCK_KEY))).scalar_one():
+                log.info("waiting for another process's schema migration (PostgreSQL advisory lock)")
+                conn.execute(select(func.pg_advisory_lock(ADVISORY_LOCK_KEY)))
             conn.commit()
             try:
                 return _upgrade(conn)

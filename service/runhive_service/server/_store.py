@@ -88,7 +88,7 @@ def check_project_name(name: str) -> str:
     return name
 
 
-def _insert_ignore(conn: Connection, table: Table, values: dict[str, Any]) -> None:
+def insert_ignore(conn: Connection, table: Table, values: dict[str, Any]) -> None:
     """INSERT that does nothing when a unique key already holds the row (two servers creating one thing)."""
     insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
     conn.execute(insert(table).values(**values).on_conflict_do_nothing())
@@ -280,7 +280,7 @@ class ServerStore:
             if found is not None:
                 return found
             assert user is not None
-            _insert_ignore(
+            insert_ignore(
                 conn,
                 projects,
                 {
