@@ -115,12 +115,35 @@ def finish(exit_code: int | None = None, quiet: bool | None = None) -> None:
         current.finish(exit_code=exit_code, quiet=quiet)
 
 
-def login(*args: Any, **kwargs: Any) -> bool:
-    """Nothing to log in to with the embedded store; says where data goes."""
-    from runhive.sdk._setup import base_settings
+def login(
+    key: str | None = None,
+    relogin: bool | None = None,
+    host: str | None = None,
+    force: bool | None = None,
+    timeout: int | None = None,
+    verify: bool = False,
+    referrer: str | None = None,
+    prompt: bool = False,
+    anonymous: Any = None,
+) -> bool:
+    """W&B's `wandb.login`: store a team server's `host` and `key` (the `runhive login` credentials file, 0600).
+    Without a server (`host`, `RUNHIVE_BASE_URL` or one stored) runs are local: says so, stores nothing and
+    returns True, so W&B scripts that call `login(key=...)` run unchanged. `verify=True` asks the server who the
+    key belongs to first (W&B verifies by default; runhive makes no network call unless asked). `force`,
+    `referrer` and `anonymous` are accepted and ignored."""
+    from runhive.cli._login import login as _login
     from runhive.sdk._termlog import logger
 
-    logger().info("no login needed: runhive stores runs locally in %s", base_settings().store_path)
+    _, lines = _login(
+        key=key,
+        host=host,
+        relogin=bool(relogin),
+        check=verify,
+        prompt=prompt,
+        timeout=float(timeout) if timeout else 10.0,
+    )
+    for line in lines:
+        logger().info("%s", line)
     return True
 
 

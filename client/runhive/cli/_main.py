@@ -153,13 +153,6 @@ def cmd_store(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_login(args: argparse.Namespace) -> int:
-    from runhive.sdk._setup import base_settings
-
-    _console().print(f"runhive needs no login: runs are stored locally in {base_settings().store_path}")
-    return 0
-
-
 def _listens_beyond_this_machine(host: str) -> bool:
     """True unless `host` is a loopback address or `localhost`: a wildcard (0.0.0.0, ::), a LAN address or a
     name that may resolve to one."""
@@ -242,8 +235,10 @@ def build_parser() -> argparse.ArgumentParser:
         "always are): the name a proxy or another machine uses to reach the dashboard",
     )
     p.set_defaults(fn=cmd_ui)
-    p = sub.add_parser("login", help="say where runs are stored (no account needed)")
-    p.set_defaults(fn=cmd_login)
+    from . import _login, _mode, _status  # W&B's commands, a module each
+
+    for room in (_login, _mode, _status):
+        room.add_parsers(sub)
     return parser
 
 
