@@ -12,6 +12,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from ._sync_plan import clean, dry_run, is_offline
+
 WAL_GLOB = "run-*.rhwal"
 _STYLE = {"synced": "green", "skipped": "dim", "partial": "yellow", "failed": "red"}
 
@@ -84,10 +86,20 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
     console = Console()
     settings = base_settings()
-    paths = list(args.paths) or [str(settings.resolved_root_dir / "runhive")]
+    default_dir = str(settings.resolved_root_dir / "runhive")
+    paths = list(args.paths) or [default_dir]
+    if args.sync_all and default_dir not in paths:
+        paths.append(default_dir)
     wals, problems = find_wals(paths)
     for p in problems:
         console.print(f"[red]runhive sync:[/red] {escape(p)}")
+    if args.clean:
+        return clean(console, wals, args.clean_old_hours, args.clean_force) or (1 if problems else 0)
+    if args.dry_run:
+        dry_run(console, wals, args)
+        return 1 if problems else 0
+    if not args.include_offline:
+        wals = [w for w in wals if not is_offline(w)]
     if args.id and len(wals) > 1:
         console.print("[red]runhive sync:[/red] --id names one run: give exactly one run directory with it")
         return 2
@@ -178,11 +190,41 @@ def add_parser(sub: Any) -> None:
         "a runhive/ directory of them, or a run-<id>.rhwal file; default ./runhive/.",
     )
     p.add_argument("paths", nargs="*", metavar="PATH", help="run directory, runhive/ directory or WAL file")
-    p.add_argument("--include-online", action="store_true", help="also replay runs that were written online")
     p.add_argument(
-        "--include-synced", action="store_true", help="also check runs already marked synced (.synced)"
+        "--include-online",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="also replay runs that were written online",
     )
-    p.add_argument("--project", help="store the run(s) in this project instead of the recorded one")
-    p.add_argument("--entity", help="store the run(s) under this entity instead of the recorded one")
+    p.add_argument(
+        "--include-synced",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="also check runs already marked synced (.synced)",
+    )
+    p.add_argument(
+        "--include-offline",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="sync runs written offline (default; --no-include-offline leaves them)",
+    )
+    p.add_argument("-p", "--project", help="store the run(s) in this project instead of the recorded one")
+    p.add_argument("-e", "--entity", help="store the run(s) under this entity instead of the recorded one")
     p.add_argument("--id", help="store the run under this run id (one run only)")
+    p.add_argument("--sync-all", action="store_true", help="also every run under ./runhive/ (the default)")
+    p.add_argument("--dry-run", action="store_true", help="list what would be synced; change nothing")
+    p.add_argument(
+        "--clean",
+        action="store_true",
+        help="delete the directories of runs already synced (.synced) instead of syncing; asks first",
+    )
+    p.add_argument(
+        "--clean-old-hours",
+        type=float,
+        default=24.0,
+        metavar="HOURS",
+        help="with --clean: only runs started more than HOURS ago (default 24, as W&B)",
+    )
+    p.add_argument("--clean-force", action="store_true", help="with --clean: do not ask")
+    p.add_argument("--yes", action="store_true", help="no effect: runhive sync never asks (W&B's flag)")
     p.set_defaults(fn=cmd_sync)
