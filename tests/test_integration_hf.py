@@ -154,3 +154,32 @@ def test_trainer_report_to_wandb(rh: RhEnv) -> None:
     assert manifests[0]["metadata"]["model_config"]["id2label"] == {"0": "LABEL_0", "1": "LABEL_1"}
     assert {"config.json", "model.safetensors"} <= {f["path"] for f in manifests[1]["files"]}
     assert manifests[1]["metadata"]["train_loss"] == pytest.approx(run.summary["train_loss"])
+
+
+def test_trainer_logs_checkpoints_and_gradients_only(rh: RhEnv) -> None:
+    """WANDB_LOG_MODEL=checkpoint: every checkpoint the Trainer saves is a version of the model artifact, with
+    W&B's aliases; WANDB_WATCH=gradients: gradient histograms only."""
+    source = TRAIN.replace('save_strategy="no"', 'save_strategy="steps", save_steps=50')
+    res = run_script(
+        rh, source, {"WANDB_PROJECT": "hf-ckpt", "WANDB_WATCH": "gradients", "WANDB_LOG_MODEL": "checkpoint"}
+    )
+    run_id = res.stdout.split("RUN ", 1)[1].split()[0]
+    (run,) = rh.api().runs("hf-ckpt")
+    assert run.id == run_id and run.state == "finished"
+    rows = run.history()
+    assert any("gradients/classifier.weight" in r for r in rows)
+    assert not any(k.startswith("parameters/") for r in rows for k in r)
+    versions = sorted((Path(run.dir) / "artifacts" / "model-tiny-bert").iterdir())
+    manifests = [json.loads((v / "manifest.json").read_text()) for v in versions]
+    # The initial model, the checkpoints at steps 50 and 100, the final model (WANDB_LOG_MODEL implies "end").
+    assert [m["version"] for m in manifests] == ["v0", "v1", "v2", "v3"]
+    assert manifests[0]["aliases"] == ["base_model"]
+    assert set(manifests[1]["aliases"]) == {"epoch_0.5", "checkpoint_global_step_50"}
+    assert set(manifests[2]["aliases"]) == {"epoch_1.0", "checkpoint_global_step_100"}
+    assert "final_model" in manifests[3]["aliases"]
+    assert {"model.safetensors", "optimizer.pt", "trainer_state.json"} <= {
+        f["path"] for f in manifests[1]["files"]
+    }
+    # Metadata: the summary's numbers when the checkpoint was saved (the last row was logged at step 40).
+    assert manifests[1]["metadata"]["train/global_step"] == 40
+    assert manifests[2]["metadata"]["train/global_step"] == 100
