@@ -235,9 +235,9 @@ def build_parser() -> argparse.ArgumentParser:
         "always are): the name a proxy or another machine uses to reach the dashboard",
     )
     p.set_defaults(fn=cmd_ui)
-    from . import _artifact, _login, _mode, _status  # W&B's commands, a module each
+    from . import _artifact, _login, _mode, _restore, _status, _verify  # W&B's commands, a module each
 
-    for room in (_login, _mode, _status, _artifact):
+    for room in (_login, _mode, _status, _artifact, _restore, _verify):
         room.add_parsers(sub)
     return parser
 
