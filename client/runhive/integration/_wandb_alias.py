@@ -28,7 +28,7 @@ ENV = "RUNHIVE_AS_WANDB"
 WANDB_VERSION = "0.31.0"
 
 # wandb module path -> (runhive module, {wandb name: runhive name}); None: a package with nothing of its own.
-# {"*": "*"}: every name in the runhive module's __all__. A path that others extend (wandb.sdk.lib) is a package.
+# A path that others extend (wandb.sdk.lib) is a package too.
 _SHIMS: dict[str, tuple[str, dict[str, str]] | None] = {
     "wandb.sdk": None,
     "wandb.sdk.data_types": None,
@@ -82,7 +82,21 @@ _SHIMS: dict[str, tuple[str, dict[str, str]] | None] = {
         "runhive.sdk._run_extras",
         {n: n for n in "termlog termwarn termerror".split()},
     ),
-    "wandb.env": ("runhive.integration._wandb_env", {"*": "*"}),
+    "wandb.env": (
+        "runhive.integration._wandb_env",
+        {
+            n: n
+            for n in (
+                "ANONYMOUS API_KEY APP_URL ARGS ARTIFACT_DIR BASE_URL CACHE_DIR CONFIG_DIR CONFIG_PATHS DATA_DIR "
+                "DEBUG DESCRIPTION DIR DISABLE_CODE DISABLE_GIT ENTITY HOST IGNORE INITED INIT_TIMEOUT JOB_TYPE MODE "
+                "NAME NOTEBOOK_NAME NOTES ORGANIZATION PROGRAM PROJECT QUIET RESUME RUN_DIR RUN_GROUP RUN_ID "
+                "SAVE_CODE SHOW_RUN SILENT START_METHOD SWEEP_ID SWEEP_PARAM_PATH TAGS USERNAME USER_EMAIL "
+                "disable_git get_app_url get_args get_artifact_dir get_base_url get_data_dir get_description get_dir "
+                "get_entity get_ignore get_project get_run get_tags get_user_email get_username is_debug is_offline "
+                "is_quiet is_silent set_entity set_project should_save_code strtobool"
+            ).split()
+        },
+    ),
     "wandb.sdk.wandb_run": ("runhive.sdk._run", {"Run": "Run"}),
     "wandb.wandb_run": ("runhive.sdk._run", {"Run": "Run"}),
     "wandb.sdk.artifacts": None,
@@ -169,10 +183,7 @@ class _Loader(importlib.abc.Loader):
             mod.__path__ = []
         if shim is not None:
             source = importlib.import_module(shim[0])
-            names = shim[1]
-            if names == {"*": "*"}:
-                names = {n: n for n in source.__all__}
-            for name, attr in names.items():
+            for name, attr in shim[1].items():
                 setattr(mod, name, getattr(source, attr))
         return mod
 
