@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -204,3 +205,60 @@ def test_sampled_history_keeps_int_values(rh: RhEnv) -> None:
     exact(api_run.history(samples=10, keys=["loss", "big"]), ["loss", "big"])
     exact(api_run.history(samples=10, keys=["mixed"]), ["mixed"])
     exact(api_run.history(samples=10, keys=["epoch", "mixed", "whole"]), ["epoch", "mixed", "whole"])
+
+
+# 5. run.save keeps directories and honours policy ------------------------------------------------------------
+
+
+def test_save_keeps_paths_relative_to_base_path(rh: RhEnv) -> None:
+    run = runhive.init(project="s")
+    for e in (1, 2):
+        path = rh.work / "ckpt" / f"epoch{e}" / "model.pt"
+        path.parent.mkdir(parents=True)
+        path.write_text(f"epoch {e}")
+    (rh.work / "out").mkdir()
+    (rh.work / "out" / "w.bin").write_text("w")
+    files = Path(run.dir) / "files"
+    assert run.save("ckpt/epoch1/model.pt") == [str(files / "ckpt/epoch1/model.pt")]
+    run.save("ckpt/epoch2/model.pt")
+    run.save("ckpt/epoch2/*.pt", base_path="ckpt")  # relative to base_path
+    run.save(str(rh.work / "out" / "w.bin"))  # an absolute glob: relative to its own directory
+    run.save(str(rh.work / "ckpt" / "epoch*" / "*.pt"))  # ... the part before its first wildcard
+    with pytest.raises(runhive.UsageError, match="base_path"):
+        run.save("ckpt/epoch1/model.pt", base_path="out")
+    run.finish()
+    saved = {str(p.relative_to(files)): p.read_text() for p in files.rglob("*") if p.is_file()}
+    assert saved == {
+        "ckpt/epoch1/model.pt": "epoch 1",
+        "ckpt/epoch2/model.pt": "epoch 2",
+        "epoch1/model.pt": "epoch 1",
+        "epoch2/model.pt": "epoch 2",
+        "w.bin": "w",
+    }
+
+
+def test_save_policy_now_end_live(rh: RhEnv) -> None:
+    run = runhive.init(project="s")
+    names = ("now.txt", "end.txt", "live.txt")
+    for name in names:
+        (rh.work / name).write_text("v1")
+    run.save("now.txt", policy="now")
+    run.save("end.txt", policy="end")
+    run.save("live.txt")  # "live", the default
+    run.save("late*.txt", policy="end")  # matches nothing yet
+    files = Path(run.dir) / "files"
+    assert (files / "now.txt").read_text() == "v1"
+    assert not (files / "end.txt").exists()
+    assert (files / "live.txt").read_text() == "v1"
+    for name in names:
+        (rh.work / name).write_text("v2")
+    (rh.work / "late1.txt").write_text("late")
+    run.finish()
+    assert (files / "now.txt").read_text() == "v1"  # copied at the call only
+    assert (files / "end.txt").read_text() == "v2"  # copied at finish()
+    assert (files / "live.txt").read_text() == "v2"  # the latest contents
+    assert (files / "late1.txt").read_text() == "late"
+    again = runhive.init(project="s")
+    with pytest.raises(runhive.UsageError, match="policy"):
+        again.save("x", policy="sometimes")
+    again.finish()

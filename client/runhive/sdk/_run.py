@@ -69,6 +69,7 @@ class Run(RunExtras):
             self.summary._items.update(summary)
         self._finish_report: str = ""
         self._agg = Aggregator()
+        self._saved_globs: list[tuple[str, str]] = []  # run.save() globs copied again at finish()
         self._has_defs = False
         self._env_thread: Any = None
 
@@ -277,22 +278,54 @@ class Run(RunExtras):
         if policy not in ("live", "now", "end"):
             raise UsageError(f"run.save(policy={policy!r}): use 'live', 'now' or 'end'.")
         import glob
+
+        # W&B: files keep their path relative to base_path, by default the cwd for a relative glob and the
+        # glob's own directory for an absolute one, so ckpt/epoch1/model.pt and ckpt/epoch2/model.pt differ.
+        pattern = os.fspath(glob_str)
+        cwd = os.getcwd()
+        where = os.path.normpath(os.path.join(cwd, pattern))  # join keeps an absolute pattern as it is
+        if base_path is not None:
+            base = os.path.abspath(os.fspath(base_path))
+        elif os.path.isabs(pattern):  # the glob's directory: its components before the first wildcard
+            parts = where.split(os.sep)
+            fixed = next((i for i, part in enumerate(parts) if glob.has_magic(part)), len(parts) - 1)
+            base = os.sep.join(parts[:fixed]) or os.sep
+        else:
+            base = cwd
+        full = os.path.normpath(
+            pattern if os.path.isabs(pattern) else os.path.join(glob.escape(cwd), pattern)
+        )
+        if os.path.commonpath([where, base]) != base:
+            raise UsageError(
+                f"run.save({pattern!r}, base_path={base_path!r}): the glob is not under base_path; the files' "
+                "paths under the run's files/ are relative to base_path."
+            )
+        # "now" copies at the call, "end" at finish(), "live" at both (so files/ ends with the latest contents).
+        if policy != "end":
+            self._copy_saved(full, base)
+        if policy != "now" and (full, base) not in self._saved_globs:  # saving every epoch: copied once
+            self._saved_globs.append((full, base))
+        return [
+            os.path.join(self.dir, "files", os.path.relpath(path, base))
+            for path in sorted(glob.glob(full, recursive=True))
+            if os.path.isfile(path)
+        ]
+
+    def _copy_saved(self, full: str, base: str) -> None:
+        import glob
         import shutil
 
-        pattern = os.fspath(glob_str)
-        base = base_path if base_path is not None else os.path.dirname(pattern) or "."
-        saved = []
-        for path in glob.glob(pattern, recursive=True):
+        for path in sorted(glob.glob(full, recursive=True)):
             if not os.path.isfile(path):
                 continue
-            rel = os.path.relpath(path, base)
-            if rel.startswith(".."):
-                rel = os.path.basename(path)
-            dest = os.path.join(self.dir, "files", rel)
+            dest = os.path.join(self.dir, "files", os.path.relpath(path, base))
+            if os.path.abspath(dest) == os.path.abspath(path):
+                continue  # already in the run's files/
             os.makedirs(os.path.dirname(dest), exist_ok=True)
-            shutil.copy2(path, dest)
-            saved.append(dest)
-        return saved
+            try:
+                shutil.copy2(path, dest)
+            except OSError as e:  # a file removed meanwhile, a full disk: the run goes on
+                logger.warning("run %s: could not save %s: %s", self.id, path, e)
 
     def log_artifact(
         self,
@@ -326,6 +359,8 @@ class Run(RunExtras):
         if self._env_thread is not None:
             self._env_thread.join(5)  # git and code capture: bounded, never blocks finish for long
         self._flush_pending()
+        for full, base in self._saved_globs:  # run.save(policy="end" or "live")
+            self._copy_saved(full, base)
         code = 0 if exit_code is None else int(exit_code)
         self._exit_code = code
         self._enqueue(EXIT, code)
