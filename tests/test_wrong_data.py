@@ -206,6 +206,18 @@ def test_sampled_history_keeps_int_values(rh: RhEnv) -> None:
     exact(api_run.history(samples=10, keys=["mixed"]), ["mixed"])
     exact(api_run.history(samples=10, keys=["epoch", "mixed", "whole"]), ["epoch", "mixed", "whole"])
 
+    # Rows with the same numeric keys are stored as blocks: ints read back from inside a block too.
+    run = runhive.init(project="h")
+    for i in range(99):
+        run.log({"c": i, "f": i * 2.0})
+    run.log({"c": 99.5, "f": 0.5})  # the last value (the summary's) is a float
+    run.finish()
+    api_run = rh.api().run(f"h/{run.id}")
+    rows = {r["_step"]: r for r in api_run.history()}
+    exact(api_run.history(samples=10, keys=["c"]), ["c"])
+    exact(api_run.history(samples=10, keys=["f", "c"]), ["f", "c"])
+    assert {type(r["c"]) for r in api_run.history(samples=10, keys=["c"])} == {int}
+
 
 # 5. run.save keeps directories and honours policy ------------------------------------------------------------
 

@@ -227,15 +227,17 @@ class LocalBackend:
 
     def _values_from_rows(self, run: RunRecord, keys: list[str], rows: list[dict[str, Any]]) -> None:
         """Replace the values of `keys` in `rows` by the logged ones, read from only the history blocks that
-        hold the rows' steps."""
+        hold the steps of rows with an integral value."""
         from runhive.protocol import messages as pb
-        from runhive.protocol.rows import decode_rows
+        from runhive.protocol.rows import decode_rows, history_steps
 
-        wanted = sorted({r["_step"] for r in rows})
+        # Only integral values can have been logged as ints: read the rows of those alone.
+        wanted = sorted({r["_step"] for r in rows if any(r[k].is_integer() for k in keys)})
         blocks = self._query(
             "SELECT first_idx, first_step, last_step FROM history_blocks WHERE run_pk=? ORDER BY first_idx",
             [run.handle],
         )
+        wanted_set = set(wanted)
         found: dict[int, dict[str, Any]] = {}
         for first_idx, first_step, last_step in blocks:
             i = bisect_left(wanted, first_step)
@@ -249,11 +251,24 @@ class LocalBackend:
             for rec in pb.RecordBatch.FromString(data[0][0]).records:
                 if rec.WhichOneof("kind") != "history":
                     continue
-                for row in decode_rows(rec.history):
-                    step = row.get("_step", rec.history.step)
-                    j = bisect_left(wanted, step)
-                    if j < len(wanted) and wanted[j] == step:
+                h = rec.history
+                if (h.rows or 1) == 1:
+                    if h.step in wanted_set:
+                        row = decode_rows(h)[0]
+                        step = row.get("_step", h.step)
                         found.setdefault(step, {}).update((k, row[k]) for k in keys if k in row)
+                    continue
+                # A block of rows with the same numeric keys: pick the wanted rows' cells, decode nothing else.
+                fkeys, ikeys = list(h.keys), list(h.int_keys)
+                for n, step in enumerate(history_steps(h)):
+                    if step not in wanted_set:
+                        continue
+                    cells = found.setdefault(step, {})
+                    for k in keys:
+                        if k in ikeys:
+                            cells[k] = h.int_values[n * len(ikeys) + ikeys.index(k)]
+                        elif k in fkeys:
+                            cells[k] = h.values[n * len(fkeys) + fkeys.index(k)]
         for r in rows:
             logged = found.get(r["_step"])
             if logged:
@@ -274,7 +289,17 @@ class LocalBackend:
         by_pk = {r.handle: r for r in runs}
         with snapshot(db):
             chunks = read_chunks(db, key, list(by_pk), buckets)
+            # Fewer chunks than half the buckets: one point a chunk would leave most of the budget unspent (a
+            # 3,000-step run drawn as 24 points), so those runs' points are read and bucketed themselves.
+            thin = [pk for pk, c in chunks.items() if c and c[0][5] is None and 2 * len(c) <= buckets]
+            if thin:
+                chunks.update(read_chunks(db, key, thin, None))
         return {by_pk[pk].id: _series(c, buckets) for pk, c in chunks.items()}
+
+    def runs_since(self, entity: str | None, project: str, since: float) -> list[RunRecord]:
+        args: list[Any] = [since]
+        sql = _narrow(f"SELECT {_RUN_COLUMNS} FROM runs WHERE updated_at>=?", args, entity, project)
+        return [_run(r) for r in self._query(sql + " ORDER BY created_at, pk", args)]
 
     # Sweeps ---------------------------------------------------------------------------------------------
     def sweeps(self, entity: str | None, project: str) -> list[SweepRecord]:
@@ -317,6 +342,8 @@ def _series(chunks: list[tuple[Any, ...]], buckets: int) -> Series:
     """chunks: (first_step, n, min, max, last, steps_blob, vals_blob), in chunk order."""
     out = empty_series()
     total = sum(c[1] for c in chunks)
+    if total > buckets and chunks and chunks[0][5] is not None:
+        return _bucketed(chunks, total, buckets)
     if total <= buckets:
         for c in chunks:
             steps, vals = array("q"), array("d")
@@ -341,4 +368,27 @@ def _series(chunks: list[tuple[Any, ...]], buckets: int) -> Series:
         out["min"].append(min(mins) if mins else None)
         out["max"].append(max(maxs) if maxs else None)
         out["last"].append(part[-1][4])
+    return out
+
+
+def _bucketed(chunks: list[tuple[Any, ...]], total: int, buckets: int) -> Series:
+    """Every point of `chunks` (blobs present) in at most `buckets` buckets of equal size: the first step, the
+    min and max (NaN is a point but not a min or max) and the last value of each."""
+    steps, vals = array("q"), array("d")
+    for c in chunks:
+        steps.frombytes(c[5])
+        vals.frombytes(c[6])
+    size = -(-total // buckets)
+    out = empty_series()
+    for i in range(0, len(vals), size):
+        part = vals[i : i + size]
+        lo, hi = min(part), max(part)
+        if lo != lo or hi != hi:  # a leading NaN wins min()/max(): leave the NaNs out
+            clean = [v for v in part if v == v]
+            lo, hi = (min(clean), max(clean)) if clean else (None, None)  # type: ignore[assignment]
+        last = part[-1]
+        out["step"].append(steps[i])
+        out["min"].append(lo)
+        out["max"].append(hi)
+        out["last"].append(last if last == last else None)
     return out
