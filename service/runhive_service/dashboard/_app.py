@@ -17,13 +17,14 @@ import json
 import logging
 import math
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
@@ -32,6 +33,8 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from runhive.errors import UsageError
+
+from ._importance import importance, kind
 
 STATIC = Path(__file__).parent / "static"
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "[::1]")
@@ -215,7 +218,64 @@ def path_param(request: Request, kind: str, hint: str) -> str:
     return path
 
 
-Endpoint = Callable[[Request], Awaitable[Response]]
+Endpoint = Callable[[Request], Response]
+CACHED = "public, max-age=86400"  # plotly and the page's files: revalidated by ETag after a day
+
+
+def _compact(series: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    """A series without its min/max columns when every bucket is one point (nothing downsampled)."""
+    if series.get("min") == series.get("last") and series.get("max") == series.get("last"):
+        return {"step": series.get("step", []), "last": series.get("last", [])}
+    return series
+
+
+def _runtime(r: Any) -> float:
+    rt = _mapping(r.summary).get("_runtime")
+    if isinstance(rt, (int, float)) and not isinstance(rt, bool):
+        return float(rt)
+    return max(0.0, float(r.updated_at or 0) - float(r.created_at or 0))
+
+
+def _run_row(r: Any) -> dict[str, Any]:
+    """A run as the runs table shows it."""
+    return {
+        "id": r.id,
+        "entity": r.entity,
+        "project": r.project,
+        "name": r.name,
+        "state": r.state,
+        "exit_code": r.exit_code,
+        "created_at": r.created_at,
+        "updated_at": r.updated_at,
+        "runtime": _runtime(r),
+        "steps": (r.last_step + 1) if (r.last_step or 0) >= 0 else 0,
+        "summary": _numeric(r.summary),
+        "config": r.config,
+        "group": r.group,
+        "job_type": r.job_type,
+        "tags": r.tags,
+        "notes": r.notes,
+    }
+
+
+def _overview(meta: dict[str, Any], *paths: Path) -> dict[str, Any]:
+    """What the run page's overview shows of a run's metadata: host, python, command and git commit (no
+    absolute paths: the program by its name)."""
+    program = meta.get("program")
+    args = meta.get("args")
+    command = None
+    if isinstance(program, str) and program:
+        words = [Path(program).name if program.startswith("/") else program]
+        words += [str(a) for a in args] if isinstance(args, list) else []
+        command = scrub(" ".join(["python", *words]), *paths)
+    git = _mapping(meta.get("git"))
+    return {
+        "host": meta.get("host") if isinstance(meta.get("host"), str) else None,
+        "python": meta.get("python") if isinstance(meta.get("python"), str) else None,
+        "command": command,
+        "git_commit": git.get("commit") if isinstance(git.get("commit"), str) else None,
+        "git_remote": scrub(git["remote"], *paths) if isinstance(git.get("remote"), str) else None,
+    }
 
 
 def create_app(config: UiConfig) -> Starlette:
@@ -227,9 +287,10 @@ def create_app(config: UiConfig) -> Starlette:
     def answering(fn: Endpoint) -> Endpoint:
         """A refusal or the reader's UsageError as 4xx JSON, without the store's path."""
 
-        async def endpoint(request: Request) -> Response:
+        def endpoint(request: Request) -> Response:
+            # A plain function: Starlette runs it in its thread pool, so store reads never block the event loop.
             try:
-                return await fn(request)
+                return fn(request)
             except Refusal as exc:  # our own messages: they echo the request, never name a file
                 return JSONResponse({"error": exc.message}, status_code=exc.status)
             except UsageError as exc:
@@ -237,35 +298,64 @@ def create_app(config: UiConfig) -> Starlette:
 
         return endpoint
 
-    async def projects(request: Request) -> Response:
+    def projects(request: Request) -> Response:
         with api() as a:
             found = a.project_summaries()
         return _json(
             [{"entity": p.entity, "project": p.name, "runs": p.runs, "last": p.last_run_at} for p in found]
         )
 
-    async def runs(request: Request) -> Response:
+    def runs(request: Request) -> Response:
         project = project_param(request)
+        filters = request.query_params.get("filters")
+        parsed = None
+        if filters:
+            try:
+                parsed = json.loads(filters)
+            except ValueError:
+                raise Refusal(400, "filters: pass a JSON object, as Api().runs(filters=...) takes") from None
+            if not isinstance(parsed, dict):
+                raise Refusal(400, "filters: pass a JSON object, as Api().runs(filters=...) takes")
         with api() as a:
-            found = a.runs(project)
-            out = [
-                {
-                    "id": r.id,
-                    "entity": r.entity,
-                    "project": r.project,
-                    "name": r.name,
-                    "state": r.state,
-                    "created_at": r.created_at,
-                    "steps": (r.last_step + 1) if (r.last_step or 0) >= 0 else 0,
-                    "summary": _numeric(r.summary),
-                    "config": r.config,
-                    "group": r.group,
-                }
-                for r in found
-            ]
+            out = [_run_row(r) for r in a.runs(project, filters=parsed)]
         return _json(out)
 
-    async def metric(request: Request) -> Response:
+    def changes(request: Request) -> Response:
+        """The runs updated since the cursor ?since= (a run's updated_at; 0 for all) and the next cursor."""
+        project = project_param(request)
+        try:
+            since = float(request.query_params.get("since", "0"))
+        except ValueError:
+            raise Refusal(400, "since: pass the cursor a previous answer gave (a number)") from None
+        with api() as a:
+            found = [_run_row(r) for r in a.runs_since(project, since)]
+        cursor = max([since, *(r["updated_at"] or 0 for r in found)])
+        return _json({"cursor": cursor, "runs": found})
+
+    def metrics(request: Request) -> Response:
+        """Many metrics of many runs in one answer: {key: {run id: series}} (?key= repeated, or ?keys=a,b)."""
+        project = project_param(request)
+        keys = request.query_params.getlist("key")
+        if request.query_params.get("keys"):
+            keys += request.query_params["keys"].split(",")
+        keys = list(dict.fromkeys(k for k in keys if k))
+        if not keys:
+            raise Refusal(400, "pass ?project=NAME&key=METRIC (repeated) or &keys=A,B")
+        if len(keys) > 1000:
+            raise Refusal(400, "at most 1000 keys a request")
+        ids = request.query_params.get("runs")
+        with api() as a:
+            found = a.runs(project)
+            if ids:
+                wanted = set(ids.split(","))
+                found = [r for r in found if r.id in wanted]
+            out = {
+                key: {rid: _compact(s) for rid, s in a.metrics(key, found, buckets=config.buckets).items()}
+                for key in keys
+            }
+        return _json(out)
+
+    def metric(request: Request) -> Response:
         project, key = project_param(request), request.query_params.get("key")
         if not key:
             raise Refusal(400, "pass ?project=NAME&key=METRIC")
@@ -293,28 +383,21 @@ def create_app(config: UiConfig) -> Starlette:
             a.close()
             raise
 
-    async def run(request: Request) -> Response:
+    def run(request: Request) -> Response:
         a, r = lookup(request, "run", "entity/project/id")
         with a:
             system = r.history(stream="system")
             return _json(
                 {
-                    "id": r.id,
-                    "entity": r.entity,
-                    "project": r.project,
-                    "name": r.name,
-                    "state": r.state,
-                    "notes": r.notes,
-                    "tags": r.tags,
-                    "created_at": r.created_at,
-                    "config": r.config,
+                    **_run_row(r),
                     "summary": r.summary,
                     "keys": sorted(_numeric(r.summary)),
                     "system": system,
+                    "overview": _overview(_mapping(r.metadata), config.data_dir),
                 }
             )
 
-    async def sweeps(request: Request) -> Response:
+    def sweeps(request: Request) -> Response:
         project = project_param(request)
         with api() as a:
             found = a.sweeps(project)
@@ -331,26 +414,36 @@ def create_app(config: UiConfig) -> Starlette:
             ]
         )
 
-    async def sweep(request: Request) -> Response:
+    def sweep(request: Request) -> Response:
         a, sw = lookup(request, "sweep", "entity/project/sweep_id")
         with a:
             # A stored config is the user's: its parameters or metric may not have the shape a sweep needs
             # (a list of parameters, say); the page then shows the runs without those columns.
             cfg = _mapping(sw.config)
-            params = sorted(str(k) for k in _mapping(cfg.get("parameters")))
+            specs = _mapping(cfg.get("parameters"))
+            params = sorted(str(k) for k in specs)
+            kinds = {k: kind(specs.get(k)) for k in params}
             metric = _mapping(cfg.get("metric"))
             name = metric.get("name")
             name = name if isinstance(name, str) else None
+            goal = metric.get("goal", "minimize") if name else None
             runs = [
                 {
                     "id": r.id,
                     "name": r.name,
                     "state": r.state,
+                    "created_at": r.created_at,
                     "params": {k: _mapping(r.config).get(k) for k in params},
                     "metric": _mapping(r.summary).get(name) if name else None,
                 }
                 for r in sw.runs
             ]
+            scored = [r for r in runs if isinstance(_finite(r["metric"]), (int, float))]
+            best = None
+            if scored:
+                pick = max if goal == "maximize" else min
+                best = pick(scored, key=lambda r: r["metric"])["id"]
+            ranked = importance(params, kinds, [r["params"] for r in runs], [r["metric"] for r in runs])
             return _json(
                 {
                     "id": sw.id,
@@ -360,23 +453,28 @@ def create_app(config: UiConfig) -> Starlette:
                     "state": sw.state,
                     "method": cfg.get("method"),
                     "metric": name,
-                    "goal": metric.get("goal", "minimize") if name else None,
+                    "goal": goal,
                     "params": params,
+                    "kinds": kinds,
                     "expected_runs": sw.expected_run_count,
                     "runs": runs,
+                    "best": best,
+                    "importance": ranked,
+                    "config": cfg,
                 }
             )
 
-    async def unknown(request: Request) -> Response:
+    def unknown(request: Request) -> Response:
         raise Refusal(404, f"no such API endpoint: {request.url.path}")
 
     async def index(request: Request) -> Response:
-        return FileResponse(STATIC / "index.html")
+        return FileResponse(STATIC / "index.html", headers={"cache-control": "no-cache"})
 
     async def plotly_js(request: Request) -> Response:
         import plotly
 
-        return FileResponse(Path(plotly.__file__).parent / "package_data" / "plotly.min.js")
+        path = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+        return FileResponse(path, headers={"cache-control": CACHED})
 
     return Starlette(
         routes=[
@@ -384,6 +482,8 @@ def create_app(config: UiConfig) -> Starlette:
             Route("/api/projects", answering(projects)),
             Route("/api/runs", answering(runs)),
             Route("/api/metric", answering(metric)),
+            Route("/api/metrics", answering(metrics)),
+            Route("/api/changes", answering(changes)),
             Route("/api/run", answering(run)),
             Route("/api/sweeps", answering(sweeps)),
             Route("/api/sweep", answering(sweep)),
@@ -393,6 +493,7 @@ def create_app(config: UiConfig) -> Starlette:
         ],
         middleware=[
             Middleware(SecurityHeaders),
+            Middleware(GZipMiddleware, minimum_size=1024),  # plotly.min.js: 4.8 MB, 1.4 MB compressed
             Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts(config), www_redirect=False),
             Middleware(CatchAll),
         ],

@@ -91,7 +91,13 @@ class Backend(Protocol):
         ...
 
     def metrics(self, key: str, runs: Sequence[RunRecord], buckets: int) -> dict[str, Series]:
-        """One metric of many runs, downsampled to at most `buckets` points each: {run id: series}."""
+        """One metric of many runs, downsampled to at most `buckets` points each: {run id: series}. A run with
+        more points than `buckets` gets about `buckets` points (min, max and last of each bucket), not fewer."""
+        ...
+
+    def runs_since(self, entity: str | None, project: str, since: float) -> list[RunRecord]:
+        """The runs of a project updated at or after `since` (their `updated_at`), oldest first: what a live view
+        polls with the largest `updated_at` it has seen as the cursor."""
         ...
 
     def sweeps(self, entity: str | None, project: str) -> list[SweepRecord]: ...

@@ -66,6 +66,12 @@ class Api:
             runs = sort_docs(runs, lambda r: r._filter_doc(), order)
         return runs
 
+    def runs_since(self, path: str, since: float) -> list[ApiRun]:
+        """The runs of a project updated at or after `since` (a run's `updated_at`), oldest first: a live view's
+        poll, with the largest `updated_at` it has seen as the cursor."""
+        entity, project = _split_project(path)
+        return [ApiRun(self._backend, r) for r in self._backend.runs_since(entity, project, since)]
+
     def run(self, path: str) -> ApiRun:
         """One run by `"entity/project/id"`, `"project/id"` or `"id"`."""
         entity, project, run_id = split_path(path, "runs", "Api.run", "run_id")
