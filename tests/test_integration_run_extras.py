@@ -135,6 +135,7 @@ assert child.returncode == 0, child.stderr
 print("CHILD", child.stdout.strip())
 print("RUN", run.id, flush=True)
 sys.stdin.readline()  # the test looks at the run while this writer is still open
+runhive.log({"after": 1})  # after the child's rows: this process catches up with the run's steps
 run.finish()
 """
 
@@ -173,7 +174,13 @@ def test_attach_from_another_process_writes_to_the_same_run(rh: RhEnv) -> None:
     assert [r.id for r in runs] == [run_id]
     run = runs[0]
     assert run.state == "finished"
-    assert [r["loss"] for r in run.history()] == [1.0, 0.5, 1.0 / 3]
+    rows = run.history()
+    assert [(r["_step"], r.get("loss"), r.get("after")) for r in rows] == [
+        (0, 1.0, None),
+        (1, 0.5, None),
+        (2, 1.0 / 3, None),
+        (3, None, 1),
+    ]
     assert run.config == {"a": 1, "b": 2} and run.summary["best"] == 1.0
 
 

@@ -158,9 +158,55 @@ class RunExtras:
     @property
     def _attach_id(self) -> str:
         """What `runhive._attach()` takes in another process to write to this same run (W&B's `_attach_id`):
-        the run's path, entity/project/id."""
+        the run's path, entity/project/id. Handing it out makes the run shared (see `_share`)."""
+        self._share()
+        return self._path()
+
+    def _path(self) -> str:
         info = self._info
         return f"{info.entity}/{info.project}/{info.id}"
+
+    def _share(self) -> None:
+        """Several processes may now write this run, each with its own step counter: before a `log()` without
+        `step=`, this process catches up with the steps the others logged (the daemon's next step, asked at most
+        once a second), so rows logged here after a ddp_spawn child's come after them, as with W&B's one
+        counter in its service."""
+        if "log" in self.__dict__:
+            return
+        self.__dict__["log"] = self._log_shared
+        from . import _globals
+
+        if getattr(sys.modules.get("runhive"), "run", None) is self:
+            _globals.bind(self)  # type: ignore[arg-type]  # runhive.log: the shared log from now on
+
+    def _log_shared(self, data: Any, step: int | None = None, commit: bool | None = None) -> None:
+        me: Any = self
+        if step is None and not me._pending and not me._finished:
+            now = time.monotonic()
+            if now >= self.__dict__.get("_next_catch_up", 0.0):
+                self.__dict__["_next_catch_up"] = now + 1.0
+                self._catch_up()
+        type(self).log(me, data, step=step, commit=commit)  # type: ignore[attr-defined]
+
+    def _catch_up(self) -> None:
+        me: Any = self
+        from runhive.protocol import messages as pb
+
+        req = pb.InitRunRequest()
+        req.CopyFrom(me._handle.init_request)
+        req.resume = "attach"  # this writer again: the daemon answers with the run's next step
+
+        def call(c: Any) -> Any:
+            req.session = c.session
+            return c.stub.InitRun(req, timeout=10)
+
+        try:
+            reply = me._sender.call(call)
+        except Exception as exc:  # the daemon unreachable: go on with this process's own count
+            logger.debug("could not read run %s's next step: %s", self._info.id, exc)
+            return
+        if int(reply.starting_step) > me._step:
+            me._step = int(reply.starting_step)
 
     @classmethod
     def _attach(cls, attach_id: str | None = None, run_id: str | None = None) -> Any:
@@ -190,7 +236,11 @@ class RunExtras:
             raise UsageError(f"runhive._attach(): {target!r} is neither a run id nor entity/project/id.")
         validate_id(rid)
         for active in _globals.active_runs():
-            if active.id == rid and getattr(active, "_attach_id", None) == f"{entity}/{project}/{rid}":
+            if (
+                active.id == rid
+                and isinstance(active, RunExtras)
+                and active._path() == f"{entity}/{project}/{rid}"
+            ):
                 return active
         import socket
 
@@ -229,6 +279,7 @@ class RunExtras:
             starting_step=int(reply.starting_step),
             resumed=True,
         )
+        run._share()
         _globals.add_active(run)
         _globals.bind(run)
         _exit_hooks.install()
