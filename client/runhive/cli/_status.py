@@ -29,11 +29,13 @@ def _from_files(key: str) -> tuple[str | None, str | None]:
     return None, None
 
 
-def _source(env_names: tuple[str, ...], key: str) -> str:
+def _source(env_names: tuple[str, ...], key: str | None) -> str:
+    """Where a setting comes from: an environment variable, a settings file (for the keys files may set), or the
+    default."""
     for name in env_names:
         if os.environ.get(name):
             return name
-    return _from_files(key)[1] or "default"
+    return (_from_files(key)[1] if key else None) or "default"
 
 
 def collect() -> dict[str, Any]:
@@ -71,11 +73,11 @@ def collect() -> dict[str, Any]:
             "value": str(s.resolved_root_dir / "runhive"),
             "source": _source(("RUNHIVE_DIR",), "root_dir"),
         },
-        "data_dir": {"value": str(s.resolved_data_dir), "source": _source(("RUNHIVE_DATA_DIR",), "data_dir")},
+        "data_dir": {"value": str(s.resolved_data_dir), "source": _source(("RUNHIVE_DATA_DIR",), None)},
         "store": {"value": str(s.store_path), "exists": s.store_path.exists()},
         "service_dir": {
             "value": str(s.resolved_service_dir),
-            "source": _source(("RUNHIVE_SERVICE_DIR",), "service_dir"),
+            "source": _source(("RUNHIVE_SERVICE_DIR",), None),
         },
         "daemon": daemon,
         "server": {

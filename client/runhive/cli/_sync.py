@@ -4,6 +4,9 @@ PATH is a run directory, a `runhive/` directory of them, or a run's WAL file (`r
 `./runhive/` (under `RUNHIVE_DIR` when set). Runs already synced (`.synced` in their directory) and runs that
 were written online are skipped unless asked for. Syncing is resumable and idempotent: the daemon continues
 from what the store already holds.
+
+W&B's flags: `-p/-e/--id` (another identity), `--include-online`, `--include-synced`, `--no-include-offline`,
+`--sync-all`; `--dry-run` and `--clean` (with `--clean-old-hours`, `--clean-force`) are in `_sync_plan`.
 """
 
 from __future__ import annotations
