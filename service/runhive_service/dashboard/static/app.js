@@ -3,10 +3,15 @@
 // Names are the user's (runs, metrics, projects, config keys, tags, sweeps): the DOM gets them as text nodes only
 // (never innerHTML), and plotly, which renders HTML-like markup (<a href>, <span style>, <b>) in titles, legends,
 // axis labels and hover text, gets them through esc().
+// Live: the project and run pages poll /api/changes?since=<cursor> every POLL_MS and fetch the metrics of the runs
+// that changed only, in one request (/api/metrics?key=a&key=b&runs=...); plotly redraws with Plotly.react.
 "use strict";
 
 const view = document.getElementById("view");
 const crumbs = document.getElementById("crumbs");
+const POLL_MS = 2000;
+const PAGE_SIZE = 20;
+let live = null; // the current page's poller: cleared when the route changes
 
 function el(tag, attrs, ...children) {
   const node = document.createElement(tag);
@@ -25,6 +30,7 @@ function esc(v) {
 }
 
 const enc = encodeURIComponent;
+const PLOT_CONFIG = { displaylogo: false, responsive: true };
 
 function runHref(entity, project, id) {
   return `#/r/${enc(entity)}/${enc(project)}/${enc(id)}`;
@@ -47,15 +53,54 @@ function when(t) {
   return t ? new Date(t * 1000).toLocaleString() : "";
 }
 
-// Exponential moving average, as W&B's default smoothing; gaps (null) are kept.
+function duration(s) {
+  if (typeof s !== "number" || !isFinite(s)) return "";
+  if (s < 60) return `${s.toFixed(1)}s`;
+  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = Math.floor(s % 60);
+  return h ? `${h}h ${m}m` : `${m}m ${sec}s`;
+}
+
+function stateText(r) {
+  return (r.state === "failed" || r.state === "crashed") && r.exit_code !== null && r.exit_code !== undefined
+    ? `${r.state} (exit ${r.exit_code})` : r.state;
+}
+
+// One colour per run, the same in every chart: hues a golden angle apart (neighbours never look alike; 100 runs
+// stay distinct), lightness in three steps.
+function colour(i, alpha) {
+  const h = (i * 137.508) % 360, s = 70 - (Math.floor(i / 3) % 2) * 15, l = 38 + (i % 3) * 10;
+  return alpha === undefined ? `hsl(${h.toFixed(1)},${s}%,${l}%)` : `hsla(${h.toFixed(1)},${s}%,${l}%,${alpha})`;
+}
+
+// W&B's exponential moving average (TensorBoard's, debiased so the start is not pulled to 0); gaps kept.
 function smooth(values, weight) {
   if (!weight) return values;
-  let last = null;
+  let acc = 0, n = 0;
   return values.map((v) => {
-    if (v === null) return null;
-    last = last === null ? v : last * weight + (1 - weight) * v;
-    return last;
+    if (v === null || v === undefined) return null;
+    acc = acc * weight + (1 - weight) * v;
+    n += 1;
+    return acc / (1 - Math.pow(weight, n));
   });
+}
+
+// The time of each step, interpolated from the run's _timestamp series (steps ascending).
+function timesAt(ts, steps) {
+  if (!ts || !ts.step.length) return null;
+  const xs = ts.step, ys = ts.last;
+  let j = 0;
+  return steps.map((s) => {
+    while (j + 1 < xs.length && xs[j + 1] <= s) j += 1;
+    if (j + 1 >= xs.length || xs[j] >= s) return ys[j];
+    const f = (s - xs[j]) / (xs[j + 1] - xs[j]);
+    return ys[j] + f * (ys[j + 1] - ys[j]);
+  });
+}
+
+// A section per key prefix ("train/loss" → "train"), keys without one under "charts".
+function prefixOf(key) {
+  const i = key.indexOf("/");
+  return i > 0 ? key.slice(0, i) : "charts";
 }
 
 async function projectsPage() {
@@ -76,99 +121,422 @@ async function projectsPage() {
       el("tbody", {}, ...rows)));
 }
 
+// Charts ---------------------------------------------------------------------------------------------------------
+
+// Traces of one metric: per run its line (smoothed when asked, the raw line faint behind it), and where buckets
+// hold several points their min/max band, all in the run's colour. Only the legend chart shows the legend.
+function metricTraces(key, runs, data, opts) {
+  const traces = [];
+  for (const r of runs) {
+    const s = data[key] && data[key][r.id];
+    if (!s || !s.step.length) continue;
+    let x = s.step;
+    if (opts.xaxis !== "step") {
+      const t = timesAt(data._timestamp && data._timestamp[r.id], s.step);
+      if (t) x = opts.xaxis === "wall" ? t.map((v) => new Date(v * 1000)) : t.map((v) => v - r.created_at);
+    }
+    const c = colour(r.index), id = r.id, visible = opts.hidden.has(id) ? "legendonly" : true;
+    const single = s.step.length < 2;
+    traces.push({ x, y: smooth(s.last, opts.smoothing), name: esc(r.name || r.id), type: "scatter",
+      mode: single ? "lines+markers" : "lines", line: { color: c, width: 1.6 }, marker: { color: c, size: 6 },
+      legendgroup: id, visible, showlegend: opts.legend });
+    if (opts.smoothing) {
+      traces.push({ x, y: s.last, type: "scatter", mode: "lines", line: { color: c, width: 1 }, opacity: 0.25,
+        hoverinfo: "skip", showlegend: false, legendgroup: id, visible });
+    }
+    if (s.min && s.max) {
+      traces.push({ x, y: s.min, type: "scatter", mode: "lines", line: { width: 0, color: c }, hoverinfo: "skip",
+        showlegend: false, legendgroup: id, visible });
+      traces.push({ x, y: s.max, type: "scatter", mode: "lines", line: { width: 0, color: c }, fill: "tonexty",
+        fillcolor: colour(r.index, 0.15), hoverinfo: "skip", showlegend: false, legendgroup: id, visible });
+    }
+  }
+  return traces;
+}
+
+const XTITLE = { step: "step", relative: "relative time (s)", wall: "wall time" };
+
+function metricLayout(key, opts) {
+  const layout = {
+    title: { text: esc(key) }, margin: { t: 40, r: 10, l: 60, b: 45 }, showlegend: opts.legend,
+    xaxis: { title: { text: XTITLE[opts.xaxis] }, type: opts.xaxis === "wall" ? "date" : "linear" },
+    yaxis: { title: { text: esc(key) }, type: opts.log ? "log" : "linear" }, uirevision: key,
+  };
+  if (opts.legend) layout.legend = { orientation: "h", y: -0.25, x: 0, yanchor: "top" };
+  return layout;
+}
+
+// The project page ------------------------------------------------------------------------------------------------
+
+const FIXED_COLUMNS = [
+  ["name", "name"], ["state", "state"], ["created_at", "created"], ["runtime", "runtime"], ["steps", "steps"],
+  ["group", "group"], ["job_type", "job type"], ["tags", "tags"], ["notes", "notes"],
+];
+
+function cellValue(r, col) {
+  if (col.startsWith("c:")) return r.config[col.slice(2)];
+  if (col.startsWith("s:")) return r.summary[col.slice(2)];
+  if (col === "name") return r.name || r.id;
+  if (col === "tags") return (r.tags || []).join(", ");
+  return r[col];
+}
+
+function compare(a, b) {
+  const ma = a === undefined || a === null || a === "", mb = b === undefined || b === null || b === "";
+  if (ma || mb) return ma === mb ? 0 : ma ? 1 : -1;
+  if (typeof a === "number" && typeof b === "number") return a - b;
+  return fmt(a).localeCompare(fmt(b), undefined, { numeric: true });
+}
+
 async function projectPage(project) {
   crumbs.replaceChildren(" / ", el("a", { href: `#/p/${enc(project)}` }, project));
-  const runs = await getJSON(`/api/runs?project=${enc(project)}`);
-  const keys = [...new Set(runs.flatMap((r) => Object.keys(r.summary)))].sort();
-  const head = el("tr", {}, ...["name", "id", "state", "steps", "created", ...keys].map((k) => el("th", {}, k)));
-  const body = runs.map((r) =>
-    el("tr", { class: "run-row" },
-      el("td", {}, el("a", { href: runHref(r.entity, r.project, r.id) }, r.name || r.id)),
-      el("td", {}, r.id), el("td", { class: `state-${r.state}` }, r.state), el("td", {}, r.steps),
-      el("td", {}, when(r.created_at)), ...keys.map((k) => el("td", {}, fmt(r.summary[k])))));
+  const changes = await getJSON(`/api/changes?project=${enc(project)}&since=0`);
+  const st = {
+    project, runs: new Map(), cursor: changes.cursor, data: {}, keys: [], deselected: new Set(), hidden: new Set(),
+    filterIds: null, sort: { col: "created_at", desc: false }, page: 0, drawn: new Map(),
+  };
+  const addRuns = (list) => {
+    for (const r of list) {
+      const old = st.runs.get(r.id);
+      r.index = old ? old.index : st.runs.size;
+      st.runs.set(r.id, r);
+    }
+  };
+  addRuns(changes.runs);
+
+  const search = el("input", { type: "search", id: "run-search", placeholder: "search runs" });
+  const stateFilter = el("select", { id: "state-filter" },
+    ...["", "running", "finished", "failed", "crashed"].map((s) => el("option", { value: s }, s || "any state")));
+  const filterBox = el("input", { type: "text", id: "run-filter", size: "40",
+    placeholder: 'filter, as Api().runs: {"config.lr": {"$gt": 0.01}}' });
+  const filterError = el("span", { id: "filter-error", class: "error" });
+  const selectAll = el("input", { type: "checkbox", id: "select-all", checked: "" });
+  const thead = el("thead");
+  const tbody = el("tbody");
+  const pageInfo = el("span", { id: "page-info", class: "muted" });
+  const prev = el("button", { id: "prev-page", type: "button" }, "‹ newer");
+  const next = el("button", { id: "next-page", type: "button" }, "older ›");
   const slider = el("input", { type: "range", min: "0", max: "0.99", step: "0.01", value: "0", id: "smoothing" });
-  const charts = el("div", { class: "charts" });
+  const xaxis = el("select", { id: "xaxis" }, el("option", { value: "step" }, "step"),
+    el("option", { value: "relative" }, "relative time"), el("option", { value: "wall" }, "wall time"));
+  const logScale = el("input", { type: "checkbox", id: "logscale" });
+  const metricSearch = el("input", { type: "search", id: "metric-search", placeholder: "search metrics" });
+  const liveStatus = el("span", { id: "live-status", class: "muted" });
+  const sections = el("div", { id: "sections" });
   view.replaceChildren(el("h2", {}, project),
-    el("table", { id: "runs" }, el("thead", {}, head), el("tbody", {}, ...body)),
-    el("div", { class: "controls" }, el("label", { for: "smoothing" }, "Smoothing"), slider),
-    charts);
+    el("div", { class: "controls" }, search, stateFilter, filterBox, filterError),
+    el("div", { class: "table-wrap" }, el("table", { id: "runs" }, thead, tbody)),
+    el("div", { class: "controls" }, prev, pageInfo, next),
+    el("div", { class: "controls" }, el("label", { for: "smoothing" }, "Smoothing"), slider,
+      el("label", { for: "xaxis" }, "x axis"), xaxis, el("label", {}, logScale, " log scale"), metricSearch,
+      liveStatus),
+    sections);
+
   const sweeps = await getJSON(`/api/sweeps?project=${enc(project)}`);
   if (sweeps.length) {
-    const entity = runs.length ? runs[0].entity : "";
+    const first = st.runs.values().next().value;
+    const entity = first ? first.entity : "";
     view.insertBefore(el("p", { id: "sweeps" }, "Sweeps: ",
       ...sweeps.map((s) => el("a", { href: `#/s/${enc(entity)}/${enc(project)}/${enc(s.id)}`, class: "sweep-link" },
         `${s.name || s.id} (${s.config.method}, ${s.state.toLowerCase()}) `))), view.children[1]);
   }
-  const names = Object.fromEntries(runs.map((r) => [r.id, r.name || r.id]));
-  const drawn = [];
-  for (const key of keys) {
-    const div = el("div", { class: "chart", "data-key": key });
-    charts.append(div);
-    const series = await getJSON(`/api/metric?project=${enc(project)}&key=${enc(key)}`);
-    drawn.push({ div, key, series });
-  }
-  const draw = () => {
-    const w = Number(slider.value);
-    for (const { div, key, series } of drawn) {
-      // Each point is a bucket of the stored chunks: its last value drawn as the line, its min and max as a band.
-      const traces = [];
-      for (const [id, s] of Object.entries(series)) {
-        const banded = s.min.some((v, i) => v !== s.max[i]);
-        if (banded) {
-          traces.push({ x: s.step, y: s.min, mode: "lines", line: { width: 0 }, showlegend: false, hoverinfo: "skip",
-            legendgroup: id });
-          traces.push({ x: s.step, y: s.max, mode: "lines", line: { width: 0 }, fill: "tonexty",
-            fillcolor: "rgba(120,130,150,0.15)", showlegend: false, hoverinfo: "skip", legendgroup: id });
-        }
-        traces.push({ x: s.step, y: smooth(s.last, w), name: esc(names[id] || id), mode: "lines", type: "scatter",
-          legendgroup: id });
+
+  const matching = () => {
+    const q = search.value.trim().toLowerCase();
+    return [...st.runs.values()].filter((r) => {
+      if (stateFilter.value && r.state !== stateFilter.value) return false;
+      if (st.filterIds && !st.filterIds.has(r.id)) return false;
+      if (!q) return true;
+      return [r.name, r.id, r.group, r.job_type, r.notes, r.state, ...(r.tags || [])]
+        .some((v) => String(v || "").toLowerCase().includes(q));
+    });
+  };
+  const charted = () => matching().filter((r) => !st.deselected.has(r.id)).sort((a, b) => a.index - b.index);
+  const columns = () => {
+    const cfg = new Set(), sum = new Set();
+    for (const r of st.runs.values()) {
+      Object.keys(r.config || {}).forEach((k) => { if (!k.startsWith("_")) cfg.add(k); });
+      Object.keys(r.summary || {}).forEach((k) => sum.add(k));
+    }
+    return [...FIXED_COLUMNS, ...[...cfg].sort().map((k) => [`c:${k}`, k, "config"]),
+      ...[...sum].sort().map((k) => [`s:${k}`, k, "summary"])];
+  };
+
+  const renderTable = () => {
+    const cols = columns();
+    thead.replaceChildren(el("tr", {}, el("th", {}, selectAll), ...cols.map(([col, label, kind]) => {
+      const arrow = st.sort.col === col ? (st.sort.desc ? " ▼" : " ▲") : "";
+      return el("th", { class: `sortable${kind ? ` ${kind}` : ""}`, "data-col": col,
+        onclick: () => {
+          st.sort = { col, desc: st.sort.col === col ? !st.sort.desc : col === "created_at" };
+          st.page = 0;
+          renderTable();
+        } }, label, arrow);
+    })));
+    const rows = matching().sort((a, b) => {
+      const c = compare(cellValue(a, st.sort.col), cellValue(b, st.sort.col));
+      return st.sort.desc ? -c : c;
+    });
+    const pages = Math.max(1, Math.ceil(rows.length / PAGE_SIZE));
+    st.page = Math.min(st.page, pages - 1);
+    const shown = rows.slice(st.page * PAGE_SIZE, (st.page + 1) * PAGE_SIZE);
+    tbody.replaceChildren(...shown.map((r) => {
+      const box = el("input", { type: "checkbox", class: "run-select", "data-id": r.id });
+      box.checked = !st.deselected.has(r.id);
+      box.addEventListener("change", () => {
+        if (box.checked) st.deselected.delete(r.id); else st.deselected.add(r.id);
+        drawCharts();
+      });
+      const swatch = el("span", { class: "swatch" });
+      swatch.style.backgroundColor = colour(r.index);
+      return el("tr", { class: "run-row", "data-id": r.id }, el("td", {}, box),
+        ...cols.map(([col]) => {
+          if (col === "name") return el("td", {}, el("a", { href: runHref(r.entity, r.project, r.id) }, r.name || r.id),
+            swatch);
+          if (col === "state") return el("td", { class: `state state-${r.state}` }, stateText(r));
+          if (col === "created_at") return el("td", {}, when(r.created_at));
+          if (col === "runtime") return el("td", {}, duration(r.runtime));
+          if (col === "tags") return el("td", {}, ...(r.tags || []).map((t) => el("span", { class: "tag" }, t)));
+          return el("td", { class: col.includes(":") ? "num" : "" }, fmt(cellValue(r, col)));
+        }));
+    }));
+    pageInfo.textContent = rows.length
+      ? `${st.page * PAGE_SIZE + 1}–${st.page * PAGE_SIZE + shown.length} of ${rows.length} runs` : "no runs match";
+    prev.disabled = st.page === 0;
+    next.disabled = st.page >= pages - 1;
+  };
+
+  const opts = () => ({ smoothing: Number(slider.value), xaxis: xaxis.value, log: logScale.checked, hidden: st.hidden });
+
+  // One <details> per key prefix, one chart per key; collapsed sections and searched-away charts are not drawn.
+  const layoutCharts = () => {
+    const have = new Set([...sections.querySelectorAll(".chart")].map((d) => d.dataset.key));
+    for (const key of st.keys) {
+      if (have.has(key)) continue;
+      const prefix = prefixOf(key);
+      let sec = [...sections.children].find((s) => s.dataset.prefix === prefix);
+      if (!sec) {
+        sec = el("details", { class: "section", "data-prefix": prefix, open: "" }, el("summary", {}, prefix),
+          el("div", { class: "charts" }));
+        sec.addEventListener("toggle", () => drawCharts());
+        const after = [...sections.children].find((s) => s.dataset.prefix > prefix);
+        sections.insertBefore(sec, after || null);
       }
-      Plotly.react(div, traces, { title: { text: esc(key) }, margin: { t: 40, r: 10, l: 50, b: 40 },
-        xaxis: { title: { text: "step" } }, showlegend: true }, { displaylogo: false, responsive: true });
+      const grid = sec.querySelector(".charts");
+      const div = el("div", { class: "chart", "data-key": key });
+      const later = [...grid.children].find((d) => d.dataset.key > key);
+      grid.insertBefore(div, later || null);
     }
   };
-  slider.addEventListener("input", draw);
-  draw();
+
+  const drawCharts = () => {
+    const q = metricSearch.value.trim().toLowerCase();
+    const runs = charted();
+    const o = opts();
+    let legendPlaced = false;
+    for (const sec of sections.children) {
+      let any = false;
+      for (const div of sec.querySelectorAll(".chart")) {
+        const show = !q || div.dataset.key.toLowerCase().includes(q);
+        div.hidden = !show;
+        any = any || show;
+        if (!show || !sec.open) continue;
+        const legend = !legendPlaced; // one legend for every chart: on the first one drawn
+        legendPlaced = true;
+        div.classList.toggle("with-legend", legend);
+        const traces = metricTraces(div.dataset.key, runs, st.data, { ...o, legend });
+        Plotly.react(div, traces, metricLayout(div.dataset.key, { ...o, legend }), PLOT_CONFIG);
+        if (legend && !div.dataset.listening) {
+          div.dataset.listening = "1";
+          div.on("plotly_legendclick", (ev) => {
+            const id = ev.data[ev.curveNumber].legendgroup;
+            if (st.hidden.has(id)) st.hidden.delete(id); else st.hidden.add(id);
+            drawCharts();
+            return false;
+          });
+          div.on("plotly_legenddoubleclick", () => false);
+        }
+      }
+      sec.hidden = !any;
+    }
+  };
+
+  const keysOf = () => [...new Set([...st.runs.values()].flatMap((r) => Object.keys(r.summary)))].sort();
+
+  // Fetch every key of `ids` (all runs when null) in one request and merge it into st.data.
+  const fetchMetrics = async (keys, ids) => {
+    if (!keys.length) return;
+    const q = [...keys, "_timestamp"].map((k) => `key=${enc(k)}`).join("&");
+    const runs = ids ? `&runs=${enc(ids.join(","))}` : "";
+    const got = await getJSON(`/api/metrics?project=${enc(project)}&${q}${runs}`);
+    for (const [key, series] of Object.entries(got)) {
+      st.data[key] = Object.assign(st.data[key] || {}, series);
+    }
+  };
+
+  st.keys = keysOf();
+  renderTable();
+  layoutCharts();
+  await fetchMetrics(st.keys, null);
+  drawCharts();
+
+  search.addEventListener("input", () => { st.page = 0; renderTable(); drawCharts(); });
+  stateFilter.addEventListener("change", () => { st.page = 0; renderTable(); drawCharts(); });
+  filterBox.addEventListener("change", async () => {
+    filterError.textContent = "";
+    const text = filterBox.value.trim();
+    try {
+      st.filterIds = text
+        ? new Set((await getJSON(`/api/runs?project=${enc(project)}&filters=${enc(text)}`)).map((r) => r.id)) : null;
+    } catch (err) {
+      filterError.textContent = err.message;
+    }
+    st.page = 0;
+    renderTable();
+    drawCharts();
+  });
+  selectAll.addEventListener("change", () => {
+    for (const r of matching()) { if (selectAll.checked) st.deselected.delete(r.id); else st.deselected.add(r.id); }
+    renderTable();
+    drawCharts();
+  });
+  prev.addEventListener("click", () => { st.page -= 1; renderTable(); });
+  next.addEventListener("click", () => { st.page += 1; renderTable(); });
+  for (const c of [slider, metricSearch]) c.addEventListener("input", drawCharts);
+  for (const c of [xaxis, logScale]) c.addEventListener("change", drawCharts);
+
+  // Live: runs updated since the cursor; their metrics only (every key, new ones included) in one request.
+  let busy = false;
+  const poll = async () => {
+    if (busy) return;
+    busy = true;
+    try {
+      const got = await getJSON(`/api/changes?project=${enc(project)}&since=${st.cursor}`);
+      st.cursor = got.cursor;
+      const changed = got.runs.filter((r) => {
+        const old = st.runs.get(r.id);
+        return !old || old.updated_at !== r.updated_at || old.state !== r.state || old.steps !== r.steps;
+      });
+      if (!changed.length) return;
+      addRuns(changed);
+      const keys = keysOf();
+      st.keys = keys;
+      renderTable();
+      layoutCharts();
+      await fetchMetrics(keys, changed.map((r) => r.id));
+      drawCharts();
+      liveStatus.textContent = `updated ${new Date().toLocaleTimeString()}`;
+    } catch (err) {
+      liveStatus.textContent = `live updates paused: ${err.message}`;
+    } finally {
+      busy = false;
+    }
+  };
+  live = setInterval(poll, POLL_MS);
+}
+
+// The run page ----------------------------------------------------------------------------------------------------
+
+function overviewRows(run) {
+  const o = run.overview || {};
+  const rows = [
+    ["state", stateText(run)], ["notes", run.notes], ["tags", run.tags], ["group", run.group],
+    ["job type", run.job_type], ["created", when(run.created_at)], ["runtime", duration(run.runtime)],
+    ["host", o.host], ["python", o.python], ["command", o.command], ["git commit", o.git_commit],
+    ["git remote", o.git_remote],
+  ];
+  return rows.filter(([, v]) => v !== null && v !== undefined && v !== "" && !(Array.isArray(v) && !v.length))
+    .map(([k, v]) => el("tr", { "data-field": k }, el("th", {}, k),
+      el("td", { class: k === "state" ? `state state-${run.state}` : "" },
+        ...(Array.isArray(v) ? v.map((t) => el("span", { class: "tag" }, t)) : [v]))));
 }
 
 async function runPage(entity, project, id) {
   crumbs.replaceChildren(" / ", el("a", { href: `#/p/${enc(project)}` }, project), " / ", id);
-  const run = await getJSON(`/api/run?path=${enc(`${entity}/${project}/${id}`)}`);
-  const charts = el("div", { class: "charts" });
+  const path = `/api/run?path=${enc(`${entity}/${project}/${id}`)}`;
+  let run = await getJSON(path);
+  const state = el("span", { class: `state state-${run.state}`, id: "run-state" }, stateText(run));
+  const overview = el("tbody");
+  const config = el("pre", { id: "config" });
+  const summary = el("pre", { id: "summary" });
+  const charts = el("div", { class: "charts", id: "run-charts" });
+  const system = el("div", { class: "charts", id: "system-charts" });
   view.replaceChildren(
-    el("h2", {}, `${run.name || run.id} `, el("span", { class: `state-${run.state}` }, run.state)),
+    el("h2", {}, `${run.name || run.id} `, state),
     el("p", { class: "muted" }, `${run.entity}/${run.project}/${run.id} · started ${when(run.created_at)}`),
     el("p", { id: "tags" }, ...(run.tags || []).map((t) => el("span", { class: "tag" }, t))),
-    el("h3", {}, "Config"), el("pre", { id: "config" }, JSON.stringify(run.config, null, 2)),
-    el("h3", {}, "Summary"), el("pre", { id: "summary" }, JSON.stringify(run.summary, null, 2)),
-    el("h3", {}, "Charts"), charts);
-  for (const key of run.keys) {
-    const series = await getJSON(
-      `/api/metric?project=${enc(project)}&key=${enc(key)}&runs=${enc(run.id)}`);
-    const s = series[run.id];
-    if (!s) continue;
-    const div = el("div", { class: "chart", "data-key": key });
-    charts.append(div);
-    Plotly.newPlot(div, [{ x: s.step, y: s.last, mode: "lines", name: esc(key) }],
-      { title: { text: esc(key) }, margin: { t: 40, r: 10, l: 50, b: 40 } }, { displaylogo: false, responsive: true });
-  }
-  const sys = run.system;
-  if (sys.length) {
-    const keys = Object.keys(sys[sys.length - 1]).filter((k) => k.startsWith("system.")).sort();
-    for (const key of keys) {
-      const div = el("div", { class: "chart system", "data-key": key });
-      charts.append(div);
-      Plotly.newPlot(div, [{ x: sys.map((r) => r._runtime), y: sys.map((r) => r[key] ?? null), mode: "lines" }],
-        { title: { text: esc(key) }, margin: { t: 40, r: 10, l: 50, b: 40 }, xaxis: { title: { text: "seconds" } } },
-        { displaylogo: false, responsive: true });
+    el("h3", {}, "Overview"), el("table", { id: "overview", class: "kv" }, overview),
+    el("h3", {}, "Config"), config, el("h3", {}, "Summary"), summary,
+    el("h3", {}, "Charts"), charts, el("h3", {}, "System"), system);
+  const runRow = { ...run, index: 0 };
+
+  const draw = async () => {
+    state.textContent = stateText(run);
+    state.className = `state state-${run.state}`;
+    overview.replaceChildren(...overviewRows(run));
+    config.textContent = JSON.stringify(run.config, null, 2);
+    summary.textContent = JSON.stringify(run.summary, null, 2);
+    const data = run.keys.length
+      ? await getJSON(`/api/metrics?project=${enc(project)}&${[...run.keys, "_timestamp"]
+        .map((k) => `key=${enc(k)}`).join("&")}&runs=${enc(run.id)}`) : {};
+    for (const key of run.keys) {
+      if (!data[key] || !data[key][run.id]) continue;
+      let div = [...charts.children].find((d) => d.dataset.key === key);
+      if (!div) { div = el("div", { class: "chart", "data-key": key }); charts.append(div); }
+      const o = { smoothing: 0, xaxis: "step", log: false, hidden: new Set(), legend: false };
+      Plotly.react(div, metricTraces(key, [runRow], data, o), metricLayout(key, o), PLOT_CONFIG);
     }
-  }
+    const sys = run.system;
+    const keys = [...new Set(sys.flatMap((r) => Object.keys(r)))].filter((k) => k.startsWith("system.")).sort();
+    if (!keys.length) system.replaceChildren(el("p", { class: "muted" }, "No system metrics sampled."));
+    for (const key of keys) {
+      let div = [...system.children].find((d) => d.dataset && d.dataset.key === key);
+      if (!div) { div = el("div", { class: "chart system", "data-key": key }); system.append(div); }
+      const rows = sys.filter((r) => r[key] !== undefined);
+      Plotly.react(div, [{ x: rows.map((r) => r._runtime), y: rows.map((r) => r[key]), type: "scatter",
+        mode: rows.length < 2 ? "lines+markers" : "lines", name: esc(key), marker: { size: 7 } }],
+      { title: { text: esc(key) }, margin: { t: 40, r: 10, l: 60, b: 45 },
+        xaxis: { title: { text: "runtime (s)" } }, yaxis: { title: { text: esc(key.slice(7)) } } }, PLOT_CONFIG);
+    }
+  };
+  await draw();
+
+  let cursor = run.updated_at, busy = false;
+  live = setInterval(async () => {
+    if (busy || run.state !== "running") return;
+    busy = true;
+    try {
+      const got = await getJSON(`/api/changes?project=${enc(`${run.entity}/${project}`)}&since=${cursor}`);
+      cursor = got.cursor;
+      const mine = got.runs.find((r) => r.id === run.id);
+      if (mine && (mine.updated_at !== run.updated_at || mine.state !== run.state)) {
+        run = await getJSON(path);
+        await draw();
+      }
+    } catch (err) {
+      // the next poll tries again
+    } finally {
+      busy = false;
+    }
+  }, POLL_MS);
 }
 
-// A numeric axis for numbers; categories (strings, booleans) get an axis of their own with labelled ticks.
-function axis(label, values) {
-  if (values.every((v) => typeof v === "number")) return { label: esc(label), values };
-  const cats = [...new Set(values.map((v) => JSON.stringify(v)))];
+// The sweep page --------------------------------------------------------------------------------------------------
+
+// A parcoords axis: categories (a parameter's `values`, strings, booleans) get labelled ticks; log-distributed
+// parameters are drawn as log10 with ticks at the real values; the rest is linear.
+function axis(label, values, how) {
+  if (how === "log" && values.every((v) => typeof v === "number" && v > 0)) {
+    const logs = values.map((v) => Math.log10(v));
+    const lo = Math.floor(Math.min(...logs)), hi = Math.ceil(Math.max(...logs));
+    const ticks = [];
+    for (let e = lo; e <= hi; e += 1) ticks.push(e);
+    return { label: esc(label), values: logs, tickvals: ticks, ticktext: ticks.map((e) => fmt(Math.pow(10, e))),
+      range: [lo, hi] };
+  }
+  if (how !== "categorical" && values.every((v) => typeof v === "number")) return { label: esc(label), values };
+  const cats = [...new Set(values.map((v) => JSON.stringify(v)))].sort((a, b) =>
+    compare(JSON.parse(a), JSON.parse(b)));
   return { label: esc(label), values: values.map((v) => cats.indexOf(JSON.stringify(v))),
     tickvals: cats.map((_, i) => i), ticktext: cats.map((c) => fmt(JSON.parse(c))) };  // parcoords ticks are text
 }
@@ -178,30 +546,60 @@ async function sweepPage(entity, project, id) {
   const sw = await getJSON(`/api/sweep?path=${enc(`${entity}/${project}/${id}`)}`);
   const done = sw.runs.filter((r) => typeof r.metric === "number");
   const head = el("tr", {}, ...["name", "state", ...sw.params, sw.metric || "metric"].map((k) => el("th", {}, k)));
-  const rows = sw.runs.map((r) => el("tr", { class: "sweep-run" },
+  const rows = sw.runs.map((r) => el("tr", { class: `sweep-run${r.id === sw.best ? " best" : ""}` },
     el("td", {}, el("a", { href: runHref(entity, project, r.id) }, r.name || r.id)),
-    el("td", { class: `state-${r.state}` }, r.state), ...sw.params.map((k) => el("td", {}, fmt(r.params[k]))),
+    el("td", { class: `state state-${r.state}` }, r.state), ...sw.params.map((k) => el("td", {}, fmt(r.params[k]))),
     el("td", {}, fmt(r.metric))));
   const chart = el("div", { class: "chart wide", id: "parcoords" });
+  const scatter = el("div", { class: "chart wide", id: "metric-scatter" });
+  const importance = el("table", { id: "importance" },
+    el("thead", {}, el("tr", {}, el("th", {}, "parameter"), el("th", {}, "importance"), el("th", {}, "correlation"))),
+    el("tbody", {}, ...sw.importance.map((p) => {
+      const bar = el("span", { class: "bar" });
+      bar.style.width = `${Math.round((p.importance || 0) * 120)}px`;
+      const corr = el("span", { class: `corr ${p.correlation < 0 ? "neg" : "pos"}` }, fmt(p.correlation));
+      return el("tr", { class: "importance-row", "data-param": p.param }, el("td", {}, p.param),
+        el("td", {}, bar, p.importance === null ? "" : ` ${p.importance.toFixed(3)}`), el("td", {}, corr));
+    })));
+  const best = sw.runs.find((r) => r.id === sw.best);
   const expected = sw.expected_runs ? ` of ${sw.expected_runs}` : "";
   view.replaceChildren(el("h2", {}, `Sweep ${sw.name ? `${sw.name} (${sw.id})` : sw.id} `, el("span", { class: "muted" }, sw.state)),
     el("p", { class: "muted" }, `${sw.method} search · ${sw.runs.length}${expected} runs · ` +
       (sw.metric ? `${sw.goal} ${sw.metric}` : "no metric")),
-    chart, el("table", { id: "sweep-runs" }, el("thead", {}, head), el("tbody", {}, ...rows)));
+    el("p", { id: "best-run" }, best ? el("span", {}, "Best run: ",
+      el("a", { href: runHref(entity, project, best.id) }, best.name || best.id), ` (${fmt(best.metric)})`) : ""),
+    chart,
+    el("div", { class: "row" },
+      el("div", { class: "half" }, el("h3", {}, "Parameter importance"), sw.importance.length ? importance
+        : el("p", { class: "muted" }, "Needs three finished runs with the metric.")),
+      el("div", { class: "half" }, scatter)),
+    el("table", { id: "sweep-runs" }, el("thead", {}, head), el("tbody", {}, ...rows)),
+    el("h3", {}, "Sweep config"), el("pre", { id: "sweep-config" }, JSON.stringify(sw.config, null, 2)));
   if (done.length && sw.metric) {
-    const dims = sw.params.map((k) => axis(k, done.map((r) => r.params[k])));
+    const dims = sw.params.map((k) => axis(k, done.map((r) => r.params[k]), sw.kinds[k]));
     const metric = done.map((r) => r.metric);
     dims.push({ label: esc(sw.metric), values: metric });
     Plotly.newPlot(chart, [{ type: "parcoords", dimensions: dims,
       line: { color: metric, colorscale: "Viridis", reversescale: sw.goal !== "maximize", showscale: true } }],
-      { margin: { t: 50, r: 40, l: 60, b: 30 } },
-      { displaylogo: false, responsive: true });
+      { margin: { t: 50, r: 40, l: 60, b: 30 } }, PLOT_CONFIG);
+    const t = (r) => new Date(r.created_at * 1000);
+    const traces = [{ x: done.map(t), y: metric, text: done.map((r) => esc(r.name || r.id)), type: "scatter",
+      mode: "markers", name: "runs", marker: { color: "#4c6ef5", size: 8 } }];
+    if (best && typeof best.metric === "number") {
+      traces.push({ x: [t(best)], y: [best.metric], text: [esc(best.name || best.id)], type: "scatter",
+        mode: "markers", name: "best", marker: { color: "#e8590c", size: 16, symbol: "star" } });
+    }
+    Plotly.newPlot(scatter, traces, { title: { text: `${esc(sw.metric)} over time` }, margin: { t: 40, r: 10, l: 60, b: 45 },
+      xaxis: { title: { text: "run started" }, type: "date" }, yaxis: { title: { text: esc(sw.metric) } },
+      legend: { orientation: "h" } }, PLOT_CONFIG);
   } else {
     chart.replaceWith(el("p", { class: "muted" }, "No finished run with the metric yet."));
+    scatter.remove();
   }
 }
 
 async function route() {
+  if (live !== null) { clearInterval(live); live = null; }
   try {
     const parts = location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
     if (parts[0] === "p" && parts[1]) await projectPage(parts[1]);
