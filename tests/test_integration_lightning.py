@@ -26,7 +26,8 @@ def run_script(
     """Run `source` as the file train.py in the test's work directory (ddp_spawn's children import it), with the
     alias on."""
     (rh.work / "train.py").write_text(textwrap.dedent(source))
-    code = "import runpy; runpy.run_path('train.py', run_name='__main__')"
+    # sys.argv[0] is the file: strategy="ddp" starts the other ranks as `python train.py`.
+    code = "import runpy, sys; sys.argv[0] = 'train.py'; runpy.run_path('train.py', run_name='__main__')"
     return rh.run(code, *args, env={**ENV, **(env or {})}, timeout=timeout)
 
 
@@ -126,6 +127,7 @@ if __name__ == "__main__":
     trainer.fit(model, data(64, 1), data(32, 2))
     logger.log_table("samples", columns=["x", "y"], data=[[1, 2.0], [3, 4.0]])
     logger.log_text("texts", columns=["text"], data=[["hello"], ["world"]])
+    logger.log_image("images", [torch.zeros(3, 4, 4), torch.ones(3, 4, 4)], caption=["zeros", "ones"])
     print("RUN", logger.experiment.id)
 """
 )
@@ -164,6 +166,10 @@ def test_wandb_logger(rh: RhEnv) -> None:
         assert any(key in r for r in rows)
         assert json.loads(Path(cell["path"]).read_text())["data"] == expected
 
+    # log_image: a list of images in one row.
+    images = [r["images"] for r in rows if "images" in r]
+    assert len(images) == 1 and len(images[0]) == 2
+
     # log_model=True: the best checkpoint, at the end, as the run's model artifact with W&B's aliases.
     (version,) = sorted((Path(run.dir) / "artifacts" / f"model-{run.id}").iterdir())
     manifest = json.loads((version / "manifest.json").read_text())
@@ -173,26 +179,30 @@ def test_wandb_logger(rh: RhEnv) -> None:
     assert manifest["metadata"]["ModelCheckpoint"]["monitor"] == "val_loss"
 
 
-DDP_SPAWN = (
+DDP = (
     MODULE
     + """
 if __name__ == "__main__":
     torch.manual_seed(0)
     model = Tiny()
     logger = WandbLogger(project="pl-ddp", name="ddp")
-    trainer = pl.Trainer(max_epochs=2, devices=2, strategy="ddp_spawn", logger=logger, log_every_n_steps=1,
+    trainer = pl.Trainer(max_epochs=2, devices=2, strategy=sys.argv[1], logger=logger, log_every_n_steps=1,
                          enable_checkpointing=False, **QUIET)
     trainer.fit(model, data(64, 1), data(32, 2))
-    print("RUN", logger.experiment.id)
+    if trainer.global_rank == 0:  # with ddp, rank 1 runs this file too
+        print("RUN", logger.experiment.id)
 """
 )
 
 
-def test_ddp_spawn_on_two_cpu_processes_is_one_run(rh: RhEnv) -> None:
-    """Lightning pickles the logger into the spawned ranks: `__getstate__` calls `wandb.require("service")`, makes
-    the run in the main process and passes its `_attach_id`; rank 0 calls `wandb._attach(attach_id)` and logs as
-    another writer of the same run. One run holds everything; it finishes when the main process does."""
-    res = run_script(rh, DDP_SPAWN)
+@pytest.mark.parametrize("strategy", ["ddp_spawn", "ddp"])
+def test_ddp_on_two_cpu_processes_is_one_run(rh: RhEnv, strategy: str) -> None:
+    """ddp_spawn: Lightning pickles the logger into the spawned ranks: `__getstate__` calls
+    `wandb.require("service")`, makes the run in the main process and passes its `_attach_id`; rank 0 calls
+    `wandb._attach(attach_id)` and logs as another writer of the same run. One run holds everything; it finishes
+    when the main process does. ddp: the main process is rank 0 and logs; rank 1 (`python train.py` again) makes
+    no run."""
+    res = run_script(rh, DDP, strategy)
     run_id = res.stdout.split("RUN ", 1)[1].split()[0]
     runs = rh.api().runs("pl-ddp")
     assert [r.id for r in runs] == [run_id]
