@@ -129,7 +129,14 @@ function metricTraces(key, runs, data, opts) {
   const traces = [];
   for (const r of runs) {
     const s = data[key] && data[key][r.id];
-    if (!s || !s.step.length) continue;
+    if (!s || !s.step.length) {
+      if (opts.legend) { // the shared legend lists every charted run, also those without this metric
+        traces.push({ x: [null], y: [null], name: esc(r.name || r.id), type: "scatter", mode: "lines",
+          line: { color: colour(r.index) }, legendgroup: r.id, hoverinfo: "skip",
+          visible: opts.hidden.has(r.id) ? "legendonly" : true });
+      }
+      continue;
+    }
     let x = s.step;
     if (opts.xaxis !== "step") {
       const t = timesAt(data._timestamp && data._timestamp[r.id], s.step);
@@ -262,6 +269,20 @@ async function projectPage(project) {
       ...[...sum].sort().map((k) => [`s:${k}`, k, "summary"])];
   };
 
+  const cell = (r, col, swatch) => {
+    const td = (() => {
+      if (col === "name") return el("td", {}, el("a", { href: runHref(r.entity, r.project, r.id) }, r.name || r.id),
+        swatch);
+      if (col === "state") return el("td", { class: `state state-${r.state}` }, stateText(r));
+      if (col === "created_at") return el("td", {}, when(r.created_at));
+      if (col === "runtime") return el("td", {}, duration(r.runtime));
+      if (col === "tags") return el("td", {}, ...(r.tags || []).map((t) => el("span", { class: "tag" }, t)));
+      return el("td", { class: col.includes(":") ? "num" : "" }, fmt(cellValue(r, col)));
+    })();
+    td.dataset.col = col;
+    return td;
+  };
+
   const renderTable = () => {
     const cols = columns();
     thead.replaceChildren(el("tr", {}, el("th", {}, selectAll), ...cols.map(([col, label, kind]) => {
@@ -290,15 +311,7 @@ async function projectPage(project) {
       const swatch = el("span", { class: "swatch" });
       swatch.style.backgroundColor = colour(r.index);
       return el("tr", { class: "run-row", "data-id": r.id }, el("td", {}, box),
-        ...cols.map(([col]) => {
-          if (col === "name") return el("td", {}, el("a", { href: runHref(r.entity, r.project, r.id) }, r.name || r.id),
-            swatch);
-          if (col === "state") return el("td", { class: `state state-${r.state}` }, stateText(r));
-          if (col === "created_at") return el("td", {}, when(r.created_at));
-          if (col === "runtime") return el("td", {}, duration(r.runtime));
-          if (col === "tags") return el("td", {}, ...(r.tags || []).map((t) => el("span", { class: "tag" }, t)));
-          return el("td", { class: col.includes(":") ? "num" : "" }, fmt(cellValue(r, col)));
-        }));
+        ...cols.map(([col]) => cell(r, col, swatch)));
     }));
     pageInfo.textContent = rows.length
       ? `${st.page * PAGE_SIZE + 1}–${st.page * PAGE_SIZE + shown.length} of ${rows.length} runs` : "no runs match";
@@ -343,9 +356,11 @@ async function projectPage(project) {
         if (!show || !sec.open) continue;
         const legend = !legendPlaced; // one legend for every chart: on the first one drawn
         legendPlaced = true;
+        const resized = div.classList.contains("with-legend") !== legend;
         div.classList.toggle("with-legend", legend);
         const traces = metricTraces(div.dataset.key, runs, st.data, { ...o, legend });
         Plotly.react(div, traces, metricLayout(div.dataset.key, { ...o, legend }), PLOT_CONFIG);
+        if (resized) Plotly.Plots.resize(div);
         if (legend && !div.dataset.listening) {
           div.dataset.listening = "1";
           div.on("plotly_legendclick", (ev) => {
