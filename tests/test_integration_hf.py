@@ -183,3 +183,56 @@ def test_trainer_logs_checkpoints_and_gradients_only(rh: RhEnv) -> None:
     # Metadata: the summary's numbers when the checkpoint was saved (the last row was logged at step 40).
     assert manifests[1]["metadata"]["train/global_step"] == 40
     assert manifests[2]["metadata"]["train/global_step"] == 100
+
+
+HP_SEARCH = """
+import torch
+from transformers import BertConfig, BertForSequenceClassification, Trainer, TrainingArguments
+
+
+def model_init(trial=None):
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=32, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=32, max_position_embeddings=16, num_labels=2)
+    return BertForSequenceClassification(config)
+
+
+class Data(torch.utils.data.Dataset):
+    def __init__(self, n, seed):
+        g = torch.Generator().manual_seed(seed)
+        self.x = torch.randint(0, 32, (n, 8), generator=g)
+        self.y = (self.x[:, 0] >= 16).long()
+
+    def __len__(self):
+        return len(self.x)
+
+    def __getitem__(self, i):
+        return {"input_ids": self.x[i], "labels": self.y[i]}
+
+
+def hp_space(trial):
+    return {"method": "grid", "metric": {}, "parameters": {"learning_rate": {"values": [1e-3, 1e-2]}}}
+
+
+args = TrainingArguments(output_dir="out", report_to=["wandb"], num_train_epochs=1, per_device_train_batch_size=16,
+                         logging_steps=5, eval_strategy="no", save_strategy="no", use_cpu=True, disable_tqdm=True)
+trainer = Trainer(model_init=model_init, args=args, train_dataset=Data(160, 1), eval_dataset=Data(32, 2))
+best = trainer.hyperparameter_search(backend="wandb", hp_space=hp_space, n_trials=2, direction="minimize",
+                                     project="hp")
+print("BEST", best.run_id, best.objective, best.hyperparameters["learning_rate"])
+"""
+
+
+def test_hyperparameter_search_with_the_wandb_backend(rh: RhEnv) -> None:
+    """`trainer.hyperparameter_search(backend="wandb")`: transformers builds a W&B sweep (`wandb.sweep`) and runs
+    its trials with `wandb.agent`; runhive's sweeps answer both, one run per trial."""
+    res = run_script(rh, HP_SEARCH, {})
+    best_id, objective, best_lr = res.stdout.split("BEST ", 1)[1].split()
+    runs = rh.api().runs("hp")
+    assert sorted(r.config["learning_rate"] for r in runs) == [1e-3, 1e-2]
+    for run in runs:
+        assert run.state == "finished" and "eval/loss" in run.summary
+        assert run.config["metric"] == "eval/loss"  # set by transformers' objective
+    best = min(runs, key=lambda r: r.summary["eval/loss"])
+    assert best.id == best_id and float(objective) == pytest.approx(best.summary["eval/loss"])
+    assert float(best_lr) == best.config["learning_rate"]
