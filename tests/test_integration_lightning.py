@@ -215,3 +215,33 @@ def test_ddp_on_two_cpu_processes_is_one_run(rh: RhEnv, strategy: str) -> None:
     assert [r["epoch"] for r in rows if "val_loss" in r] == [0, 1]
     assert [r["_step"] for r in rows] == list(range(len(rows)))
     assert len(rh.daemon_pids()) == 1
+
+
+LOG_MODEL_ALL = (
+    MODULE
+    + """
+if __name__ == "__main__":
+    torch.manual_seed(0)
+    logger = WandbLogger(project="pl-all", log_model="all")
+    trainer = pl.Trainer(max_epochs=2, devices=1, logger=logger, log_every_n_steps=4,
+                         callbacks=[ModelCheckpoint(monitor="val_loss", save_top_k=-1)], **QUIET)
+    trainer.fit(Tiny(), data(64, 1), data(32, 2))
+"""
+)
+
+
+def test_log_model_all_logs_every_checkpoint(rh: RhEnv) -> None:
+    """log_model="all": each checkpoint as it is saved, a version of `model-<run id>`; "latest" and "best" move to
+    the newest and the best one (the validation loss falls here, so both end on the second)."""
+    run_script(rh, LOG_MODEL_ALL)
+    (run,) = rh.api().runs("pl-all")
+    val = [r["val_loss"] for r in run.history() if "val_loss" in r]
+    assert len(val) == 2 and val[1] < val[0]
+    versions = sorted((Path(run.dir) / "artifacts" / f"model-{run.id}").iterdir())
+    manifests = [json.loads((v / "manifest.json").read_text()) for v in versions]
+    assert [m["metadata"]["original_filename"] for m in manifests] == [
+        "epoch=0-step=8.ckpt",
+        "epoch=1-step=16.ckpt",
+    ]
+    assert [m["metadata"]["score"] for m in manifests] == pytest.approx(val)
+    assert manifests[0]["aliases"] == [] and set(manifests[1]["aliases"]) == {"latest", "best"}
