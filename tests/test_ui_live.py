@@ -39,7 +39,9 @@ POINTS = """(name) => { const div = document.querySelector('.chart[data-key="los
   const t = div.data.find(t => t.name === name); return t ? t.x.length : 0; }"""
 
 
-def test_a_running_runs_chart_state_and_row_update_without_reload(rh: RhEnv, page: Page, tmp_path: Path) -> None:
+def test_a_running_runs_chart_state_and_row_update_without_reload(
+    rh: RhEnv, page: Page, tmp_path: Path
+) -> None:
     logger = rh.spawn(LOGGER)
     assert logger.stdout is not None
     line = logger.stdout.readline()

@@ -84,7 +84,7 @@ function smooth(values, weight) {
   });
 }
 
-// The time of each step, interpolated from the run's _timestamp series (steps ascending).
+// The time of each step, interpolated from the run's _runtime series (steps ascending).
 function timesAt(ts, steps) {
   if (!ts || !ts.step.length) return null;
   const xs = ts.step, ys = ts.last;
@@ -139,8 +139,8 @@ function metricTraces(key, runs, data, opts) {
     }
     let x = s.step;
     if (opts.xaxis !== "step") {
-      const t = timesAt(data._timestamp && data._timestamp[r.id], s.step);
-      if (t) x = opts.xaxis === "wall" ? t.map((v) => new Date(v * 1000)) : t.map((v) => v - r.created_at);
+      const t = timesAt(data._runtime && data._runtime[r.id], s.step); // seconds since the run started
+      if (t) x = opts.xaxis === "wall" ? t.map((v) => new Date((r.created_at + v) * 1000)) : t;
     }
     const c = colour(r.index), id = r.id, visible = opts.hidden.has(id) ? "legendonly" : true;
     const single = s.step.length < 2;
@@ -381,7 +381,7 @@ async function projectPage(project) {
   // Fetch every key of `ids` (all runs when null) in one request and merge it into st.data.
   const fetchMetrics = async (keys, ids) => {
     if (!keys.length) return;
-    const q = [...keys, "_timestamp"].map((k) => `key=${enc(k)}`).join("&");
+    const q = [...keys, "_runtime"].map((k) => `key=${enc(k)}`).join("&");
     const runs = ids ? `&runs=${enc(ids.join(","))}` : "";
     const got = await getJSON(`/api/metrics?project=${enc(project)}&${q}${runs}`);
     for (const [key, series] of Object.entries(got)) {
@@ -492,7 +492,7 @@ async function runPage(entity, project, id) {
     config.textContent = JSON.stringify(run.config, null, 2);
     summary.textContent = JSON.stringify(run.summary, null, 2);
     const data = run.keys.length
-      ? await getJSON(`/api/metrics?project=${enc(project)}&${[...run.keys, "_timestamp"]
+      ? await getJSON(`/api/metrics?project=${enc(project)}&${[...run.keys, "_runtime"]
         .map((k) => `key=${enc(k)}`).join("&")}&runs=${enc(run.id)}`) : {};
     for (const key of run.keys) {
       if (!data[key] || !data[key][run.id]) continue;
