@@ -191,3 +191,24 @@ def test_attach_to_an_unknown_run_is_refused(rh: RhEnv) -> None:
         runhive._attach("me/nowhere/zzzzzzzz")
     with pytest.raises(runhive.UsageError, match="needs attach_id"):
         runhive._attach()
+
+
+def test_the_wandb_distribution_exists_only_while_the_alias_is_on(rh: RhEnv) -> None:
+    code = """
+        import importlib.metadata, os, sys
+        from runhive.integration import install
+
+        install()  # the finder, as the .pth installs it; it answers only while RUNHIVE_AS_WANDB is on
+        for value in ("0", "1"):
+            os.environ["RUNHIVE_AS_WANDB"] = value
+            try:
+                print(importlib.metadata.version("wandb"), importlib.metadata.metadata("wandb")["Name"])
+            except importlib.metadata.PackageNotFoundError:
+                print("none")
+        names = [d.metadata["Name"] for d in importlib.metadata.distributions()]
+        print(names.count("wandb"))
+        """
+    out = rh.run(code, env={"RUNHIVE_AS_WANDB": "0"}).stdout.splitlines()
+    assert (
+        out[:2] == ["none", "0.31.0 wandb"] and int(out[2]) >= 1
+    )  # (a real wandb, if installed, is listed too)
