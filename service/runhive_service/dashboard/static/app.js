@@ -546,7 +546,7 @@ function axis(label, values, how) {
     const lo = Math.floor(Math.min(...logs)), hi = Math.ceil(Math.max(...logs));
     const ticks = [];
     for (let e = lo; e <= hi; e += 1) ticks.push(e);
-    return { label: esc(label), values: logs, tickvals: ticks, ticktext: ticks.map((e) => fmt(Math.pow(10, e))),
+    return { label: esc(label), values: logs, tickvals: ticks, ticktext: ticks.map((e) => String(Number(Math.pow(10, e).toPrecision(1)))),
       range: [lo, hi] };
   }
   if (how !== "categorical" && values.every((v) => typeof v === "number")) return { label: esc(label), values };

@@ -1,0 +1,83 @@
+"""The sweep page (issue 15, sweeps): parallel coordinates with a log axis for a log-distributed parameter and
+categorical axes for `values`; parameter importance (a random forest of the metric on the parameters, and
+correlation) whose top parameter is the one the metric depends on; the metric over time with the best run
+marked; the sweep's config."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from conftest import RhEnv
+from test_ui_common import Page, api_json, browser, page, screenshot, start_ui
+
+__all__ = ["browser", "page"]
+
+SWEEP = """
+import runhive as wandb
+
+sid = wandb.sweep(
+    {"method": "random", "metric": {"name": "score", "goal": "minimize"},
+     "parameters": {"lr": {"distribution": "log_uniform_values", "min": 0.0001, "max": 0.1},
+                    "batch_size": {"values": [16, 32, 64]},
+                    "dropout": {"distribution": "uniform", "min": 0.0, "max": 0.5}}},
+    project="swp",
+)
+
+def main():
+    run = wandb.init()
+    run.log({"score": 10 * run.config.dropout})  # the metric depends on dropout alone
+
+wandb.agent(sid, function=main, count=16)
+print("SWEEP", sid)
+"""
+
+
+def test_sweep_page_shows_axes_importance_best_run_and_config(rh: RhEnv, page: Page, tmp_path: Path) -> None:
+    sid = rh.run(SWEEP, timeout=180).stdout.split("SWEEP", 1)[1].strip()
+    entity = rh.api().sweep(sid).entity
+    base, _ = start_ui(rh)
+
+    sw = api_json(base, f"/api/sweep?path={entity}/swp/{sid}")
+    assert sw["kinds"] == {"batch_size": "categorical", "dropout": "linear", "lr": "log"}
+    ranked = sw["importance"]
+    assert ranked[0]["param"] == "dropout", ranked
+    assert ranked[0]["importance"] > 0.8 and ranked[0]["correlation"] > 0.99
+    scores = {r["id"]: r["metric"] for r in sw["runs"]}
+    assert sw["best"] == min(scores, key=lambda k: scores[k])
+
+    p = page.page
+    p.goto(f"{base}/#/s/{entity}/swp/{sid}")
+    p.wait_for_selector(f"body[data-ready='#/s/{entity}/swp/{sid}']")
+    dims = p.evaluate("() => document.getElementById('parcoords').data[0].dimensions")
+    by = {d["label"]: d for d in dims}
+    assert list(by) == ["batch_size", "dropout", "lr", "score"]
+    # lr on a log axis: log10 values, ticks at decades labelled with the real values.
+    lrs = [r["params"]["lr"] for r in sw["runs"]]
+    assert sorted(by["lr"]["values"]) == sorted(math.log10(v) for v in lrs)
+    assert by["lr"]["ticktext"][0] == "0.0001" and by["lr"]["ticktext"][-1] == "0.1"
+    # batch_size is categorical: one tick a value taken, in order.
+    assert by["batch_size"]["ticktext"] == sorted(
+        {str(r["params"]["batch_size"]) for r in sw["runs"]}, key=int
+    )
+    assert "tickvals" not in by["dropout"]
+    # Importance: the table ranks dropout first.
+    assert p.evaluate("() => [...document.querySelectorAll('tr.importance-row')].map(r => r.dataset.param)")[
+        0
+    ] == ("dropout")
+    # Metric over time: every run a marker, the best one a star.
+    traces = p.evaluate(
+        "() => document.getElementById('metric-scatter').data.map(t => [t.name, t.y.length, t.marker.symbol])"
+    )
+    assert traces[0][:2] == ["runs", 16] and traces[1] == ["best", 1, "star"]
+    best_y = p.evaluate("() => document.getElementById('metric-scatter').data[1].y[0]")
+    assert best_y == min(scores.values())
+    assert p.locator("tr.sweep-run.best").count() == 1
+    assert "Best run" in p.inner_text("#best-run")
+    # The sweep's config as stored.
+    assert (
+        json.loads(p.inner_text("#sweep-config"))["parameters"]["lr"]["distribution"] == "log_uniform_values"
+    )
+    screenshot(page, tmp_path, "sweep")
+    assert not page.errors, page.errors
