@@ -314,7 +314,7 @@ async function projectPage(project) {
         ...cols.map(([col]) => cell(r, col, swatch)));
     }));
     pageInfo.textContent = rows.length
-      ? `${st.page * PAGE_SIZE + 1}–${st.page * PAGE_SIZE + shown.length} of ${rows.length} runs` : "no runs match";
+      ? `${st.page * PAGE_SIZE + 1}-${st.page * PAGE_SIZE + shown.length} of ${rows.length} runs` : "no runs match";
     prev.disabled = st.page === 0;
     next.disabled = st.page >= pages - 1;
   };
