@@ -166,10 +166,14 @@ const XTITLE = { step: "step", relative: "relative time (s)", wall: "wall time" 
 function metricLayout(key, opts) {
   const layout = {
     title: { text: esc(key) }, margin: { t: 40, r: 10, l: 60, b: 45 }, showlegend: opts.legend,
-    xaxis: { title: { text: XTITLE[opts.xaxis] }, type: opts.xaxis === "wall" ? "date" : "linear" },
+    xaxis: { title: { text: XTITLE[opts.xaxis], standoff: 8 }, automargin: true,
+      type: opts.xaxis === "wall" ? "date" : "linear" },
     yaxis: { title: { text: esc(key) }, type: opts.log ? "log" : "linear" }, uirevision: key,
   };
-  if (opts.legend) layout.legend = { orientation: "h", y: -0.25, x: 0, yanchor: "top" };
+  if (opts.legend) { // below the x axis title, the chart taller by its rows
+    layout.legend = { orientation: "h", yref: "container", y: 0, yanchor: "bottom", x: 0 };
+    layout.margin.b = 50 + opts.legendRows * 22;
+  }
   return layout;
 }
 
@@ -356,10 +360,13 @@ async function projectPage(project) {
         if (!show || !sec.open) continue;
         const legend = !legendPlaced; // one legend for every chart: on the first one drawn
         legendPlaced = true;
-        const resized = div.classList.contains("with-legend") !== legend;
+        const legendRows = legend ? Math.ceil(runs.length / 5) : 0;
+        const height = legend ? `${300 + legendRows * 22}px` : "";
+        const resized = div.style.height !== height;
+        div.style.height = height;
         div.classList.toggle("with-legend", legend);
         const traces = metricTraces(div.dataset.key, runs, st.data, { ...o, legend });
-        Plotly.react(div, traces, metricLayout(div.dataset.key, { ...o, legend }), PLOT_CONFIG);
+        Plotly.react(div, traces, metricLayout(div.dataset.key, { ...o, legend, legendRows }), PLOT_CONFIG);
         if (resized) Plotly.Plots.resize(div);
         if (legend && !div.dataset.listening) {
           div.dataset.listening = "1";
