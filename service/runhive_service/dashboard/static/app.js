@@ -177,6 +177,66 @@ function metricLayout(key, opts) {
   return layout;
 }
 
+// Values of `ys` (at steps `xs`, ascending) at the steps of `grid`, linearly interpolated; null outside the run.
+function interpolate(xs, ys, grid) {
+  let j = 0;
+  return grid.map((g) => {
+    if (!xs.length || g < xs[0] || g > xs[xs.length - 1]) return null;
+    while (j + 1 < xs.length && xs[j + 1] <= g) j += 1;
+    if (xs[j] === g || j + 1 >= xs.length) return ys[j];
+    const a = ys[j], b = ys[j + 1];
+    if (a === null || b === null) return null;
+    return a + ((g - xs[j]) / (xs[j + 1] - xs[j])) * (b - a);
+  });
+}
+
+function groupOf(r, by) {
+  const v = by === "group" ? r.group : by === "job_type" ? r.job_type : (r.config || {})[by.slice(2)];
+  return v === undefined || v === null || v === "" ? "(none)" : fmt(v);
+}
+
+// Grouped charts: one line per group (the mean of its runs at each step) and a band from their min to max.
+function groupTraces(key, runs, data, opts, by) {
+  const groups = new Map();
+  for (const r of runs) {
+    const g = groupOf(r, by);
+    if (!groups.has(g)) groups.set(g, []);
+    groups.get(g).push(r);
+  }
+  const traces = [];
+  [...groups.keys()].sort(compare).forEach((g, gi) => {
+    const id = `group:${g}`, c = colour(gi), visible = opts.hidden.has(id) ? "legendonly" : true;
+    const name = esc(`${g} (${groups.get(g).length} runs)`);
+    const members = groups.get(g).map((r) => data[key] && data[key][r.id]).filter((s) => s && s.step.length);
+    if (!members.length) {
+      if (opts.legend) traces.push({ x: [null], y: [null], name, type: "scatter", mode: "lines", line: { color: c },
+        legendgroup: id, hoverinfo: "skip", visible });
+      return;
+    }
+    let grid = [...new Set(members.flatMap((s) => s.step))].sort((a, b) => a - b);
+    if (grid.length > 1000) {
+      const stride = grid.length / 1000;
+      grid = [...Array(1000).keys()].map((i) => grid[Math.floor(i * stride)]);
+    }
+    const cols = members.map((s) => interpolate(s.step, s.last, grid));
+    const mean = [], lo = [], hi = [];
+    grid.forEach((_, i) => {
+      const vals = cols.map((col) => col[i]).filter((v) => v !== null && v !== undefined);
+      mean.push(vals.length ? vals.reduce((a, b) => a + b, 0) / vals.length : null);
+      lo.push(vals.length ? Math.min(...vals) : null);
+      hi.push(vals.length ? Math.max(...vals) : null);
+    });
+    traces.push({ x: grid, y: smooth(mean, opts.smoothing), name, type: "scatter",
+      mode: grid.length < 2 ? "lines+markers" : "lines", line: { color: c, width: 2 }, legendgroup: id, visible,
+      showlegend: opts.legend });
+    traces.push({ x: grid, y: lo, type: "scatter", mode: "lines", line: { width: 0, color: c }, hoverinfo: "skip",
+      showlegend: false, legendgroup: id, visible });
+    traces.push({ x: grid, y: hi, type: "scatter", mode: "lines", line: { width: 0, color: c }, fill: "tonexty",
+      fillcolor: colour(gi, 0.18), hoverinfo: "skip", showlegend: false, legendgroup: id, visible });
+  });
+  return traces;
+}
+
 // The project page ------------------------------------------------------------------------------------------------
 
 const FIXED_COLUMNS = [
@@ -234,11 +294,14 @@ async function projectPage(project) {
   const metricSearch = el("input", { type: "search", id: "metric-search", placeholder: "search metrics" });
   const liveStatus = el("span", { id: "live-status", class: "muted" });
   const sections = el("div", { id: "sections" });
+  const groupBy = el("select", { id: "group-by" });
+  const compareButton = el("button", { id: "compare", type: "button" }, "Compare selected");
   view.replaceChildren(el("h2", {}, project),
     el("div", { class: "controls" }, search, stateFilter, filterBox, filterError),
     el("div", { class: "table-wrap" }, el("table", { id: "runs" }, thead, tbody)),
-    el("div", { class: "controls" }, prev, pageInfo, next),
-    el("div", { class: "controls" }, el("label", { for: "smoothing" }, "Smoothing"), slider,
+    el("div", { class: "controls" }, prev, pageInfo, next, compareButton),
+    el("div", { class: "controls" }, el("label", { for: "group-by" }, "Group by"), groupBy,
+      el("label", { for: "smoothing" }, "Smoothing"), slider,
       el("label", { for: "xaxis" }, "x axis"), xaxis, el("label", {}, logScale, " log scale"), metricSearch,
       liveStatus),
     sections);
@@ -287,8 +350,18 @@ async function projectPage(project) {
     return td;
   };
 
+  const fillGroupBy = (cols) => {
+    const want = [["", "no grouping"], ["group", "group"], ["job_type", "job type"],
+      ...cols.filter(([c]) => c.startsWith("c:")).map(([c, label]) => [c, `config: ${label}`])];
+    if (groupBy.options.length === want.length) return;
+    const current = groupBy.value;
+    groupBy.replaceChildren(...want.map(([v, label]) => el("option", { value: v }, label)));
+    groupBy.value = current;
+  };
+
   const renderTable = () => {
     const cols = columns();
+    fillGroupBy(cols);
     thead.replaceChildren(el("tr", {}, el("th", {}, selectAll), ...cols.map(([col, label, kind]) => {
       const arrow = st.sort.col === col ? (st.sort.desc ? " ▼" : " ▲") : "";
       return el("th", { class: `sortable${kind ? ` ${kind}` : ""}`, "data-col": col,
@@ -365,8 +438,12 @@ async function projectPage(project) {
         const resized = div.style.height !== height;
         div.style.height = height;
         div.classList.toggle("with-legend", legend);
-        const traces = metricTraces(div.dataset.key, runs, st.data, { ...o, legend });
-        Plotly.react(div, traces, metricLayout(div.dataset.key, { ...o, legend, legendRows }), PLOT_CONFIG);
+        const grouped = groupBy.value;
+        const traces = grouped
+          ? groupTraces(div.dataset.key, runs, st.data, { ...o, legend }, grouped)
+          : metricTraces(div.dataset.key, runs, st.data, { ...o, legend });
+        const lo = grouped ? { ...o, xaxis: "step" } : o; // groups are averaged at each step
+        Plotly.react(div, traces, metricLayout(div.dataset.key, { ...lo, legend, legendRows }), PLOT_CONFIG);
         if (resized) Plotly.Plots.resize(div);
         if (legend && !div.dataset.listening) {
           div.dataset.listening = "1";
@@ -423,6 +500,12 @@ async function projectPage(project) {
     drawCharts();
   });
   prev.addEventListener("click", () => { st.page -= 1; renderTable(); });
+  groupBy.addEventListener("change", () => { st.hidden.clear(); drawCharts(); });
+  compareButton.addEventListener("click", () => {
+    const runs = charted();
+    if (runs.length < 2) { liveStatus.textContent = "select two runs or more to compare"; return; }
+    location.hash = `#/c/${enc(runs[0].entity)}/${enc(project)}/${runs.map((r) => enc(r.id)).join(",")}`;
+  });
   next.addEventListener("click", () => { st.page += 1; renderTable(); });
   for (const c of [slider, metricSearch]) c.addEventListener("input", drawCharts);
   for (const c of [xaxis, logScale]) c.addEventListener("change", drawCharts);
@@ -543,6 +626,53 @@ async function runPage(entity, project, id) {
   }, POLL_MS);
 }
 
+// The compare page ------------------------------------------------------------------------------------------------
+
+// Rows of `key: value per run` for every key of `field` (config or summary), those whose values differ marked.
+function diffRows(runs, field) {
+  const keys = [...new Set(runs.flatMap((r) => Object.keys(r[field] || {})))].filter((k) => !k.startsWith("_")).sort();
+  return keys.map((k) => {
+    const vals = runs.map((r) => JSON.stringify((r[field] || {})[k]));
+    const differs = new Set(vals).size > 1;
+    return el("tr", { class: differs ? "differs" : "same", "data-key": k }, el("th", {}, k),
+      ...runs.map((r) => el("td", {}, fmt((r[field] || {})[k]))));
+  });
+}
+
+async function comparePage(entity, project, ids) {
+  crumbs.replaceChildren(" / ", el("a", { href: `#/p/${enc(project)}` }, project), " / compare");
+  const all = (await getJSON(`/api/changes?project=${enc(project)}&since=0`)).runs;
+  all.forEach((r, i) => { r.index = i; }); // the project page's colours: runs in creation order
+  const runs = ids.map((id) => all.find((r) => r.id === id && r.entity === entity) || all.find((r) => r.id === id))
+    .filter(Boolean);
+  const head = () => el("thead", {}, el("tr", {}, el("th", {}),
+    ...runs.map((r) => {
+      const swatch = el("span", { class: "swatch" });
+      swatch.style.backgroundColor = colour(r.index);
+      return el("th", {}, el("a", { href: runHref(r.entity, r.project, r.id) }, r.name || r.id), swatch);
+    })));
+  const onlyDiff = el("input", { type: "checkbox", id: "only-differences", checked: "" });
+  const configTable = el("table", { id: "config-diff", class: "diff only" }, head(), el("tbody", {}, ...diffRows(runs, "config")));
+  const summaryTable = el("table", { id: "summary-diff", class: "diff" }, head(), el("tbody", {}, ...diffRows(runs, "summary")));
+  onlyDiff.addEventListener("change", () => configTable.classList.toggle("only", onlyDiff.checked));
+  const charts = el("div", { class: "charts", id: "compare-charts" });
+  view.replaceChildren(el("h2", {}, `Comparing ${runs.length} runs`),
+    el("h3", {}, "Config"), el("p", { class: "controls" }, el("label", {}, onlyDiff, " only differences")), configTable,
+    el("h3", {}, "Summary"), summaryTable, el("h3", {}, "Charts"), charts);
+  const keys = [...new Set(runs.flatMap((r) => Object.keys(r.summary || {})))].sort();
+  if (!keys.length || !runs.length) return;
+  const data = await getJSON(`/api/metrics?project=${enc(project)}&${[...keys, "_runtime"].map((k) => `key=${enc(k)}`)
+    .join("&")}&runs=${enc(runs.map((r) => r.id).join(","))}`);
+  keys.forEach((key, i) => {
+    const div = el("div", { class: "chart", "data-key": key });
+    charts.append(div);
+    const o = { smoothing: 0, xaxis: "step", log: false, hidden: new Set(), legend: i === 0,
+      legendRows: Math.ceil(runs.length / 5) };
+    if (o.legend) div.style.height = `${300 + o.legendRows * 22}px`;
+    Plotly.newPlot(div, metricTraces(key, runs, data, o), metricLayout(key, o), PLOT_CONFIG);
+  });
+}
+
 // The sweep page --------------------------------------------------------------------------------------------------
 
 // A parcoords axis: categories (a parameter's `values`, strings, booleans) get labelled ticks; log-distributed
@@ -623,10 +753,14 @@ async function sweepPage(entity, project, id) {
 async function route() {
   if (live !== null) { clearInterval(live); live = null; }
   try {
-    const parts = location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
+    const raw = location.hash.replace(/^#\/?/, "").split("/");
+    const parts = raw.map(decodeURIComponent);
     if (parts[0] === "p" && parts[1]) await projectPage(parts[1]);
     else if (parts[0] === "r" && parts.length >= 4) await runPage(parts[1], parts[2], parts[3]);
     else if (parts[0] === "s" && parts.length >= 4) await sweepPage(parts[1], parts[2], parts[3]);
+    else if (parts[0] === "c" && parts.length >= 4) {
+      await comparePage(parts[1], parts[2], raw[3].split(",").map(decodeURIComponent)); // ids encoded one by one
+    }
     else await projectsPage();
   } catch (err) {
     view.replaceChildren(el("p", { class: "error" }, `Error: ${err.message}`));
