@@ -12,6 +12,16 @@ const crumbs = document.getElementById("crumbs");
 const POLL_MS = 2000;
 const PAGE_SIZE = 20;
 let live = null; // the current page's poller: cleared when the route changes
+let routeToken = 0; // which route is current: a poller started by a page the user has left stops itself
+
+function startLive(fn) {
+  const token = routeToken;
+  const timer = setInterval(() => {
+    if (token !== routeToken) clearInterval(timer);
+    else fn();
+  }, POLL_MS);
+  live = timer;
+}
 
 function el(tag, attrs, ...children) {
   const node = document.createElement(tag);
@@ -537,7 +547,7 @@ async function projectPage(project) {
       busy = false;
     }
   };
-  live = setInterval(poll, POLL_MS);
+  startLive(poll);
 }
 
 // The run page ----------------------------------------------------------------------------------------------------
@@ -607,7 +617,7 @@ async function runPage(entity, project, id) {
   await draw();
 
   let cursor = run.updated_at, busy = false;
-  live = setInterval(async () => {
+  startLive(async () => {
     if (busy || run.state !== "running") return;
     busy = true;
     try {
@@ -623,7 +633,7 @@ async function runPage(entity, project, id) {
     } finally {
       busy = false;
     }
-  }, POLL_MS);
+  });
 }
 
 // The compare page ------------------------------------------------------------------------------------------------
@@ -752,6 +762,7 @@ async function sweepPage(entity, project, id) {
 
 async function route() {
   if (live !== null) { clearInterval(live); live = null; }
+  routeToken += 1;
   try {
     const raw = location.hash.replace(/^#\/?/, "").split("/");
     const parts = raw.map(decodeURIComponent);
