@@ -19,7 +19,8 @@ for i in range(10):
     done.log({"loss": 1.0 / (i + 1)})
 done.finish()
 run = wandb.init(project="live", name="live-run", reinit="create_new")
-for i in range(20):
+run.log({"loss": 2.0, "setup": 5})  # logged once: its chart has nothing to redraw later
+for i in range(1, 20):
     run.log({"loss": 2.0 / (i + 1)})
 print("READY", run.id, flush=True)
 go, stop = pathlib.Path("go"), pathlib.Path("stop")
@@ -55,7 +56,12 @@ def test_a_running_runs_chart_state_and_row_update_without_reload(
     p.goto(base + "/#/p/live")
     p.wait_for_selector("body[data-ready='#/p/live']")
     p.wait_for_function(f"() => ({POINTS})('live-run') === 20")
-    assert p.evaluate("() => document.querySelectorAll('.chart').length") == 1  # acc is not logged yet
+    assert p.evaluate("() => document.querySelectorAll('.chart').length") == 2  # acc is not logged yet
+    p.evaluate(
+        """() => { window.redrawn = {};
+                   for (const div of document.querySelectorAll('.chart'))
+                     div.on('plotly_afterplot', () => { window.redrawn[div.dataset.key] = true; }); }"""
+    )
     assert "running" in p.inner_text(f"tr.run-row[data-id='{run_id}'] td.state")
     screenshot(page, tmp_path, "live-before")
     navigations = p.evaluate("() => performance.getEntriesByType('navigation').length")
@@ -76,6 +82,7 @@ def test_a_running_runs_chart_state_and_row_update_without_reload(
     final = rh.api().run(f"live/{run_id}").last_step + 1
     p.wait_for_function(f"() => ({POINTS})('live-run') === {final}", timeout=30_000)
     assert p.evaluate("() => performance.getEntriesByType('navigation').length") == navigations
+    assert p.evaluate("() => window.redrawn") == {"loss": True}  # what did not change was not redrawn
     screenshot(page, tmp_path, "live-after")
 
     # Polls ask for changes since a cursor, and fetch metrics of the live run only, never the finished one.

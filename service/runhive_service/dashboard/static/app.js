@@ -429,7 +429,9 @@ async function projectPage(project) {
     }
   };
 
-  const drawCharts = () => {
+  // Redraws every shown chart, or with `only` (a set of keys) just those: a poll that brought new points of some
+  // metrics leaves the other charts alone.
+  const drawCharts = (only) => {
     const q = metricSearch.value.trim().toLowerCase();
     const runs = charted();
     const o = opts();
@@ -443,6 +445,9 @@ async function projectPage(project) {
         if (!show || !sec.open) continue;
         const legend = !legendPlaced; // one legend for every chart: on the first one drawn
         legendPlaced = true;
+        if (only instanceof Set && !only.has(div.dataset.key) && div.data && div.layout.showlegend === legend) {
+          continue;
+        }
         const legendRows = legend ? Math.ceil(runs.length / 5) : 0;
         const height = legend ? `${300 + legendRows * 22}px` : "";
         const resized = div.style.height !== height;
@@ -474,13 +479,22 @@ async function projectPage(project) {
 
   // Fetch every key of `ids` (all runs when null) in one request and merge it into st.data.
   const fetchMetrics = async (keys, ids) => {
-    if (!keys.length) return;
+    if (!keys.length) return new Set();
     const q = [...keys, "_runtime"].map((k) => `key=${enc(k)}`).join("&");
     const runs = ids ? `&runs=${enc(ids.join(","))}` : "";
     const got = await getJSON(`/api/metrics?project=${enc(project)}&${q}${runs}`);
+    const touched = new Set(); // keys whose series changed: new points, or new buckets
     for (const [key, series] of Object.entries(got)) {
-      st.data[key] = Object.assign(st.data[key] || {}, series);
+      const old = st.data[key] || {};
+      for (const [id, s] of Object.entries(series)) {
+        const was = old[id], n = s.step.length;
+        if (!was || was.step.length !== n || was.step[n - 1] !== s.step[n - 1] || was.last[n - 1] !== s.last[n - 1]) {
+          touched.add(key);
+        }
+      }
+      st.data[key] = Object.assign(old, series);
     }
+    return touched;
   };
 
   st.keys = keysOf();
@@ -533,13 +547,15 @@ async function projectPage(project) {
         return !old || old.updated_at !== r.updated_at || old.state !== r.state || old.steps !== r.steps;
       });
       if (!changed.length) return;
+      const added = changed.some((r) => !st.runs.has(r.id));
       addRuns(changed);
       const keys = keysOf();
       st.keys = keys;
       renderTable();
       layoutCharts();
-      await fetchMetrics(keys, changed.map((r) => r.id));
-      drawCharts();
+      const touched = await fetchMetrics(keys, changed.map((r) => r.id));
+      // A new run joins every chart's legend; on a time axis every x moves: then all charts are redrawn.
+      drawCharts(added || xaxis.value !== "step" || groupBy.value ? undefined : touched);
       liveStatus.textContent = `updated ${new Date().toLocaleTimeString()}`;
     } catch (err) {
       liveStatus.textContent = `live updates paused: ${err.message}`;
