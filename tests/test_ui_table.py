@@ -1,6 +1,7 @@
 """The project page's runs table (issue 15, runs table): config and summary columns, tags, group, job type, notes,
 runtime and state (failed with its exit code); sorting by any column (newest first a click away), text search,
-state filter, the filter language of Api().runs, paging, and selecting the runs the charts show."""
+state filter, the filter language of Api().runs, paging, selecting the runs the charts show, and choosing and
+ordering the config and summary columns (kept per project across reloads)."""
 
 from __future__ import annotations
 
@@ -107,4 +108,15 @@ def test_runs_table_sorts_searches_filters_pages_and_selects(rh: RhEnv, page: Pa
     p.check("tr.run-row:has-text('r07') input.run-select")
     assert _charted(p) == ["r03", "r07"]
     screenshot(page, tmp_path, "table-selected")
+    # Columns: hide one, move one; the choice outlives a reload.
+    p.click("#column-chooser > summary")
+    p.uncheck(".column-item[data-col='c:bs'] input")
+    p.click(".column-item[data-col='s:acc'] button.up")
+    heads = p.evaluate("() => [...document.querySelectorAll('#runs th[data-col]')].map(t => t.dataset.col)")
+    assert heads == [*fields, "s:acc", "c:lr"]
+    p.reload()
+    p.wait_for_selector("body[data-ready='#/p/tbl']")
+    heads = p.evaluate("() => [...document.querySelectorAll('#runs th[data-col]')].map(t => t.dataset.col)")
+    assert heads == [*fields, "s:acc", "c:lr"]
+    screenshot(page, tmp_path, "table-columns")
     assert not page.errors, page.errors

@@ -274,8 +274,18 @@ async function projectPage(project) {
   const changes = await getJSON(`/api/changes?project=${enc(project)}&since=0`);
   const st = {
     project, runs: new Map(), cursor: changes.cursor, data: {}, keys: [], deselected: new Set(), hidden: new Set(),
-    filterIds: null, sort: { col: "created_at", desc: false }, page: 0, drawn: new Map(),
+    filterIds: null, sort: { col: "created_at", desc: false }, page: 0, drawn: new Map(), order: [],
+    hiddenCols: new Set(),
   };
+  const prefKey = `runhive.columns.${project}`;
+  try {
+    const prefs = JSON.parse(localStorage.getItem(prefKey) || "{}");
+    st.order = Array.isArray(prefs.order) ? prefs.order.map(String) : [];
+    st.hiddenCols = new Set(Array.isArray(prefs.hidden) ? prefs.hidden.map(String) : []);
+  } catch (err) {
+    // no stored choice
+  }
+  const chooserList = el("div", { class: "column-list" });
   const addRuns = (list) => {
     for (const r of list) {
       const old = st.runs.get(r.id);
@@ -308,6 +318,7 @@ async function projectPage(project) {
   const compareButton = el("button", { id: "compare", type: "button" }, "Compare selected");
   view.replaceChildren(el("h2", {}, project),
     el("div", { class: "controls" }, search, stateFilter, filterBox, filterError),
+    el("details", { id: "column-chooser" }, el("summary", {}, "Columns"), chooserList),
     el("div", { class: "table-wrap" }, el("table", { id: "runs" }, thead, tbody)),
     el("div", { class: "controls" }, prev, pageInfo, next, compareButton),
     el("div", { class: "controls" }, el("label", { for: "group-by" }, "Group by"), groupBy,
@@ -342,8 +353,42 @@ async function projectPage(project) {
       Object.keys(r.config || {}).forEach((k) => { if (!k.startsWith("_")) cfg.add(k); });
       Object.keys(r.summary || {}).forEach((k) => sum.add(k));
     }
-    return [...FIXED_COLUMNS, ...[...cfg].sort().map((k) => [`c:${k}`, k, "config"]),
-      ...[...sum].sort().map((k) => [`s:${k}`, k, "summary"])];
+    const rank = (c) => { const i = st.order.indexOf(c); return i < 0 ? Infinity : i; };
+    const all = [...[...cfg].sort().map((k) => [`c:${k}`, k, "config"]),
+      ...[...sum].sort().map((k) => [`s:${k}`, k, "summary"])].sort((a, b) => rank(a[0]) - rank(b[0]));
+    return { all, shown: [...FIXED_COLUMNS, ...all.filter(([c]) => !st.hiddenCols.has(c))] };
+  };
+
+  // The column chooser: config and summary columns shown or hidden, moved up or down; kept per project.
+  const savePrefs = () => {
+    try {
+      localStorage.setItem(prefKey, JSON.stringify({ order: st.order, hidden: [...st.hiddenCols] }));
+    } catch (err) {
+      // storage refused (private mode): the choice lasts until the page is left
+    }
+  };
+  const renderChooser = (all) => {
+    const ids = all.map(([c]) => c);
+    const move = (i, by) => {
+      const j = i + by;
+      if (j < 0 || j >= ids.length) return;
+      [ids[i], ids[j]] = [ids[j], ids[i]];
+      st.order = ids;
+      savePrefs();
+      renderTable();
+    };
+    chooserList.replaceChildren(...all.map(([col, label, kind], i) => {
+      const box = el("input", { type: "checkbox", class: "column-toggle" });
+      box.checked = !st.hiddenCols.has(col);
+      box.addEventListener("change", () => {
+        if (box.checked) st.hiddenCols.delete(col); else st.hiddenCols.add(col);
+        savePrefs();
+        renderTable();
+      });
+      return el("div", { class: "column-item", "data-col": col }, el("label", {}, box, ` ${kind}: ${label}`),
+        el("button", { type: "button", class: "up", onclick: () => move(i, -1) }, "↑"),
+        el("button", { type: "button", class: "down", onclick: () => move(i, 1) }, "↓"));
+    }));
   };
 
   const cell = (r, col, swatch) => {
@@ -362,7 +407,7 @@ async function projectPage(project) {
 
   const fillGroupBy = (cols) => {
     const want = [["", "no grouping"], ["group", "group"], ["job_type", "job type"],
-      ...cols.filter(([c]) => c.startsWith("c:")).map(([c, label]) => [c, `config: ${label}`])];
+      ...cols.filter(([c]) => c.startsWith("c:")).sort().map(([c, label]) => [c, `config: ${label}`])];
     if (groupBy.options.length === want.length) return;
     const current = groupBy.value;
     groupBy.replaceChildren(...want.map(([v, label]) => el("option", { value: v }, label)));
@@ -370,8 +415,9 @@ async function projectPage(project) {
   };
 
   const renderTable = () => {
-    const cols = columns();
-    fillGroupBy(cols);
+    const { all, shown: cols } = columns();
+    fillGroupBy(all);
+    renderChooser(all);
     thead.replaceChildren(el("tr", {}, el("th", {}, selectAll), ...cols.map(([col, label, kind]) => {
       const arrow = st.sort.col === col ? (st.sort.desc ? " ▼" : " ▲") : "";
       return el("th", { class: `sortable${kind ? ` ${kind}` : ""}`, "data-col": col,
