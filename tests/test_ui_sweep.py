@@ -1,7 +1,7 @@
 """The sweep page (issue 15, sweeps): parallel coordinates with a log axis for a log-distributed parameter and
 categorical axes for `values`; parameter importance (a random forest of the metric on the parameters, and
 correlation) whose top parameter is the one the metric depends on; the metric over time with the best run
-marked; the sweep's config."""
+marked; the sweep's config; live while the sweep goes on."""
 
 from __future__ import annotations
 
@@ -80,4 +80,38 @@ def test_sweep_page_shows_axes_importance_best_run_and_config(rh: RhEnv, page: P
         json.loads(p.inner_text("#sweep-config"))["parameters"]["lr"]["distribution"] == "log_uniform_values"
     )
     screenshot(page, tmp_path, "sweep")
+    assert not page.errors, page.errors
+
+
+GRID = """
+import sys
+import runhive as wandb
+
+if sys.argv[1] == "create":
+    sid = wandb.sweep({"method": "grid", "metric": {"name": "score", "goal": "maximize"},
+                       "parameters": {"x": {"values": [1, 2, 3, 4, 5]}}}, project="grid")
+    print("SWEEP", sid)
+else:
+    def main():
+        run = wandb.init()
+        run.log({"score": run.config.x})
+
+    wandb.agent(sys.argv[2], function=main, count=int(sys.argv[1]))
+"""
+
+
+def test_sweep_page_follows_new_runs_without_reload(rh: RhEnv, page: Page, tmp_path: Path) -> None:
+    sid = rh.run(GRID, "create").stdout.split("SWEEP", 1)[1].strip()
+    rh.run(GRID, "1", sid, timeout=120)
+    entity = rh.api().sweep(sid).entity
+    base, _ = start_ui(rh)
+    p = page.page
+    p.goto(f"{base}/#/s/{entity}/grid/{sid}")
+    p.wait_for_selector(f"body[data-ready='#/s/{entity}/grid/{sid}']")
+    assert p.locator("tr.sweep-run").count() == 1
+    rh.run(GRID, "2", sid, timeout=120)  # two more runs while the page is open
+    p.wait_for_function("() => document.querySelectorAll('tr.sweep-run').length === 3", timeout=30_000)
+    assert "3 of 5 runs" in p.inner_text("main")
+    assert p.evaluate("() => document.getElementById('metric-scatter').data[1].y") == [3]  # the best so far
+    screenshot(page, tmp_path, "sweep-live")
     assert not page.errors, page.errors

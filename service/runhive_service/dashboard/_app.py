@@ -433,6 +433,7 @@ def create_app(config: UiConfig) -> Starlette:
                     "name": r.name,
                     "state": r.state,
                     "created_at": r.created_at,
+                    "updated_at": r.updated_at,
                     "params": {k: _mapping(r.config).get(k) for k in params},
                     "metric": _mapping(r.summary).get(name) if name else None,
                 }

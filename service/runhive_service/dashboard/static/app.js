@@ -767,7 +767,33 @@ function axis(label, values, how) {
 
 async function sweepPage(entity, project, id) {
   crumbs.replaceChildren(" / ", el("a", { href: `#/p/${enc(project)}` }, project), " / sweep ", id);
-  const sw = await getJSON(`/api/sweep?path=${enc(`${entity}/${project}/${id}`)}`);
+  const url = `/api/sweep?path=${enc(`${entity}/${project}/${id}`)}`;
+  let sw = await getJSON(url);
+  renderSweep(entity, project, sw);
+  // Live while the sweep or one of its runs goes on: when a run of the project changed, the sweep is read again.
+  let cursor = Math.max(0, ...sw.runs.map((r) => r.updated_at || 0)), busy = false;
+  startLive(async () => {
+    if (busy || (sw.state !== "RUNNING" && !sw.runs.some((r) => r.state === "running"))) return;
+    busy = true;
+    try {
+      const got = await getJSON(`/api/changes?project=${enc(`${entity}/${project}`)}&since=${cursor}`);
+      const moved = got.runs.some((r) => r.updated_at > cursor);
+      cursor = got.cursor;
+      if (!moved) return;
+      const next = await getJSON(url);
+      if (JSON.stringify(next) !== JSON.stringify(sw)) {
+        sw = next;
+        renderSweep(entity, project, sw);
+      }
+    } catch (err) {
+      // the next poll tries again
+    } finally {
+      busy = false;
+    }
+  });
+}
+
+function renderSweep(entity, project, sw) {
   const done = sw.runs.filter((r) => typeof r.metric === "number");
   const head = el("tr", {}, ...["name", "state", ...sw.params, sw.metric || "metric"].map((k) => el("th", {}, k)));
   const rows = sw.runs.map((r) => el("tr", { class: `sweep-run${r.id === sw.best ? " best" : ""}` },
