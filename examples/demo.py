@@ -110,7 +110,7 @@ def main() -> None:
     first = runs[0]
     print(
         f"{len(runs)} runs in project {PROJECT!r}; run {first.id} ({first.name}) is {first.state}: "
-        f"{len(first.history())} rows, summary loss={first.summary['loss']:.4f}"
+        f"{len(first.history(pandas=False, samples=None))} rows, summary loss={first.summary['loss']:.4f}"
     )
     if best is not None:
         print(f"sweep {sweep_id}: best run {best.name} with x={best.config['x']}, y={best.config['y']}")

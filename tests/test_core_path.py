@@ -28,7 +28,7 @@ def test_example_rows_present_and_in_order(rh: RhEnv, n: int) -> None:
     run = runs[0]
     assert run.state == "finished"
     assert run.config == {"lr": 0.1}
-    rows = run.history()
+    rows = run.history(pandas=False, samples=None)
     assert len(rows) == n
     assert [r["_step"] for r in rows] == list(range(n))
     assert [r["loss"] for r in rows] == [1 / (i + 1) for i in range(n)]
@@ -82,7 +82,7 @@ def test_bad_log_input_raises_and_run_keeps_working(rh: RhEnv) -> None:
         run.log({"obj": object()})
     run.log({"ok": 1})
     run.finish()
-    rows = rh.api().run(f"bad/{run.id}").history()
+    rows = rh.api().run(f"bad/{run.id}").history(pandas=False, samples=None)
     assert [r["ok"] for r in rows] == [1]
 
 
@@ -109,7 +109,7 @@ def test_value_conversion(rh: RhEnv) -> None:
     )
     run.finish()
     api_run = rh.api().run(f"values/{run.id}")
-    row = api_run.history()[0]
+    row = api_run.history(pandas=False, samples=None)[0]
     assert (
         row["i"] == 3 and row["f"] == 0.5 and row["b"] is True and row["s"] == "text" and row["none"] is None
     )
@@ -133,7 +133,7 @@ def test_step_and_commit_rules(rh: RhEnv, caplog: pytest.LogCaptureFixture) -> N
     run.log({"f": 6}, step=3)  # dropped with a warning
     run.log({"g": 7})  # written into 5 with d, e
     run.finish()
-    rows = rh.api().run(f"steps/{run.id}").history()
+    rows = rh.api().run(f"steps/{run.id}").history(pandas=False, samples=None)
     assert [(r["_step"], sorted(k for k in r if not k.startswith("_"))) for r in rows] == [
         (0, ["a"]),
         (1, ["b", "c"]),
@@ -219,7 +219,7 @@ def test_sigterm_flushes_and_next_daemon_resumes(rh: RhEnv) -> None:
     assert proc.returncode == 0, proc.stderr.read() if proc.stderr else ""
     run = rh.api().run(f"term/{run_id}")
     assert run.state == "finished"
-    assert len(run.history()) == 2000
+    assert len(run.history(pandas=False, samples=None)) == 2000
 
 
 @pytest.mark.parametrize(
@@ -242,7 +242,7 @@ def test_atexit_finishes_open_runs_with_the_exit_code(
     assert res.returncode == code
     run = rh.api().run(f"exit/{res.stdout.split()[0]}")
     assert (run.state, run.exit_code) == (state, exit_code)
-    assert len(run.history()) == 1
+    assert len(run.history(pandas=False, samples=None)) == 1
 
 
 def test_grpc_health_check_serves(rh: RhEnv) -> None:
@@ -265,13 +265,13 @@ def test_history_keys_samples_and_pandas(rh: RhEnv) -> None:
         run.log({"a": float(i), "b": i} if i % 2 else {"a": float(i)})
     run.finish()
     api_run = rh.api().run(f"hist/{run.id}")
-    assert len(api_run.history(keys=["b"])) == 50
-    assert all(set(r) == {"_step", "b"} for r in api_run.history(keys=["b"]))
-    assert len(api_run.history(samples=10)) == 10
-    sampled = api_run.history(keys=["a"], samples=10)  # read from metric chunks, not every row
+    assert len(api_run.history(keys=["b"], pandas=False, samples=None)) == 50
+    assert all(set(r) == {"_step", "b"} for r in api_run.history(keys=["b"], pandas=False, samples=None))
+    assert len(api_run.history(samples=10, pandas=False)) == 10
+    sampled = api_run.history(keys=["a"], samples=10, pandas=False)  # read from metric chunks, not every row
     assert [r["_step"] for r in sampled] == list(range(0, 100, 10))
     assert [r["a"] for r in sampled] == [float(i) for i in range(0, 100, 10)]
-    both = api_run.history(keys=["a", "b"], samples=5)
+    both = api_run.history(keys=["a", "b"], samples=5, pandas=False)
     assert len(both) == 5 and all(r["b"] == r["a"] for r in both)
     df = api_run.history(pandas=True)
     assert list(df["a"]) == [float(i) for i in range(100)]

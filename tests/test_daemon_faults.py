@@ -55,7 +55,7 @@ def test_daemon_sigkill_three_times_loses_nothing(rh: RhEnv) -> None:
     runs = rh.api().runs("dk")
     assert len(runs) == 8
     for r in runs:
-        rows = r.history()
+        rows = r.history(pandas=False, samples=None)
         assert [row["i"] for row in rows] == list(range(5000)), f"{r.name}: {len(rows)} rows"
         assert r.state == "finished"
 
@@ -82,4 +82,4 @@ def test_restart_recovery_marks_dead_writers_crashed(rh: RhEnv) -> None:
     assert rh.api().run(f"rec/{run_id}").state == "running"
     rh.cli("service", "start")  # a new daemon recovers: the WAL is applied and the writer is gone
     wait_for(lambda: rh.api().run(f"rec/{run_id}").state == "crashed", 10, "recovery to mark the run crashed")
-    assert len(rh.api().run(f"rec/{run_id}").history()) == 1000
+    assert len(rh.api().run(f"rec/{run_id}").history(pandas=False, samples=None)) == 1000

@@ -589,7 +589,7 @@ def test_logged_table_and_media_read_back_through_the_api(rh: RhEnv, tmp_path: P
     )
     run_dir = run.dir
     run.finish()
-    row = rh.api().run(f"types/{run.id}").history()[0]
+    row = rh.api().run(f"types/{run.id}").history(pandas=False, samples=None)[0]
     kinds = {
         k: row[k]["_type"]
         for k in ("table", "audio", "html", "plotly", "points", "molecule", "hist", "chart")

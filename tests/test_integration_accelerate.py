@@ -90,7 +90,7 @@ def test_accelerator_log_with_wandb(rh: RhEnv) -> None:
     run = runs[0]
     assert run.state == "finished" and run.name == "tiny" and list(run.tags) == ["accelerate"]
     assert run.config == {"lr": 0.1, "epochs": 3, "hidden": 4}
-    rows = run.history()
+    rows = run.history(pandas=False, samples=None)
     losses = [r for r in rows if "loss" in r]
     assert [r["_step"] for r in losses] == list(range(12))  # accelerator.log(step=): the run's steps
     assert [r["epoch"] for r in losses] == [0] * 4 + [1] * 4 + [2] * 4

@@ -120,7 +120,7 @@ def test_trainer_report_to_wandb(rh: RhEnv) -> None:
     run = runs[0]
     assert run.state == "finished" and run.name == "tiny-bert"
 
-    rows = run.history()
+    rows = run.history(pandas=False, samples=None)
     train = [r for r in rows if "train/loss" in r]
     evals = [r for r in rows if "eval/loss" in r]
     assert [r["train/global_step"] for r in train] == [20, 40, 60, 80, 100]
@@ -166,7 +166,7 @@ def test_trainer_logs_checkpoints_and_gradients_only(rh: RhEnv) -> None:
     run_id = res.stdout.split("RUN ", 1)[1].split()[0]
     (run,) = rh.api().runs("hf-ckpt")
     assert run.id == run_id and run.state == "finished"
-    rows = run.history()
+    rows = run.history(pandas=False, samples=None)
     assert any("gradients/classifier.weight" in r for r in rows)
     assert not any(k.startswith("parameters/") for r in rows for k in r)
     versions = sorted((Path(run.dir) / "artifacts" / "model-tiny-bert").iterdir())

@@ -142,7 +142,7 @@ def test_wandb_logger(rh: RhEnv) -> None:
     assert run.state == "finished" and run.name == "tiny"
     assert run.config == {"hidden": 8, "lr": 0.05}  # save_hyperparameters() -> log_hyperparams
 
-    rows = run.history()
+    rows = run.history(pandas=False, samples=None)
     train = [r for r in rows if "train_loss" in r]
     val = [r for r in rows if "val_loss" in r]
     # 8 batches an epoch, logged every 2 steps, with Lightning's x-axis; one validation row per epoch.
@@ -209,7 +209,7 @@ def test_ddp_on_two_cpu_processes_is_one_run(rh: RhEnv, strategy: str) -> None:
     run = runs[0]
     assert run.state == "finished" and run.name == "ddp"
     assert run.config == {"hidden": 8, "lr": 0.05}
-    rows = run.history()
+    rows = run.history(pandas=False, samples=None)
     # 64 samples, batch 8, 2 ranks: 4 steps an epoch, every step logged by rank 0; a validation row per epoch.
     assert [r["trainer/global_step"] for r in rows if "train_loss" in r] == list(range(8))
     assert [r["epoch"] for r in rows if "val_loss" in r] == [0, 1]
@@ -235,7 +235,7 @@ def test_log_model_all_logs_every_checkpoint(rh: RhEnv) -> None:
     the newest and the best one (the validation loss falls here, so both end on the second)."""
     run_script(rh, LOG_MODEL_ALL)
     (run,) = rh.api().runs("pl-all")
-    val = [r["val_loss"] for r in run.history() if "val_loss" in r]
+    val = [r["val_loss"] for r in run.history(pandas=False, samples=None) if "val_loss" in r]
     assert len(val) == 2 and val[1] < val[0]
     versions = sorted((Path(run.dir) / "artifacts" / f"model-{run.id}").iterdir())
     manifests = [json.loads((v / "manifest.json").read_text()) for v in versions]

@@ -58,7 +58,7 @@ def test_watch_logs_gradient_and_parameter_histograms(rh: RhEnv) -> None:
         run.watch(object())
     run.finish()
 
-    rows = rh.api().run(f"watch/{run.id}").history()
+    rows = rh.api().run(f"watch/{run.id}").history(pandas=False, samples=None)
     assert [r["i"] for r in rows] == list(range(6))
     for i, row in enumerate(rows):
         keys = {k for k in row if k.startswith(("gradients/", "parameters/"))}
@@ -174,7 +174,7 @@ def test_attach_from_another_process_writes_to_the_same_run(rh: RhEnv) -> None:
     assert [r.id for r in runs] == [run_id]
     run = runs[0]
     assert run.state == "finished"
-    rows = run.history()
+    rows = run.history(pandas=False, samples=None)
     assert [(r["_step"], r.get("loss"), r.get("after")) for r in rows] == [
         (0, 1.0, None),
         (1, 0.5, None),

@@ -284,7 +284,7 @@ def test_logged_media_land_in_history_and_run_dir(rh: RhEnv) -> None:
     run.log({"samples": [Image(a), Image(b)], "video": Video(frames), "loss": 0.5})
     run_dir = run.dir
     run.finish()
-    rows = rh.api().run(f"media/{run.id}").history()
+    rows = rh.api().run(f"media/{run.id}").history(pandas=False, samples=None)
     assert len(rows) == 2
     img, same = rows[0]["img"], rows[0]["same"]
     assert img["_type"] == "image-file" and img["caption"] == "a" and (img["width"], img["height"]) == (5, 6)
@@ -461,7 +461,7 @@ def test_script_logs_media_and_artifact_in_fresh_process(rh: RhEnv) -> None:
     ).stdout.split()
     run_id, run_dir, version = out
     assert version == "v0"
-    row = rh.api().run(f"script/{run_id}").history()[0]
+    row = rh.api().run(f"script/{run_id}").history(pandas=False, samples=None)[0]
     assert row["pic"]["caption"] == "grey" and row["pic"]["path"].startswith(run_dir)
     assert (decode_png(Path(row["pic"]["path"]).read_bytes())[3] == 127).all()
     assert json.loads(Path(run_dir, "artifacts", "results", "v0", "scores.json").read_text()) == {"acc": 0.9}

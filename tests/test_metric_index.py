@@ -44,8 +44,8 @@ def reads(rh: RhEnv, run_id: str) -> dict[str, Any]:
         "nested": run.metric("nested.deep", buckets=100_000),
         "nan": run.metric("nan", buckets=100_000),
         "many": api.metrics("acc", [run], buckets=50),
-        "sampled": run.history(keys=["loss"], samples=25),
-        "sampled2": run.history(keys=["loss", "acc"], samples=25),
+        "sampled": run.history(keys=["loss"], samples=25, pandas=False),
+        "sampled2": run.history(keys=["loss", "acc"], samples=25, pandas=False),
     }
 
 

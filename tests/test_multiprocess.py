@@ -40,7 +40,7 @@ def test_eight_processes_two_runs_each_one_daemon(rh: RhEnv) -> None:
     assert {r.state for r in runs} == {"finished"}
     total = 0
     for r in runs:
-        rows = r.history()
+        rows = r.history(pandas=False, samples=None)
         assert [row["i"] for row in rows] == list(range(2000))
         total += len(rows)
     assert total == 32_000
@@ -88,7 +88,7 @@ def test_sigkill_client_marks_run_crashed_and_keeps_acked_rows(rh: RhEnv) -> Non
     t0 = time.monotonic()
     wait_for(lambda: rh.api().run(f"kill/{run_id}").state == "crashed", 5, "the run to be marked crashed")
     assert time.monotonic() - t0 < 5
-    rows = rh.api().run(f"kill/{run_id}").history()
+    rows = rh.api().run(f"kill/{run_id}").history(pandas=False, samples=None)
     steps = [r["i"] for r in rows]
     assert len(rows) >= int(acked)
     assert steps == list(range(len(rows)))  # a prefix, in order, no holes
@@ -155,7 +155,7 @@ def test_rebuild_store_from_wals_gives_same_runs(rh: RhEnv) -> None:
                 "state": r.state,
                 "config": r.config,
                 "summary": r.summary,
-                "rows": r.history(),
+                "rows": r.history(pandas=False, samples=None),
                 "loss": r.metric("loss"),
             }
         return out

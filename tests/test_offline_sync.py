@@ -79,7 +79,7 @@ def test_offline_run_reaches_the_store_only_through_sync(rh: RhEnv) -> None:
     (run,) = _stored(rh, "off")
     assert run.state == "finished" and run.exit_code == 0
     assert run.history_rows == 300 and run.last_step == 299
-    rows = run.history()
+    rows = run.history(pandas=False, samples=None)
     assert [r["i"] for r in rows] == list(range(300))
     assert [r["_step"] for r in rows] == list(range(300))
     assert run.config == {"lr": 0.1, "layers": [1, 2], "late": True}
@@ -98,7 +98,11 @@ def test_offline_run_reaches_the_store_only_through_sync(rh: RhEnv) -> None:
     forced = rh.cli("sync", "--include-synced", str(run_dir))
     assert "nothing new" in forced.stdout, forced.stdout
     (run,) = _stored(rh, "off")
-    assert run.history_rows == 300 and len(run.history()) == 300 and run.state == "finished"
+    assert (
+        run.history_rows == 300
+        and len(run.history(pandas=False, samples=None)) == 300
+        and run.state == "finished"
+    )
 
 
 def test_sync_a_directory_of_runs_skips_online_ones(rh: RhEnv) -> None:
@@ -166,7 +170,7 @@ def test_wal_without_exit_record_is_closed_with_exit_code_1(rh: RhEnv) -> None:
     assert "synced" in res.stdout and "50 history rows, state finished" in res.stdout, res.stdout
     (run,) = _stored(rh, "off")
     assert run.state == "finished" and run.exit_code == 0 and run.history_rows == 50
-    assert [r["i"] for r in run.history()] == list(range(50))
+    assert [r["i"] for r in run.history(pandas=False, samples=None)] == list(range(50))
 
 
 def test_offline_process_killed_is_crashed_after_sync(rh: RhEnv) -> None:
@@ -232,7 +236,7 @@ def test_sync_of_a_live_offline_run_is_partial_then_completes(rh: RhEnv) -> None
     assert "synced" in res.stdout and "700 history rows" in res.stdout, res.stdout
     (run,) = _stored(rh, "off")
     assert run.state == "finished" and run.history_rows == 700
-    assert [r["i"] for r in run.history()] == list(range(700))
+    assert [r["i"] for r in run.history(pandas=False, samples=None)] == list(range(700))
 
 
 def _spawn_cli(rh: RhEnv, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
@@ -334,7 +338,7 @@ def test_seed_002_offline_example_then_sync(rh: RhEnv) -> None:
     assert "synced" in res.stdout, res.stdout
     (run,) = _stored(rh, "offline-demo")
     assert run.state == "finished" and run.history_rows == 100
-    assert [r["accuracy"] for r in run.history()] == list(range(100))
+    assert [r["accuracy"] for r in run.history(pandas=False, samples=None)] == list(range(100))
     assert run.summary["accuracy"] == 99
 
 

@@ -81,7 +81,7 @@ def test_seed_003_logger_callback_runs_as_written(rh: RhEnv, ray_env: dict[str, 
     assert sorted(by_alpha) == [0.1, 0.2, 0.3]
     for alpha, run in by_alpha.items():
         assert run.state == "finished", run
-        rows = run.history()
+        rows = run.history(pandas=False, samples=None)
         assert [r["mean_accuracy"] for r in rows] == [(i + alpha) / 10 for i in range(10)]
         assert [r["_step"] for r in rows] == list(range(1, 11))  # step = Tune's training_iteration
         assert 0.5 <= run.config["beta"] <= 1.0
@@ -124,7 +124,7 @@ def test_setup_wandb_in_a_trainable_logs_through_runhive(rh: RhEnv, ray_env: dic
     assert sorted(r.config["a"] for r in runs) == [1, 2]
     for run in runs:
         assert run.state == "finished"
-        losses = [row["loss"] for row in run.history()]
+        losses = [row["loss"] for row in run.history(pandas=False, samples=None)]
         base = run.config["a"] + run.config["b"]
         assert losses == [base + i for i in range(5)]
 

@@ -92,7 +92,7 @@ def test_disk_full_mid_run(rh: RhEnv, tmpfs: object) -> None:
     assert refused > 0 and f"{refused} records were not persisted" in report["a"]
     assert report["b"] == ""
     a = rh.api().run(f"disk/{a_id}")
-    rows = a.history()
+    rows = a.history(pandas=False, samples=None)
     # Nothing silently lost: every row is stored or counted as not persisted (the exit record may be either).
     assert len(rows) + refused == n + (1 if report["end_refused"] else 0)
     # What is stored is intact: each row as logged, once, in order.
@@ -105,7 +105,7 @@ def test_disk_full_mid_run(rh: RhEnv, tmpfs: object) -> None:
     list(read_wal(wal, 0, check))
     assert not check.damage, check.damage  # refused groups were cut back out of the WAL
     b = rh.api().run(f"disk/{b_id}")
-    assert b.state == "finished" and [r["i"] for r in b.history()] == list(range(n))
+    assert b.state == "finished" and [r["i"] for r in b.history(pandas=False, samples=None)] == list(range(n))
     # Space comes back: the daemon records how run a ended (crashed if its end could not be written).
     filler.unlink()
     expected = "crashed" if report["end_refused"] else "finished"
@@ -116,7 +116,7 @@ def test_disk_full_mid_run(rh: RhEnv, tmpfs: object) -> None:
     rh.cli("service", "stop")
     wait_for(lambda: not rh.daemon_pids(), 15, "the daemon to stop")
     rh.cli("store", "rebuild")
-    assert rh.api().run(f"disk/{a_id}").history() == rows
+    assert rh.api().run(f"disk/{a_id}").history(pandas=False, samples=None) == rows
     figure(
         "disk full mid-run",
         f"{n} rows logged; {len(rows)} stored, {refused} records reported not persisted by finish() "

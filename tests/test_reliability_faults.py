@@ -76,7 +76,7 @@ def test_client_sigkill_loss_window(rh: RhEnv) -> None:
             wait_for(
                 lambda r=run_id: rh.api().run(f"loss/{r}").state == "crashed", 5, "the run to be crashed"
             )
-            stored = [row["i"] for row in rh.api().run(f"loss/{run_id}").history()]
+            stored = [row["i"] for row in rh.api().run(f"loss/{run_id}").history(pandas=False, samples=None)]
             assert stored == list(range(len(stored))), "stored rows are not a prefix of what was logged"
             logged = _progress(progress)
             lost = [(i, t) for i, t in logged if i >= len(stored)]
@@ -162,7 +162,7 @@ def test_wal_damage_is_reported_by_rebuild(rh: RhEnv) -> None:
     assert f"{wal} at byte {middle[0]}: CRC mismatch" in text, text
     assert f"{wal} at byte {last[0]}: torn" in text, text
     run = rh.api().run(f"dmg/{run_id}")
-    steps = [row["i"] for row in run.history()]
+    steps = [row["i"] for row in run.history(pandas=False, samples=None)]
     # Exactly the damaged frame's rows are missing: the store never holds part of a frame.
     assert steps == [i for i in range(1200) if i not in set(middle[2])]
     assert run.state == "running"  # the torn last frame held the run's end
@@ -200,7 +200,7 @@ def test_wal_damage_in_unapplied_tail_is_recovered_by_next_daemon(rh: RhEnv) -> 
     figure("WAL damage, daemon recovery", " | ".join(line.split(": ", 1)[-1] for line in lines))
     assert any(f"{wal} at byte {middle[0]}: CRC mismatch" in line for line in lines), log
     assert any(f"{wal} at byte {last[0]}: torn" in line for line in lines), log
-    steps = [row["i"] for row in rh.api().run(f"dmg/{run_id}").history()]
+    steps = [row["i"] for row in rh.api().run(f"dmg/{run_id}").history(pandas=False, samples=None)]
     lost = set(middle[2]) | set(last[2])
     assert steps == [i for i in range(1200) if i not in lost]
     # The torn tail was cut off before the crash record was appended: the log reads clean from now on,
@@ -212,10 +212,10 @@ def test_wal_damage_in_unapplied_tail_is_recovered_by_next_daemon(rh: RhEnv) -> 
     assert [d.offset for d in res.damage] == [middle[0]]
     rh.cli("service", "stop")
     wait_for(lambda: not rh.daemon_pids(), 15, "the daemon to stop")
-    before = rh.api().run(f"dmg/{run_id}").history()
+    before = rh.api().run(f"dmg/{run_id}").history(pandas=False, samples=None)
     rh.cli("store", "rebuild")
     after = rh.api().run(f"dmg/{run_id}")
-    assert after.history() == before and after.state == "crashed"
+    assert after.history(pandas=False, samples=None) == before and after.state == "crashed"
 
 
 # Signals --------------------------------------------------------------------------------------------------------
@@ -266,7 +266,7 @@ def test_signal_finishes_runs_with_exit_code(
     logged = _lines(progress)
     for rid in ids:
         run = rh.api().run(f"sig/{rid}")
-        rows = [r["i"] for r in run.history()]
+        rows = [r["i"] for r in run.history(pandas=False, samples=None)]
         # Every step logged before the signal is stored (the one in progress may be too).
         assert rows == list(range(len(rows))) and len(rows) >= logged, (len(rows), logged)
         assert (run.state, run.exit_code) == ("failed", exit_code)
@@ -302,7 +302,7 @@ def test_sigterm_to_job_and_daemon_like_scancel(rh: RhEnv) -> None:
 
     for rid in ids:
         run = rh.api().run(f"sig/{rid}")
-        rows = [r["i"] for r in run.history()]
+        rows = [r["i"] for r in run.history(pandas=False, samples=None)]
         assert rows == list(range(len(rows))) and len(rows) >= logged
         assert (run.state, run.exit_code) == ("failed", 128 + signal.SIGTERM)
         res = ReadResult()

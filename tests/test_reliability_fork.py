@@ -79,14 +79,16 @@ def test_fork_after_init(rh: RhEnv) -> None:
     runs = {r.name: r for r in rh.api().runs("fork")}
     assert set(runs) == {"parent"} | {f"child-{k}" for k in range(6)}
     parent = runs["parent"]
-    rows = parent.history()
+    rows = parent.history(pandas=False, samples=None)
     bg = [r["bg"] for r in rows if "bg" in r]
     assert bg == list(range(len(bg))) and len(bg) > 0  # nothing of the children's, nothing lost
     assert rows[-1].get("after") == 1 and parent.state == "finished"
     assert "from_child" not in parent.config
     for k in range(6):
         child = runs[f"child-{k}"]
-        assert child.state == "finished" and [r["c"] for r in child.history()] == list(range(300))
+        assert child.state == "finished" and [
+            r["c"] for r in child.history(pandas=False, samples=None)
+        ] == list(range(300))
     warnings = [line for line in res.stderr.splitlines() if "which forked this one" in line]
     assert len(warnings) == 6, res.stderr  # one per child, for the inherited run
     assert "Traceback" not in res.stderr
@@ -154,11 +156,11 @@ def test_multiprocessing_children_log_their_own_runs(rh: RhEnv, method: str) -> 
     wall = time.monotonic() - t0
     assert json.loads(res.stdout.strip().splitlines()[-1]) == [0, 0, 0, 0, 1]
     runs = {r.name: r for r in rh.api().runs("mp")}
-    assert [r["p"] for r in runs["parent"].history()] == list(range(200))
+    assert [r["p"] for r in runs["parent"].history(pandas=False, samples=None)] == list(range(200))
     assert runs["parent"].state == "finished"
     for k in (0, 1, 2, 3, 10, 11):
         child = runs[f"child-{k}"]
-        assert [r["c"] for r in child.history()] == list(range(200)), k
+        assert [r["c"] for r in child.history(pandas=False, samples=None)] == list(range(200)), k
         assert child.state == "finished", (k, child.state)
     assert (runs["fail-9"].state, runs["fail-9"].exit_code) == ("failed", 1)
     figure(

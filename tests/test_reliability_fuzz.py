@@ -349,7 +349,7 @@ def test_hypothesis_payloads(rh: RhEnv) -> None:
     assert rh.daemon_pids() == daemon, "the daemon restarted"
     stored = rh.api().run(f"fuzz/{run.id}")
     assert stored.state == "finished"
-    rows = stored.history()
+    rows = stored.history(pandas=False, samples=None)
     missing = sorted(set(range(len(logged))) - {r["_step"] for r in rows})[:5]
     assert len(rows) == len(logged), (missing, (rh.svc / "service.log").read_text()[-3000:])
     for i, (row, exp) in enumerate(zip(rows, logged, strict=True)):

@@ -203,7 +203,9 @@ def test_hostile_peers_get_errors_and_nobody_else_notices(rh: RhEnv) -> None:
     assert victim.returncode == 0 and "done" in out, err
     assert rh.daemon_pids() == [daemon], "the daemon restarted"
     run = rh.api().run(f"victim/{vid}")
-    assert run.state == "finished" and [r["i"] for r in run.history()] == list(range(n))
+    assert run.state == "finished" and [r["i"] for r in run.history(pandas=False, samples=None)] == list(
+        range(n)
+    )
     status = json.loads(rh.cli("service", "status", "--json").stdout)
     assert int(status["pid"]) == daemon
     figure(
@@ -232,7 +234,7 @@ def test_oversized_row_is_refused_and_reported(rh: RhEnv) -> None:
     assert out["refused"] == 1 and "1 records were not persisted" in out["report"]
     assert "MiB limit" in out["report"]
     [run] = rh.api().runs("big")
-    assert [r["i"] for r in run.history()] == [i for i in range(100) if i != 1]
+    assert [r["i"] for r in run.history(pandas=False, samples=None)] == [i for i in range(100) if i != 1]
     assert run.state == "finished"
     assert sum("could not be persisted" in line for line in res.stderr.splitlines()) == 1
     figure(

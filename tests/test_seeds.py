@@ -100,8 +100,10 @@ def test_seed_000_nested_create_new_runs(rh: RhEnv) -> None:
     parent = [r for r in runs if "result" in r.summary]
     children = [r for r in runs if "inner" in r.summary]
     assert len(parent) == 1 and len(children) == 3
-    assert [row["result"] for row in parent[0].history()] == [5, 5, 5]
-    assert all([row["inner"] for row in c.history()] == list(range(5)) for c in children)
+    assert [row["result"] for row in parent[0].history(pandas=False, samples=None)] == [5, 5, 5]
+    assert all(
+        [row["inner"] for row in c.history(pandas=False, samples=None)] == list(range(5)) for c in children
+    )
 
 
 def test_seed_001_tracking_run_with_sub_runs(rh: RhEnv) -> None:
@@ -109,8 +111,8 @@ def test_seed_001_tracking_run_with_sub_runs(rh: RhEnv) -> None:
     runs = {r.name: r for r in rh.api().runs("my_project")}
     assert set(runs) == {"tracking_run", "training_1", "training_2"}
     assert {r.state for r in runs.values()} == {"finished"}
-    assert [row["train_loss"] for row in runs["training_1"].history()] == [0.42]
-    rows = runs["tracking_run"].history()
+    assert [row["train_loss"] for row in runs["training_1"].history(pandas=False, samples=None)] == [0.42]
+    rows = runs["tracking_run"].history(pandas=False, samples=None)
     assert [(r["eval_loss"], r["eval_accuracy"]) for r in rows] == [(0.27, 0.91), (0.27, 0.91)]
 
 
@@ -129,7 +131,7 @@ def test_seed_002_for_loop_with_reinit_true(rh: RhEnv) -> None:
     runs = rh.api().runs("runs-from-for-loop")
     assert len(runs) == 10 and {r.state for r in runs} == {"finished"}
     for x, r in enumerate(runs):
-        assert [row["metric"] for row in r.history()] == [x + y for y in range(100)]
+        assert [row["metric"] for row in r.history(pandas=False, samples=None)] == [x + y for y in range(100)]
 
 
 def test_seed_002_context_manager_variant(rh: RhEnv) -> None:

@@ -139,7 +139,9 @@ def test_grid_sweep_with_two_cli_agents_runs_every_combination_once(rh: RhEnv) -
     combos = sorted((r.config["a"], r.config["b"]) for r in runs)
     assert combos == [(1, "x"), (1, "y"), (2, "x"), (2, "y"), (3, "x"), (3, "y")]  # none twice, none missing
     assert all(r.state == "finished" and r.project == "grid" for r in runs)
-    assert [row["loss"] for row in runs[0].history()] == [runs[0].config["a"] + i for i in range(5)]
+    assert [row["loss"] for row in runs[0].history(pandas=False, samples=None)] == [
+        runs[0].config["a"] + i for i in range(5)
+    ]
     assert sweep.best_run().config["a"] == 1  # type: ignore[union-attr]
 
 

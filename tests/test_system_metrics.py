@@ -22,7 +22,7 @@ while time.monotonic() < deadline:
     for run in runs:
         run.log({"i": i})
     i += 1
-    if all(len(api.run(f"{project}/{r.id}").history(stream="system")) >= n for r in runs):
+    if all(len(api.run(f"{project}/{r.id}").history(stream="system", pandas=False, samples=None)) >= n for r in runs):
         break
     time.sleep(0.05)  # pacing: a training step
 else:
@@ -39,7 +39,7 @@ def test_every_open_run_gets_host_and_process_metrics(rh: RhEnv) -> None:
     runs = rh.api().runs("sys")
     assert len(runs) == 2
     for run in runs:
-        rows = run.history(stream="system")
+        rows = run.history(stream="system", pandas=False, samples=None)
         assert len(rows) >= 3
         row = rows[-1]
         assert 0 < row["system.memory_percent"] <= 100
@@ -50,7 +50,7 @@ def test_every_open_run_gets_host_and_process_metrics(rh: RhEnv) -> None:
         assert row["system.network.sent"] >= 0 and row["system.disk.out"] >= 0
         assert [r["_timestamp"] for r in rows] == sorted(r["_timestamp"] for r in rows)
         assert run.system_metrics == row
-        assert run.history(stream="system", keys=["system.cpu"])[0].keys() == {
+        assert run.history(stream="system", keys=["system.cpu"], pandas=False, samples=None)[0].keys() == {
             "system.cpu",
             "_timestamp",
             "_runtime",
@@ -60,8 +60,12 @@ def test_every_open_run_gets_host_and_process_metrics(rh: RhEnv) -> None:
 def test_finished_runs_get_no_more_samples(rh: RhEnv) -> None:
     rh.environ.update(FAST)
     rh.run(TWO_RUNS, "first", "2", timeout=120)
-    before = {r.id: len(r.history(stream="system")) for r in rh.api().runs("first")}
+    before = {
+        r.id: len(r.history(stream="system", pandas=False, samples=None)) for r in rh.api().runs("first")
+    }
     # A second job waits for 5 samples of its own: the sampler ticked at least 5 times after the first finished.
     rh.run(TWO_RUNS, "second", "5", timeout=120)
-    after = {r.id: len(r.history(stream="system")) for r in rh.api().runs("first")}
+    after = {
+        r.id: len(r.history(stream="system", pandas=False, samples=None)) for r in rh.api().runs("first")
+    }
     assert after == before

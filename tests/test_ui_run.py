@@ -25,7 +25,7 @@ run = wandb.init(project="rp", name="overview", notes="the baseline", tags=["bas
 api = wandb.Api()
 deadline = time.monotonic() + 60
 i = 0
-while not api.run(f"rp/{run.id}").history(stream="system"):  # until the daemon sampled the run once
+while not api.run(f"rp/{run.id}").history(stream="system", pandas=False):  # until the daemon sampled the run once
     run.log({"loss": 1 / (i + 1)})
     i += 1
     time.sleep(0.02)  # a training step

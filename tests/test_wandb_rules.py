@@ -164,7 +164,7 @@ def test_resume_continues_steps_config_summary(rh: RhEnv) -> None:
     assert resumed.config["lr"] == 0.1 and resumed.summary["best"] == 3
     resumed.log({"x": 16})
     resumed.finish()
-    rows = rh.api().run("res/steps015").history()
+    rows = rh.api().run("res/steps015").history(pandas=False, samples=None)
     assert [r["_step"] for r in rows][-2:] == [15, 16]
     stored = rh.api().run("res/steps015")
     assert stored.state == "finished" and stored.config["lr"] == 0.1
@@ -301,7 +301,7 @@ def test_define_metric_step_metric_sync_and_errors(rh: RhEnv) -> None:
     with pytest.raises(runhive.UsageError, match="goal"):
         run.define_metric("x", goal="up")
     run.finish()
-    rows = rh.api().run(f"dm/{run.id}").history()
+    rows = rh.api().run(f"dm/{run.id}").history(pandas=False, samples=None)
     assert rows[1]["val_loss"] == 0.5 and rows[1]["epoch"] == 1
 
 
@@ -426,5 +426,5 @@ def test_torch_tensors_when_torch_is_loaded_and_never_importing_it(rh: RhEnv) ->
     print(run.id)
     """
     run_id = rh.run(code).stdout.strip()
-    row = rh.api().run(f"torch/{run_id}").history()[1]
+    row = rh.api().run(f"torch/{run_id}").history(pandas=False, samples=None)[1]
     assert row["scalar"] == 2.5 and row["vec"] == [1, 2, 3] and row["big"]["_type"] == "histogram"

@@ -46,7 +46,7 @@ def test_define_metric_merge_keeps_earlier_fields_and_overwrite_replaces(rh: RhE
     api_run = rh.api().run(f"wd/{run.id}")
     assert api_run.summary["val_loss"] == {"min": 0.25}
     assert api_run.summary["acc"] == {"max": 0.75}
-    rows = api_run.history()
+    rows = api_run.history(pandas=False, samples=None)
     assert [r.get("epoch") for r in rows[1:]] == [1, 1]  # the step metric still synced
 
 
@@ -188,7 +188,7 @@ def test_sampled_history_keeps_int_values(rh: RhEnv) -> None:
         )
     run.finish()
     api_run = rh.api().run(f"h/{run.id}")
-    rows = {r["_step"]: r for r in api_run.history()}
+    rows = {r["_step"]: r for r in api_run.history(pandas=False, samples=None)}
 
     def exact(sampled: list[dict[str, Any]], keys: list[str]) -> None:
         assert len(sampled) == 10
@@ -197,14 +197,17 @@ def test_sampled_history_keeps_int_values(rh: RhEnv) -> None:
                 want = rows[r["_step"]][k]
                 assert (r[k], type(r[k])) == (want, type(want)), (k, r)
 
-    one = api_run.history(samples=10, keys=["epoch"])
+    one = api_run.history(samples=10, keys=["epoch"], pandas=False)
     assert [r["epoch"] for r in one] == list(range(10))
     exact(one, ["epoch"])
-    exact(api_run.history(samples=10, keys=["epoch", "loss"]), ["epoch", "loss"])
-    exact(api_run.history(samples=10, keys=["whole"]), ["whole"])
-    exact(api_run.history(samples=10, keys=["loss", "big"]), ["loss", "big"])
-    exact(api_run.history(samples=10, keys=["mixed"]), ["mixed"])
-    exact(api_run.history(samples=10, keys=["epoch", "mixed", "whole"]), ["epoch", "mixed", "whole"])
+    exact(api_run.history(samples=10, keys=["epoch", "loss"], pandas=False), ["epoch", "loss"])
+    exact(api_run.history(samples=10, keys=["whole"], pandas=False), ["whole"])
+    exact(api_run.history(samples=10, keys=["loss", "big"], pandas=False), ["loss", "big"])
+    exact(api_run.history(samples=10, keys=["mixed"], pandas=False), ["mixed"])
+    exact(
+        api_run.history(samples=10, keys=["epoch", "mixed", "whole"], pandas=False),
+        ["epoch", "mixed", "whole"],
+    )
 
     # Rows with the same numeric keys are stored as blocks: ints read back from inside a block too.
     run = runhive.init(project="h")
@@ -213,10 +216,10 @@ def test_sampled_history_keeps_int_values(rh: RhEnv) -> None:
     run.log({"c": 99.5, "f": 0.5})  # the last value (the summary's) is a float
     run.finish()
     api_run = rh.api().run(f"h/{run.id}")
-    rows = {r["_step"]: r for r in api_run.history()}
-    exact(api_run.history(samples=10, keys=["c"]), ["c"])
-    exact(api_run.history(samples=10, keys=["f", "c"]), ["f", "c"])
-    assert {type(r["c"]) for r in api_run.history(samples=10, keys=["c"])} == {int}
+    rows = {r["_step"]: r for r in api_run.history(pandas=False, samples=None)}
+    exact(api_run.history(samples=10, keys=["c"], pandas=False), ["c"])
+    exact(api_run.history(samples=10, keys=["f", "c"], pandas=False), ["f", "c"])
+    assert {type(r["c"]) for r in api_run.history(samples=10, keys=["c"], pandas=False)} == {int}
 
 
 # 5. run.save keeps directories and honours policy ------------------------------------------------------------

@@ -73,16 +73,17 @@ class ApiRun:
 
     def history(
         self,
-        samples: int | None = None,
+        samples: int | None = 500,
         keys: Sequence[str] | None = None,
         x_axis: str = "_step",
-        pandas: bool = False,
+        pandas: bool = True,
         stream: str = "default",
     ) -> Any:
-        """The run's rows (all, or `samples` evenly spaced ones) as a list of dicts, or a DataFrame with
-        `pandas=True`."""
+        """The run's rows, `samples` evenly spaced ones (W&B's default 500; `samples=None`: every row), as a
+        pandas DataFrame (W&B's default), or a list of dicts with `pandas=False`. With `keys`, only the rows
+        that hold every one of them. Without pandas installed, the list comes back, as W&B does."""
         if isinstance(samples, (list, tuple)) and keys is None:  # history(["loss"]) as keys, W&B-style
-            samples, keys = None, samples
+            samples, keys = 500, samples
         rows = None
         if stream in ("system", "events"):
             rows = self._system_rows(keys)
@@ -98,8 +99,13 @@ class ApiRun:
             stride = len(rows) / samples
             rows = [rows[int(i * stride)] for i in range(samples)]
         if pandas:
-            import pandas as pd
+            try:
+                import pandas as pd
+            except ImportError:
+                from runhive.sdk._run_extras import termwarn
 
+                termwarn("Unable to load pandas, call history with pandas=False")
+                return rows
             return pd.DataFrame(rows)
         return rows
 
