@@ -386,7 +386,7 @@ def create_app(config: UiConfig) -> Starlette:
     def run(request: Request) -> Response:
         a, r = lookup(request, "run", "entity/project/id")
         with a:
-            system = r.history(stream="system")
+            system = r.history(stream="system", pandas=False, samples=None)
             return _json(
                 {
                     **_run_row(r),
