@@ -1,5 +1,5 @@
-"""Read backends: where `runhive.Api()` reads from. The local store is the first; a team server's read API is the
-next. `backend_for(settings)` picks the one the settings name."""
+"""Read backends: where `runhive.Api()` reads from. The local store (`LocalBackend`) and a team server's read API
+(`ServerBackend`). `backend_for(settings)` picks the one the settings name."""
 
 from __future__ import annotations
 
@@ -13,7 +13,25 @@ if TYPE_CHECKING:
 __all__ = ["Backend", "ProjectRecord", "RunRecord", "Series", "SweepRecord", "backend_for"]
 
 
-def backend_for(settings: Settings) -> Backend:
+def backend_for(settings: Settings, timeout: float | None = None, discover: bool = True) -> Backend:
+    """A team server when one is named: `settings.base_url` (with `settings.api_key`, else the key stored for that
+    server by `runhive login`), else, with `discover`, `RUNHIVE_BASE_URL` + `RUNHIVE_API_KEY` or the login
+    credentials file. Otherwise the local store at `settings.store_path`."""
+    host, key = settings.base_url, settings.api_key
+    if host or discover:
+        from runhive.cli._login import normalize_host, resolve
+
+        creds = resolve()
+        if host:
+            host = normalize_host(host)
+            if not key and creds.host == host:
+                key = creds.key
+        elif creds.host:
+            host, key = creds.host, key or creds.key
+    if host:
+        from ._server import ServerBackend
+
+        return ServerBackend(host, key, timeout)
     from ._local import LocalBackend
 
     return LocalBackend(settings.store_path)

@@ -1,4 +1,5 @@
-"""`runhive.Api()`: the read API (W&B's public `wandb.Api` shape), over a read backend (the local store today)."""
+"""`runhive.Api()`: the read API (W&B's public `wandb.Api` shape), over a read backend (the local store or a team
+server)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ if TYPE_CHECKING:
 
 
 class Api:
-    """Read runs from the local store. `Api(overrides={"data_dir": ...})` reads another store."""
+    """Read runs from the local store, or from a team server: `Api(overrides={"base_url": URL}, api_key=KEY)`,
+    `RUNHIVE_BASE_URL` + `RUNHIVE_API_KEY`, or `runhive login`'s stored server. `Api(overrides={"data_dir": ...})`
+    reads that local store (and no server, unless `base_url` is given too)."""
 
     def __init__(
         self,
@@ -27,12 +30,18 @@ class Api:
         api_key: str | None = None,
     ) -> None:
         settings: Settings = base_settings()
-        if overrides:
-            settings = settings.merged(
-                {k: v for k, v in overrides.items() if k in ("data_dir", "entity", "project")}
-            )
+        chosen = {
+            k: v
+            for k, v in (overrides or {}).items()
+            if k in ("data_dir", "entity", "project", "base_url", "api_key") and v is not None
+        }
+        if api_key is not None:
+            chosen["api_key"] = api_key
+        if chosen:
+            settings = settings.merged(chosen)
         self.settings = settings
-        self._backend: Backend = backend_for(settings)
+        discover = "data_dir" not in chosen  # an explicit local store is read, not a logged-in server
+        self._backend: Backend = backend_for(settings, timeout=timeout, discover=discover)
 
     def close(self) -> None:
         self._backend.close()

@@ -1,0 +1,161 @@
+"""A team server as a read backend: `runhive server`'s read API (`/api/v1/...`, JSON over HTTP), with the standard
+library only (`urllib.request`), so reading from a server adds no dependency to the client.
+
+It returns the same records as the local store (`LocalBackend`) for the same data. A refusal is a `UsageError`
+with the server's own words (it names the user, the project and the fix: "permission denied: user 'bob' may not
+read 'alice/cifar' (private); ..."; "not logged in: ..."; "invalid API key: ..."); a server that cannot be reached,
+or that fails, is a `CommError` naming its address.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from runhive.errors import CommError, UsageError
+
+from ._base import ProjectRecord, RunRecord, Series, SweepRecord
+
+_RUN_FIELDS = (
+    "id entity project name notes tags group job_type state exit_code config summary metadata dir created_at "
+    "updated_at last_step history_rows"
+).split()
+_SWEEP_FIELDS = "id entity project name config state created_at".split()
+
+
+def _run(doc: dict[str, Any]) -> RunRecord:
+    record = RunRecord(**{f: doc[f] for f in _RUN_FIELDS})
+    record.handle = (record.entity, record.project, record.id)
+    return record
+
+
+def _sweep(doc: dict[str, Any]) -> SweepRecord:
+    record = SweepRecord(**{f: doc[f] for f in _SWEEP_FIELDS})
+    record.handle = (record.entity, record.project, record.id)
+    return record
+
+
+class ServerBackend:
+    """Reads from the team server at `base_url` with `api_key` (`Authorization: Bearer KEY`)."""
+
+    def __init__(self, base_url: str, api_key: str | None, timeout: float | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._key = api_key
+        self._timeout = timeout if timeout is not None else 60.0
+
+    @property
+    def where(self) -> str:
+        return f"the team server at {self.base_url}"
+
+    def close(self) -> None:
+        pass  # urllib keeps no connection open between requests
+
+    # -- HTTP -----------------------------------------------------------------------------------------------------
+
+    def _call(self, path: str, params: dict[str, Any] | None = None, body: Any = None) -> Any:
+        query = urllib.parse.urlencode(
+            [(k, v) for k, v in (params or {}).items() if v is not None and not isinstance(v, list)]
+            + [(k, x) for k, v in (params or {}).items() if isinstance(v, list) for x in v]
+        )
+        url = f"{self.base_url}/api/v1/{path}" + (f"?{query}" if query else "")
+        headers = {"Accept": "application/json"}
+        if self._key:
+            headers["Authorization"] = f"Bearer {self._key}"
+        data = None
+        if body is not None:
+            data = json.dumps(body, allow_nan=True).encode("utf-8")
+            headers["Content-Type"] = "application/json"
+        request = urllib.request.Request(url, data=data, headers=headers, method="POST" if data else "GET")
+        try:
+            with urllib.request.urlopen(request, timeout=self._timeout) as resp:
+                return json.loads(resp.read().decode("utf-8"))
+        except urllib.error.HTTPError as exc:
+            try:
+                message = json.loads(exc.read().decode("utf-8")).get("error") or exc.reason
+            except (ValueError, AttributeError):
+                message = exc.reason
+            if 400 <= exc.code < 500:
+                raise UsageError(f"{self.where} refused (HTTP {exc.code}): {message}") from None
+            raise CommError(f"{self.where} failed (HTTP {exc.code}): {message}") from None
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise CommError(f"cannot reach {self.where}: {reason}") from None
+
+    @staticmethod
+    def _path(run: RunRecord) -> dict[str, Any]:
+        return {"entity": run.entity, "project": run.project, "run_id": run.id}
+
+    # -- runs -------------------------------------------------------------------------------------------------------
+
+    def runs(self, entity: str | None, project: str, newest_first: bool = False) -> list[RunRecord]:
+        params = {"entity": entity, "project": project, "order": "desc" if newest_first else "asc"}
+        return [_run(d) for d in self._call("runs", params)["runs"]]
+
+    def find_runs(self, entity: str | None, project: str | None, run_id: str) -> list[RunRecord]:
+        params = {"entity": entity, "project": project, "run_id": run_id}
+        return [_run(d) for d in self._call("runs/find", params)["runs"]]
+
+    def sweep_runs(self, sweep: SweepRecord) -> list[RunRecord]:
+        params = {"entity": sweep.entity, "project": sweep.project, "sweep_id": sweep.id}
+        return [_run(d) for d in self._call("sweeps/runs", params)["runs"]]
+
+    def projects(self, entity: str | None = None) -> list[ProjectRecord]:
+        docs = self._call("projects", {"entity": entity})["projects"]
+        return [ProjectRecord(d["entity"], d["name"], d["runs"], d["last_run_at"]) for d in docs]
+
+    def runs_since(self, entity: str | None, project: str, since: float) -> list[RunRecord]:
+        params = {"entity": entity, "project": project, "since": repr(float(since))}
+        return [_run(d) for d in self._call("runs", params)["runs"]]
+
+    # -- history ------------------------------------------------------------------------------------------------------
+
+    def scan_history(
+        self,
+        run: RunRecord,
+        keys: Sequence[str] | None,
+        page_size: int,
+        min_step: int | None,
+        max_step: int | None,
+    ) -> Iterator[dict[str, Any]]:
+        params: dict[str, Any] = {
+            **self._path(run),
+            "keys": list(keys or []),
+            "min_step": min_step,
+            "max_step": max_step,
+            "limit": max(1, page_size),
+        }
+        while True:
+            page = self._call("history", params)
+            yield from page["rows"]
+            if page.get("next") is None:
+                return
+            params["after"] = page["next"]
+
+    def sampled_history(self, run: RunRecord, keys: list[str], samples: int) -> list[dict[str, Any]] | None:
+        rows: list[dict[str, Any]] | None = self._call(
+            "history/sampled", {**self._path(run), "keys": list(keys), "samples": samples}
+        )["rows"]
+        return rows
+
+    def system_rows(self, run: RunRecord) -> list[tuple[float, float, dict[str, Any]]]:
+        return [(ts, rt, sample) for ts, rt, sample in self._call("system", self._path(run))["rows"]]
+
+    def metrics(self, key: str, runs: Sequence[RunRecord], buckets: int) -> dict[str, Series]:
+        if not runs:
+            return {}
+        body = {"key": key, "buckets": buckets, "runs": [[r.entity, r.project, r.id] for r in runs]}
+        series: dict[str, Series] = self._call("metrics", body=body)["series"]
+        return series
+
+    # -- sweeps -------------------------------------------------------------------------------------------------------
+
+    def sweeps(self, entity: str | None, project: str) -> list[SweepRecord]:
+        return [_sweep(d) for d in self._call("sweeps", {"entity": entity, "project": project})["sweeps"]]
+
+    def find_sweeps(self, entity: str | None, project: str | None, sweep_id: str) -> list[SweepRecord]:
+        params = {"entity": entity, "project": project, "sweep_id": sweep_id}
+        return [_sweep(d) for d in self._call("sweeps/find", params)["sweeps"]]
