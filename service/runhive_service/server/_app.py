@@ -24,6 +24,7 @@ from starlette.routing import BaseRoute, Route
 
 from ._errors import ServerError, Unauthenticated
 from ._migrate import current_revision
+from ._read import read_routes
 from ._store import ServerStore, User
 
 log = logging.getLogger("runhive.server")
@@ -88,6 +89,7 @@ def create_app(store: ServerStore, extra_routes: list[BaseRoute] | None = None) 
     routes: list[BaseRoute] = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/api/v1/viewer", viewer, methods=["GET"]),
+        *read_routes(),
         *(extra_routes or []),
     ]
     handlers: dict[Any, Any] = {
