@@ -4,7 +4,7 @@ Seams for what comes next, each a list of routes added in `create_app`:
 - the read API for `Api()` (`/api/v1/...`: projects, runs, history, sweeps), the second read backend of
   `runhive.apis.backends`;
 - the dashboard, served for the runs the logged-in user may read (API-key login, then a session cookie).
-Ingest from the daemons' uploaders (the second sink of `runhive_service.streams`) is gRPC, served beside this app.
+Ingest from the daemons' uploaders (the second sink of `runhive_service.streams`): `_ingest.py`, over HTTP.
 
 Every endpoint that needs a user calls `caller(request)`; every `ServerError` becomes a JSON answer with its status
 (`{"error": message, "code": NAME}`), and anything unexpected a JSON 500 without a traceback.
@@ -23,6 +23,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from ._errors import ServerError, Unauthenticated
+from ._ingest import routes as ingest_routes
 from ._migrate import current_revision
 from ._read import read_routes
 from ._store import ServerStore, User
@@ -90,6 +91,7 @@ def create_app(store: ServerStore, extra_routes: list[BaseRoute] | None = None) 
         Route("/healthz", healthz, methods=["GET"]),
         Route("/api/v1/viewer", viewer, methods=["GET"]),
         *read_routes(),
+        *ingest_routes(),
         *(extra_routes or []),
     ]
     handlers: dict[Any, Any] = {

@@ -60,10 +60,13 @@ class _NumberArray(TypeDecorator[list[Any]]):
 class FloatArray(_NumberArray):
     """float8[] on PostgreSQL (NaN and ±Inf kept), packed doubles on SQLite."""
 
+    cache_ok = True
+
 
 class StepArray(_NumberArray):
     """int8[] on PostgreSQL, packed 64-bit integers on SQLite."""
 
+    cache_ok = True
     _element = BigInteger
     _code = "q"
 

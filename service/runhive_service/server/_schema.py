@@ -129,6 +129,8 @@ runs = Table(
     Column("heartbeat_at", Double),
     Column("last_step", BigInteger, nullable=False, default=-1),
     Column("history_rows", BigInteger, nullable=False, default=0),
+    # What ingest needs to continue the run on any replica: writers (open, exit code) and the aggregator.
+    Column("ingest", JSONDoc),
     Index(None, "project_id", "created_at"),
     Index(None, "project_id", "state"),
 )
