@@ -148,3 +148,30 @@ def test_seed_002_run_name_and_rename_to_id(rh: RhEnv) -> None:
     runs = rh.api().runs("Uncategorized")
     renamed = [r for r in runs if r.name == r.id]
     assert len(renamed) == 1 and renamed[0].state == "finished"
+
+
+# Seed 002's argument table: `sync_tensorboard` copies every TensorBoard log into the run (its example is the
+# docs' one-liner, `wandb.init(sync_tensorboard=True)`, with the user's TensorBoard code after it).
+SEED_002_TENSORBOARD = """
+import runhive as wandb
+from torch.utils.tensorboard import SummaryWriter
+
+wandb.init(sync_tensorboard=True)
+writer = SummaryWriter()
+for step in range(5):
+    writer.add_scalar("metric", step * step, step)
+writer.close()
+wandb.finish()
+"""
+
+
+def test_seed_002_sync_tensorboard(rh: RhEnv) -> None:
+    import pytest
+
+    pytest.importorskip("tensorboard")
+    res = rh.run(SEED_002_TENSORBOARD)
+    assert "not supported" not in res.stderr
+    (run,) = rh.api().runs("Uncategorized")
+    assert run.state == "finished"
+    rows = run.history(pandas=False)
+    assert [(r["global_step"], r["metric"]) for r in rows] == [(s, s * s) for s in range(5)]

@@ -264,7 +264,7 @@ _LAZY = {
     "termwarn": ".sdk._run_extras",
     "termerror": ".sdk._run_extras",
 }
-_SUBMODULES = {"plot"}  # `runhive.plot.line(...)` without importing runhive.plot first
+_SUBMODULES = {"plot", "tensorboard"}  # `runhive.plot.line(...)` without importing runhive.plot first
 
 
 def __getattr__(name: str) -> Any:

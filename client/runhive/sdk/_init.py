@@ -153,14 +153,18 @@ def init(
         from runhive.sdk._sweep_run import merge_params
 
         cfg = merge_params(cfg, sweep.params)
-    for flag, value in (
-        ("sync_tensorboard", sync_tensorboard),
-        ("monitor_gym", monitor_gym),
-        ("magic", magic),
-    ):
-        if value and flag not in _warned_flags:
-            _warned_flags.add(flag)
-            logger.warning("init(%s=...) is accepted but not supported yet; it has no effect.", flag)
+    if magic and "magic" not in _warned_flags:
+        _warned_flags.add("magic")
+        logger.warning("init(magic=...) is accepted and has no effect (W&B's automatic instrumentation).")
+    if sync_tensorboard or tensorboard:
+        from runhive.integration import _tensorboard
+
+        if not _tensorboard.is_patched():  # W&B: patch() again is an error, init() again is not
+            _tensorboard.patch(save=True)
+    if monitor_gym:
+        from runhive.integration import _gym
+
+        _gym.monitor()
     if isinstance(reinit_value, bool):
         logger.warning(
             "Using a boolean value for 'reinit' is deprecated. Use 'return_previous' or 'finish_previous' instead."
