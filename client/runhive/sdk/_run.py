@@ -18,7 +18,7 @@ from runhive.transport._sender import CONFIG, EXIT, HISTORY, METRIC, SUMMARY, UP
 from ._config import Config
 from ._run_extras import RunExtras
 from ._summary import Summary
-from ._values import MAX_INT, MIN_INT, PLAIN, check_int, convert
+from ._values import MAX_INT, MIN_INT, PLAIN, chart_row, check_int, convert, is_chart
 
 if TYPE_CHECKING:
     from runhive.protocol import messages as pb
@@ -180,6 +180,9 @@ class Run(RunExtras):
                 if v > MAX_INT or v < MIN_INT:
                     check_int(v)  # raises ValueError: JSON cannot carry it back
             elif t not in PLAIN:
+                if is_chart(v):  # runhive.plot charts: W&B's rewrite of the whole row, and config
+                    row = self._chart_row(data)
+                    break
                 row[k] = convert(v)
         if self._finished:
             self._warn_finished("log")
@@ -189,6 +192,15 @@ class Run(RunExtras):
             self._step += 1
             return
         self._log_slow(row, step, commit)
+
+    def _chart_row(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        row, entries = chart_row(data)
+        if entries and not self._finished:
+            wb = dict(self.config._items.get("_wandb") or {})
+            for (_, section, key), value in entries:  # ("_wandb", "visualize" | "viz", key)
+                wb[section] = {**(wb.get(section) or {}), key: value}
+            self.config.update({"_wandb": wb}, allow_val_change=True)
+        return row
 
     def _log_slow(self, row: dict[str, Any], step: int | None, commit: bool | None) -> None:
         if step is not None:

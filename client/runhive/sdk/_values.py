@@ -91,12 +91,70 @@ def _convert(value: Any, depth: int, json_keys: bool = False) -> Any:
             return _convert(value.item(), depth, json_keys)
         if isinstance(value, np.ndarray):
             return _convert_array(np, value)
+    media = _as_media(value)
+    if media is not None:
+        return _convert(media.to_json(), depth, json_keys)
     if hasattr(value, "to_json") and callable(value.to_json):
         return _convert(value.to_json(), depth, json_keys)
     raise TypeError(
         f"runhive.log cannot store a value of type {t.__module__}.{t.__qualname__}; log numbers, strings, "
         "bools, lists, dicts, numpy arrays or tensors."
     )
+
+
+def _data_type(module: str, name: str) -> Any:
+    # runhive.sdk.data_types imports this module (for table cells), so its classes are looked up when needed.
+    import importlib
+
+    return getattr(importlib.import_module(f"runhive.sdk.data_types.{module}"), name)
+
+
+def _as_media(value: Any) -> Any:
+    """W&B's conversions of what `log` takes besides its own types: a pandas DataFrame becomes a `Table`, a plotly
+    figure a `Plotly`, a matplotlib figure a `Plotly` (an `Image` when it holds images, when plotly is missing or
+    cannot convert it). None for anything else. Nothing is imported that the user has not imported."""
+    pd = sys.modules.get("pandas")
+    if pd is not None and isinstance(value, pd.DataFrame):
+        return _data_type("_table", "Table")(dataframe=value)
+    module = type(value).__module__ or ""
+    if module.startswith("plotly.") and callable(getattr(value, "to_plotly_json", None)):
+        return _data_type("_plotly", "Plotly")(value)
+    plt = sys.modules.get("matplotlib.pyplot")
+    if (module.startswith("matplotlib.") and callable(getattr(value, "savefig", None))) or (
+        plt is not None and value is plt
+    ):
+        try:
+            return _data_type("_plotly", "Plotly").make_plot_media(value)
+        except (ImportError, ValueError):
+            return _data_type("_image", "Image")(value)
+    return None
+
+
+def is_chart(value: Any) -> bool:
+    """Whether `value` is (or is a dict holding) a `runhive.plot` chart, which `Run.log` rewrites as W&B does."""
+    charts = sys.modules.get("runhive.plot._custom_chart")
+    if charts is None:  # no chart can exist before runhive.plot is imported
+        return False
+    return _holds(value, (charts.CustomChart, charts.Visualize), 0)
+
+
+def _holds(value: Any, types: tuple[type, ...], depth: int) -> bool:
+    if isinstance(value, types):
+        return True
+    if isinstance(value, Mapping) and depth < MAX_DEPTH:
+        return any(_holds(v, types, depth + 1) for v in value.values())
+    return False
+
+
+def chart_row(data: Mapping[str, Any]) -> tuple[dict[str, Any], list[tuple[tuple[str, ...], Any]]]:
+    """The row of a `log` call that holds charts, as W&B's `_serialize_custom_charts` rewrites it (each chart's table
+    under `<key>_table`), converted, and the config entries to set (`_wandb.visualize.<key>`: the chart's panel)."""
+    charts = sys.modules["runhive.plot._custom_chart"]
+    for k in data:
+        if not isinstance(k, str):
+            raise TypeError("Key values passed to `runhive.log` must be strings.")
+    row, config = charts.serialize_custom_charts(data)
+    return {k: convert(v) for k, v in row.items()}, config
 
 
 def _convert_array(np: Any, arr: Any) -> Any:
