@@ -64,6 +64,7 @@ def _is_number(v: Any) -> bool:
 def _copy_to_server(db: str, api: Any) -> tuple[str, str]:
     """Users alice and bob; alice's project 'cifar' holding the local store's runs and sweep. Their keys."""
     import sqlalchemy as sa
+
     from runhive_service.server._schema import history_chunks, history_objects, runs, sweeps
 
     engine = open_engine(db)

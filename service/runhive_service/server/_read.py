@@ -180,6 +180,7 @@ def run_doc(row: Any, project: Project) -> dict[str, Any]:
         "updated_at": m["updated_at"],
         "last_step": m["last_step"],
         "history_rows": m["history_rows"],
+        "sweep": m["sweep_id"] or "",
     }
 
 

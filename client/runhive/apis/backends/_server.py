@@ -9,6 +9,7 @@ or that fails, is a `CommError` naming its address.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import urllib.error
 import urllib.parse
@@ -27,8 +28,12 @@ _RUN_FIELDS = (
 _SWEEP_FIELDS = "id entity project name config state created_at".split()
 
 
+# Fields a record may have beyond those above (e.g. `sweep`): taken from the server's answer when both know them.
+_RUN_KNOWN = {f.name for f in dataclasses.fields(RunRecord)} - {"handle"}
+
+
 def _run(doc: dict[str, Any]) -> RunRecord:
-    record = RunRecord(**{f: doc[f] for f in _RUN_FIELDS})
+    record = RunRecord(**{f: doc[f] for f in _RUN_KNOWN if f in doc or f in _RUN_FIELDS})
     record.handle = (record.entity, record.project, record.id)
     return record
 
@@ -159,3 +164,43 @@ class ServerBackend:
     def find_sweeps(self, entity: str | None, project: str | None, sweep_id: str) -> list[SweepRecord]:
         params = {"entity": entity, "project": project, "sweep_id": sweep_id}
         return [_sweep(d) for d in self._call("sweeps/find", params)["sweeps"]]
+
+    # -- files, artifacts and edits: not on a team server yet -----------------------------------------------------
+
+    def _unsupported(self, what: str) -> Any:
+        from . import _base
+
+        error = getattr(_base, "NotSupportedError", UsageError)
+        raise error(
+            f"{what} is not available from {self.where} yet: read it from the local store of the node"
+        )
+
+    def run_files(self, run: RunRecord) -> Any:
+        return self._unsupported("a run's files")
+
+    def download_file(self, run: RunRecord, file: Any, dest: str) -> None:
+        self._unsupported("a run's files")
+
+    def upload_file(self, run: RunRecord, local_path: str, name: str) -> Any:
+        return self._unsupported("uploading a run's file")
+
+    def artifact_versions(self, entity: str | None, project: str | None) -> Any:
+        return self._unsupported("artifacts")
+
+    def logged_artifacts(self, run: RunRecord) -> Any:
+        return self._unsupported("artifacts")
+
+    def used_artifacts(self, run: RunRecord) -> Any:
+        return self._unsupported("artifacts")
+
+    def artifact_users(self, artifact: Any) -> Any:
+        return self._unsupported("artifacts")
+
+    def download_artifact_file(self, artifact: Any, path: str, dest: str) -> None:
+        self._unsupported("artifacts")
+
+    def update_run(self, run: RunRecord, changes: dict[str, Any]) -> None:
+        self._unsupported("editing a run")
+
+    def delete_run(self, run: RunRecord, delete_artifacts: bool = False) -> None:
+        self._unsupported("deleting a run")
