@@ -12,6 +12,8 @@ plotly, which would otherwise render its HTML-like markup (`<a href>`, `<span st
 
 from __future__ import annotations
 
+import functools
+import gzip
 import ipaddress
 import json
 import logging
@@ -23,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
@@ -223,10 +226,19 @@ CACHED = "public, max-age=86400"  # plotly and the page's files: revalidated by 
 
 
 def _compact(series: dict[str, list[Any]]) -> dict[str, list[Any]]:
-    """A series without its min/max columns when every bucket is one point (nothing downsampled)."""
-    if series.get("min") == series.get("last") and series.get("max") == series.get("last"):
-        return {"step": series.get("step", []), "last": series.get("last", [])}
-    return series
+    """A series ready for JSON: without its min/max columns when every bucket is one point (nothing
+    downsampled), and ±Inf as null (a series' NaN already is)."""
+    out = {name: [v if v is None or v - v == 0 else None for v in col] for name, col in series.items()}
+    if out.get("min") == out.get("last") and out.get("max") == out.get("last"):
+        return {"step": out.get("step", []), "last": out.get("last", [])}
+    return out
+
+
+@functools.lru_cache(maxsize=2)
+def _gzipped(path: Path, mtime: float, size: int) -> tuple[bytes, str]:
+    """A file compressed once (at the highest level) and its ETag: plotly's 4.8 MB are 1.4 MB."""
+    body = gzip.compress(path.read_bytes(), 9)
+    return body, f'"{int(mtime)}-{size}-gz"'
 
 
 def _runtime(r: Any) -> float:
@@ -353,7 +365,8 @@ def create_app(config: UiConfig) -> Starlette:
                 key: {rid: _compact(s) for rid, s in a.metrics(key, found, buckets=config.buckets).items()}
                 for key in keys
             }
-        return _json(out)
+        # Cleaned already (_compact): no second walk over every value.
+        return Response(json.dumps(out), media_type="application/json")
 
     def metric(request: Request) -> Response:
         project, key = project_param(request), request.query_params.get("key")
@@ -475,7 +488,14 @@ def create_app(config: UiConfig) -> Starlette:
         import plotly
 
         path = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
-        return FileResponse(path, headers={"cache-control": CACHED})
+        if "gzip" not in request.headers.get("accept-encoding", ""):
+            return FileResponse(path, headers={"cache-control": CACHED})
+        st = path.stat()
+        body, etag = await run_in_threadpool(_gzipped, path, st.st_mtime, st.st_size)
+        headers = {"etag": etag, "cache-control": CACHED, "vary": "Accept-Encoding"}
+        if request.headers.get("if-none-match") == etag:
+            return Response(status_code=304, headers=headers)
+        return Response(body, media_type="text/javascript", headers={**headers, "content-encoding": "gzip"})
 
     return Starlette(
         routes=[
@@ -494,7 +514,9 @@ def create_app(config: UiConfig) -> Starlette:
         ],
         middleware=[
             Middleware(SecurityHeaders),
-            Middleware(GZipMiddleware, minimum_size=1024),  # plotly.min.js: 4.8 MB, 1.4 MB compressed
+            # JSON answers compressed at level 4: 4 times smaller at a fifth of level 9's time (plotly comes
+            # compressed already, once).
+            Middleware(GZipMiddleware, minimum_size=1024, compresslevel=4),
             Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts(config), www_redirect=False),
             Middleware(CatchAll),
         ],

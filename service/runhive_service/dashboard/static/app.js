@@ -275,7 +275,7 @@ async function projectPage(project) {
   const st = {
     project, runs: new Map(), cursor: changes.cursor, data: {}, keys: [], deselected: new Set(), hidden: new Set(),
     filterIds: null, sort: { col: "created_at", desc: false }, page: 0, drawn: new Map(), order: [],
-    hiddenCols: new Set(),
+    hiddenCols: new Set(), fetched: new Set(), visible: new Set(),
   };
   const prefKey = `runhive.columns.${project}`;
   try {
@@ -472,8 +472,45 @@ async function projectPage(project) {
       const div = el("div", { class: "chart", "data-key": key });
       const later = [...grid.children].find((d) => d.dataset.key > key);
       grid.insertBefore(div, later || null);
+      observer.observe(div);
     }
   };
+
+  // Charts are fetched and drawn when they come near the viewport (a 200-metric project draws the few on screen
+  // first); each batch of keys that came into view is one request.
+  const near = (div) => {
+    const r = div.getBoundingClientRect();
+    return !div.hidden && r.height > 0 && r.bottom > -innerHeight && r.top < 2 * innerHeight;
+  };
+  let refreshing = null;
+  const refreshVisible = async () => {
+    if (refreshing) return refreshing;
+    refreshing = (async () => {
+      try {
+        for (let round = 0; round < 5; round += 1) { // until what is on screen is drawn (scrolling may add)
+          const shown = [...sections.querySelectorAll(".chart")].filter((d) => !d.hidden && d.closest("details").open);
+          const keys = shown.filter((d, i) => i === 0 || st.visible.has(d.dataset.key)); // the legend's chart too
+          const missing = keys.filter((d) => !st.fetched.has(d.dataset.key)).map((d) => d.dataset.key);
+          const stale = keys.filter((d) => !d.data || d.dataset.stale).map((d) => d.dataset.key);
+          if (!missing.length && !stale.length) return;
+          if (missing.length) {
+            await fetchMetrics(missing, null);
+            missing.forEach((k) => st.fetched.add(k));
+          }
+          drawCharts(new Set([...missing, ...stale]));
+        }
+      } finally {
+        refreshing = null;
+      }
+    })();
+    return refreshing;
+  };
+  const observer = new IntersectionObserver((entries) => {
+    for (const e of entries) {
+      if (e.isIntersecting) st.visible.add(e.target.dataset.key); else st.visible.delete(e.target.dataset.key);
+    }
+    refreshVisible();
+  }, { rootMargin: "100% 0px" });
 
   // Redraws every shown chart, or with `only` (a set of keys) just those: a poll that brought new points of some
   // metrics leaves the other charts alone.
@@ -489,11 +526,17 @@ async function projectPage(project) {
         div.hidden = !show;
         any = any || show;
         if (!show || !sec.open) continue;
-        const legend = !legendPlaced; // one legend for every chart: on the first one drawn
+        const legend = !legendPlaced; // one legend for every chart: on the first one shown
         legendPlaced = true;
-        if (only instanceof Set && !only.has(div.dataset.key) && div.data && div.layout.showlegend === legend) {
+        const key = div.dataset.key;
+        if (!st.fetched.has(key) || (!legend && !st.visible.has(key))) {
+          div.dataset.stale = "1"; // drawn when it comes into view
           continue;
         }
+        if (only instanceof Set && !only.has(key) && div.data && !div.dataset.stale && div.layout.showlegend === legend) {
+          continue;
+        }
+        delete div.dataset.stale;
         const legendRows = legend ? Math.ceil(runs.length / 5) : 0;
         const height = legend ? `${300 + legendRows * 22}px` : "";
         const resized = div.style.height !== height;
@@ -546,8 +589,8 @@ async function projectPage(project) {
   st.keys = keysOf();
   renderTable();
   layoutCharts();
-  await fetchMetrics(st.keys, null);
-  drawCharts();
+  for (const div of sections.querySelectorAll(".chart")) if (near(div)) st.visible.add(div.dataset.key);
+  await refreshVisible();
 
   search.addEventListener("input", () => { st.page = 0; renderTable(); drawCharts(); });
   stateFilter.addEventListener("change", () => { st.page = 0; renderTable(); drawCharts(); });
@@ -599,7 +642,7 @@ async function projectPage(project) {
       st.keys = keys;
       renderTable();
       layoutCharts();
-      const touched = await fetchMetrics(keys, changed.map((r) => r.id));
+      const touched = await fetchMetrics(keys.filter((k) => st.fetched.has(k)), changed.map((r) => r.id));
       // A new run joins every chart's legend; on a time axis every x moves: then all charts are redrawn.
       drawCharts(added || xaxis.value !== "step" || groupBy.value ? undefined : touched);
       liveStatus.textContent = `updated ${new Date().toLocaleTimeString()}`;
