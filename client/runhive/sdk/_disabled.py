@@ -63,6 +63,101 @@ class DisabledRun:
     def define_metric(self, name: str, **kwargs: Any) -> None:
         return None
 
+    # What else W&B's Run has, so code written for W&B runs unchanged in disabled mode: each a no-op.
+    @property
+    def url(self) -> str | None:
+        return None
+
+    @property
+    def project_url(self) -> str | None:
+        return None
+
+    @property
+    def sweep_url(self) -> str | None:
+        return None
+
+    @property
+    def sweep_id(self) -> str | None:
+        return None
+
+    @property
+    def settings(self) -> Any:
+        from ._settings import Settings
+
+        return Settings(mode="disabled", project=self.project, run_id=self.id)
+
+    def get_url(self) -> str | None:
+        return None
+
+    def get_project_url(self) -> str | None:
+        return None
+
+    def get_sweep_url(self) -> str | None:
+        return None
+
+    @property
+    def _attach_id(self) -> str:
+        return self.id
+
+    def _label(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    def watch(self, models: Any = None, *args: Any, **kwargs: Any) -> list[Any]:
+        return []
+
+    def unwatch(self, models: Any = None) -> None:
+        return None
+
+    def alert(self, title: str, text: str, level: Any = None, wait_duration: Any = None) -> None:
+        return None
+
+    def log_code(self, root: Any = ".", name: str | None = None, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    def mark_preempting(self) -> None:
+        return None
+
+    def use_artifact(self, artifact_or_name: Any, type: str | None = None, *args: Any, **kwargs: Any) -> Any:
+        """The artifact given, or an empty one named after the string (nothing is read in disabled mode)."""
+        if not isinstance(artifact_or_name, str):
+            return artifact_or_name
+        from .artifacts._artifact import Artifact
+
+        name = artifact_or_name.rsplit("/", 1)[-1].split(":", 1)[0]
+        return Artifact(name=name, type=type or "unspecified")
+
+    def log_model(
+        self, path: Any, name: str | None = None, aliases: Any = None, *args: Any, **kwargs: Any
+    ) -> None:
+        return None
+
+    def use_model(self, name: str) -> str:
+        return ""
+
+    def link_model(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    def link_artifact(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    def upsert_artifact(self, artifact_or_path: Any, *args: Any, **kwargs: Any) -> Any:
+        return artifact_or_path
+
+    def finish_artifact(self, artifact_or_path: Any, *args: Any, **kwargs: Any) -> Any:
+        return artifact_or_path
+
+    def restore(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    def status(self) -> None:
+        return None
+
+    def display(self, *args: Any, **kwargs: Any) -> bool:
+        return False
+
+    def to_html(self, *args: Any, **kwargs: Any) -> str:
+        return ""
+
     def __enter__(self) -> DisabledRun:
         return self
 
