@@ -19,38 +19,18 @@ import argparse
 import os
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from runhive.errors import Error, UsageError
-
-_DEFAULT = "default"
-
-
-@dataclass
-class Credentials:
-    """The team server this process talks to, its key, and where each came from (for `runhive status`)."""
-
-    host: str | None
-    key: str | None
-    host_source: str | None
-    key_source: str | None
-
-    @property
-    def logged_in(self) -> bool:
-        return bool(self.host and self.key)
-
-
-def normalize_host(url: str) -> str:
-    """`http(s)://host[:port][/path]` without a trailing slash; UsageError otherwise."""
-    text = (url or "").strip()
-    if text and "://" not in text:
-        text = "https://" + text  # as W&B: a bare host name means https
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise UsageError(f"--host {url!r}: give the team server's URL, e.g. https://runhive.example.com")
-    return text.rstrip("/")
+from runhive.sdk._credentials import (  # noqa: F401  (re-exported: other rooms import them from here)
+    _DEFAULT,
+    Credentials,
+    _parser,
+    _path,
+    normalize_host,
+    read_file,
+    resolve,
+)
 
 
 def _check_key(key: str) -> str:
@@ -58,39 +38,6 @@ def _check_key(key: str) -> str:
     if not key or any(c.isspace() for c in key) or not key.isprintable():
         raise UsageError("the API key is empty or has spaces in it: paste the key `runhive server` printed")
     return key
-
-
-def _path(environ: Mapping[str, str] | None) -> str:
-    from runhive.sdk._settings import credentials_path
-
-    return credentials_path(environ)
-
-
-def _parser() -> Any:
-    import configparser
-
-    return configparser.ConfigParser(interpolation=None)
-
-
-def read_file(environ: Mapping[str, str] | None = None) -> tuple[str | None, dict[str, str]]:
-    """(current server, {server: key}) from the credentials file; (None, {}) when there is none."""
-    import configparser
-
-    path = _path(environ)
-    if not os.path.isfile(path):
-        return None, {}
-    parser = _parser()
-    try:
-        parser.read(path, encoding="utf-8")
-    except configparser.Error as exc:
-        raise UsageError(f"the credentials file {path} is not valid INI: {exc}") from None
-    current = parser.get(_DEFAULT, "base_url", fallback=None) if parser.has_section(_DEFAULT) else None
-    keys = {
-        s: parser.get(s, "api_key")
-        for s in parser.sections()
-        if s != _DEFAULT and parser.has_option(s, "api_key")
-    }
-    return current, keys
 
 
 def write_file(host: str, key: str | None, environ: Mapping[str, str] | None = None) -> str:
@@ -123,27 +70,6 @@ def write_file(host: str, key: str | None, environ: Mapping[str, str] | None = N
             pass
         raise
     return path
-
-
-def resolve(environ: Mapping[str, str] | None = None) -> Credentials:
-    """The server and key in effect: `RUNHIVE_BASE_URL` / `RUNHIVE_API_KEY`, else the credentials file."""
-    env = os.environ if environ is None else environ
-    current, keys = read_file(environ)
-    path = _path(environ)
-    host, host_source = (env.get("RUNHIVE_BASE_URL") or "").strip() or None, "RUNHIVE_BASE_URL"
-    if host is None:
-        host, host_source = current, path
-    else:
-        host = normalize_host(host)
-    key, key_source = (env.get("RUNHIVE_API_KEY") or "").strip() or None, "RUNHIVE_API_KEY"
-    if key is None and host is not None and host in keys:
-        key, key_source = keys[host], path
-    return Credentials(
-        host=host,
-        key=key,
-        host_source=host_source if host else None,
-        key_source=key_source if key else None,
-    )
 
 
 def verify(host: str, key: str, timeout: float = 10.0) -> dict[str, Any]:

@@ -256,10 +256,17 @@ def _start_run(
                 s.run_id = resume_id
         resume = "allow"
     clean_cfg = {_clean_key(k): _clean_value(v) for k, v in cfg.items()}
+    # A team server (Settings.base_url / RUNHIVE_BASE_URL / `runhive login`): the daemon uploads the run there and
+    # checks, before answering InitRun, that this key may write to the project. No key: fail here, at once.
+    server = None
+    if mode == "online":
+        from ._credentials import server_for
+
+        server = server_for(s.base_url, s.api_key)
     host = socket.gethostname()
     info = pb.RunInfo(
         id=s.run_id or "",
-        entity=s.entity or default_entity(),
+        entity=s.entity or ("" if server else default_entity()),  # with a server: the key's user (daemon)
         project=s.project or "Uncategorized",
         name=s.run_name or "",
         notes=s.run_notes or "",
@@ -287,6 +294,8 @@ def _start_run(
         resume=resume,
         writer=writer,
         config_json=_encode_json(clean_cfg),
+        server_url=server[0] if server else "",
+        api_key=server[1] if server else "",
     )
     try:
         reply = sender.call(
@@ -308,6 +317,8 @@ def _start_run(
             StatusCode.RESOURCE_EXHAUSTED,  # the run directory cannot be written (disk full): names dir=
         ):
             raise UsageError(exc.details()) from None
+        if exc.code() in (StatusCode.UNAUTHENTICATED, StatusCode.PERMISSION_DENIED):
+            raise CommError(exc.details()) from None  # the team server's refusal, in its own words
         raise CommError(f"runhive-service refused init: {exc.code().name}: {exc.details()}") from None
     # Imported only now: while InitRun was in flight, `import runhive`'s background thread went on loading these.
     from . import _exit_hooks

@@ -23,6 +23,7 @@ from runhive_service.store import Store
 from ._config import ServiceConfig
 from ._engine import Engine
 from ._servicer import Servicer
+from ._uploader import Uploader
 
 if TYPE_CHECKING:
     from runhive_service.sweeps import SweepController
@@ -76,8 +77,10 @@ class Server:
         self._store_lock = _lock_store(self.cfg.data_dir)  # held until this process exits
         self.cfg.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         store = Store(self.cfg.store_path)
-        # The local store is the catalog of the node's runs and its first sink.
-        engine = Engine(self.cfg, catalog=store, sinks=[store])
+        # The local store is the catalog of the node's runs and its first sink; the uploader to team servers (for
+        # runs whose InitRun names one) the second.
+        uploader = Uploader(self.cfg.index_path)
+        engine = Engine(self.cfg, catalog=store, sinks=[store, uploader])
         engine.on_idle = self.request_stop
         engine.start()
         server = grpc.server(
@@ -88,7 +91,9 @@ class Server:
             ],
         )
         pb_grpc.add_RunhiveServicer_to_server(
-            Servicer(engine, token, str(socket_path), self.request_stop, lambda: _sweeps(engine, store)),
+            Servicer(
+                engine, token, str(socket_path), self.request_stop, lambda: _sweeps(engine, store), uploader
+            ),
             server,
         )
         health_servicer = health.HealthServicer()

@@ -8,6 +8,7 @@ import hmac
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -18,8 +19,10 @@ from runhive.protocol.limits import REFUSED_MD
 from runhive.protocol.v1 import service_pb2 as pb
 from runhive.protocol.v1 import service_pb2_grpc as pb_grpc
 from runhive_service.errors import ServiceError
+from runhive_service.streams import run_key
 
 from ._engine import Engine
+from ._uploader import Uploader
 
 if TYPE_CHECKING:
     from runhive_service.sweeps import SweepController
@@ -52,6 +55,7 @@ class Servicer(pb_grpc.RunhiveServicer):
         socket_path: str,
         shutdown: Callable[[], None],
         sweeps: Callable[[], SweepController],
+        uploader: Uploader | None = None,
     ) -> None:
         """`sweeps()` builds the sweep controller, on the first sweep call: its imports would cost every
         daemon's start-up."""
@@ -62,6 +66,9 @@ class Servicer(pb_grpc.RunhiveServicer):
         self._token = token
         self._socket = socket_path
         self._shutdown = shutdown
+        # The sink that uploads runs to team servers: InitRun opens a run there first (so init() fails on a
+        # refusal), FinishRun waits for it.
+        self.uploader = uploader
 
     @property
     def sweeps(self) -> SweepController:
@@ -95,7 +102,15 @@ class Servicer(pb_grpc.RunhiveServicer):
         sess = self.engine.session(request.session)
         if request.resume not in ("", "allow", "must", "never", "attach"):
             raise ServiceError("INVALID_ARGUMENT", f"unknown resume value {request.resume!r}")
-        return self.engine.init_run(sess, request)
+        uploader = self.uploader if request.server_url else None
+        if uploader is not None and request.resume != "attach":
+            uploader.open_run(request)  # fills entity (the key's user) and id; raises the server's refusal
+        reply = self.engine.init_run(sess, request)
+        if uploader is not None:
+            st = self.engine.stream_for(run_key(reply.info.entity, reply.info.project, reply.info.id))
+            if st is not None:
+                uploader.track(st, request)
+        return reply
 
     @_guarded
     def Append(self, request: pb.Batch, context: grpc.ServicerContext) -> pb.Ack:
@@ -136,6 +151,7 @@ class Servicer(pb_grpc.RunhiveServicer):
         settled = self._known_writer(request.run_id, request.writer)
         if settled is not None:
             return pb.FinishRunResponse(done=True, state=settled, applied_seq=request.seq)
+        started = time.monotonic()
         done, applied = self.engine.wait_applied(
             request.run_id, request.writer, request.seq, request.timeout, alive=context.is_active
         )
@@ -144,6 +160,11 @@ class Servicer(pb_grpc.RunhiveServicer):
         pending = (
             "" if done else f"{request.seq - applied} records durable in the WAL but not yet in the store"
         )
+        if done and self.uploader is not None:
+            # The run is on its team server too (what the store holds of it), or finish() says what is pending.
+            left = request.timeout - (time.monotonic() - started) if request.timeout > 0 else 1e9
+            pending = self.uploader.wait(request.run_id, left)
+            done = not pending
         return pb.FinishRunResponse(done=done, state=state, applied_seq=applied, pending=pending)
 
     @_guarded

@@ -296,7 +296,9 @@ def _store_history(
         h = rec.history
         for step, row in zip(history_steps(h), decode_rows(h), strict=False):
             for key, value in row.items():
-                if isinstance(value, bool) or value is None:
+                if value is None:
+                    continue  # a key logged without a value: nothing to store
+                if isinstance(value, bool):
                     objects[key][step] = value
                 elif isinstance(value, (int, float)):
                     steps, vals = numbers[key]

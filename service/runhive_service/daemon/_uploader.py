@@ -1,0 +1,448 @@
+"""The uploader: the second sink. It sends the committed records of runs whose `InitRun` named a team server
+(`server_url` + `api_key`) to that server's ingest API (`runhive_service.server._ingest`).
+
+- The WAL stays the source of truth. `apply()` (on the applier thread, once the local store holds the groups) only
+  moves the run's upload target to the groups' WAL end offset: memory does not grow with the backlog, however long
+  the server is away. One thread reads each run's WAL from the offset the server acknowledged, up to the target,
+  in spans of at most `SPAN_BYTES`, and posts each writer's records as one `RecordBatch`.
+- Exactly once: the server keeps a high-water mark per (run, writer) and skips records at or below it, in the same
+  transaction that applies the rest; the uploader sends `prev` (its idea of the mark) so a server that holds less
+  (restored database) answers GAP, and the uploader reopens the run and rewinds to the start of the WAL.
+- Transport failures (connection refused, timeouts, 5xx) are retried with tenacity: exponential backoff with full
+  jitter, capped by `RUNHIVE_UPLOAD_BACKOFF_MAX` seconds (default 10), for as long as the daemon runs. A refusal
+  (4xx: key revoked, permission withdrawn, a batch the server cannot take) is final for that run: logged, recorded
+  in `upload.json` and reported by `finish()`; never retried forever.
+- Progress is durable in `<run dir>/upload.json` (0600: it holds the key, as the credentials file does): the
+  server, the WAL offset acknowledged so far and the marks. On start the daemon resumes every run in its index
+  whose WAL is longer than that offset, so a restart of either side loses nothing and repeats nothing.
+- `init()` is synchronous: `open_run` asks the server (viewer, then open the run's stream) before the daemon
+  answers InitRun, so a missing key, an unknown entity or a denied permission fail `init()` at once.
+- `finish()` waits (bounded by its timeout) until the run's WAL is acknowledged up to what the store applied;
+  `lag` keeps the daemon from exiting idle while anything is pending.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import struct
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tenacity
+
+from runhive.protocol.ids import generate_id
+from runhive.protocol.v1 import service_pb2 as pb
+from runhive_service.errors import ServiceError
+from runhive_service.rundir import index_entries
+from runhive_service.rundir._wal import MAGIC, read_frames, wal_name
+from runhive_service.streams import RUNNING, AppliedGroup, RunState, SystemSample
+
+logger = logging.getLogger("runhive_service")
+
+UPLOAD_FILE = "upload.json"
+SPAN_BYTES = 4 * 1024 * 1024
+_HEADER = struct.Struct("<II")  # a WAL frame's header (`rundir._wal`): payload length, crc32
+HTTP_TIMEOUT = 30.0
+OPEN_TIMEOUT = 15.0  # how long InitRun keeps trying a server it cannot reach before failing init()
+
+
+class Transient(Exception):
+    """The server could not be reached or answered 5xx: retry."""
+
+
+class Refused(Exception):
+    """The server refused (4xx): final. `code` is its error code (`PERMISSION_DENIED`, `GAP`, ...)."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code = status, code
+
+
+def _post(url: str, key: str, body: bytes | None, timeout: float = HTTP_TIMEOUT) -> dict[str, Any]:
+    headers = {"Authorization": f"Bearer {key}", "Accept": "application/json"}
+    if body is not None:
+        headers["Content-Type"] = "application/x-protobuf"
+    req = urllib.request.Request(url, data=body or b"", headers=headers, method="POST")
+    return _send(req, timeout)
+
+
+def _get(url: str, key: str, timeout: float = HTTP_TIMEOUT) -> dict[str, Any]:
+    req = urllib.request.Request(
+        url, headers={"Authorization": f"Bearer {key}", "Accept": "application/json"}
+    )
+    return _send(req, timeout)
+
+
+def _send(req: urllib.request.Request, timeout: float) -> dict[str, Any]:
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return json.loads(resp.read().decode("utf-8") or "{}")  # type: ignore[no-any-return]
+    except urllib.error.HTTPError as exc:
+        try:
+            doc = json.loads(exc.read().decode("utf-8"))
+        except (ValueError, OSError):
+            doc = {}
+        message = doc.get("error") or f"HTTP {exc.code} {exc.reason}"
+        if exc.code >= 500 or exc.code in (408, 429):
+            raise Transient(f"{req.full_url}: {message}") from None
+        raise Refused(exc.code, str(doc.get("code") or exc.code), message) from None
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise Transient(f"{req.full_url}: {getattr(exc, 'reason', exc)}") from None
+
+
+def _q(part: str) -> str:
+    return urllib.parse.quote(part, safe="")
+
+
+@dataclass
+class _Upload:
+    key: str  # run key entity/project/id
+    url: str
+    api_key: str
+    entity: str
+    project: str
+    run_id: str
+    run_dir: str
+    sent: int = 0  # WAL offset acknowledged by the server
+    target: int = 0  # WAL offset the local store holds (what to send up to)
+    marks: dict[str, int] = field(default_factory=dict)
+    opened: bool = False
+    error: str = ""  # final refusal
+    last_problem: str = ""  # the last transient failure, for finish()'s message
+    st: RunState | None = None
+
+    @property
+    def wal(self) -> Path:
+        return Path(self.run_dir) / wal_name(self.run_id)
+
+    @property
+    def base(self) -> str:
+        return f"{self.url}/api/v1/streams/{_q(self.entity)}/{_q(self.project)}/{_q(self.run_id)}"
+
+    @property
+    def pending(self) -> bool:
+        return not self.error and self.sent < self.target
+
+
+class Uploader:
+    """The sink that uploads runs to team servers; one per daemon, one upload thread."""
+
+    def __init__(self, index_path: Path) -> None:
+        self._index_path = index_path
+        self._runs: dict[str, _Upload] = {}
+        self._cv = threading.Condition()
+        self._stop = threading.Event()
+        self._backoff_max = float(os.environ.get("RUNHIVE_UPLOAD_BACKOFF_MAX") or 10.0)
+        self._thread = threading.Thread(target=self._loop, name="runhive-uploader", daemon=True)
+        self._thread.start()
+
+    # InitRun ----------------------------------------------------------------------------------------------------
+    def open_run(self, req: pb.InitRunRequest) -> None:
+        """Before the daemon answers InitRun: the key's user is the default entity; the run's stream must open on
+        the server (permission to write, project created). Raises ServiceError with the server's words."""
+        url, key, info = req.server_url.rstrip("/"), req.api_key, req.info
+        try:
+            for attempt in self._retrying(stop_after=OPEN_TIMEOUT):
+                with attempt:
+                    if not info.entity:
+                        info.entity = str(_get(f"{url}/api/v1/viewer", key, OPEN_TIMEOUT)["entity"])
+                    if not info.id:
+                        info.id = generate_id()
+                    base = f"{url}/api/v1/streams/{_q(info.entity)}/{_q(info.project)}/{_q(info.id)}"
+                    _post(base, key, None, OPEN_TIMEOUT)
+        except Refused as exc:
+            code = {401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND"}.get(
+                exc.status, "FAILED_PRECONDITION"
+            )
+            raise ServiceError(code, f"team server {url}: {exc}") from None
+        except Transient as exc:
+            raise ServiceError(
+                "UNAVAILABLE",
+                f"cannot reach the team server {url} ({exc}); check the URL (`runhive login --host URL`) "
+                "and that `runhive server` is running",
+            ) from None
+
+    def track(self, st: RunState, req: pb.InitRunRequest) -> None:
+        """Upload `st` (a run whose InitRun named a server) from now on."""
+        info = st.info
+        with self._cv:
+            up = self._runs.get(st.key)
+            if up is None:
+                up = _Upload(
+                    st.key,
+                    req.server_url.rstrip("/"),
+                    req.api_key,
+                    info.entity,
+                    info.project,
+                    info.id,
+                    info.run_dir,
+                )
+                saved = _load(Path(info.run_dir))
+                if saved and saved.get("url") == up.url:
+                    up.sent = int(saved.get("offset") or 0)
+                    up.marks = {str(k): int(v) for k, v in (saved.get("marks") or {}).items()}
+                self._runs[st.key] = up
+            up.api_key, up.error, up.st = req.api_key or up.api_key, "", st
+            # What the WAL holds already (the run's first records may have been applied before this call);
+            # later groups move the target as the store applies them.
+            try:
+                size = up.wal.stat().st_size
+            except OSError:
+                size = 0
+            up.target = max(up.target, up.sent, size)
+            self._cv.notify_all()
+        self._save(up)
+
+    # Sink -------------------------------------------------------------------------------------------------------
+    def apply(self, groups: Sequence[AppliedGroup]) -> None:
+        if not self._runs:
+            return
+        moved = False
+        with self._cv:
+            for g in groups:
+                up = self._runs.get(g.run.key)
+                if up is not None and g.end > up.target:
+                    up.target = g.end
+                    moved = True
+            if moved:
+                self._cv.notify_all()
+
+    def system_metrics(self, samples: Sequence[SystemSample]) -> None:
+        return None  # not uploaded yet
+
+    def idle(self) -> bool:
+        # The upload thread does the work. The applier calls this in a loop while `lag` is not 0 and nothing
+        # arrives: yield for a moment instead of spinning (the local store's own deferred work keeps going).
+        self._stop.wait(0.02)
+        return False
+
+    @property
+    def lag(self) -> int:
+        return sum(1 for up in list(self._runs.values()) if up.pending)
+
+    def close(self) -> None:
+        self._stop.set()
+        with self._cv:
+            self._cv.notify_all()
+        self._thread.join(timeout=5)
+
+    # finish() ---------------------------------------------------------------------------------------------------
+    def wait(self, key: str, timeout: float) -> str:
+        """Wait until the run is on its server (what the store holds of it); "" then, else what is pending."""
+        deadline = time.monotonic() + max(0.0, timeout)
+        with self._cv:
+            up = self._runs.get(key)
+            if up is None:
+                return ""
+            goal = up.target
+            while not up.error and up.sent < goal:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or self._stop.is_set():
+                    break
+                self._cv.wait(min(remaining, 0.5))
+            if up.error:
+                return f"the team server {up.url} refused run {key}: {up.error}"
+            if up.sent < goal:
+                why = f"; last error: {up.last_problem}" if up.last_problem else ""
+                return (
+                    f"{goal - up.sent} bytes of run {key} not yet uploaded to {up.url}{why}; runhive-service keeps "
+                    "uploading after this process exits"
+                )
+            return ""
+
+    # The upload thread ------------------------------------------------------------------------------------------
+    def _retrying(self, stop_after: float | None = None) -> tenacity.Retrying:
+        stop: tenacity.stop.stop_base = tenacity.stop_when_event_set(self._stop)
+        if stop_after is not None:
+            stop = stop | tenacity.stop_after_delay(stop_after)
+        return tenacity.Retrying(
+            retry=tenacity.retry_if_exception_type(Transient),
+            wait=tenacity.wait_random_exponential(multiplier=0.05, max=self._backoff_max),
+            stop=stop,
+            sleep=self._pause,
+            reraise=True,
+        )
+
+    def _pause(self, seconds: float) -> None:
+        self._stop.wait(seconds)  # a backoff that ends at once when the daemon stops
+
+    def _loop(self) -> None:
+        try:
+            self._resume_all()
+        except Exception:
+            logger.exception("uploader: resuming pending uploads failed")
+        while not self._stop.is_set():
+            with self._cv:
+                todo = [up for up in self._runs.values() if up.pending]
+                if not todo:
+                    self._forget_done()
+                    self._cv.wait(1.0)
+                    continue
+            for up in todo:
+                if self._stop.is_set():
+                    return
+                try:
+                    self._upload_span(up)
+                except Refused as exc:
+                    up.error = f"{exc} (HTTP {exc.status})"
+                    logger.error("uploader: %s refused run %s: %s; not retried", up.url, up.key, exc)
+                    self._save(up)
+                except Transient as exc:  # only when stopping
+                    up.last_problem = str(exc)
+                except Exception as exc:
+                    up.error = f"{type(exc).__name__}: {exc}"
+                    logger.exception("uploader: run %s failed", up.key)
+                with self._cv:
+                    self._cv.notify_all()
+
+    def _forget_done(self) -> None:
+        for key, up in list(self._runs.items()):
+            if not up.pending and up.st is not None and up.st.state != RUNNING and up.sent >= up.target:
+                del self._runs[key]
+
+    def _call(self, up: _Upload, fn: Any) -> Any:
+        def note(state: tenacity.RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome else None
+            up.last_problem = str(exc)
+            if state.attempt_number in (1, 5) or state.attempt_number % 50 == 0:
+                logger.warning("uploader: %s (attempt %d; retrying)", exc, state.attempt_number)
+
+        retrying = self._retrying()
+        retrying.before_sleep = note
+        result = retrying(fn)
+        up.last_problem = ""
+        return result
+
+    def _open(self, up: _Upload) -> None:
+        doc = self._call(up, lambda: _post(up.base, up.api_key, None))
+        server_marks = {str(k): int(v) for k, v in (doc.get("marks") or {}).items()}
+        if any(server_marks.get(w, 0) < s for w, s in up.marks.items()):
+            up.sent = 0  # the server holds less than we thought (a restored database): send the WAL again
+        up.marks = server_marks
+        up.opened = True
+
+    def _upload_span(self, up: _Upload) -> None:
+        if not up.opened:
+            self._open(up)
+        frames = _read_span(up.wal, up.sent, up.target, SPAN_BYTES)
+        if not frames:
+            up.target = up.sent  # a torn tail: nothing whole to send
+            return
+        by_writer: dict[str, pb.RecordBatch] = {}
+        for _end, group in frames:
+            batch = by_writer.get(group.writer)
+            if batch is None:
+                batch = by_writer[group.writer] = pb.RecordBatch(writer=group.writer)
+            mark = up.marks.get(group.writer, 0)
+            batch.records.extend(r for r in group.records if r.seq > mark)
+        for writer, batch in by_writer.items():
+            if not batch.records:
+                continue
+            prev = up.marks.get(writer, 0)
+            url = f"{up.base}/{_q(writer)}?prev={prev}"
+            body = batch.SerializeToString()
+            try:
+                doc = self._call(up, lambda url=url, body=body: _post(url, up.api_key, body))
+            except Refused as exc:
+                if exc.code != "GAP":
+                    raise
+                logger.warning("uploader: %s; reopening run %s and rewinding", exc, up.key)
+                up.opened, up.sent = False, 0
+                up.marks = {}
+                return
+            up.marks[writer] = int(doc.get("seq") or 0)
+        with self._cv:
+            up.sent = frames[-1][0]
+        self._save(up)
+
+    # Durable progress -------------------------------------------------------------------------------------------
+    def _save(self, up: _Upload) -> None:
+        doc = {
+            "url": up.url,
+            "api_key": up.api_key,
+            "entity": up.entity,
+            "project": up.project,
+            "run_id": up.run_id,
+            "offset": up.sent,
+            "marks": up.marks,
+            "error": up.error,
+        }
+        path = Path(up.run_dir) / UPLOAD_FILE
+        tmp = path.with_suffix(".tmp")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as f:
+                json.dump(doc, f)
+            os.replace(tmp, path)
+        except OSError as exc:  # progress is an optimisation: the server's marks make a resend harmless
+            logger.warning("uploader: cannot write %s: %s", path, exc)
+
+    def _resume_all(self) -> None:
+        """Runs of this node whose upload did not reach the end of their WAL (a daemon restart)."""
+        for run_dir, rid in index_entries(self._index_path):
+            doc = _load(Path(run_dir))
+            if not doc or doc.get("error") or not doc.get("url") or doc.get("run_id") != rid:
+                continue
+            wal = Path(run_dir) / wal_name(rid)
+            try:
+                size = wal.stat().st_size
+            except OSError:
+                continue
+            offset = int(doc.get("offset") or 0)
+            if size <= max(offset, len(MAGIC)):
+                continue
+            key = f"{doc['entity']}/{doc['project']}/{rid}"
+            with self._cv:
+                if key in self._runs:
+                    continue
+                up = _Upload(
+                    key, doc["url"], doc["api_key"], doc["entity"], doc["project"], rid, run_dir, sent=offset
+                )
+                up.marks = {str(k): int(v) for k, v in (doc.get("marks") or {}).items()}
+                up.target = size
+                self._runs[key] = up
+            logger.info("uploader: resuming run %s at byte %d of %d", key, offset, size)
+
+
+def _load(run_dir: Path) -> dict[str, Any] | None:
+    try:
+        doc = json.loads((run_dir / UPLOAD_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def _read_span(path: Path, start: int, end: int, limit: int) -> list[tuple[int, pb.RecordBatch]]:
+    """Whole frames of the WAL from byte `start` up to `end` (at most about `limit` bytes of them):
+    (offset after the frame, group). Damage in the middle is skipped as `read_frames` does."""
+    out: list[tuple[int, pb.RecordBatch]] = []
+    pos = max(start, len(MAGIC))
+    size = 0
+    with open(path, "rb") as f:
+        while pos < end and size < limit:
+            f.seek(pos)
+            head = f.read(_HEADER.size)
+            if len(head) < _HEADER.size:
+                break
+            length, crc = _HEADER.unpack(head)
+            payload = f.read(length) if pos + _HEADER.size + length <= end else b""
+            if len(payload) != length or zlib.crc32(payload) != crc:
+                if out:
+                    return out
+                return [(e, g) for e, g in read_frames(path, pos) if e <= end][:256]  # damage: rare
+            group = pb.RecordBatch()
+            group.ParseFromString(payload)
+            pos += _HEADER.size + length
+            size += length
+            out.append((pos, group))
+    return out
