@@ -43,6 +43,7 @@ from runhive_service.streams import (
     record_rows,
     run_key,
     settle_state,
+    with_identity,
     writer_host_pid,
 )
 
@@ -326,19 +327,7 @@ class Engine:
     def _stream_from_row(self, info: pb.RunInfo, stored: RunState) -> RunState:
         """The stream of a run the catalog holds: its stored state under the caller's identity, and the WAL's
         writers and unapplied tail."""
-        st = stored
-        full = pb.RunInfo()
-        full.CopyFrom(info)
-        kept = stored.info
-        full.run_dir, full.name, full.notes, full.mode = kept.run_dir, kept.name, kept.notes, kept.mode
-        del full.tags[:]
-        full.tags.extend(kept.tags)
-        full.group, full.job_type, full.start_time = (
-            kept.group,
-            kept.job_type,
-            kept.start_time or info.start_time,
-        )
-        st.info = full
+        st = with_identity(stored, info)
         self._scan_wal(st)
         return st
 

@@ -39,6 +39,7 @@ from runhive_service.streams import (
     process_alive,
     record_rows,
     run_key,
+    with_identity,
     writer_host_pid,
 )
 
@@ -340,20 +341,9 @@ class SyncJob:
     # Helpers ----------------------------------------------------------------------------------------
     def _stored_state(self, info: pb.RunInfo, stored: RunState) -> RunState:
         """The stored run under this sync's identity (`info`, with the store's name, tags, dir, ...)."""
-        full = pb.RunInfo()
-        full.CopyFrom(info)
-        kept = stored.info
-        full.run_dir, full.name, full.notes, full.mode = kept.run_dir, kept.name, kept.notes, kept.mode
-        del full.tags[:]
-        full.tags.extend(kept.tags)
-        full.group, full.job_type, full.start_time = (
-            kept.group,
-            kept.job_type,
-            kept.start_time or info.start_time,
-        )
-        stored.info = full
-        stored.key = self.key
-        return stored
+        st = with_identity(stored, info)
+        st.key = self.key
+        return st
 
     @staticmethod
     def _replay_applied(st: RunState, group: pb.RecordBatch, scratch: dict[str, Any]) -> None:

@@ -8,7 +8,17 @@ knows where records go (the local SQLite store; the uploader to a team server); 
 from ._apply import DAEMON_WRITER, apply_groups, apply_record, settle_state
 from ._procs import process_alive, writer_host_pid
 from ._sink import AppliedGroup, RunCatalog, Sink, SystemSample
-from ._state import CRASHED, FAILED, FINISHED, RUNNING, RunState, WriterState, record_rows, run_key
+from ._state import (
+    CRASHED,
+    FAILED,
+    FINISHED,
+    RUNNING,
+    RunState,
+    WriterState,
+    record_rows,
+    run_key,
+    with_identity,
+)
 
 __all__ = [
     "CRASHED",
@@ -28,5 +38,6 @@ __all__ = [
     "record_rows",
     "run_key",
     "settle_state",
+    "with_identity",
     "writer_host_pid",
 ]

@@ -54,3 +54,17 @@ def record_rows(records: Iterable[pb.Record]) -> int:
 
 def run_key(entity: str, project: str, run_id: str) -> str:
     return f"{entity}/{project}/{run_id}"
+
+
+def with_identity(stored: RunState, info: pb.RunInfo) -> RunState:
+    """A stored run taken up under the caller's identity `info`, keeping what the store decided for it: its
+    directory, name, notes, mode, tags, group, job type and start time."""
+    full = pb.RunInfo()
+    full.CopyFrom(info)
+    kept = stored.info
+    full.run_dir, full.name, full.notes, full.mode = kept.run_dir, kept.name, kept.notes, kept.mode
+    del full.tags[:]
+    full.tags.extend(kept.tags)
+    full.group, full.job_type, full.start_time = kept.group, kept.job_type, kept.start_time or info.start_time
+    stored.info = full
+    return stored
