@@ -1,6 +1,7 @@
 """The dashboard's speed work (issue 15, speed): plotly's 4.8 MB served gzip-compressed with cache headers and
 loaded without blocking the first paint (deferred scripts); the API's store reads run in the thread pool, off
-the event loop (a slow read does not hold up other requests); many metrics in one request."""
+the event loop (a slow read does not hold up other requests); many metrics in one request; a project with many
+metrics fetches and draws the charts near the screen first, the others as they scroll into view."""
 
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ import pytest
 from starlette.routing import Route
 
 from conftest import RhEnv, wait_for
-from test_ui_common import api_json, start_ui
+from test_ui_common import Page, api_json, browser, page, screenshot, start_ui
+
+__all__ = ["browser", "page"]
 
 PLAIN = """
 import runhive as wandb
@@ -98,3 +101,36 @@ def test_store_reads_run_off_the_event_loop(tmp_path: Path, monkeypatch: pytest.
         for t in waiting:
             t.join(30)
     assert res.status_code == 200 and res.json() == [] and took < 5
+
+
+MANY = """
+import runhive as wandb
+
+for k in range(2):
+    run = wandb.init(project="many", name=f"r{k}", reinit="create_new")
+    for i in range(20):
+        run.log({f"m{j:02d}": i * j + k for j in range(60)})
+    run.finish()
+"""
+
+
+def test_a_many_metric_project_fetches_and_draws_the_charts_in_view_first(
+    rh: RhEnv, page: Page, tmp_path: Path
+) -> None:
+    rh.run(MANY)
+    base, _ = start_ui(rh)
+    p = page.page
+    metric_requests: list[str] = []
+    p.on("request", lambda r: metric_requests.append(r.url) if "/api/metrics?" in r.url else None)
+    p.goto(base + "/#/p/many")
+    p.wait_for_selector("body[data-ready='#/p/many']")
+    drawn = "() => [...document.querySelectorAll('.chart')].filter(d => d.data).length"
+    first = p.evaluate(drawn)
+    assert 0 < first < 60 and len(metric_requests) == 1  # the charts near the screen, in one request
+    screenshot(page, tmp_path, "many-metrics-top")
+    p.evaluate("() => document.querySelector('.chart[data-key=\"m59\"]').scrollIntoView()")
+    p.wait_for_function("() => !!document.querySelector('.chart[data-key=\"m59\"]').data")
+    assert p.evaluate(drawn) > first
+    assert "m59" not in metric_requests[0] and any("key=m59" in u for u in metric_requests[1:])
+    assert p.evaluate("() => document.querySelector('.chart[data-key=\"m59\"]').data[0].y[3]") == 3 * 59
+    assert not page.errors, page.errors
