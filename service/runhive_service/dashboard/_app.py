@@ -338,7 +338,9 @@ def create_app(config: UiConfig) -> Starlette:
         try:
             since = float(request.query_params.get("since", "0"))
         except ValueError:
-            raise Refusal(400, "since: pass the cursor a previous answer gave (a number)") from None
+            since = math.nan
+        if not math.isfinite(since):
+            raise Refusal(400, "since: pass the cursor a previous answer gave (a number)")
         with api() as a:
             found = [_run_row(r) for r in a.runs_since(project, since)]
         cursor = max([since, *(r["updated_at"] or 0 for r in found)])
