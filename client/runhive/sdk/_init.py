@@ -156,7 +156,7 @@ def init(
     if magic and "magic" not in _warned_flags:
         _warned_flags.add("magic")
         logger.warning("init(magic=...) is accepted and has no effect (W&B's automatic instrumentation).")
-    if sync_tensorboard or tensorboard:
+    if sync_tensorboard or tensorboard or getattr(s, "sync_tensorboard", None):
         from runhive.integration import _tensorboard
 
         if not _tensorboard.is_patched():  # W&B: patch() again is an error, init() again is not
