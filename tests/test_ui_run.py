@@ -85,6 +85,10 @@ def test_run_page_overview_states_and_system_metrics(rh: RhEnv, page: Page, tmp_
     assert o["git commit"] == commit and o["command"].startswith("python -c")
     assert json.loads(p.inner_text("#config")) == {"lr": 0.01, "layers": 4}
     assert p.locator('.chart[data-key="loss"]').count() == 1
+    screenshot(page, tmp_path, "run-overview")
+    # Charts are drawn as they come into view: at the bottom of the page every system chart is.
+    p.evaluate("() => window.scrollTo(0, document.body.scrollHeight)")
+    p.wait_for_function("() => [...document.querySelectorAll('.chart.system')].every(d => d.data)")
     system = p.evaluate(
         """() => [...document.querySelectorAll('.chart.system')]
              .map(d => [d.dataset.key, d.data[0].x.length, d.data[0].mode])"""
@@ -95,7 +99,7 @@ def test_run_page_overview_states_and_system_metrics(rh: RhEnv, page: Page, tmp_
         + p.locator(".chart.system path.js-line").count()
         > 0
     )
-    screenshot(page, tmp_path, "run-overview")
+    screenshot(page, tmp_path, "run-system-metrics")
 
     colours = {}
     for rid, text in ((bad_id, "failed (exit 2)"), (crash_id, "crashed")):

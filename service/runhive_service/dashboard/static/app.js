@@ -657,6 +657,27 @@ async function projectPage(project) {
 
 // The run page ----------------------------------------------------------------------------------------------------
 
+// A chart drawn now if it is near the screen, else when it scrolls near (a run with 200 metrics draws the few
+// in view first).
+const lazy = new Map();
+const lazyObserver = new IntersectionObserver((entries) => {
+  for (const e of entries) {
+    const fn = e.isIntersecting && lazy.get(e.target);
+    if (fn) { lazy.delete(e.target); lazyObserver.unobserve(e.target); fn(); }
+  }
+}, { rootMargin: "100% 0px" });
+
+function nearScreen(div) {
+  const r = div.getBoundingClientRect();
+  return r.height > 0 && r.bottom > -innerHeight && r.top < 2 * innerHeight;
+}
+
+function drawWhenNear(div, fn) {
+  if (nearScreen(div)) { lazy.delete(div); fn(); return; }
+  lazy.set(div, fn);
+  lazyObserver.observe(div);
+}
+
 function overviewRows(run) {
   const o = run.overview || {};
   const rows = [
@@ -704,7 +725,8 @@ async function runPage(entity, project, id) {
       let div = [...charts.children].find((d) => d.dataset.key === key);
       if (!div) { div = el("div", { class: "chart", "data-key": key }); charts.append(div); }
       const o = { smoothing: 0, xaxis: "step", log: false, hidden: new Set(), legend: false };
-      Plotly.react(div, metricTraces(key, [runRow], data, o), metricLayout(key, o), PLOT_CONFIG);
+      drawWhenNear(div, () => Plotly.react(div, metricTraces(key, [runRow], data, o), metricLayout(key, o),
+        PLOT_CONFIG));
     }
     const sys = run.system;
     const keys = [...new Set(sys.flatMap((r) => Object.keys(r)))].filter((k) => k.startsWith("system.")).sort();
@@ -713,10 +735,10 @@ async function runPage(entity, project, id) {
       let div = [...system.children].find((d) => d.dataset && d.dataset.key === key);
       if (!div) { div = el("div", { class: "chart system", "data-key": key }); system.append(div); }
       const rows = sys.filter((r) => r[key] !== undefined);
-      Plotly.react(div, [{ x: rows.map((r) => r._runtime), y: rows.map((r) => r[key]), type: "scatter",
-        mode: rows.length < 2 ? "lines+markers" : "lines", name: esc(key), marker: { size: 7 } }],
+      drawWhenNear(div, () => Plotly.react(div, [{ x: rows.map((r) => r._runtime), y: rows.map((r) => r[key]),
+        type: "scatter", mode: rows.length < 2 ? "lines+markers" : "lines", name: esc(key), marker: { size: 7 } }],
       { title: { text: esc(key) }, margin: { t: 40, r: 10, l: 60, b: 45 },
-        xaxis: { title: { text: "runtime (s)" } }, yaxis: { title: { text: esc(key.slice(7)) } } }, PLOT_CONFIG);
+        xaxis: { title: { text: "runtime (s)" } }, yaxis: { title: { text: esc(key.slice(7)) } } }, PLOT_CONFIG));
     }
   };
   await draw();
@@ -894,6 +916,7 @@ function renderSweep(entity, project, sw) {
 async function route() {
   if (live !== null) { clearInterval(live); live = null; }
   routeToken += 1;
+  lazy.clear();
   try {
     const raw = location.hash.replace(/^#\/?/, "").split("/");
     const parts = raw.map(decodeURIComponent);
