@@ -23,7 +23,8 @@ import runhive as wandb
 for k in range(3):
     run = wandb.init(project="charts", name=f"run-{k}", config={"lr": 10.0 ** -(k + 1)}, reinit="create_new")
     for i in range(3000):
-        row = {"train/loss": (k + 1) * math.exp(-i / 600) + (100.0 if (k == 0 and i == 1501) else 0.0)}
+        row = {"train/loss": (k + 1) * math.exp(-i / 600) + (100.0 if (k == 0 and i == 1501) else 0.0),
+               "epoch": i // 300}
         if i % 100 == 0:
             row["eval/acc"] = 1 - math.exp(-i / 900) / (k + 1)
         run.log(row)
@@ -66,17 +67,15 @@ def test_charts_spend_the_budget_share_colours_and_legend_and_offer_the_controls
     p.goto(base + "/#/p/charts")
     p.wait_for_selector("body[data-ready='#/p/charts']")
     # Sections per prefix, sorted; one chart per key.
-    assert p.evaluate(
+    sections = p.evaluate(
         "() => [...document.querySelectorAll('details.section')].map(d => d.dataset.prefix)"
-    ) == [
-        "eval",
-        "train",
-    ]
-    assert _charts(p, "div.dataset.key") == ["eval/acc", "train/loss"]
+    )
+    assert sections == ["charts", "eval", "train"]  # keys without a prefix under "charts"
+    assert _charts(p, "div.dataset.key") == ["epoch", "eval/acc", "train/loss"]
     # One colour per run, the same in every chart; a single legend listing every run.
     colours = _charts(p, "Object.fromEntries(div.data.filter(t => t.name).map(t => [t.name, t.line.color]))")
-    assert colours[0] == colours[1] and len(set(colours[0].values())) == 3
-    assert _charts(p, "div.layout.showlegend") == [True, False]
+    assert colours[0] == colours[1] == colours[2] and len(set(colours[0].values())) == 3
+    assert _charts(p, "div.layout.showlegend") == [True, False, False]
     assert sorted(
         p.evaluate("() => [...document.querySelectorAll('.chart .legendtext')].map(e => e.textContent)")
     ) == [
@@ -91,6 +90,7 @@ def test_charts_spend_the_budget_share_colours_and_legend_and_offer_the_controls
     assert min(min(abs(a - b), 360 - abs(a - b)) for a, b in itertools.pairwise(hues)) > 90
     # Labelled axes; the downsampled run drawn with 1,000 points and its min/max band in its colour.
     assert _charts(p, "[div.layout.xaxis.title.text, div.layout.yaxis.title.text]") == [
+        ["step", "epoch"],
         ["step", "eval/acc"],
         ["step", "train/loss"],
     ]
@@ -130,12 +130,21 @@ def test_charts_spend_the_budget_share_colours_and_legend_and_offer_the_controls
     )
     assert run0.created_at - 1 < wall[0] < wall[-1] < run0.created_at + runtime + 1
     p.check("#logscale")
-    assert _charts(p, "div.layout.yaxis.type") == ["log", "log"]
+    assert _charts(p, "div.layout.yaxis.type") == ["log", "log", "log"]
     screenshot(page, tmp_path, "charts-smoothed-log-walltime")
+    # Any metric as the x axis (epoch here, as a define_metric step metric would be).
+    p.select_option("#xaxis", "m:epoch")
+    p.wait_for_function(f"() => {loss}.layout.xaxis.title.text === 'epoch'")
+    xs = p.evaluate(f"() => {loss}.data.find(t => t.name === 'run-0').x")
+    assert xs[0] == 0 and xs[-1] == 9 and xs == sorted(xs)
+    p.uncheck("#logscale")
+    p.fill("#smoothing", "0")
+    p.dispatch_event("#smoothing", "input")
+    screenshot(page, tmp_path, "charts-by-epoch")
     # Metric search and collapsible sections.
     p.fill("#metric-search", "eval")
     p.dispatch_event("#metric-search", "input")
-    assert _charts(p, "div.hidden") == [False, True]
+    assert _charts(p, "div.hidden") == [True, False, True]
     assert p.evaluate("() => document.querySelector('details[data-prefix=\"train\"]').hidden")
     p.fill("#metric-search", "")
     p.dispatch_event("#metric-search", "input")

@@ -148,7 +148,11 @@ function metricTraces(key, runs, data, opts) {
       continue;
     }
     let x = s.step;
-    if (opts.xaxis !== "step") {
+    if (opts.xaxis.startsWith("m:")) { // another metric as x (a define_metric step metric, epoch, ...)
+      const k = opts.xaxis.slice(2);
+      const v = timesAt(data[k] && data[k][r.id], s.step); // its value at each step, interpolated
+      if (v) x = v;
+    } else if (opts.xaxis !== "step") {
       const t = timesAt(data._runtime && data._runtime[r.id], s.step); // seconds since the run started
       if (t) x = opts.xaxis === "wall" ? t.map((v) => new Date((r.created_at + v) * 1000)) : t;
     }
@@ -176,7 +180,7 @@ const XTITLE = { step: "step", relative: "relative time (s)", wall: "wall time" 
 function metricLayout(key, opts) {
   const layout = {
     title: { text: esc(key) }, margin: { t: 40, r: 10, l: 60, b: 45 }, showlegend: opts.legend,
-    xaxis: { title: { text: XTITLE[opts.xaxis], standoff: 8 }, automargin: true,
+    xaxis: { title: { text: XTITLE[opts.xaxis] || esc(opts.xaxis.slice(2)), standoff: 8 }, automargin: true,
       type: opts.xaxis === "wall" ? "date" : "linear" },
     yaxis: { title: { text: esc(key) }, type: opts.log ? "log" : "linear" }, uirevision: key,
   };
@@ -414,9 +418,20 @@ async function projectPage(project) {
     groupBy.value = current;
   };
 
+  // x axis: step, time, or any metric (a step metric of define_metric, epoch, ...).
+  const fillXAxis = () => {
+    const want = ["step", "relative", "wall", ...st.keys.map((k) => `m:${k}`)];
+    if (xaxis.options.length === want.length) return;
+    const current = xaxis.value;
+    const label = { step: "step", relative: "relative time", wall: "wall time" };
+    xaxis.replaceChildren(...want.map((v) => el("option", { value: v }, label[v] || `metric: ${v.slice(2)}`)));
+    xaxis.value = current;
+  };
+
   const renderTable = () => {
     const { all, shown: cols } = columns();
     fillGroupBy(all);
+    fillXAxis();
     renderChooser(all);
     thead.replaceChildren(el("tr", {}, el("th", {}, selectAll), ...cols.map(([col, label, kind]) => {
       const arrow = st.sort.col === col ? (st.sort.desc ? " ▼" : " ▲") : "";
@@ -621,7 +636,15 @@ async function projectPage(project) {
   });
   next.addEventListener("click", () => { st.page += 1; renderTable(); });
   for (const c of [slider, metricSearch]) c.addEventListener("input", drawCharts);
-  for (const c of [xaxis, logScale]) c.addEventListener("change", drawCharts);
+  logScale.addEventListener("change", drawCharts);
+  xaxis.addEventListener("change", async () => {
+    const k = xaxis.value.startsWith("m:") ? xaxis.value.slice(2) : null;
+    if (k && !st.fetched.has(k)) { // the x metric of every run, once
+      await fetchMetrics([k], null);
+      st.fetched.add(k);
+    }
+    drawCharts();
+  });
 
   // Live: runs updated since the cursor; their metrics only (every key, new ones included) in one request.
   let busy = false;
