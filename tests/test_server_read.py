@@ -13,7 +13,6 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -179,8 +178,10 @@ def _record(run: Any) -> Any:
 
 
 @pytest.fixture
-def served(rh: RhEnv, server_db: str) -> Iterator[tuple[str, str, str, str]]:
-    """(server URL, alice's key, bob's key, sweep id) over the runs `LOG` stored locally."""
+def served(rh: RhEnv, server_db: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, str, str, str]]:
+    """(server URL, alice's key, bob's key, sweep id) over the runs `LOG` stored locally. No login file but the
+    test's own (the process's `RUNHIVE_CONFIG_DIR`)."""
+    monkeypatch.setenv("RUNHIVE_CONFIG_DIR", str(rh.root / "config"))
     res = rh.run(LOG, env={"RUNHIVE_AGENT_HEARTBEAT": "0.2"}, timeout=240)
     sweep_id = next(ln.split()[1] for ln in res.stdout.splitlines() if ln.startswith("SWEEP "))
     import runhive
@@ -260,7 +261,7 @@ def test_the_server_gives_back_what_the_local_store_gives(served: tuple[str, str
     best = rsweep.best_run()
     assert best is not None and best.id == getattr(lsweep.best_run(), "id", None) and best.config["x"] == 2
     assert [s._record.id for s in remote.sweeps("alice/cifar")] == [sweep_id]
-    assert remote.runs("alice/nothing-yet") == []  # a project not created yet reads as empty
+    assert list(remote.runs("alice/nothing-yet")) == []  # a project not created yet reads as empty
     assert rruns[0].history(stream="system", pandas=False) == []  # the server keeps no system metrics yet
 
 
@@ -272,7 +273,7 @@ def test_other_users_private_project_and_bad_keys_are_refused(
     url, alice_key, bob_key, _ = served
     bob = runhive.Api(overrides={"base_url": url}, api_key=bob_key)
     with pytest.raises(runhive.UsageError) as refused:
-        bob.runs("alice/cifar")
+        list(bob.runs("alice/cifar"))  # list(): Api.runs may read lazily, as W&B's Runs do
     message = str(refused.value)
     assert "permission denied" in message and "user 'bob'" in message and "'alice/cifar'" in message
     assert (
@@ -280,14 +281,16 @@ def test_other_users_private_project_and_bad_keys_are_refused(
     )
     with pytest.raises(runhive.UsageError, match="user 'bob' may not read 'alice/cifar'"):
         bob.run("alice/cifar/anything")
-    assert bob.runs("cifar") == [] and bob.project_summaries() == []  # what bob may not read is not listed
+    assert (
+        list(bob.runs("cifar")) == [] and bob.project_summaries() == []
+    )  # what bob may not read is not listed
     with pytest.raises(runhive.UsageError, match="entity 'carol' does not exist"):
-        bob.runs("carol/cifar")
+        list(bob.runs("carol/cifar"))
 
     with pytest.raises(runhive.UsageError, match="invalid API key: the server does not know it"):
-        runhive.Api(overrides={"base_url": url}, api_key=alice_key[:-3] + "xyz").runs("alice/cifar")
+        list(runhive.Api(overrides={"base_url": url}, api_key=alice_key[:-3] + "xyz").runs("alice/cifar"))
     with pytest.raises(runhive.UsageError, match="not logged in"):
-        runhive.Api(overrides={"base_url": url}).runs("alice/cifar")
+        list(runhive.Api(overrides={"base_url": url}).runs("alice/cifar"))
 
     # Alice opens the project to the team: bob reads the same runs.
     engine = open_engine(server_db)
@@ -302,14 +305,13 @@ def test_other_users_private_project_and_bad_keys_are_refused(
 
 
 def test_the_server_is_found_from_the_environment_and_the_login_file(
-    served: tuple[str, str, str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    served: tuple[str, str, str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import runhive
     from runhive.cli._login import write_file
 
     url, alice_key, _, _ = served
     local_ids = [r.id for r in runhive.Api().runs("alice/cifar")]
-    monkeypatch.setenv("RUNHIVE_CONFIG_DIR", str(tmp_path / "config"))
     monkeypatch.setenv("RUNHIVE_BASE_URL", url)
     monkeypatch.setenv("RUNHIVE_API_KEY", alice_key)
     api = runhive.Api()

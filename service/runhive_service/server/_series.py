@@ -77,10 +77,10 @@ def page(
     if not metas and not obj_steps:
         return [], None
     # The page's last step: every chunk starting at or before it is read, so every row up to it is whole.
-    upper, total = end, 0
+    upper, total, points = end, 0, limit * len(ids)  # about `limit` rows when every row holds every key
     for m in metas:
         total += m.n
-        if total >= limit:
+        if total >= points:
             upper = min(upper, m.last_step)
             break
     if len(obj_steps) >= limit:
