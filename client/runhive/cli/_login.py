@@ -9,8 +9,9 @@ The credentials file is `credentials` in runhive's config directory (`$RUNHIVE_C
 server (`base_url`) and whose one section per server holds its `api_key`. `RUNHIVE_BASE_URL` and `RUNHIVE_API_KEY`
 win over it. W&B's own `WANDB_API_KEY` / `WANDB_BASE_URL` and its `.netrc` are never read. A key is never printed.
 
-Nothing is sent anywhere unless `--verify` asks (`GET <host>/api/v1/viewer`): the uploader to a team server is
-not built yet, so runs still go to the local store.
+`login` itself sends nothing unless `--verify` asks (`GET <host>/api/v1/viewer`). Once a server is current, online
+runs are uploaded to it by the daemon (`runhive_service.daemon._uploader`); the credentials are read by
+`runhive.sdk._credentials`, re-exported here.
 """
 
 from __future__ import annotations

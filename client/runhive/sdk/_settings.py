@@ -174,7 +174,8 @@ class Settings:
     show_errors: bool | None = None
     # W&B's console capture; runhive captures no console output, so every value (including "off") is accepted.
     console: str | None = None
-    # Kept for the coming team server; never read from WANDB_API_KEY / WANDB_BASE_URL and never sent anywhere.
+    # The team server online runs are uploaded to (`sdk._credentials.server_for`; else RUNHIVE_BASE_URL / _API_KEY,
+    # else `runhive login`). Never read from WANDB_API_KEY / WANDB_BASE_URL.
     api_key: str | None = field(default=None, repr=False)
     base_url: str | None = None
     # System metrics are sampled by the daemon once per node (RUNHIVE_STATS_SAMPLING_INTERVAL, set when it
