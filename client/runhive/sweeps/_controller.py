@@ -152,9 +152,12 @@ class SweepController:
     def status(self) -> str:
         """W&B's status line: "Sweep: id (method,stopping) | Runs: n (Running: a, Finished: b)"."""
         from runhive.apis.public._api import Api
+        from runhive.sdk._setup import base_settings
 
         reply = self._state()
-        sweep = Api().sweep(f"{reply.entity}/{reply.project}/{reply.sweep_id}")
+        # Sweeps live in the node's daemon and its local store, also when a team server is configured.
+        local = Api(overrides={"data_dir": str(base_settings().resolved_data_dir)})
+        sweep = local.sweep(f"{reply.entity}/{reply.project}/{reply.sweep_id}")
         states: dict[str, int] = {}
         for run in sweep.runs:
             states[run.state] = states.get(run.state, 0) + 1
