@@ -6,6 +6,7 @@ project the key may not write to."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -226,5 +227,61 @@ def test_init_fails_at_once_when_the_server_refuses(rh: RhEnv, tmp_path: Path) -
         ), denied
         wrong = fails("alice", "rhk_0123456789ab_not-a-real-key")
         assert "invalid API key" in wrong, wrong
+    finally:
+        server.stop()
+
+
+PENDING_RUN = """
+import os, sys, time, runhive
+work = sys.argv[1]
+run = runhive.init(project="p", settings=runhive.Settings(finish_timeout=1))
+open(os.path.join(work, "id"), "w").write(run.id)
+deadline = time.monotonic() + 120
+while not os.path.exists(os.path.join(work, "go")) and time.monotonic() < deadline:
+    time.sleep(0.01)
+for i in range(1000):
+    run.log({"loss": float(i)})
+run.finish()
+print("REPORT", run._finish_report, flush=True)
+"""
+
+
+def test_finish_says_what_is_pending_and_a_new_daemon_finishes_the_upload(rh: RhEnv, tmp_path: Path) -> None:
+    """The server is down when the run ends: finish() returns after finish_timeout saying what is pending; the
+    daemon is SIGKILLed too; the next daemon resumes from the run's upload.json once the server is back."""
+    db = f"sqlite:///{tmp_path / 'server.db'}"
+    key = admin(db, "user", "create", "alice")
+    port = free_port()
+    server = ServerProcess(db, "--port", str(port))
+    url = server.wait_ready()
+    rh.environ.update(client_env(rh, url, key))
+    rh.environ["RUNHIVE_UPLOAD_BACKOFF_MAX"] = "0.3"
+    work = rh.root / "sync"
+    work.mkdir()
+    proc = rh.spawn(PENDING_RUN, str(work))
+    try:
+        wait_for(lambda: (work / "id").exists(), 60, "init() done")
+        run_id = (work / "id").read_text()
+        server.proc.send_signal(signal.SIGKILL)
+        server.proc.wait(10)
+        (work / "go").touch()
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+        report = out.split("REPORT ", 1)[1]
+        assert f"of run alice/p/{run_id} not yet uploaded to {url.rstrip('/')}" in report, report
+        assert "keeps uploading" in report
+        for pid in rh.daemon_pids():  # the node's daemon dies too: its successor must take the upload up
+            os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: not rh.daemon_pids(), 10, "the daemon gone")
+        server = ServerProcess(db, "--port", str(port))
+        server.wait_ready()
+        rh.cli("service", "start")
+
+        def uploaded() -> bool:
+            got = query(db, "SELECT history_rows, state FROM runs WHERE run_id = :r", r=run_id)
+            return bool(got) and tuple(got[0]) == (1000, "finished")
+
+        wait_for(uploaded, 60, "the new daemon to upload the run")
+        assert [s for s, _ in server_rows(db, run_id)] == list(range(1000))
     finally:
         server.stop()

@@ -194,7 +194,7 @@ def apply_batch(
 
 
 def _take_info(info: pb.RunInfo, run: pb.RunInfo) -> None:
-    for name in ("name", "notes", "group", "job_type", "host", "sweep_id"):
+    for name in ("name", "notes", "group", "job_type", "host", "sweep_id", "run_dir"):
         if getattr(run, name):
             setattr(info, name, getattr(run, name))
     if run.tags:
@@ -242,6 +242,8 @@ def _save_state(conn: Connection, project_id: int, run_id: str, st: RunState) ->
         metadata = json.loads(info.metadata_json or b"{}")
     except ValueError:
         metadata = {}
+    if isinstance(metadata, dict) and info.run_dir:
+        metadata["dir"] = info.run_dir  # the run directory on its node (the read API's `Run.dir`)
     ingest = {
         "writers": {
             n: {"open": w.open, "exit_code": w.exit_code, "crashed": w.crashed} for n, w in st.writers.items()
