@@ -3,6 +3,7 @@ tensorboardX's) write during a run is logged into it, keyed and stepped as W&B's
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -48,6 +49,16 @@ run.finish()
 wandb.tensorboard.unpatch()
 print(run.id)
 """
+
+
+@pytest.fixture(autouse=True)
+def _unpatched() -> Iterator[None]:
+    # init(sync_tensorboard=True) in this process (another test's) leaves the writers patched, as W&B does
+    from runhive.integration import _tensorboard
+
+    _tensorboard.unpatch()
+    yield
+    _tensorboard.unpatch()
 
 
 def _history(rh: RhEnv, project: str, run_id: str) -> list[dict[str, Any]]:
