@@ -1,6 +1,6 @@
 """The run page (issue 15, run page): an overview from the run's record and metadata (notes, tags, group, job
-type, state with exit code, runtime, host, git commit, command, Python), config, summary, charts and system
-metrics (a single sample drawn as a marker); failed and crashed look different."""
+type, state with exit code, runtime, host, git commit and remote (without credentials), command, Python), config,
+summary, charts and system metrics (a single sample drawn as a marker); failed and crashed look different."""
 
 from __future__ import annotations
 
@@ -63,6 +63,8 @@ def test_run_page_overview_states_and_system_metrics(rh: RhEnv, page: Page, tmp_
     (rh.work / "train.py").write_text("print('hi')\n")
     subprocess.run([*git, "add", "train.py"], cwd=rh.work, check=True)
     subprocess.run([*git, "commit", "-q", "-m", "first"], cwd=rh.work, check=True)
+    remote = "https://someone:s3cret-token@example.com/team/repo.git"
+    subprocess.run([*git, "remote", "add", "origin", remote], cwd=rh.work, check=True)
     commit = subprocess.run(
         ["git", "rev-parse", "HEAD"], cwd=rh.work, capture_output=True, text=True
     ).stdout.strip()
@@ -75,6 +77,7 @@ def test_run_page_overview_states_and_system_metrics(rh: RhEnv, page: Page, tmp_
 
     raw = json.dumps(api_json(base, f"/api/run?path={entity}/rp/{run_id}"))
     assert str(rh.root) not in raw and str(rh.work) not in raw  # the overview names no absolute path
+    assert "s3cret-token" not in raw  # nor the credentials of a git remote
     p = page.page
     p.goto(f"{base}/#/r/{entity}/rp/{run_id}")
     p.wait_for_selector(f"body[data-ready='#/r/{entity}/rp/{run_id}']")
@@ -83,6 +86,7 @@ def test_run_page_overview_states_and_system_metrics(rh: RhEnv, page: Page, tmp_
     assert o["group"] == "exp-1" and o["job type"] == "train" and o["runtime"].endswith("s")
     assert o["host"] == socket.gethostname() and o["python"] == platform.python_version()
     assert o["git commit"] == commit and o["command"].startswith("python -c")
+    assert o["git remote"] == "https://example.com/team/repo.git"
     assert json.loads(p.inner_text("#config")) == {"lr": 0.01, "layers": 4}
     assert p.locator('.chart[data-key="loss"]').count() == 1
     screenshot(page, tmp_path, "run-overview")

@@ -1,7 +1,13 @@
 """The dashboard's ASGI app (Starlette): a JSON read API over the store and one static page that draws it.
 
 It only reads: `runhive.Api` over the store file, the same reader scripts use. The page (`static/`) is plain
-JavaScript with plotly's bundled library (from the `plotly` package, served as is).
+JavaScript with plotly's bundled library (from the `plotly` package, served gzip-compressed once and cached).
+
+The API (issue 15): /api/projects; /api/runs (?filters= in Api().runs' language); /api/changes?since= (the runs
+updated since a cursor, and the next cursor: what a live page polls); /api/metrics (many keys of many runs in one
+answer, without min/max columns when nothing is downsampled); /api/run (with an overview from its metadata);
+/api/sweeps; /api/sweep (parameter kinds, importance and correlation from `_importance`, the best run). Endpoints
+are plain functions: Starlette runs them in its thread pool, off the event loop.
 
 Security (issue 15): the app answers only requests whose Host header names this machine (or an address or name
 the user allowed: DNS rebinding), sends a strict Content-Security-Policy and friends on every response, answers
@@ -270,6 +276,15 @@ def _run_row(r: Any) -> dict[str, Any]:
     }
 
 
+def _no_credentials(url: str) -> str:
+    """A git remote without the user and token an https URL may carry (https://user:token@host/...), a local
+    one by its name."""
+    url = url.strip()
+    if url.startswith(("/", "file://")):  # a repository on this machine: by its name, no absolute path
+        return Path(url.removeprefix("file://")).name
+    return re.sub(r"^([a-z][a-z0-9+.-]*://)[^/@]*@", r"\1", url, flags=re.I)
+
+
 def _overview(meta: dict[str, Any], *paths: Path) -> dict[str, Any]:
     """What the run page's overview shows of a run's metadata: host, python, command and git commit (no
     absolute paths: the program by its name)."""
@@ -286,7 +301,7 @@ def _overview(meta: dict[str, Any], *paths: Path) -> dict[str, Any]:
         "python": meta.get("python") if isinstance(meta.get("python"), str) else None,
         "command": command,
         "git_commit": git.get("commit") if isinstance(git.get("commit"), str) else None,
-        "git_remote": scrub(git["remote"], *paths) if isinstance(git.get("remote"), str) else None,
+        "git_remote": _no_credentials(git["remote"]) if isinstance(git.get("remote"), str) else None,
     }
 
 
