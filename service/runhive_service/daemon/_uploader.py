@@ -33,7 +33,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -137,8 +137,11 @@ class _Upload:
 class Uploader:
     """The sink that uploads runs to team servers; one per daemon, one upload thread."""
 
-    def __init__(self, index_path: Path) -> None:
+    def __init__(self, index_path: Path, busy_elsewhere: Callable[[], int] = lambda: 0) -> None:
+        """`busy_elsewhere()`: the other sinks' lag (the local store's index), so `idle()` never slows them."""
         self._index_path = index_path
+        self._busy_elsewhere = busy_elsewhere
+        self._applied_since_idle = False
         self._runs: dict[str, _Upload] = {}
         self._cv = threading.Condition()
         self._stop = threading.Event()
@@ -207,6 +210,7 @@ class Uploader:
     def apply(self, groups: Sequence[AppliedGroup]) -> None:
         if not self._runs:
             return
+        self._applied_since_idle = True
         moved = False
         with self._cv:
             for g in groups:
@@ -221,9 +225,13 @@ class Uploader:
         return None  # not uploaded yet
 
     def idle(self) -> bool:
-        # The upload thread does the work. The applier calls this in a loop while `lag` is not 0 and nothing
-        # arrives: yield for a moment instead of spinning (the local store's own deferred work keeps going).
-        self._stop.wait(0.02)
+        # The upload thread does the work. The applier calls this in a loop while a sink lags and nothing arrives:
+        # when only this sink lags (uploads pending, no group arrived since the last call, the local store has no
+        # deferred work), yield for a moment instead of spinning. Never otherwise: applying and the store's index
+        # (and local-only runs) must not wait on the uploader.
+        if self._runs and self.lag and not self._applied_since_idle and not self._busy_elsewhere():
+            self._stop.wait(0.02)
+        self._applied_since_idle = False
         return False
 
     @property
