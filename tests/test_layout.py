@@ -165,6 +165,7 @@ EXPECTED_ALL = {
     "log_artifact",
     "login",
     "plot",
+    "restore",
     "run",
     "save",
     "setup",
@@ -172,6 +173,7 @@ EXPECTED_ALL = {
     "sweep",
     "teardown",
     "unwatch",
+    "use_artifact",
     "watch",
 }
 

@@ -49,6 +49,7 @@ __all__ = [
     "log_artifact",
     "login",
     "plot",
+    "restore",
     "run",
     "save",
     "setup",
@@ -56,6 +57,7 @@ __all__ = [
     "sweep",
     "teardown",
     "unwatch",
+    "use_artifact",
     "watch",
 ]
 
@@ -184,6 +186,25 @@ def log_artifact(
     if current is None:
         raise Error("You must call runhive.init() before runhive.log_artifact()")
     return current.log_artifact(artifact_or_path, name=name, type=type, aliases=aliases)
+
+
+def use_artifact(
+    artifact_or_name: Any, type: str | None = None, aliases: Any = None, use_as: str | None = None
+) -> Any:
+    """Use an artifact version as an input of the global run (W&B's `wandb.use_artifact`); see
+    `Run.use_artifact`."""
+    current = globals().get("run")
+    if current is None:
+        raise Error("You must call runhive.init() before runhive.use_artifact()")
+    return current.use_artifact(artifact_or_name, type=type, aliases=aliases, use_as=use_as)
+
+
+def restore(name: str, run_path: str | None = None, replace: bool = False, root: str | None = None) -> Any:
+    """W&B's `wandb.restore`: a file a run saved, copied to `root` (the active run's files directory, else the
+    current directory) and returned open for reading; None when the run has no such file."""
+    from .apis.public._restore import restore as _restore
+
+    return _restore(name, run_path=run_path, replace=replace, root=root)
 
 
 def _current(what: str) -> Any:

@@ -2,147 +2,36 @@
 
 There is no artifact table in the store yet: `log_artifact` copies an artifact's files into the logging run's
 directory, `<run.dir>/artifacts/<name>/v<N>/`, with a `manifest.json` written last (name, type, aliases, files with
-sha256). This module is the smallest honest read path over that: it lists a project's runs through `runhive.Api()`
-and reads the manifests under each run's `dir`. Two consequences until artifacts get a table of their own:
-versions are numbered per run directory, so `NAME:v0` can name a version in several runs (then `get` refuses and
-lists them; an alias such as `latest` picks the most recently logged version that carries it); and a run whose
+sha256). The read path is `runhive.Api()`'s (`runhive.apis.public._artifacts`, through the read backend): a
+project's runs, and the manifests under each run's `dir`. Two consequences until artifacts get a table of their
+own: versions are numbered per run directory, so `NAME:v0` can name a version in several runs (then `get` refuses
+and lists them; an alias such as `latest` picks the most recently logged version that carries it); and a run whose
 directory is gone (deleted, or on another machine) has no artifacts to show.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import re
-import shutil
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from runhive.errors import Error, UsageError
-
-MANIFEST = "manifest.json"
-_VERSION = re.compile(r"^v\d+$")
-
-
-@dataclass
-class StoredVersion:
-    """One logged version of an artifact, as its manifest describes it."""
-
-    name: str
-    version: str
-    type: str
-    aliases: list[str]
-    directory: Path
-    run_path: str  # entity/project/run_id of the run that logged it
-    logged_at: (
-        float  # the manifest's mtime: when the version was completed (aliases moving later touch it too)
-    )
-    description: str | None = None
-    metadata: dict[str, Any] = field(default_factory=dict)
-    files: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def size(self) -> int:
-        return sum(int(f.get("size") or 0) for f in self.files)
-
-    @property
-    def qualified(self) -> str:
-        entity, project, _ = self.run_path.split("/")
-        return f"{entity}/{project}/{self.name}:{self.version}"
+from runhive.apis.backends._base import ArtifactRecord
+from runhive.apis.public._api import Api
+from runhive.apis.public._artifacts import StoredArtifact, pick, split_artifact_path
+from runhive.errors import UsageError
 
 
-def _read_manifest(path: Path) -> dict[str, Any] | None:
-    try:
-        with open(path, encoding="utf-8") as f:
-            doc = json.load(f)
-    except (OSError, ValueError):
-        return None
-    return doc if isinstance(doc, dict) else None
-
-
-def versions(project: str | None) -> list[StoredVersion]:
+def versions(project: str | None) -> list[ArtifactRecord]:
     """Every complete artifact version logged by the runs of `project` ("project" or "entity/project")."""
-    from runhive.apis.public._api import Api
-
-    api = Api()
-    try:
-        runs = api.runs(project)
-    finally:
-        api.close()
-    out: list[StoredVersion] = []
-    for run in runs:
-        if not run.dir:
-            continue
-        base = Path(run.dir) / "artifacts"
-        if not base.is_dir():
-            continue
-        for name_dir in sorted(p for p in base.iterdir() if p.is_dir()):
-            for vdir in sorted(
-                (p for p in name_dir.iterdir() if _VERSION.match(p.name)), key=lambda p: int(p.name[1:])
-            ):
-                manifest = vdir / MANIFEST
-                doc = _read_manifest(manifest)
-                if doc is None:  # no manifest yet: a version still being written, or one that failed
-                    continue
-                out.append(
-                    StoredVersion(
-                        name=str(doc.get("name") or name_dir.name),
-                        version=str(doc.get("version") or vdir.name),
-                        type=str(doc.get("type") or ""),
-                        aliases=[str(a) for a in doc.get("aliases") or []],
-                        directory=vdir,
-                        run_path=f"{run.entity}/{run.project}/{run.id}",
-                        logged_at=manifest.stat().st_mtime,
-                        description=doc.get("description"),
-                        metadata=dict(doc.get("metadata") or {}),
-                        files=[f for f in doc.get("files") or [] if isinstance(f, dict)],
-                    )
-                )
-    return out
+    entity, _, name = (project or "").rpartition("/")
+    with Api() as api:
+        return api._backend.artifact_versions(entity or None, name or api.settings.project or "Uncategorized")
 
 
-def split_artifact_path(path: str, project: str | None, entity: str | None) -> tuple[str, str, str]:
-    """`[entity/][project/]name[:version_or_alias]` as ("entity/project" or "project", name, alias)."""
-    spec, _, alias = path.partition(":")
-    parts = [p for p in spec.split("/") if p]
-    if not parts or len(parts) > 3:
-        raise UsageError(
-            f"artifact path {path!r}: use [entity/]project/name[:alias] (e.g. mnist/data:latest)"
-        )
-    name = parts[-1]
-    proj = parts[-2] if len(parts) >= 2 else project
-    ent = parts[0] if len(parts) == 3 else entity
-    if not proj:
-        from runhive.sdk._setup import base_settings
-
-        proj = base_settings().project or "Uncategorized"
-    return (f"{ent}/{proj}" if ent else proj), name, alias or "latest"
-
-
-def find(project: str, name: str, alias: str) -> StoredVersion:
+def find(project: str, name: str, alias: str) -> ArtifactRecord:
     """The version `name:alias` names in `project`; UsageError when there is none or several."""
-    candidates = [v for v in versions(project) if v.name == name]
-    if not candidates:
-        raise UsageError(f"no artifact named {name!r} in project {project!r}")
-    if _VERSION.match(alias):
-        found = [v for v in candidates if v.version == alias]
-        if len(found) > 1:
-            runs = ", ".join(v.run_path for v in found)
-            raise UsageError(
-                f"{name}:{alias} is in several runs ({runs}): runhive numbers versions per run directory; "
-                "name it by an alias instead (e.g. latest)"
-            )
-    else:
-        found = sorted((v for v in candidates if alias in v.aliases), key=lambda v: v.logged_at)[-1:]
-    if not found:
-        have = sorted({v.version for v in candidates} | {a for v in candidates for a in v.aliases})
-        raise UsageError(
-            f"artifact {name!r} in {project!r} has no version or alias {alias!r} (it has {', '.join(have)})"
-        )
-    return found[0]
+    return pick([v for v in versions(project) if v.name == name], name, alias, project)
 
 
 def _human(n: float) -> str:
@@ -161,9 +50,9 @@ def cmd_ls(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     all_versions = [v for v in versions(args.path) if not args.type or v.type == args.type]
-    latest: dict[str, StoredVersion] = {}
+    latest: dict[str, ArtifactRecord] = {}
     counts: dict[str, int] = {}
-    for v in sorted(all_versions, key=lambda v: v.logged_at):
+    for v in sorted(all_versions, key=lambda v: v.created_at):
         latest[v.name] = v
         counts[v.name] = counts.get(v.name, 0) + 1
     console = Console()
@@ -177,7 +66,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
         table.add_column(col, overflow="fold")
     for name in sorted(latest):
         v = latest[name]
-        updated = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(v.logged_at))
+        updated = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(v.created_at))
         table.add_row(
             escape(v.type),
             updated,
@@ -191,42 +80,15 @@ def cmd_ls(args: argparse.Namespace) -> int:
     return 0
 
 
-def _sha256(path: Path) -> str:
-    import hashlib
-
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def _files(v: StoredVersion) -> Iterator[tuple[str, Path, int, str | None]]:
-    for f in v.files:
-        rel = str(f.get("path") or "")
-        parts = rel.split("/")
-        if not rel or rel.startswith("/") or ".." in parts:
-            raise Error(f"artifact {v.qualified}: its manifest names an unsafe path {rel!r}")
-        yield rel, v.directory.joinpath(*parts), int(f.get("size") or 0), f.get("sha256")
-
-
-def download(v: StoredVersion, root: Path, progress: Any = None) -> int:
+def download(art: StoredArtifact, root: Path, progress: Any = None) -> int:
     """Copy the version's files under `root`, each checked against the manifest's sha256; the number copied."""
+    task = progress.add_task(art.qualified_name, total=art.size) if progress is not None else None
     n = 0
-    task = progress.add_task(v.qualified, total=v.size) if progress is not None else None
-    for rel, src, size, sha in _files(v):
-        dest = root.joinpath(*rel.split("/"))
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        if not src.is_file():
-            raise Error(f"artifact {v.qualified}: {rel} is missing from {v.directory}")
-        shutil.copyfile(src, dest)
-        if sha and _sha256(dest) != sha:
-            raise Error(
-                f"artifact {v.qualified}: {rel} does not match its manifest's sha256 (changed on disk?)"
-            )
+    for entry in art.files():
+        entry.download(str(root))  # type: ignore[attr-defined]
         n += 1
         if progress is not None:
-            progress.advance(task, size)
+            progress.advance(task, entry.size)
     return n
 
 
@@ -235,19 +97,20 @@ def cmd_get(args: argparse.Namespace) -> int:
     from rich.markup import escape
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
-    project, name, alias = split_artifact_path(args.path, None, None)
-    v = find(project, name, alias)
-    if args.type and v.type != args.type:
-        raise UsageError(f"artifact {v.qualified} is of type {v.type!r}, not {args.type!r}")
-    root = Path(args.root) if args.root else Path("artifacts") / f"{v.name}:{v.version}"
-    console = Console()
-    console.print(
-        f"Downloading {escape(v.type)} artifact {escape(v.qualified)} (logged by run {escape(v.run_path)})"
-    )
-    with Progress(
-        TextColumn("{task.description}"), BarColumn(), DownloadColumn(), console=console, transient=True
-    ) as p:
-        n = download(v, root, p)
+    with Api() as api:
+        project, name, alias = split_artifact_path(args.path, None, None)
+        v = find(project, name, alias)
+        if args.type and v.type != args.type:
+            raise UsageError(f"artifact {v.qualified} is of type {v.type!r}, not {args.type!r}")
+        root = Path(args.root) if args.root else Path("artifacts") / f"{v.name}:{v.version}"
+        console = Console()
+        console.print(
+            f"Downloading {escape(v.type)} artifact {escape(v.qualified)} (logged by run {escape(v.run_path)})"
+        )
+        with Progress(
+            TextColumn("{task.description}"), BarColumn(), DownloadColumn(), console=console, transient=True
+        ) as p:
+            n = download(StoredArtifact(api._backend, v), root, p)
     console.print(f"Artifact downloaded to {escape(str(root.resolve()))} ({n} file{'' if n == 1 else 's'})")
     return 0
 

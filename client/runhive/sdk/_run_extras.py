@@ -285,6 +285,21 @@ class RunExtras:
         _exit_hooks.install()
         return run
 
+    # Artifacts as inputs ------------------------------------------------------------------------------------
+    def use_artifact(
+        self,
+        artifact_or_name: Any,
+        type: str | None = None,
+        aliases: Any = None,
+        use_as: str | None = None,
+    ) -> Any:
+        """W&B's `run.use_artifact`: an artifact version (`"name:alias"`, `"name:vN"`,
+        `"entity/project/name:alias"` or an `Artifact`) as an input of this run, recorded with the run (see
+        `runhive.sdk.artifacts._use`); returns the stored version (`download()` copies its files)."""
+        from runhive.sdk.artifacts._use import use_artifact
+
+        return use_artifact(self, artifact_or_name, type=type, aliases=aliases, use_as=use_as)
+
     # Watching torch models ------------------------------------------------------------------------------------
     def watch(
         self,

@@ -12,6 +12,12 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from runhive.errors import Error
+
+
+class NotSupportedError(Error, NotImplementedError):
+    """What a backend cannot do (yet): deleting a run from the local store, files and artifacts on a team server."""
+
 
 @dataclass
 class RunRecord:
@@ -34,6 +40,7 @@ class RunRecord:
     last_step: int
     history_rows: int
     handle: Any = field(default=None, repr=False, compare=False)  # the backend's own key for the run
+    sweep: str = ""  # the id of the sweep the run belongs to ("" for none)
 
 
 @dataclass
@@ -54,6 +61,47 @@ class ProjectRecord:
     name: str
     runs: int
     last_run_at: float | None
+
+
+@dataclass
+class FileRecord:
+    """A file a run saved (`run.save`, `log_code`, `upload_file`): its path inside the run's files."""
+
+    name: str
+    size: int
+    updated_at: float
+    handle: Any = field(default=None, repr=False, compare=False)
+
+
+@dataclass
+class ArtifactRecord:
+    """One complete version of an artifact: what its manifest says, and which run logged it."""
+
+    entity: str
+    project: str
+    name: str
+    version: str  # "v0", "v1", ...
+    type: str
+    aliases: list[str]
+    tags: list[str]
+    description: str | None
+    metadata: dict[str, Any]
+    files: list[dict[str, Any]]  # {"path", "size", "sha256"}
+    run_id: str  # the run that logged it
+    created_at: float
+    handle: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def size(self) -> int:
+        return sum(int(f.get("size") or 0) for f in self.files)
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.entity}/{self.project}/{self.name}:{self.version}"
+
+    @property
+    def run_path(self) -> str:
+        return f"{self.entity}/{self.project}/{self.run_id}"
 
 
 Series = dict[str, list[Any]]  # {"step": [...], "min": [...], "max": [...], "last": [...]}
@@ -103,5 +151,40 @@ class Backend(Protocol):
     def sweeps(self, entity: str | None, project: str) -> list[SweepRecord]: ...
 
     def find_sweeps(self, entity: str | None, project: str | None, sweep_id: str) -> list[SweepRecord]: ...
+
+    # Files and artifacts: W&B's `run.files()`, `Api().artifact()` and their downloads -------------------------
+    def run_files(self, run: RunRecord) -> list[FileRecord]: ...
+
+    def download_file(self, run: RunRecord, file: FileRecord, dest: str) -> None:
+        """Copy the file's bytes to the path `dest` (its directory exists)."""
+        ...
+
+    def upload_file(self, run: RunRecord, local_path: str, name: str) -> FileRecord:
+        """Store the local file as the run's file `name`."""
+        ...
+
+    def artifact_versions(self, entity: str | None, project: str | None) -> list[ArtifactRecord]:
+        """Every complete artifact version of a project's runs (any project when None), oldest first."""
+        ...
+
+    def logged_artifacts(self, run: RunRecord) -> list[ArtifactRecord]: ...
+
+    def used_artifacts(self, run: RunRecord) -> list[ArtifactRecord]: ...
+
+    def artifact_users(self, artifact: ArtifactRecord) -> list[RunRecord]:
+        """The runs that used `artifact` (`run.use_artifact`)."""
+        ...
+
+    def download_artifact_file(self, artifact: ArtifactRecord, path: str, dest: str) -> None:
+        """Copy the artifact's file `path` to `dest`, checked against the manifest's sha256."""
+        ...
+
+    # Writes: edits of a stored run ----------------------------------------------------------------------------
+    def update_run(self, run: RunRecord, changes: dict[str, Any]) -> None:
+        """Persist edits of a run: any of `config` (the whole config), `summary` (keys to set), `name`, `notes`,
+        `tags`, `group`, `job_type`."""
+        ...
+
+    def delete_run(self, run: RunRecord, delete_artifacts: bool = False) -> None: ...
 
     def close(self) -> None: ...

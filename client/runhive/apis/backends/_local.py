@@ -12,18 +12,27 @@ from typing import Any
 
 from runhive_service.store import connect, read_chunks, snapshot
 
-from ._base import ProjectRecord, RunRecord, Series, SweepRecord
+from . import _local_files as files
+from ._base import (
+    ArtifactRecord,
+    FileRecord,
+    NotSupportedError,
+    ProjectRecord,
+    RunRecord,
+    Series,
+    SweepRecord,
+)
 
 _RUN_COLUMNS = (
     "pk, id, entity, project, name, notes, tags, grp, job_type, state, exit_code, config, summary, metadata, "
-    "run_dir, created_at, updated_at, last_step, history_rows"
+    "run_dir, created_at, updated_at, last_step, history_rows, sweep"
 )
 _SWEEP_COLUMNS = "pk, id, entity, project, name, config, state, created_at"
 
 
 def _run(row: Sequence[Any]) -> RunRecord:
     (pk, rid, entity, project, name, notes, tags, grp, job_type, state, exit_code, config, summary) = row[:13]
-    metadata, run_dir, created_at, updated_at, last_step, history_rows = row[13:]
+    metadata, run_dir, created_at, updated_at, last_step, history_rows, sweep = row[13:]
     return RunRecord(
         id=rid,
         entity=entity,
@@ -44,6 +53,7 @@ def _run(row: Sequence[Any]) -> RunRecord:
         last_step=last_step,
         history_rows=history_rows,
         handle=pk,
+        sweep=sweep or "",
     )
 
 
@@ -121,6 +131,56 @@ class LocalBackend:
             args.append(entity)
         rows = self._query(sql + " GROUP BY entity, project ORDER BY MAX(created_at) DESC", args)
         return [ProjectRecord(e, p, n, t) for e, p, n, t in rows]
+
+    # Files and artifacts: in the runs' directories (`_local_files`) -----------------------------------
+    def run_files(self, run: RunRecord) -> list[FileRecord]:
+        return files.run_files(run)
+
+    def download_file(self, run: RunRecord, file: FileRecord, dest: str) -> None:
+        files.download_file(file, dest)
+
+    def upload_file(self, run: RunRecord, local_path: str, name: str) -> FileRecord:
+        return files.upload_file(run, local_path, name)
+
+    def artifact_versions(self, entity: str | None, project: str | None) -> list[ArtifactRecord]:
+        if project is None:
+            args: list[Any] = []
+            sql = _narrow(f"SELECT {_RUN_COLUMNS} FROM runs WHERE 1=1", args, entity, None)
+            runs = [_run(r) for r in self._query(sql + " ORDER BY created_at, pk", args)]
+        else:
+            runs = self.runs(entity, project)
+        return files.artifact_versions(runs)
+
+    def logged_artifacts(self, run: RunRecord) -> list[ArtifactRecord]:
+        return files.logged_artifacts(run)
+
+    def used_artifacts(self, run: RunRecord) -> list[ArtifactRecord]:
+        return files.used_artifacts(run)
+
+    def artifact_users(self, artifact: ArtifactRecord) -> list[RunRecord]:
+        rows = self._query(f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY created_at, pk")
+        where = str(artifact.handle)
+        return [
+            run
+            for run in map(_run, rows)
+            if any(str(doc["directory"]) == where for doc in files.used_entries(run))
+        ]
+
+    def download_artifact_file(self, artifact: ArtifactRecord, path: str, dest: str) -> None:
+        files.download_artifact_file(artifact, path, dest)
+
+    # Writes go through the daemon, the store's one writer (`_local_writes`) -----------------------------
+    def update_run(self, run: RunRecord, changes: dict[str, Any]) -> None:
+        from ._local_writes import update_run
+
+        update_run(run, changes)
+
+    def delete_run(self, run: RunRecord, delete_artifacts: bool = False) -> None:
+        raise NotSupportedError(
+            f"run.delete() of {run.entity}/{run.project}/{run.id}: the daemon has no way to remove a run from "
+            f"the local store yet (it owns the store's one writer); the run stays. Its files and artifacts are "
+            f"in {run.dir}."
+        )
 
     # History -------------------------------------------------------------------------------------------
     def scan_history(

@@ -13,8 +13,10 @@ from runhive.sdk._setup import base_settings
 
 from ._filters import FIELDS, compile_filter, order_key, sort_docs
 from ._run import ApiRun
+from ._runs import Project, Runs
 
 if TYPE_CHECKING:
+    from ._artifacts import ArtifactCollection, ArtifactType, StoredArtifact
     from ._sweeps import Sweep
 
 
@@ -59,21 +61,26 @@ class Api:
         order: str = "+created_at",
         per_page: int = 50,
         include_sweeps: bool = True,
-    ) -> list[ApiRun]:
-        """Runs of a project (`"project"` or `"entity/project"`), oldest first unless `order` says otherwise:
-        W&B's `"+field"`/`"-field"` with a dotted path (`"-summary_metrics.acc"`, `"+config.lr"`,
-        `"-created_at"`, `"+display_name"`); runs without the field come last."""
+    ) -> Runs:
+        """Runs of a project (`"project"` or `"entity/project"`) as W&B's lazy `Runs` (read when first used),
+        oldest first unless `order` says otherwise: W&B's `"+field"`/`"-field"` with a dotted path
+        (`"-summary_metrics.acc"`, `"+config.lr"`, `"-created_at"`, `"+display_name"`); runs without the field
+        come last. A bad filter or order raises here, before any read."""
         entity, project = _split_project(path or self.settings.project or "Uncategorized")
-        predicate = compile_filter(filters) if filters else None  # a bad filter raises before any read
+        predicate = compile_filter(filters) if filters else None
         dotted, descending = order_key(order)
         by_created = FIELDS.get(dotted) == "created_at"
-        records = self._backend.runs(entity, project, newest_first=by_created and descending)
-        runs = [ApiRun(self._backend, r) for r in records]
-        if predicate is not None:
-            runs = [r for r in runs if predicate(r._filter_doc())]
-        if not by_created:
-            runs = sort_docs(runs, lambda r: r._filter_doc(), order)
-        return runs
+
+        def load() -> list[ApiRun]:
+            records = self._backend.runs(entity, project, newest_first=by_created and descending)
+            runs = [ApiRun(self._backend, r) for r in records]
+            if predicate is not None:
+                runs = [r for r in runs if predicate(r._filter_doc())]
+            if not by_created:
+                runs = sort_docs(runs, lambda r: r._filter_doc(), order)
+            return runs
+
+        return Runs(load, entity, project, filters, order, per_page)
 
     def runs_since(self, path: str, since: float) -> list[ApiRun]:
         """The runs of a project updated at or after `since` (a run's `updated_at`), oldest first: a live view's
@@ -103,17 +110,98 @@ class Api:
             raise UsageError(f"Could not find sweep {path!r} in {self._backend.where}.")
         if len(found) > 1:
             raise UsageError(f"Sweep id {path!r} is in several projects: pass 'entity/project/sweep_id'.")
-        return Sweep(self._backend, found[0])
+        return Sweep(self._backend, found[0], ApiRun)
 
     def sweeps(self, project: str) -> list[Sweep]:
         """The sweeps of a project (`"project"` or `"entity/project"`), oldest first."""
         from ._sweeps import Sweep
 
         entity, name = _split_project(project)
-        return [Sweep(self._backend, r) for r in self._backend.sweeps(entity, name)]
+        return [Sweep(self._backend, r, ApiRun) for r in self._backend.sweeps(entity, name)]
 
-    def projects(self, entity: str | None = None) -> list[str]:
-        return sorted({p.name for p in self._backend.projects(entity)})
+    @property
+    def default_entity(self) -> str:
+        """The entity runs go to when none is given (the settings', else the user's login name)."""
+        from runhive.sdk._settings import default_entity
+
+        return str(self.settings.entity or default_entity())
+
+    def projects(self, entity: str | None = None, per_page: int = 200) -> list[Project]:
+        """The projects that have runs (of `entity`, or of every entity), most recently used first."""
+        return [
+            Project(self, p.entity, p.name, {"runs": p.runs, "last_run_at": p.last_run_at})
+            for p in self._backend.projects(entity)
+        ]
+
+    def project(self, name: str, entity: str | None = None) -> Project:
+        """A project by name (`"project"` or `"entity/project"`); the default entity's unless `entity` says."""
+        ent, proj = _split_project(name)
+        entity = entity or ent or self.default_entity
+        found = [p for p in self._backend.projects(entity) if p.name == proj]
+        attrs = {"runs": found[0].runs, "last_run_at": found[0].last_run_at} if found else {}
+        return Project(self, entity, proj, attrs)
+
+    # Artifacts (`_artifacts`): read from the runs that logged them -------------------------------------------
+    def artifact(self, name: str, type: str | None = None) -> StoredArtifact:
+        """One artifact version: `"[entity/][project/]name[:version_or_alias]"` (alias default `latest`)."""
+        from ._artifacts import StoredArtifact, find
+
+        record = find(self._backend, name, self.settings.project, None)
+        if type is not None and record.type != type:
+            raise UsageError(f"artifact {record.qualified} is of type {record.type!r}, not {type!r}")
+        return StoredArtifact(self._backend, record, ApiRun)
+
+    def artifact_exists(self, name: str, type: str | None = None) -> bool:
+        try:
+            self.artifact(name, type)
+        except UsageError:
+            return False
+        return True
+
+    def artifacts(
+        self, type_name: str | None = None, name: str | None = None, per_page: int = 50, **kw: Any
+    ) -> list[StoredArtifact]:
+        """Every version of an artifact (`name`: `"[entity/][project/]name"`) of a type, oldest first."""
+        from ._artifacts import split_artifact_path, versions
+
+        if name is None:
+            raise UsageError(
+                "Api.artifacts(type_name, name): pass the artifact's name ([entity/][project/]name)."
+            )
+        proj, art, _ = split_artifact_path(name, self.settings.project, None)
+        ent, pname = _split_project(proj)
+        return versions(self._backend, ApiRun, ent, pname, type_name, art)
+
+    def artifact_versions(self, type_name: str, name: str, per_page: int = 50) -> list[StoredArtifact]:
+        """W&B's older name for `artifacts(type_name, name)`."""
+        return self.artifacts(type_name, name, per_page)
+
+    def artifact_types(self, project: str | None = None) -> list[ArtifactType]:
+        from ._artifacts import ArtifactType
+
+        ent, pname = _split_project(project or self.settings.project or "Uncategorized")
+        kinds = sorted({v.type for v in self._backend.artifact_versions(ent, pname)})
+        return [ArtifactType(self._backend, ApiRun, ent, pname, k) for k in kinds]
+
+    def artifact_type(self, type_name: str, project: str | None = None) -> ArtifactType:
+        found = [t for t in self.artifact_types(project) if t.type == type_name]
+        if not found:
+            raise UsageError(
+                f"no artifacts of type {type_name!r} in project {project or self.settings.project!r}"
+            )
+        return found[0]
+
+    def artifact_collections(
+        self, project_name: str, type_name: str, per_page: int = 50
+    ) -> list[ArtifactCollection]:
+        return self.artifact_type(type_name, project_name).collections()
+
+    def artifact_collection(self, type_name: str, name: str) -> ArtifactCollection:
+        """One artifact name's versions: `name` is `"[entity/][project/]name"`."""
+        from ._artifacts import split_artifact_path
+
+        proj, art, _ = split_artifact_path(name, self.settings.project, None)
+        return self.artifact_type(type_name, proj).collection(art)
 
     def project_summaries(self, entity: str | None = None) -> list[ProjectRecord]:
         """Every project with its run count and last run's start, most recent first (the dashboard's list)."""

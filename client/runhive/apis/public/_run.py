@@ -2,12 +2,43 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from runhive.apis.backends import Backend, RunRecord
 from runhive.apis.backends._local import empty_series
 from runhive.errors import UsageError
+
+if TYPE_CHECKING:
+    from ._artifacts import StoredArtifact
+    from ._files import File, Files
+    from ._sweeps import Sweep
+
+
+class Summary(dict[str, Any]):
+    """A stored run's summary (W&B's `HTTPSummary`): a dict whose `update()`, item assignment and deletion are
+    persisted at once (through the daemon); `_json_dict` is the plain dict."""
+
+    def __init__(self, run: ApiRun, data: Mapping[str, Any]) -> None:
+        super().__init__(data)
+        self._run = run
+
+    @property
+    def _json_dict(self) -> dict[str, Any]:
+        return dict(self)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        data = dict(*args, **kwargs)
+        super().update(data)
+        self._run._persist({"summary": data})
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        super().__setitem__(key, value)
+        self._run._persist({"summary": {key: value}})
+
+    def __delitem__(self, key: str) -> None:
+        super().__delitem__(key)
+        self._run._persist({"summary_remove": [key]})
 
 
 class ApiRun:
@@ -25,7 +56,7 @@ class ApiRun:
         )
         self.state, self.exit_code = record.state, record.exit_code
         self.config: dict[str, Any] = record.config
-        self.summary: dict[str, Any] = record.summary
+        self.summary: Summary = Summary(self, record.summary)
         self.metadata: dict[str, Any] = record.metadata
         self.dir, self.created_at, self.updated_at = record.dir, record.created_at, record.updated_at
         self.last_step, self.history_rows = record.last_step, record.history_rows
@@ -44,6 +75,143 @@ class ApiRun:
 
     def __repr__(self) -> str:
         return f"<ApiRun {self.entity}/{self.project}/{self.id} ({self.state})>"
+
+    # W&B's other names ------------------------------------------------------------------------------------
+    @property
+    def createdAt(self) -> str | None:
+        """When the run started, as W&B's ISO-8601 UTC string ("2024-05-01T10:20:30"); `created_at` stays epoch
+        seconds for runhive's own readers."""
+        from ._artifacts import iso
+
+        return iso(self.created_at)
+
+    @property
+    def heartbeatAt(self) -> str | None:
+        from ._artifacts import iso
+
+        return iso(self.updated_at)
+
+    @property
+    def lastHistoryStep(self) -> int:
+        """The last step logged (-1 when the run has no history)."""
+        return int(self.last_step) if self.history_rows else -1
+
+    @property
+    def storage_id(self) -> str:
+        return self.id
+
+    @property
+    def sweep_name(self) -> str | None:
+        return self._record.sweep or None
+
+    @property
+    def sweep(self) -> Sweep | None:
+        """The sweep the run belongs to, or None."""
+        if not self._record.sweep:
+            return None
+        from ._sweeps import Sweep
+
+        found = self._backend.find_sweeps(self.entity, self.project, self._record.sweep)
+        return Sweep(self._backend, found[0], type(self)) if found else None
+
+    @property
+    def user(self) -> User:
+        return User(self.entity, str(self.metadata.get("username") or self.entity))
+
+    @property
+    def username(self) -> str:
+        return self.entity
+
+    @property
+    def url(self) -> str | None:
+        """The run's page on the dashboard, when its address is known (as `Run.url`); None otherwise."""
+        from runhive.sdk._run_extras import _dashboard, _enc
+        from runhive.sdk._setup import base_settings
+
+        base = _dashboard(base_settings())
+        return f"{base}/#/r/{_enc(self.entity)}/{_enc(self.project)}/{_enc(self.id)}" if base else None
+
+    @property
+    def json_config(self) -> str:
+        import json
+
+        return json.dumps({k: {"value": v} for k, v in self.config.items()})
+
+    # Edits (persisted through the daemon) ---------------------------------------------------------------
+    def _persist(self, changes: dict[str, Any]) -> None:
+        self._backend.update_run(self._record, changes)
+
+    def update(self) -> None:
+        """Persist edits of `config`, `summary`, `name`, `notes`, `tags`, `group` and `job_type` (W&B's
+        `run.update()`); the run's state does not change."""
+        changes: dict[str, Any] = {"config": dict(self.config)}
+        stored = self._record.summary
+        summary = dict(self.summary)
+        changed = {k: v for k, v in summary.items() if k not in stored or stored[k] != v}
+        removed = [k for k in stored if k not in summary]
+        if changed:
+            changes["summary"] = changed
+        if removed:
+            changes["summary_remove"] = removed
+        for attr in ("name", "notes", "tags", "group", "job_type"):
+            value = getattr(self, attr)
+            if value != getattr(self._record, attr):
+                changes[attr] = list(value) if attr == "tags" else value
+        self._persist(changes)
+        self._record.config, self._record.summary = dict(self.config), summary
+        for attr in ("name", "notes", "group", "job_type"):
+            setattr(self._record, attr, getattr(self, attr))
+        self._record.tags = list(self.tags)
+
+    def save(self) -> None:
+        self.update()
+
+    def delete(self, delete_artifacts: bool = False) -> None:
+        """Remove the run from the store (not supported by the local store yet: raises `NotSupportedError`)."""
+        self._backend.delete_run(self._record, delete_artifacts)
+
+    # Files ----------------------------------------------------------------------------------------------
+    def files(self, names: list[str] | None = None, pattern: str | None = None, per_page: int = 50) -> Files:
+        """The run's saved files (`run.save`, `log_code`, `upload_file`): all, the `names` given, or those
+        matching `pattern`."""
+        from ._files import File, Files, select
+
+        records = select(self._backend.run_files(self._record), names, pattern)
+        return Files([File(self._backend, self._record, r, self) for r in records], per_page)
+
+    def file(self, name: str) -> File:
+        found = self.files([name])
+        if not found:
+            raise ValueError(f"run {self.entity}/{self.project}/{self.id} has no file {name!r}")
+        return found[0]
+
+    def upload_file(self, path: str, root: str = ".") -> File:
+        """Store a local file with the run's files, named by its path relative to `root` (W&B's rule)."""
+        import os
+
+        from ._files import File
+
+        if not os.path.isfile(path):
+            raise ValueError(f"upload_file: {path!r} is not a file")
+        rel = os.path.relpath(os.path.abspath(path), os.path.abspath(root))
+        name = os.path.basename(path) if rel.startswith("..") else rel
+        record = self._backend.upload_file(self._record, path, name.replace(os.sep, "/"))
+        return File(self._backend, self._record, record, self)
+
+    # Artifacts ------------------------------------------------------------------------------------------
+    def logged_artifacts(self, per_page: int = 100) -> list[StoredArtifact]:
+        from ._artifacts import StoredArtifact
+
+        return [
+            StoredArtifact(self._backend, a, type(self)) for a in self._backend.logged_artifacts(self._record)
+        ]
+
+    def used_artifacts(self, per_page: int = 100) -> list[StoredArtifact]:
+        from ._artifacts import StoredArtifact
+
+        return [
+            StoredArtifact(self._backend, a, type(self)) for a in self._backend.used_artifacts(self._record)
+        ]
 
     def _filter_doc(self) -> dict[str, Any]:
         return {
@@ -132,3 +300,22 @@ class ApiRun:
         """One metric for charts: every point when there are at most `buckets`, else min/max/last per bucket
         of whole chunks (so reading never decodes more than it returns)."""
         return self._backend.metrics(key, [self._record], buckets).get(self.id, empty_series())
+
+
+class User:
+    """W&B's public `User`, as far as a local store knows one: the run's entity and user name."""
+
+    def __init__(self, entity: str, username: str) -> None:
+        self.entity, self.username, self.name = entity, username, username
+
+    def __repr__(self) -> str:
+        return f"<User {self.username}>"
+
+
+def _register() -> None:
+    from . import _artifacts
+
+    _artifacts.RUN_CLASS = ApiRun  # what artifacts `run.use_artifact` returns make of their runs
+
+
+_register()

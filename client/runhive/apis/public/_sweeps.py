@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
-from runhive.apis.backends import Backend, SweepRecord
+from runhive.apis.backends import Backend, RunRecord, SweepRecord
 
-from ._run import ApiRun
+RunClass = Callable[[Backend, RunRecord], Any]  # ApiRun, passed in: `_run` imports this module
 
 
 class Sweep:
-    def __init__(self, backend: Backend, record: SweepRecord) -> None:
+    def __init__(self, backend: Backend, record: SweepRecord, run_class: RunClass) -> None:
         self._backend = backend
+        self._run_class = run_class
         self._record = record
         self.id, self.entity, self.project, self.name = record.id, record.entity, record.project, record.name
         self.state, self.created_at = record.state, record.created_at
@@ -30,11 +32,11 @@ class Sweep:
         return None  # no web app serves sweeps yet
 
     @property
-    def runs(self) -> list[ApiRun]:
-        """The sweep's runs that have started, oldest first."""
-        return [ApiRun(self._backend, r) for r in self._backend.sweep_runs(self._record)]
+    def runs(self) -> list[Any]:
+        """The sweep's runs that have started (`ApiRun`s), oldest first."""
+        return [self._run_class(self._backend, r) for r in self._backend.sweep_runs(self._record)]
 
-    def best_run(self, order: str | None = None) -> ApiRun | None:
+    def best_run(self, order: str | None = None) -> Any:
         """The run with the best `summary_metrics` value of the sweep's metric (or of `order`: "+key" lowest
         first, "-key" highest first)."""
         if order is None:

@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -145,6 +146,7 @@ class Artifact:
         self._final = False
         self._staging: str | None = None
         self._logged_dir: str | None = None
+        self._run_path = ""  # entity/project/id of the run that logged it
 
     # Identity ---------------------------------------------------------------------------------------------
     @property
@@ -304,8 +306,26 @@ class Artifact:
         )
 
     def add(self, obj: Any, name: str, overwrite: bool = False) -> ManifestEntry:
-        """Add a media object (runhive.Image, runhive.Video): its file plus `<name>.<type>.json`."""
+        """Add a media object (runhive.Image, runhive.Video): its file plus `<name>.<type>.json`; a
+        runhive.Table as `<name>.table.json` (its columns and rows, as W&B writes it)."""
         self._check_mutable("add")
+        from runhive.sdk.data_types import Table
+
+        if isinstance(obj, Table):
+            doc = {
+                "_type": "table",
+                **obj._table_json(obj.data),
+                "ncols": len(obj.columns),
+                "nrows": len(obj.data),
+            }
+            path = _entry_path(f"{name}.table.json", "add")
+            if path in self.manifest.entries and not overwrite:
+                raise ValueError(
+                    f"Artifact.add: {path!r} is already in artifact {self._name!r}; pass overwrite=True."
+                )
+            with self.new_file(path) as f:
+                json.dump(doc, f, ensure_ascii=False)
+            return self.manifest.entries[path]
         stored = getattr(obj, "_file", None)
         if stored is None or not callable(getattr(obj, "to_json", None)):
             raise ArtifactNotSupportedError(
@@ -465,6 +485,7 @@ def log_artifact(run: Any, artifact: Artifact, aliases: Any = None, tags: Any = 
             "aliases": resolved,
             "tags": tag_list,
             "version": f"v{n}",
+            "created_at": time.time(),
             "files": files,
         }
         _write_json(os.path.join(dest, MANIFEST), doc)  # last: it marks the version complete
@@ -478,6 +499,7 @@ def log_artifact(run: Any, artifact: Artifact, aliases: Any = None, tags: Any = 
     artifact.tags = tag_list
     artifact.state = "COMMITTED"
     artifact._logged_dir = dest
+    artifact._run_path = "/".join(str(getattr(run, k, "")) for k in ("entity", "project", "id"))
     for e in entries:
         e.local_path = os.path.join(dest, *e.path.split("/"))
     if staging is not None:

@@ -1,0 +1,366 @@
+"""Stored artifacts as the read API shows them (W&B's `Api().artifact()`, `artifacts()`, `artifact_type(s)()`,
+`artifact_collection(s)()`, `run.logged_artifacts()` / `used_artifacts()`), read through the backend seam.
+
+Versions are numbered per run directory (see `runhive.sdk.artifacts`), so `NAME:v0` can name a version in
+several runs of a project: naming it refuses and lists them; an alias (`latest`, or one given at logging) picks
+the most recently logged version carrying it. `runhive artifact ls/get` read through these same functions.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
+from typing import Any
+
+from runhive.apis.backends._base import ArtifactRecord, Backend, RunRecord
+from runhive.errors import UsageError
+from runhive.sdk.artifacts._artifact import Artifact, ManifestEntry
+
+RunClass = Callable[[Backend, RunRecord], Any]  # ApiRun, passed in: `_run` imports this module
+RUN_CLASS: RunClass | None = (
+    None  # ApiRun, set when `_run` is imported: for artifacts `run.use_artifact` returns
+)
+
+_VERSION = re.compile(r"^v\d+$")
+
+
+def iso(ts: float | None) -> str | None:
+    """Epoch seconds as W&B's ISO-8601 UTC string ("2024-05-01T10:20:30")."""
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(float(ts), timezone.utc).replace(tzinfo=None).isoformat(timespec="seconds")
+
+
+def split_artifact_path(path: str, project: str | None, entity: str | None) -> tuple[str, str, str]:
+    """`[entity/][project/]name[:version_or_alias]` as ("entity/project" or "project", name, alias)."""
+    spec, _, alias = str(path).partition(":")
+    parts = [p for p in spec.split("/") if p]
+    if not parts or len(parts) > 3:
+        raise UsageError(
+            f"artifact path {path!r}: use [entity/]project/name[:alias] (e.g. mnist/data:latest)"
+        )
+    name = parts[-1]
+    proj = parts[-2] if len(parts) >= 2 else project
+    ent = parts[0] if len(parts) == 3 else entity
+    if not proj:
+        from runhive.sdk._setup import base_settings
+
+        proj = base_settings().project or "Uncategorized"
+    return (f"{ent}/{proj}" if ent else proj), name, alias or "latest"
+
+
+def _split_project(project: str) -> tuple[str | None, str]:
+    entity, _, name = project.rpartition("/")
+    return entity or None, name
+
+
+def pick(candidates: list[ArtifactRecord], name: str, alias: str, project: str) -> ArtifactRecord:
+    """The version `name:alias` names among `candidates` (one artifact's versions); UsageError when there is none
+    or several."""
+    if not candidates:
+        raise UsageError(f"no artifact named {name!r} in project {project!r}")
+    if _VERSION.match(alias):
+        found = [v for v in candidates if v.version == alias]
+        if len(found) > 1:
+            runs = ", ".join(v.run_path for v in found)
+            raise UsageError(
+                f"{name}:{alias} is in several runs ({runs}): runhive numbers versions per run directory; "
+                "name it by an alias instead (e.g. latest)"
+            )
+    else:
+        found = sorted((v for v in candidates if alias in v.aliases), key=lambda v: v.created_at)[-1:]
+    if not found:
+        have = sorted({v.version for v in candidates} | {a for v in candidates for a in v.aliases})
+        raise UsageError(
+            f"artifact {name!r} in {project!r} has no version or alias {alias!r} (it has {', '.join(have)})"
+        )
+    return found[0]
+
+
+def find(
+    backend: Backend, path: str, project: str | None = None, entity: str | None = None
+) -> ArtifactRecord:
+    """The version an artifact path names (`[entity/][project/]name[:alias]`, default alias latest)."""
+    proj, name, alias = split_artifact_path(path, project, entity)
+    ent, pname = _split_project(proj)
+    candidates = [v for v in backend.artifact_versions(ent, pname) if v.name == name]
+    return pick(candidates, name, alias, proj)
+
+
+class StoredEntry(ManifestEntry):
+    """A file of a stored artifact (W&B's `ArtifactManifestEntry`): `path`, `size`, `digest`; `download()`."""
+
+    _artifact: StoredArtifact
+
+    def download(self, root: str | None = None, skip_cache: bool | None = None) -> str:
+        """Copy the file under `root` (default: the artifact's download directory) and return its path."""
+        base = root if root is not None else self._artifact._default_root()
+        dest = os.path.join(base, *self.path.split("/"))
+        self._artifact._fetch(self.path, dest)
+        return dest
+
+    @property
+    def ref(self) -> None:
+        return None  # runhive artifacts hold files, not references
+
+
+class StoredArtifact(Artifact):
+    """A logged artifact version read back (W&B's `wandb.Artifact` as `Api().artifact()` returns it)."""
+
+    def __init__(self, backend: Backend, record: ArtifactRecord, run_class: RunClass | None = None) -> None:
+        super().__init__(record.name, record.type or "unspecified", record.description, record.metadata)
+        self._backend, self._record, self._run_class = backend, record, run_class
+        self.version = record.version
+        self.aliases = list(record.aliases)
+        self.tags = list(record.tags)
+        self.state = "COMMITTED"
+        self._final = True
+        self._logged_dir = str(record.handle) if isinstance(record.handle, (str, os.PathLike)) else None
+        for f in record.files:
+            path = str(f.get("path") or "")
+            local = os.path.join(self._logged_dir, *path.split("/")) if self._logged_dir else ""
+            entry = StoredEntry(
+                path=path, size=int(f.get("size") or 0), sha256=str(f.get("sha256") or ""), local_path=local
+            )
+            entry._artifact = self
+            self.manifest.entries[path] = entry
+
+    # W&B's names for a stored version --------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        """`name:vN`, as W&B names a logged version."""
+        return f"{self._name}:{self.version}"
+
+    @property
+    def collection_name(self) -> str:
+        return self._name
+
+    @property
+    def entity(self) -> str:
+        return self._record.entity
+
+    @property
+    def project(self) -> str:
+        return self._record.project
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.entity}/{self.project}/{self.name}"
+
+    @property
+    def source_name(self) -> str:
+        return self.name
+
+    @property
+    def source_qualified_name(self) -> str:
+        return self.qualified_name
+
+    @property
+    def id(self) -> str:
+        return self._record.qualified
+
+    @property
+    def created_at(self) -> str | None:
+        return iso(self._record.created_at)
+
+    @property
+    def updated_at(self) -> str | None:
+        return iso(self._record.created_at)
+
+    @property
+    def url(self) -> None:
+        return None
+
+    def __repr__(self) -> str:
+        return f"<runhive Artifact {self.qualified_name} type={self.type!r} files={len(self.manifest)}>"
+
+    # Reading its files -----------------------------------------------------------------------------------------
+    def _default_root(self) -> str:
+        return os.path.join("artifacts", f"{self._name}:{self.version}")
+
+    def _fetch(self, path: str, dest: str) -> None:
+        os.makedirs(os.path.dirname(dest) or ".", exist_ok=True)
+        tmp = f"{dest}.{os.getpid()}.part"
+        try:
+            self._backend.download_artifact_file(self._record, path, tmp)
+            os.replace(tmp, dest)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+
+    def download(
+        self,
+        root: str | os.PathLike[str] | None = None,
+        allow_missing_references: bool = False,
+        skip_cache: bool | None = None,
+        path_prefix: str | None = None,
+        multipart: bool | None = None,
+    ) -> str:
+        """Copy the version's files under `root` (default `./artifacts/NAME:vN`), each checked against the
+        manifest's sha256; returns the directory."""
+        base = os.fspath(root) if root is not None else self._default_root()
+        for path in sorted(self.manifest.entries):
+            if path_prefix and not path.startswith(path_prefix):
+                continue
+            self._fetch(path, os.path.join(base, *path.split("/")))
+        return base
+
+    def checkout(self, root: str | None = None) -> str:
+        return self.download(root)
+
+    def file(self, root: str | None = None) -> str:
+        """The one file of a single-file artifact, downloaded; its path."""
+        if len(self.manifest.entries) != 1:
+            raise ValueError("This method should only be called on an artifact containing a single file.")
+        (entry,) = self.manifest.entries.values()
+        return str(entry.download(root))  # type: ignore[attr-defined]
+
+    def files(self, names: list[str] | None = None, per_page: int = 50) -> list[ManifestEntry]:
+        """The version's files (all, or those named), each with `download()`."""
+        entries = sorted(self.manifest.entries.values(), key=lambda e: e.path)
+        return [e for e in entries if not names or e.path in names]
+
+    def get_entry(self, name: str) -> ManifestEntry:
+        entry = self.manifest.entries.get(str(name).replace("\\", "/"))
+        if entry is None:
+            raise KeyError(f"Path not contained in artifact: {name}")
+        return entry
+
+    def get_path(self, name: str) -> ManifestEntry:
+        return self.get_entry(name)
+
+    def get(self, name: str) -> Any:
+        """The media object stored as `name` (`artifact.add(obj, name)`): a `runhive.Table` for a table; the
+        stored JSON for other types; None when there is none, as W&B."""
+        import json
+
+        prefix = f"{name}."
+        path = next(
+            (p for p in sorted(self.manifest.entries) if p.startswith(prefix) and p.endswith(".json")), None
+        )
+        if path is None:
+            return None
+        local = self.get_entry(path).download()  # type: ignore[attr-defined]
+        with open(local, encoding="utf-8") as f:
+            doc = json.load(f)
+        kind = str(doc.get("_type") or path[len(prefix) : -len(".json")])
+        if kind.startswith("table") or kind.endswith("table-file") or ("columns" in doc and "data" in doc):
+            from runhive.sdk.data_types import Table
+
+            return Table.from_json(doc, source_artifact=self)
+        return doc
+
+    def __getitem__(self, name: str) -> Any:
+        return self.get(name)
+
+    def verify(self, root: str | None = None) -> None:
+        self.download(os.path.join(root or self._default_root()))
+
+    # Lineage ---------------------------------------------------------------------------------------------------
+    def logged_by(self) -> Any:
+        """The run that logged this version (an `ApiRun`), None when the store no longer has it."""
+        rec = self._record
+        found = self._backend.find_runs(rec.entity, rec.project, rec.run_id)
+        return self._make_run()(self._backend, found[0]) if found else None
+
+    def used_by(self) -> list[Any]:
+        """The runs that used this version (`run.use_artifact`), oldest first."""
+        make = self._make_run()
+        return [make(self._backend, r) for r in self._backend.artifact_users(self._record)]
+
+    def _make_run(self) -> RunClass:
+        make = self._run_class or RUN_CLASS
+        if make is None:
+            raise UsageError(
+                "read the artifact with runhive.Api().artifact(...) for the runs that logged or used it"
+            )
+        return make
+
+    def delete(self, delete_aliases: bool = False) -> None:
+        from runhive.apis.backends._base import NotSupportedError
+
+        raise NotSupportedError(
+            f"Artifact.delete(): runhive does not delete artifact versions ({self.name}) yet"
+        )
+
+
+class ArtifactType:
+    """W&B's `ArtifactType`: a type of a project's artifacts, with its collections."""
+
+    def __init__(
+        self, backend: Backend, run_class: RunClass, entity: str | None, project: str, type_name: str
+    ) -> None:
+        self._backend, self._run_class = backend, run_class
+        self.entity, self.project, self.type = entity, project, type_name
+        self.name = type_name
+
+    def __repr__(self) -> str:
+        return f"<ArtifactType {self.type}>"
+
+    def _versions(self) -> list[ArtifactRecord]:
+        return [v for v in self._backend.artifact_versions(self.entity, self.project) if v.type == self.type]
+
+    def collections(self, per_page: int = 50) -> list[ArtifactCollection]:
+        names = sorted({v.name for v in self._versions()})
+        return [
+            ArtifactCollection(self._backend, self._run_class, self.entity, self.project, n, self.type)
+            for n in names
+        ]
+
+    def collection(self, name: str) -> ArtifactCollection:
+        if not any(v.name == name for v in self._versions()):
+            raise UsageError(f"no {self.type} artifact named {name!r} in project {self.project!r}")
+        return ArtifactCollection(self._backend, self._run_class, self.entity, self.project, name, self.type)
+
+
+class ArtifactCollection:
+    """W&B's `ArtifactCollection`: every version of one artifact name in a project."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        run_class: RunClass,
+        entity: str | None,
+        project: str,
+        name: str,
+        type_name: str,
+    ) -> None:
+        self._backend, self._run_class = backend, run_class
+        self.entity, self.project, self.name, self.type = entity, project, name, type_name
+
+    def __repr__(self) -> str:
+        return f"<ArtifactCollection {self.name} ({self.type})>"
+
+    def artifacts(self, per_page: int = 50) -> list[StoredArtifact]:
+        return versions(self._backend, self._run_class, self.entity, self.project, self.type, self.name)
+
+    def versions(self, per_page: int = 50) -> list[StoredArtifact]:
+        return self.artifacts(per_page)
+
+    @property
+    def aliases(self) -> list[str]:
+        return sorted({a for v in self.artifacts() for a in v.aliases})
+
+    def __iter__(self) -> Iterator[StoredArtifact]:
+        return iter(self.artifacts())
+
+    def __len__(self) -> int:
+        return len(self.artifacts())
+
+
+def versions(
+    backend: Backend,
+    run_class: RunClass,
+    entity: str | None,
+    project: str,
+    type_name: str | None,
+    name: str | None,
+) -> list[StoredArtifact]:
+    """The versions of a project's artifacts (of one type and name when given), oldest first."""
+    return [
+        StoredArtifact(backend, v, run_class)
+        for v in backend.artifact_versions(entity, project)
+        if (type_name is None or v.type == type_name) and (name is None or v.name == name)
+    ]

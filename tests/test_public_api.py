@@ -1,0 +1,243 @@
+"""The public read API as W&B's (issue 13): history as a DataFrame, lazy `Runs`, `Project`, edits persisted through the
+daemon, run files, artifacts and their lineage, W&B's extra names. A real daemon per test (the `rh` fixture)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from conftest import RhEnv
+
+
+def test_history_is_a_dataframe_of_500_samples_by_default(rh: RhEnv) -> None:
+    import runhive
+
+    run = runhive.init(project="hist")
+    for i in range(1200):
+        run.log({"loss": 1.0 / (i + 1), "epoch": i // 100})
+    run.finish()
+    api_run = rh.api().run(f"hist/{run.id}")
+    df = api_run.history()
+    assert isinstance(df, pd.DataFrame) and len(df) == 500  # W&B's samples=500
+    assert set(df.columns) >= {"_step", "loss", "epoch"}
+    rows = api_run.history(pandas=False)
+    assert isinstance(rows, list) and len(rows) == 500 and rows[0]["_step"] == 0
+    assert len(api_run.history(samples=None, pandas=False)) == 1200
+    keyed = api_run.history(keys=["epoch"], samples=10, pandas=False)
+    assert len(keyed) == 10 and all(set(r) == {"_step", "epoch"} and type(r["epoch"]) is int for r in keyed)
+    assert len(list(api_run.scan_history())) == 1200  # unchanged: every row
+
+
+def test_runs_is_lazy_and_has_histories(rh: RhEnv) -> None:
+    import runhive
+
+    api = rh.api()
+    runs = api.runs("lazy", per_page=7)
+    assert type(runs).__name__ == "Runs" and runs.per_page == 7
+    made = []
+    for k in range(3):  # logged after runs() was called: the object reads when it is used
+        r = runhive.init(project="lazy", name=f"r{k}", reinit="create_new")
+        for i in range(4):
+            r.log({"x": i * (k + 1)})
+        r.finish()
+        made.append(r.id)
+    assert len(runs) == 3
+    assert [r.id for r in runs] == made and runs[0].id == made[0] and runs[-1].id == made[-1]
+    assert [r.id for r in runs[1:]] == made[1:]
+    hist = runs.histories(keys=["x"])
+    assert len(hist) == 12 and {h["run_id"] for h in hist} == set(made)
+    df = runs.histories(samples=2, format="pandas")
+    assert isinstance(df, pd.DataFrame) and len(df) == 6 and list(df.columns) == sorted(df.columns)
+    with pytest.raises(ValueError):
+        runs.histories(format="polars")
+    # Project objects
+    entity = made and runs[0].entity
+    assert api.default_entity == entity
+    projects = api.projects()
+    assert [p.name for p in projects] == ["lazy"] and projects[0].entity == entity
+    proj = api.project("lazy")
+    assert (proj.name, proj.entity, proj.path) == ("lazy", entity, [entity, "lazy"])
+    assert [r.id for r in proj.runs()] == made and proj.sweeps() == [] and proj.url is None
+    assert "lazy" in api.projects()  # still equal to their names
+
+
+def test_update_persists_through_the_daemon_and_keeps_the_state(rh: RhEnv) -> None:
+    import runhive
+
+    run = runhive.init(project="edit", config={"lr": 0.1, "layers": 2}, name="before", tags=["a"])
+    run.log({"acc": 0.5})
+    run.finish()
+    api_run = rh.api().run(f"edit/{run.id}")
+    api_run.config["lr"] = 0.01
+    api_run.config["new"] = {"nested": True}
+    api_run.summary["best"] = 0.9
+    api_run.name, api_run.notes, api_run.tags = "after", "edited", ["a", "b"]
+    api_run.group, api_run.job_type = "g", "eval"
+    api_run.update()
+    back = rh.api().run(f"edit/{run.id}")
+    assert back.config == {"lr": 0.01, "layers": 2, "new": {"nested": True}}
+    assert back.summary["best"] == 0.9 and back.summary["acc"] == 0.5
+    assert (back.name, back.notes, back.tags, back.group, back.job_type) == (
+        "after",
+        "edited",
+        ["a", "b"],
+        "g",
+        "eval",
+    )
+    assert back.state == "finished" and back.exit_code == 0
+    back.summary.update({"f1": 0.7, "acc": 0.6})  # persisted at once, as W&B's summary.update()
+    again = rh.api().run(f"edit/{run.id}")
+    assert again.summary["f1"] == 0.7 and again.summary["acc"] == 0.6 and again.state == "finished"
+    assert again.summary._json_dict == dict(again.summary) and isinstance(again.summary._json_dict, dict)
+    # a failed run stays failed
+    failed = runhive.init(project="edit", reinit="create_new")
+    failed.finish(exit_code=3)
+    f = rh.api().run(f"edit/{failed.id}")
+    f.notes = "why it failed"
+    f.update()
+    f2 = rh.api().run(f"edit/{failed.id}")
+    assert (f2.notes, f2.state, f2.exit_code) == ("why it failed", "failed", 3)
+
+
+def test_run_files_download_upload_and_restore(rh: RhEnv, tmp_path: Path) -> None:
+    import runhive
+
+    src = rh.work / "weights.txt"
+    src.write_text("w=1\n")
+    run = runhive.init(project="files")
+    run.save(str(src), policy="now")
+    run.finish()
+    api_run = rh.api().run(f"files/{run.id}")
+    names = [f.name for f in api_run.files()]
+    assert "weights.txt" in names
+    f = api_run.file("weights.txt")
+    assert f.size == 4
+    out = tmp_path / "dl"
+    with f.download(root=str(out)) as fh:
+        assert fh.read() == "w=1\n"
+    with pytest.raises(ValueError, match="already exists"):
+        f.download(root=str(out))
+    (out / "weights.txt").write_text("changed")
+    f.download(root=str(out), replace=True).close()
+    assert (out / "weights.txt").read_text() == "w=1\n"
+    # upload_file: named by its path relative to root
+    (rh.work / "sub").mkdir()
+    (rh.work / "sub" / "notes.md").write_text("hello")
+    up = api_run.upload_file(str(rh.work / "sub" / "notes.md"), root=str(rh.work))
+    assert up.name == "sub/notes.md"
+    assert "sub/notes.md" in [x.name for x in rh.api().run(f"files/{run.id}").files()]
+    assert [x.name for x in api_run.files(pattern="sub/%")] == ["sub/notes.md"]
+    # runhive.restore: into root, returned open; None for a file the run does not have
+    got = runhive.restore("sub/notes.md", run_path=f"{run.entity}/files/{run.id}", root=str(tmp_path / "r"))
+    assert got is not None and got.read() == "hello"
+    got.close()
+    assert runhive.restore("nope.txt", run_path=f"files/{run.id}", root=str(tmp_path / "r")) is None
+
+
+def test_run_extra_names(rh: RhEnv, monkeypatch: pytest.MonkeyPatch) -> None:
+    import runhive
+    from runhive.apis.backends._base import NotSupportedError
+
+    run = runhive.init(project="names")
+    run.log({"a": 1})
+    run.log({"a": 2})
+    run.finish()
+    r = rh.api().run(f"names/{run.id}")
+    assert r.lastHistoryStep == 1 and r.sweep is None and r.user.username
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", r.createdAt or "")
+    assert r.url is None
+    monkeypatch.setenv("RUNHIVE_UI_URL", "http://127.0.0.1:8090/")
+    assert r.url == f"http://127.0.0.1:8090/#/r/{r.entity}/names/{run.id}"
+    with pytest.raises(NotSupportedError, match="delete"):
+        r.delete()
+    assert rh.api().run(f"names/{run.id}").id == run.id
+    empty = runhive.init(project="names", reinit="create_new")
+    empty.finish()
+    assert rh.api().run(f"names/{empty.id}").lastHistoryStep == -1
+
+
+def test_artifacts_read_back_download_and_lineage(rh: RhEnv, tmp_path: Path) -> None:
+    import runhive
+
+    data = rh.work / "data"
+    data.mkdir()
+    (data / "a.csv").write_text("x\n1\n")
+    (data / "b.csv").write_text("x\n2\n")
+    producer = runhive.init(project="arts", job_type="make")
+    art = runhive.Artifact("mnist", "dataset", metadata={"n": 2})
+    art.add_dir(str(data))
+    producer.log_artifact(art)
+    art2 = runhive.Artifact("mnist", "dataset")
+    art2.add_file(str(data / "a.csv"))
+    producer.log_artifact(art2, aliases=["best"])
+    model = runhive.Artifact("net", "model")
+    with model.new_file("weights.bin", mode="wb") as fh:
+        fh.write(b"\x00\x01")
+    producer.log_artifact(model)
+    table = runhive.Table(columns=["x", "y"], data=[[1, "a"], [2, "b"]])
+    tart = runhive.Artifact("preds", "predictions")
+    tart.add(table, "preds")
+    producer.log_artifact(tart)
+    producer.finish()
+
+    api = rh.api()
+    latest = api.artifact("arts/mnist:latest")
+    assert latest.name == "mnist:v1" and latest.version == "v1" and set(latest.aliases) == {"best", "latest"}
+    assert latest.type == "dataset" and latest.qualified_name == f"{producer.entity}/arts/mnist:v1"
+    v0 = api.artifact(f"{producer.entity}/arts/mnist:v0")
+    assert v0.metadata == {"n": 2} and sorted(e.path for e in v0.files()) == ["a.csv", "b.csv"]
+    root = v0.download(root=str(tmp_path / "v0"))
+    assert (Path(root) / "b.csv").read_text() == "x\n2\n"
+    assert v0.get_entry("a.csv").size == 4 and v0.get_path("a.csv").path == "a.csv"
+    one = api.artifact("arts/net:v0").file(root=str(tmp_path / "net"))
+    assert Path(one).read_bytes() == b"\x00\x01"
+    got = api.artifact("arts/preds:latest").get("preds")
+    assert isinstance(got, runhive.Table) and got.columns == ["x", "y"] and got.data == [[1, "a"], [2, "b"]]
+    assert [a.version for a in api.artifacts("dataset", "arts/mnist")] == ["v0", "v1"]
+    assert [a.version for a in api.artifact_versions("dataset", "arts/mnist")] == ["v0", "v1"]
+    assert sorted(t.type for t in api.artifact_types("arts")) == ["dataset", "model", "predictions"]
+    assert [c.name for c in api.artifact_type("dataset", "arts").collections()] == ["mnist"]
+    assert [c.name for c in api.artifact_collections("arts", "model")] == ["net"]
+    assert len(api.artifact_collection("dataset", "arts/mnist").versions()) == 2
+    assert latest.logged_by().id == producer.id
+    with pytest.raises(runhive.UsageError, match="no version or alias"):
+        api.artifact("arts/mnist:v7")
+
+    # use_artifact by name:alias, name:vN and as an Artifact; the uses are recorded with the consumer
+    consumer = runhive.init(project="arts", job_type="train", reinit="create_new")
+    used = consumer.use_artifact("mnist:best")
+    assert used.version == "v1"
+    root2 = used.download(root=str(tmp_path / "used"))
+    assert sorted(os.listdir(root2)) == ["a.csv"]
+    consumer.use_artifact("net:v0")
+    consumer.use_artifact(api.artifact("arts/preds:latest"))
+    consumer.finish()
+    c = api.run(f"arts/{consumer.id}")
+    assert sorted(a.name for a in c.used_artifacts()) == ["mnist:v1", "net:v0", "preds:v0"]
+    assert [u.id for u in api.artifact("arts/mnist:v1").used_by()] == [consumer.id]
+    assert api.artifact("arts/mnist:v0").used_by() == []
+    p = api.run(f"arts/{producer.id}")
+    assert sorted(a.name for a in p.logged_artifacts()) == ["mnist:v0", "mnist:v1", "net:v0", "preds:v0"]
+    assert c.logged_artifacts() == []
+    lines = (Path(consumer.dir) / "used_artifacts.jsonl").read_text().splitlines()
+    assert json.loads(lines[0])["artifact"] == f"{producer.entity}/arts/mnist:v1"
+
+
+def test_cli_artifact_commands_read_through_the_api(rh: RhEnv) -> None:
+    import runhive
+
+    (rh.work / "f.txt").write_text("hi")
+    run = runhive.init(project="cli")
+    art = runhive.Artifact("thing", "dataset")
+    art.add_file(str(rh.work / "f.txt"))
+    run.log_artifact(art)
+    run.finish()
+    out = rh.cli("artifact", "ls", "cli").stdout
+    assert "thing:v0" in out
+    rh.cli("artifact", "get", "cli/thing:latest", "--root", "got")
+    assert (rh.work / "got" / "f.txt").read_text() == "hi"
