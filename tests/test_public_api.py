@@ -214,7 +214,10 @@ def test_artifacts_read_back_download_and_lineage(rh: RhEnv, tmp_path: Path) -> 
     assert used.version == "v1"
     root2 = used.download(root=str(tmp_path / "used"))
     assert sorted(os.listdir(root2)) == ["a.csv"]
-    consumer.use_artifact("net:v0")
+    consumer.use_artifact(model)  # the Artifact object logged above
+    assert (
+        Path(model.file(root=str(tmp_path / "m"))).read_bytes() == b"\x00\x01"
+    )  # a logged Artifact downloads
     consumer.use_artifact(api.artifact("arts/preds:latest"))
     consumer.finish()
     c = api.run(f"arts/{consumer.id}")

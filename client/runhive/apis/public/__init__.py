@@ -2,9 +2,12 @@
 (`runhive.apis.backends`), so the same objects come back whichever store answers."""
 
 from ._api import Api
+from ._artifacts import ArtifactCollection, ArtifactType
+from ._files import File, Files
 from ._run import ApiRun
+from ._runs import Project, Runs
 from ._sweeps import Sweep
 
 Run = ApiRun
 
-__all__ = ["Api", "Run", "Sweep"]
+__all__ = ["Api", "ArtifactCollection", "ArtifactType", "File", "Files", "Project", "Run", "Runs", "Sweep"]

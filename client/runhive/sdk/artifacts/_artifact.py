@@ -349,6 +349,53 @@ class Artifact:
     def get_path(self, name: str) -> ManifestEntry:
         return self.get_entry(name)
 
+    # Reading a logged version back ----------------------------------------------------------------------------
+    @property
+    def url(self) -> None:
+        return None  # no web app URL for an artifact yet
+
+    def files(self, names: list[str] | None = None, per_page: int = 50) -> list[ManifestEntry]:
+        """The artifact's files (all, or those named), by path."""
+        entries = sorted(self.manifest.entries.values(), key=lambda e: e.path)
+        return [e for e in entries if not names or e.path in names]
+
+    def download(
+        self,
+        root: str | os.PathLike[str] | None = None,
+        allow_missing_references: bool = False,
+        skip_cache: bool | None = None,
+        path_prefix: str | None = None,
+        multipart: bool | None = None,
+    ) -> str:
+        """Copy a logged version's files under `root` (default `./artifacts/NAME:vN`), each checked against its
+        sha256; returns the directory."""
+        if self.version is None:
+            raise UsageError(f"Artifact.download: artifact {self._name!r} is not logged yet; log it first.")
+        base = (
+            os.fspath(root) if root is not None else os.path.join("artifacts", f"{self._name}:{self.version}")
+        )
+        for e in self.files():
+            if path_prefix and not e.path.startswith(path_prefix):
+                continue
+            dest = os.path.join(base, *e.path.split("/"))
+            os.makedirs(os.path.dirname(dest), exist_ok=True)
+            sha256, _ = _copy_hashing(e.local_path, dest)
+            if sha256 != e.sha256:
+                raise Error(
+                    f"artifact {self.source_name}: {e.path} does not match its sha256 (changed on disk?)"
+                )
+        return base
+
+    def checkout(self, root: str | None = None) -> str:
+        return self.download(root)
+
+    def file(self, root: str | None = None) -> str:
+        """The one file of a single-file artifact, downloaded; its path."""
+        if len(self.manifest.entries) != 1:
+            raise ValueError("This method should only be called on an artifact containing a single file.")
+        base = self.download(root)
+        return os.path.join(base, *next(iter(self.manifest.entries)).split("/"))
+
     # Logging ----------------------------------------------------------------------------------------------
     def finalize(self) -> None:
         self._final = True
