@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import RhEnv
+from conftest import RhEnv, wait_for
 
 
 def test_history_is_a_dataframe_of_500_samples_by_default(rh: RhEnv) -> None:
@@ -102,6 +102,51 @@ def test_update_persists_through_the_daemon_and_keeps_the_state(rh: RhEnv) -> No
     f.update()
     f2 = rh.api().run(f"edit/{failed.id}")
     assert (f2.notes, f2.state, f2.exit_code) == ("why it failed", "failed", 3)
+
+
+def test_update_of_a_running_run_keeps_it_running(rh: RhEnv) -> None:
+    import runhive
+
+    run = runhive.init(project="live", config={"a": 1})
+    run.log({"x": 1})
+    api_run = wait_for(
+        lambda: next((r for r in rh.api().runs("live") if r.history_rows == 1), None),
+        what="the first row stored",
+    )
+    assert api_run.state == "running"
+    api_run.notes = "edited while running"
+    api_run.update()
+    mid = rh.api().run(f"live/{run.id}")
+    assert (mid.state, mid.notes) == ("running", "edited while running")
+    run.log({"x": 2})
+    run.finish()
+    end = rh.api().run(f"live/{run.id}")
+    assert (end.state, end.notes, end.config) == ("finished", "edited while running", {"a": 1})
+    assert [r["x"] for r in end.history(pandas=False)] == [1, 2]
+
+
+def test_update_of_a_crashed_run_keeps_it_crashed(rh: RhEnv) -> None:
+    proc = rh.spawn(
+        """
+        import threading, runhive
+        run = runhive.init(project="dead")
+        run.log({"x": 1})
+        print(run.id, flush=True)
+        threading.Event().wait()  # no finish(): the process is killed with the run open
+        """
+    )
+    assert proc.stdout is not None
+    run_id = proc.stdout.readline().strip()
+    wait_for(lambda: rh.api().run(f"dead/{run_id}").history_rows == 1, what="the row stored")
+    proc.kill()
+    proc.wait()
+    crashed = wait_for(
+        lambda: (r := rh.api().run(f"dead/{run_id}")).state == "crashed" and r, timeout=60, what="crashed"
+    )
+    crashed.notes = "post mortem"
+    crashed.update()
+    after = rh.api().run(f"dead/{run_id}")
+    assert (after.state, after.notes) == ("crashed", "post mortem")
 
 
 def test_run_files_download_upload_and_restore(rh: RhEnv, tmp_path: Path) -> None:
