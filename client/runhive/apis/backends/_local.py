@@ -173,7 +173,7 @@ class LocalBackend:
     def update_run(self, run: RunRecord, changes: dict[str, Any]) -> None:
         from ._local_writes import update_run
 
-        update_run(run, changes)
+        update_run(run, changes, str(self._path))
 
     def delete_run(self, run: RunRecord, delete_artifacts: bool = False) -> None:
         raise NotSupportedError(

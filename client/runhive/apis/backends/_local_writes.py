@@ -23,13 +23,19 @@ from ._base import RunRecord
 IDENTITY_FIELDS = ("name", "notes", "tags", "group", "job_type")
 
 
-def update_run(run: RunRecord, changes: dict[str, Any], timeout: float = 60.0) -> None:
+def update_run(run: RunRecord, changes: dict[str, Any], store: str, timeout: float = 60.0) -> None:
     from runhive.protocol import messages as pb
     from runhive.sdk._setup import base_settings
     from runhive.transport._sender import get_sender
     from runhive.transport._wire import RpcError
 
     settings = base_settings()
+    if os.path.abspath(str(settings.store_path)) != os.path.abspath(store):
+        raise UsageError(
+            f"run.update() of {run.entity}/{run.project}/{run.id}: this Api reads the store at {store}, but this "
+            f"process's daemon writes {settings.store_path}; edit runs of that store with RUNHIVE_DATA_DIR set to "
+            "its directory."
+        )
     sender = get_sender(settings)
     host = socket.gethostname()
     writer = f"api-update-{host}-{os.getpid()}-{os.urandom(4).hex()}"
