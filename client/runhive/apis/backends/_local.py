@@ -25,7 +25,7 @@ from ._base import (
 
 _RUN_COLUMNS = (
     "pk, id, entity, project, name, notes, tags, grp, job_type, state, exit_code, config, summary, metadata, "
-    "run_dir, created_at, updated_at, last_step, history_rows, sweep"
+    "run_dir, created_at, updated_at, last_step, history_rows"
 )
 _SWEEP_COLUMNS = "pk, id, entity, project, name, config, state, created_at"
 
@@ -76,6 +76,7 @@ class LocalBackend:
     def __init__(self, path: Path) -> None:
         self._path = path
         self._db: sqlite3.Connection | None = None
+        self._sweep_column: bool | None = None
 
     @property
     def where(self) -> str:
@@ -88,7 +89,16 @@ class LocalBackend:
             self._db = connect(self._path, readonly=True)
         return self._db
 
+    def _run_columns(self) -> str:
+        """The run columns `_run` reads; `sweep` as '' in a store from before runs had it."""
+        if self._sweep_column is None:
+            db = self._conn()
+            names = {r[1] for r in db.execute("PRAGMA table_info(runs)")} if db is not None else set()
+            self._sweep_column = "sweep" in names or not names
+        return _RUN_COLUMNS + (", sweep" if self._sweep_column else ", '' AS sweep")
+
     def close(self) -> None:
+        self._sweep_column = None
         if self._db is not None:
             self._db.close()
             self._db = None
@@ -107,18 +117,18 @@ class LocalBackend:
     # Runs ---------------------------------------------------------------------------------------------
     def runs(self, entity: str | None, project: str, newest_first: bool = False) -> list[RunRecord]:
         args: list[Any] = []
-        sql = _narrow(f"SELECT {_RUN_COLUMNS} FROM runs WHERE 1=1", args, entity, project)
+        sql = _narrow(f"SELECT {self._run_columns()} FROM runs WHERE 1=1", args, entity, project)
         d = "DESC" if newest_first else "ASC"
         return [_run(r) for r in self._query(f"{sql} ORDER BY created_at {d}, pk {d}", args)]
 
     def find_runs(self, entity: str | None, project: str | None, run_id: str) -> list[RunRecord]:
         args: list[Any] = [run_id]
-        sql = _narrow(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id=?", args, entity, project)
+        sql = _narrow(f"SELECT {self._run_columns()} FROM runs WHERE id=?", args, entity, project)
         return [_run(r) for r in self._query(sql, args)]
 
     def sweep_runs(self, sweep: SweepRecord) -> list[RunRecord]:
         rows = self._query(
-            f"SELECT {_RUN_COLUMNS} FROM runs WHERE entity=? AND project=? AND sweep=? ORDER BY created_at, pk",
+            f"SELECT {self._run_columns()} FROM runs WHERE entity=? AND project=? AND sweep=? ORDER BY created_at, pk",
             [sweep.entity, sweep.project, sweep.id],
         )
         return [_run(r) for r in rows]
@@ -145,7 +155,7 @@ class LocalBackend:
     def artifact_versions(self, entity: str | None, project: str | None) -> list[ArtifactRecord]:
         if project is None:
             args: list[Any] = []
-            sql = _narrow(f"SELECT {_RUN_COLUMNS} FROM runs WHERE 1=1", args, entity, None)
+            sql = _narrow(f"SELECT {self._run_columns()} FROM runs WHERE 1=1", args, entity, None)
             runs = [_run(r) for r in self._query(sql + " ORDER BY created_at, pk", args)]
         else:
             runs = self.runs(entity, project)
@@ -158,7 +168,7 @@ class LocalBackend:
         return files.used_artifacts(run)
 
     def artifact_users(self, artifact: ArtifactRecord) -> list[RunRecord]:
-        rows = self._query(f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY created_at, pk")
+        rows = self._query(f"SELECT {self._run_columns()} FROM runs ORDER BY created_at, pk")
         where = str(artifact.handle)
         return [
             run
@@ -358,7 +368,7 @@ class LocalBackend:
 
     def runs_since(self, entity: str | None, project: str, since: float) -> list[RunRecord]:
         args: list[Any] = [since]
-        sql = _narrow(f"SELECT {_RUN_COLUMNS} FROM runs WHERE updated_at>=?", args, entity, project)
+        sql = _narrow(f"SELECT {self._run_columns()} FROM runs WHERE updated_at>=?", args, entity, project)
         return [_run(r) for r in self._query(sql + " ORDER BY created_at, pk", args)]
 
     # Sweeps ---------------------------------------------------------------------------------------------

@@ -56,6 +56,14 @@ class Runs(Sequence["ApiRun"]):
     def __bool__(self) -> bool:
         return bool(self.objects)
 
+    def __eq__(self, other: object) -> bool:
+        """Equal to a list (or Runs) of the same runs, as when `runs()` returned a list."""
+        if isinstance(other, (list, Runs)):
+            return list(self.objects) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
     def __repr__(self) -> str:
         where = f"{self.entity}/{self.project}" if self.entity else self.project
         return f"<Runs {where}>"
