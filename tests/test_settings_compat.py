@@ -313,24 +313,31 @@ def test_init_timeout_bounds_the_wait_for_the_daemon(rh: RhEnv) -> None:
     assert runhive.run is None
 
 
-def test_api_key_and_base_url_are_kept_and_never_sent(rh: RhEnv) -> None:
+def test_api_key_and_base_url_name_the_team_server_and_are_never_stored(rh: RhEnv) -> None:
     s = Settings(api_key=SECRET, base_url="http://team-server.invalid:8080")
     assert s.api_key == SECRET and s.base_url == "http://team-server.invalid:8080"
     assert SECRET not in repr(s)
     # W&B's variables stay unread.
     env = Settings.from_env({"WANDB_API_KEY": "w-key", "WANDB_BASE_URL": "https://api.wandb.ai"})
     assert env.api_key is None and env.base_url is None
-    rh.run(
+    # base_url names the team server the run is uploaded to: one that cannot be reached fails init() at once,
+    # and the key is written nowhere (tests/test_upload_server.py has a real server).
+    res = rh.run(
         f"""
         import runhive
-        run = runhive.init(project="keys", settings={{"api_key": {SECRET!r}, "base_url": "http://x.invalid"}})
-        assert run.settings.api_key == {SECRET!r}
-        run.log({{"a": 1}})
-        run.finish()
+        from runhive.errors import CommError
+        try:
+            runhive.init(project="keys", settings={{"api_key": {SECRET!r}, "base_url": "http://127.0.0.1:9"}})
+        except CommError as exc:
+            print("REFUSED", exc)
         """,
-        env={"WANDB_API_KEY": "w-key", "WANDB_BASE_URL": "https://api.wandb.ai"},
+        env={
+            "WANDB_API_KEY": "w-key",
+            "WANDB_BASE_URL": "https://api.wandb.ai",
+            "RUNHIVE_SERVER_OPEN_TIMEOUT": "0.5",
+        },
     )
-    assert rh.api().runs("keys")[0].state == "finished"
+    assert "REFUSED" in res.stdout and "cannot reach the team server http://127.0.0.1:9" in res.stdout, res
     for root in (rh.data, rh.work, rh.svc):
         for path in root.rglob("*"):
             if path.is_file():

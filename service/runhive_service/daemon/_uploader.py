@@ -11,10 +11,12 @@
 - Transport failures (connection refused, timeouts, 5xx) are retried with tenacity: exponential backoff with full
   jitter, capped by `RUNHIVE_UPLOAD_BACKOFF_MAX` seconds (default 10), for as long as the daemon runs. A refusal
   (4xx: key revoked, permission withdrawn, a batch the server cannot take) is final for that run: logged, recorded
-  in `upload.json` and reported by `finish()`; never retried forever.
-- Progress is durable in `<run dir>/upload.json` (0600: it holds the key, as the credentials file does): the
-  server, the WAL offset acknowledged so far and the marks. On start the daemon resumes every run in its index
-  whose WAL is longer than that offset, so a restart of either side loses nothing and repeats nothing.
+  in the progress file and reported by `finish()`; never retried forever.
+- Progress is durable in `<data dir>/uploads/<hash of the run key>.json` (0600 in the daemon's private 0700 data
+  directory: it holds the key, so it never goes into the run directory, which users copy and share): the server,
+  the run directory, the WAL offset acknowledged so far and the marks. On start the daemon resumes every run there
+  whose WAL is longer than that offset, so a restart of either side loses nothing and repeats nothing; a run
+  whose upload is complete has its file removed.
 - `init()` is synchronous: `open_run` asks the server (viewer, then open the run's stream) before the daemon
   answers InitRun, so a missing key, an unknown entity or a denied permission fail `init()` at once.
 - `finish()` waits (bounded by its timeout) until the run's WAL is acknowledged up to what the store applied;
@@ -23,6 +25,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -43,13 +46,11 @@ import tenacity
 from runhive.protocol.ids import generate_id
 from runhive.protocol.v1 import service_pb2 as pb
 from runhive_service.errors import ServiceError
-from runhive_service.rundir import index_entries
 from runhive_service.rundir._wal import MAGIC, read_frames, wal_name
 from runhive_service.streams import RUNNING, AppliedGroup, RunState, SystemSample
 
 logger = logging.getLogger("runhive_service")
 
-UPLOAD_FILE = "upload.json"
 SPAN_BYTES = 4 * 1024 * 1024
 _HEADER = struct.Struct("<II")  # a WAL frame's header (`rundir._wal`): payload length, crc32
 HTTP_TIMEOUT = 30.0
@@ -137,9 +138,10 @@ class _Upload:
 class Uploader:
     """The sink that uploads runs to team servers; one per daemon, one upload thread."""
 
-    def __init__(self, index_path: Path, busy_elsewhere: Callable[[], int] = lambda: 0) -> None:
-        """`busy_elsewhere()`: the other sinks' lag (the local store's index), so `idle()` never slows them."""
-        self._index_path = index_path
+    def __init__(self, state_dir: Path, busy_elsewhere: Callable[[], int] = lambda: 0) -> None:
+        """`state_dir`: where each run's upload progress is kept (the daemon's private data directory).
+        `busy_elsewhere()`: the other sinks' lag (the local store's index), so `idle()` never slows them."""
+        self._dir = state_dir
         self._busy_elsewhere = busy_elsewhere
         self._applied_since_idle = False
         self._runs: dict[str, _Upload] = {}
@@ -154,8 +156,9 @@ class Uploader:
         """Before the daemon answers InitRun: the key's user is the default entity; the run's stream must open on
         the server (permission to write, project created). Raises ServiceError with the server's words."""
         url, key, info = req.server_url.rstrip("/"), req.api_key, req.info
+        patience = float(os.environ.get("RUNHIVE_SERVER_OPEN_TIMEOUT") or OPEN_TIMEOUT)
         try:
-            for attempt in self._retrying(stop_after=OPEN_TIMEOUT):
+            for attempt in self._retrying(stop_after=patience):
                 with attempt:
                     if not info.entity:
                         info.entity = str(_get(f"{url}/api/v1/viewer", key, OPEN_TIMEOUT)["entity"])
@@ -190,7 +193,7 @@ class Uploader:
                     info.id,
                     info.run_dir,
                 )
-                saved = _load(Path(info.run_dir))
+                saved = _load(self._file(st.key))
                 if saved and saved.get("url") == up.url:
                     up.sent = int(saved.get("offset") or 0)
                     up.marks = {str(k): int(v) for k, v in (saved.get("marks") or {}).items()}
@@ -313,10 +316,15 @@ class Uploader:
                 with self._cv:
                     self._cv.notify_all()
 
+    def _file(self, key: str) -> Path:
+        return self._dir / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.json"
+
     def _forget_done(self) -> None:
         for key, up in list(self._runs.items()):
             if not up.pending and up.st is not None and up.st.state != RUNNING and up.sent >= up.target:
                 del self._runs[key]
+                if not up.error:  # done: nothing to resume (a later resume of the run starts a new file)
+                    self._file(key).unlink(missing_ok=True)
 
     def _call(self, up: _Upload, fn: Any) -> Any:
         def note(state: tenacity.RetryCallState) -> None:
@@ -381,13 +389,15 @@ class Uploader:
             "entity": up.entity,
             "project": up.project,
             "run_id": up.run_id,
+            "run_dir": up.run_dir,
             "offset": up.sent,
             "marks": up.marks,
             "error": up.error,
         }
-        path = Path(up.run_dir) / UPLOAD_FILE
+        path = self._file(up.key)
         tmp = path.with_suffix(".tmp")
         try:
+            self._dir.mkdir(mode=0o700, parents=True, exist_ok=True)
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w") as f:
                 json.dump(doc, f)
@@ -397,10 +407,11 @@ class Uploader:
 
     def _resume_all(self) -> None:
         """Runs of this node whose upload did not reach the end of their WAL (a daemon restart)."""
-        for run_dir, rid in index_entries(self._index_path):
-            doc = _load(Path(run_dir))
-            if not doc or doc.get("error") or not doc.get("url") or doc.get("run_id") != rid:
+        for path in sorted(self._dir.glob("*.json")):
+            doc = _load(path)
+            if not doc or doc.get("error") or not doc.get("url") or not doc.get("run_dir"):
                 continue
+            run_dir, rid = str(doc["run_dir"]), str(doc["run_id"])
             wal = Path(run_dir) / wal_name(rid)
             try:
                 size = wal.stat().st_size
@@ -422,9 +433,9 @@ class Uploader:
             logger.info("uploader: resuming run %s at byte %d of %d", key, offset, size)
 
 
-def _load(run_dir: Path) -> dict[str, Any] | None:
+def _load(path: Path) -> dict[str, Any] | None:
     try:
-        doc = json.loads((run_dir / UPLOAD_FILE).read_text())
+        doc = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
     return doc if isinstance(doc, dict) else None
