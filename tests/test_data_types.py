@@ -589,9 +589,11 @@ def test_logged_table_and_media_read_back_through_the_api(rh: RhEnv, tmp_path: P
     )
     run_dir = run.dir
     run.finish()
-    row = rh.api().run(f"types/{run.id}").history(pandas=False, samples=None)[0]
+    stored = rh.api().run(f"types/{run.id}")
+    row = stored.history(pandas=False, samples=None)[0]
+    # A chart is stored as W&B stores it: its table under `<key>_table`, the panel in config.
     kinds = {
-        k: row[k]["_type"]
+        k: row[k if k != "chart" else "chart_table"]["_type"]
         for k in ("table", "audio", "html", "plotly", "points", "molecule", "hist", "chart")
     }
     assert kinds == {
@@ -616,8 +618,9 @@ def test_logged_table_and_media_read_back_through_the_api(rh: RhEnv, tmp_path: P
     back = Table.from_json(ref)
     assert back.columns == table.columns and back.data == [[0, img.to_json(), 0.5], [1, None, 0.25]]
     assert os.path.isfile(back.data[0][1]["path"])
-    assert row["chart"]["path"] == ref["path"]  # the chart's table is the same content: one file
-    assert row["chart"]["chart"]["panelDefId"] == "wandb/scatter/v0"
-    assert row["chart"]["chart"]["fieldSettings"] == {"x": "step", "y": "score"}
-    assert row["chart"]["chart"]["stringSettings"] == {"title": "S"}
+    assert row["chart_table"]["path"] == ref["path"]  # the chart's table is the same content: one file
+    panel = stored.config["_wandb"]["visualize"]["chart"]["panel_config"]
+    assert panel["panelDefId"] == "wandb/scatter/v0"
+    assert panel["fieldSettings"] == {"x": "step", "y": "score"}
+    assert panel["stringSettings"] == {"title": "S"}
     assert rh.api().run(f"types/{run.id}").summary["table"]["path"] == ref["path"]
