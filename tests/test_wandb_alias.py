@@ -49,3 +49,21 @@ def test_import_wandb_is_runhive_and_follows_the_current_run(rh: RhEnv) -> None:
     assert run.config == {"a": 1, "b": 2}
     assert [(r["_step"], r["x"]) for r in run.history(pandas=False, samples=None)] == [(3, 1.5)]
     assert "DISABLED DisabledRun" in res.stdout
+
+
+def test_tensorboard_and_gym_module_paths_resolve(rh: RhEnv) -> None:
+    res = rh.run(
+        """
+        import runhive
+        import wandb.gym
+        import wandb.integration.tensorboard
+        import wandb.tensorboard
+        from wandb.tensorboard import patch, unpatch
+
+        assert patch is runhive.tensorboard.patch and unpatch is runhive.tensorboard.unpatch
+        assert wandb.integration.tensorboard.patch is patch and callable(wandb.gym.monitor)
+        print("PATHS OK")
+        """,
+        env=ALIAS,
+    )
+    assert "PATHS OK" in res.stdout

@@ -101,6 +101,10 @@ _SHIMS: dict[str, tuple[str, dict[str, str]] | None] = {
     "wandb.wandb_run": ("runhive.sdk._run", {"Run": "Run"}),
     "wandb.sdk.artifacts": None,
     "wandb.sdk.artifacts.artifact": ("runhive.sdk.artifacts._artifact", {"Artifact": "Artifact"}),
+    "wandb.tensorboard": ("runhive.tensorboard", {n: n for n in "patch unpatch summary_to_dict".split()}),
+    "wandb.integration": None,
+    "wandb.integration.tensorboard": ("runhive.tensorboard", {n: n for n in "patch unpatch".split()}),
+    "wandb.gym": ("runhive.integration._gym", {"monitor": "monitor"}),
     "wandb.util": ("runhive.integration._wandb_alias", {"json_dumps_safer": "json_dumps_safer"}),
 }
 
