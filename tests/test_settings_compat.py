@@ -46,7 +46,8 @@ def _value(name: str, root: Path) -> Any:
         "show_errors": True,
         "console": "off",
         "api_key": SECRET,
-        "base_url": "http://team-server.invalid:8080",
+        # A base_url names a team server that init() then logs to: test_api_key_and_base_url_... covers it.
+        "base_url": None,
         "x_stats_sampling_interval": 15.0,
         "x_disable_stats": True,
     }
@@ -185,7 +186,7 @@ import runhive
 from runhive.sdk._termlog import logger
 
 settings = json.loads(sys.argv[1])
-run = runhive.init(project="t", settings=settings, sync_tensorboard=True)  # a real warning line
+run = runhive.init(project="t", settings=settings, magic=True)  # a real warning line
 runhive.init(project="t", settings=settings, reinit="return_previous")  # a real info line
 logger().info("INFO-LINE")
 logger().warning("WARN-LINE")
@@ -214,7 +215,7 @@ def test_terminal_lines_obey_quiet_silent_and_show(
     err = rh.run(TERMINAL, json.dumps(settings), env=env).stderr
     seen = {
         "info": "INFO-LINE" in err and "returning the previous run" in err,
-        "warn": "WARN-LINE" in err and "sync_tensorboard" in err,
+        "warn": "WARN-LINE" in err and "magic" in err,
         "error": "ERROR-LINE" in err,
     }
     assert {k for k, v in seen.items() if v} == shown, err
