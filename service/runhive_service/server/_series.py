@@ -4,7 +4,7 @@ sampled rows, and one metric of many runs downsampled with min/max per bucket.
 A chunk holds one key's points of one run: `values` and `steps` (NULL when dense: first_step, first_step + 1, ...)
 with n, vmin, vmax and vlast beside them. A zoomed-out chart of many chunks is drawn from those columns alone;
 only runs with few chunks have their arrays read, so a 100k-step run costs its chunk rows, not its points.
-The series rules are the local store's (`runhive.apis.backends._local`), so both backends draw the same chart.
+The series rules are shared with the local store's backend (`runhive.protocol.series`): both draw the same chart.
 """
 
 from __future__ import annotations
@@ -13,12 +13,11 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from runhive.protocol.series import EXACT, Series, empty_series, logged_as_int
+
 from ._schema import history_chunks, history_objects
 
-_EXACT = float(1 << 53)  # floats are exact integers below this
 _FAR = 2**62
-
-Series = dict[str, list[Any]]
 
 
 def _points(row: Any) -> tuple[list[int], list[float]]:
@@ -159,37 +158,16 @@ def restore_ints(rows: list[dict[str, Any]], summary: dict[str, Any]) -> None:
     exact, was logged as ints and gets them back (the local store's rule)."""
     keys = {k for r in rows for k, v in r.items() if k != "_step" and type(v) is float}
     for key in keys:
-        if not _is_int(_summary_value(summary, key)):
+        if not logged_as_int(summary, key):
             continue
         vals = [r[key] for r in rows if key in r]
-        if all(type(v) is float and v.is_integer() and abs(v) < _EXACT for v in vals):
+        if all(type(v) is float and v.is_integer() and abs(v) < EXACT for v in vals):
             for r in rows:
                 if key in r:
                     r[key] = int(r[key])
 
 
-def _is_int(value: Any) -> bool:
-    return type(value) is int or (
-        isinstance(value, dict) and any(type(value.get(op)) is int for op in ("last", "first", "min", "max"))
-    )
-
-
-def _summary_value(summary: dict[str, Any], key: str) -> Any:
-    if key in summary:
-        return summary[key]
-    cur: Any = summary
-    for part in key.split("."):
-        if not isinstance(cur, dict) or part not in cur:
-            return None
-        cur = cur[part]
-    return cur
-
-
 # -- one metric of many runs --------------------------------------------------------------------------------
-
-
-def empty_series() -> Series:
-    return {"step": [], "min": [], "max": [], "last": []}
 
 
 def metric(

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from runhive.errors import Error
+from runhive.protocol.series import Series
 
 
 class NotSupportedError(Error, NotImplementedError):
@@ -102,9 +103,6 @@ class ArtifactRecord:
     @property
     def run_path(self) -> str:
         return f"{self.entity}/{self.project}/{self.run_id}"
-
-
-Series = dict[str, list[Any]]  # {"step": [...], "min": [...], "max": [...], "last": [...]}
 
 
 class Backend(Protocol):

@@ -10,6 +10,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from runhive.protocol.series import EXACT, empty_series, logged_as_int
 from runhive_service.store import connect, read_chunks, snapshot
 
 from . import _local_files as files
@@ -284,9 +285,7 @@ class LocalBackend:
             vals = [r[key] for r in rows]
             if not any(v.is_integer() for v in vals):
                 continue
-            if _is_int(_summary_value(run.summary, key)) and all(
-                v.is_integer() and abs(v) < _EXACT for v in vals
-            ):
+            if logged_as_int(run.summary, key) and all(v.is_integer() and abs(v) < EXACT for v in vals):
                 for r in rows:
                     r[key] = int(r[key])
             else:
@@ -381,31 +380,6 @@ class LocalBackend:
         args: list[Any] = [sweep_id]
         sql = _narrow(f"SELECT {_SWEEP_COLUMNS} FROM sweeps WHERE id=?", args, entity, project)
         return [_sweep(r) for r in self._query(sql, args, missing_ok=True)]
-
-
-_EXACT = float(1 << 53)  # floats are exact integers below this
-
-
-def _is_int(value: Any) -> bool:
-    return type(value) is int or (
-        isinstance(value, dict) and any(type(value.get(op)) is int for op in ("last", "first", "min", "max"))
-    )
-
-
-def _summary_value(summary: dict[str, Any], key: str) -> Any:
-    """The summary's value for `key`, also when it names a nested value (`a.b`)."""
-    if key in summary:
-        return summary[key]
-    cur: Any = summary
-    for part in key.split("."):
-        if not isinstance(cur, dict) or part not in cur:
-            return None
-        cur = cur[part]
-    return cur
-
-
-def empty_series() -> Series:
-    return {"step": [], "min": [], "max": [], "last": []}
 
 
 def _series(chunks: list[tuple[Any, ...]], buckets: int) -> Series:

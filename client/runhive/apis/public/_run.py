@@ -6,8 +6,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from runhive.apis.backends import Backend, RunRecord
-from runhive.apis.backends._local import empty_series
 from runhive.errors import UsageError
+from runhive.protocol.series import empty_series
 
 if TYPE_CHECKING:
     from ._artifacts import StoredArtifact
