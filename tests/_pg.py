@@ -19,29 +19,19 @@ import signal
 import socket
 import subprocess
 import tempfile
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from conftest import wait_for as wait_until
+
 PG_BIN = Path(os.environ.get("RUNHIVE_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
 PG_USER = "runhive-pg"
 SUPERUSER = "runhive"
 URL_ENV = "RUNHIVE_TEST_DATABASE_URL"
-
-
-def wait_until(cond: Callable[[], Any], timeout: float, what: str, interval: float = 0.05) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = cond()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(interval)
 
 
 def free_port() -> int:
