@@ -19,7 +19,7 @@ def backend_for(settings: Settings, timeout: float | None = None, discover: bool
     credentials file. Otherwise the local store at `settings.store_path`."""
     host, key = settings.base_url, settings.api_key
     if host or discover:
-        from runhive.cli._login import normalize_host, resolve
+        from runhive.sdk._credentials import normalize_host, resolve
 
         creds = resolve()
         if host:
