@@ -304,12 +304,28 @@ def test_logged_media_land_in_history_and_run_dir(rh: RhEnv) -> None:
 # Artifacts ------------------------------------------------------------------------------------------------------
 
 
-def manifest(path: str) -> dict[str, Any]:
-    return json.loads(Path(path, "manifest.json").read_text())
+def fake_run(tmp_path: Path, run_id: str = "r1") -> types.SimpleNamespace:
+    """What log_artifact reads of a run: its directory, identity and data directory."""
+    return types.SimpleNamespace(
+        dir=str(tmp_path / run_id),
+        id=run_id,
+        entity="me",
+        project="p",
+        settings=types.SimpleNamespace(resolved_data_dir=tmp_path / "data"),
+    )
+
+
+def version_doc(tmp_path: Path, name: str, version: str) -> dict[str, Any]:
+    path = tmp_path / "data" / "artifacts" / "projects" / "me" / "p" / name / "versions" / f"{version}.json"
+    return json.loads(path.read_text())
 
 
 def test_artifact_versions_files_and_manifest(tmp_path: Path) -> None:
-    run = types.SimpleNamespace(dir=str(tmp_path / "run"), id="r1")
+    import hashlib
+
+    from runhive.sdk.artifacts._store import object_path
+
+    run = fake_run(tmp_path)
     src = tmp_path / "src"
     (src / "sub").mkdir(parents=True)
     (src / "a.txt").write_text("alpha")
@@ -334,36 +350,35 @@ def test_artifact_versions_files_and_manifest(tmp_path: Path) -> None:
     }
     assert log_artifact(run, art, aliases=["best"]) is art
     assert art.version == "v0" and art.aliases == ["best", "latest"]
-    v0 = os.path.join(run.dir, "artifacts", "my-model_1.0", "v0")
-    assert Path(v0, "weights.pt").read_bytes() == b"w" * 1000
-    assert Path(v0, "data", "sub", "b.bin").read_bytes() == b"\x00\x01\x02"
-    assert Path(v0, "notes", "readme.md").read_text() == "hello"
-    m = manifest(v0)
-    assert {k: m[k] for k in ("name", "type", "description", "metadata", "version")} == {
+    assert art.qualified_name == "me/p/my-model_1.0:v0"
+    root = tmp_path / "data" / "artifacts"
+    w_sha = hashlib.sha256(b"w" * 1000).hexdigest()
+    assert object_path(root, w_sha).read_bytes() == b"w" * 1000  # stored once for both paths
+    m = version_doc(tmp_path, "my-model_1.0", "v0")
+    assert {k: m[k] for k in ("name", "type", "description", "metadata", "version", "run")} == {
         "name": "my-model_1.0",
         "type": "model",
         "description": "d",
         "metadata": {"lr": 0.5},
         "version": "v0",
+        "run": "me/p/r1",
     }
-    assert "latest" in m["aliases"] and "best" in m["aliases"]
-    import hashlib
-
     by_path = {e["path"]: e for e in m["files"]}
-    assert by_path["weights.pt"] == {
-        "path": "weights.pt",
-        "size": 1000,
-        "sha256": hashlib.sha256(b"w" * 1000).hexdigest(),
-    }
-    assert by_path["data/a.txt"]["size"] == 5
+    assert by_path["weights.pt"] == {"path": "weights.pt", "size": 1000, "sha256": w_sha}
+    assert by_path["ckpt/last.pt"]["sha256"] == w_sha and by_path["data/a.txt"]["size"] == 5
+    got = Path(art.download(str(tmp_path / "dl")))
+    assert (got / "data" / "sub" / "b.bin").read_bytes() == b"\x00\x01\x02"
+    assert (got / "notes" / "readme.md").read_text() == "hello"
 
     again = Artifact("my-model_1.0", "model")
     with again.new_file("w.bin", mode="wb") as f:
         f.write(b"v1")
     log_artifact(run, again)
-    assert again.version == "v1"
-    assert manifest(os.path.join(run.dir, "artifacts", "my-model_1.0", "v1"))["aliases"] == ["latest"]
-    assert manifest(v0)["aliases"] == ["best"]  # "latest" moved to v1
+    assert again.version == "v1" and again.aliases == ["latest"]
+    aliases = json.loads((root / "projects" / "me" / "p" / "my-model_1.0" / "aliases.json").read_text())
+    assert aliases == {"best": "v0"}  # "latest" is the newest version, not stored
+    lines = (Path(run.dir) / "logged_artifacts.jsonl").read_text().splitlines()
+    assert [json.loads(x)["artifact"] for x in lines] == ["me/p/my-model_1.0:v0", "me/p/my-model_1.0:v1"]
 
     with pytest.raises(ArtifactFinalizedError, match="already logged"):
         art.add_file(str(src / "a.txt"))
@@ -380,9 +395,11 @@ def test_artifact_bad_names_and_refusals(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="type must be a non-empty str"):
         Artifact("ok", "")
     art = Artifact("ok", "dataset")
-    with pytest.raises(ArtifactNotSupportedError, match="does not support artifact references") as info:
-        art.add_reference("s3://bucket/key")
-    assert isinstance(info.value, Error) and isinstance(info.value, NotImplementedError)
+    assert issubclass(ArtifactNotSupportedError, Error) and issubclass(
+        ArtifactNotSupportedError, NotImplementedError
+    )
+    with pytest.raises(ValueError, match="References must be URIs"):
+        art.add_reference(str(tmp_path))
     with pytest.raises(ValueError, match="Path is not a file"):
         art.add_file(str(tmp_path / "missing"))
     with pytest.raises(ValueError, match="Path is not a directory"):
@@ -406,7 +423,7 @@ def test_artifact_bad_names_and_refusals(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="already exists"), art.new_file("f.txt", mode="x"):
         pass
     with pytest.raises(ValueError, match="must not contain"):
-        log_artifact(types.SimpleNamespace(dir=str(tmp_path / "r"), id="r"), art, aliases=["a/b"])
+        log_artifact(fake_run(tmp_path), art, aliases=["a/b"])
 
 
 def test_run_log_artifact_path_form_finish_and_disabled(rh: RhEnv, caplog: pytest.LogCaptureFixture) -> None:
@@ -423,8 +440,9 @@ def test_run_log_artifact_path_form_finish_and_disabled(rh: RhEnv, caplog: pytes
     two = run.log_artifact(data, name="dataset", type="dataset", aliases="raw")
     assert two.version == "v0" and two.aliases == ["raw", "latest"]
     three = run.log_artifact(str(model))  # W&B's default type
-    assert three.type == "unspecified" and three.version == "v1"
-    assert Path(run.dir, "artifacts", "dataset", "v0", "x.csv").read_text() == "1,2\n"
+    assert three.type == "unspecified" and three.version == "v0"  # identical contents: the existing version
+    got = rh.api().artifact("arts/dataset:v0").download(str(rh.work / "got"))
+    assert Path(got, "x.csv").read_text() == "1,2\n"
     with pytest.raises(ValueError, match="must be an existing file or directory"):
         run.log_artifact(str(rh.work / "missing"), type="model")
     with pytest.raises(ValueError, match=r"instance of runhive\.Artifact"):
@@ -434,7 +452,7 @@ def test_run_log_artifact_path_form_finish_and_disabled(rh: RhEnv, caplog: pytes
     with caplog.at_level(logging.WARNING, logger="runhive"):
         assert run.log_artifact(late) is late
     assert late.version is None and "log_artifact() after finish() is ignored" in caplog.text
-    assert not Path(run.dir, "artifacts", "late").exists()
+    assert not (rh.data / "artifacts" / "projects" / run.entity / "arts" / "late").exists()
 
     from runhive.sdk._disabled import DisabledRun
 
@@ -464,7 +482,8 @@ def test_script_logs_media_and_artifact_in_fresh_process(rh: RhEnv) -> None:
     row = rh.api().run(f"script/{run_id}").history(pandas=False, samples=None)[0]
     assert row["pic"]["caption"] == "grey" and row["pic"]["path"].startswith(run_dir)
     assert (decode_png(Path(row["pic"]["path"]).read_bytes())[3] == 127).all()
-    assert json.loads(Path(run_dir, "artifacts", "results", "v0", "scores.json").read_text()) == {"acc": 0.9}
+    got = rh.api().artifact("script/results:v0").download(str(rh.work / "got"))
+    assert json.loads(Path(got, "scores.json").read_text()) == {"acc": 0.9}
 
 
 def test_media_in_config_is_refused(rh: RhEnv) -> None:

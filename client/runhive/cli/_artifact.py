@@ -1,12 +1,9 @@
 """`runhive artifact ls | get | put` (W&B's `wandb artifact`), over the artifacts runhive stores today.
 
-There is no artifact table in the store yet: `log_artifact` copies an artifact's files into the logging run's
-directory, `<run.dir>/artifacts/<name>/v<N>/`, with a `manifest.json` written last (name, type, aliases, files with
-sha256). The read path is `runhive.Api()`'s (`runhive.apis.public._artifacts`, through the read backend): a
-project's runs, and the manifests under each run's `dir`. Two consequences until artifacts get a table of their
-own: versions are numbered per run directory, so `NAME:v0` can name a version in several runs (then `get` refuses
-and lists them; an alias such as `latest` picks the most recently logged version that carries it); and a run whose
-directory is gone (deleted, or on another machine) has no artifacts to show.
+`log_artifact` keeps an artifact's files in the artifact store under the data directory (objects by sha256,
+versions numbered per project; `runhive.sdk.artifacts._store`). The read path is `runhive.Api()`'s
+(`runhive.apis.public._artifacts`, through the read backend), so `NAME:vN` names one version of a project and an
+alias such as `latest` the version that carries it.
 """
 
 from __future__ import annotations
@@ -123,7 +120,10 @@ def cmd_put(args: argparse.Namespace) -> int:
     from runhive.sdk.artifacts import Artifact
 
     if "://" in args.path:
-        raise UsageError("runhive artifacts hold files, not references: download the data and put the files")
+        raise UsageError(
+            "runhive artifact put takes a local file or directory; to log a reference (file://, s3://), use "
+            "Artifact.add_reference() in Python"
+        )
     local = os.path.normpath(args.path)
     if not os.path.exists(local):
         raise UsageError(f"{args.path}: no such file or directory")

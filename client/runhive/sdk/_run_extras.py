@@ -300,6 +300,38 @@ class RunExtras:
 
         return use_artifact(self, artifact_or_name, type=type, aliases=aliases, use_as=use_as)
 
+    # Models and links (`runhive.sdk.artifacts._models`) -------------------------------------------------------
+    def log_model(self, path: Any, name: str | None = None, aliases: Any = None) -> None:
+        """W&B's `run.log_model`: the file or directory at `path` as a `model` artifact (default name
+        `run-<id>-<basename>`). Returns None, as W&B."""
+        from runhive.sdk.artifacts._models import log_model
+
+        log_model(self, path, name=name, aliases=aliases)
+
+    def use_model(self, name: str) -> str:
+        """W&B's `run.use_model`: use the model artifact `name` (`name:alias`, `name:vN`) and download it; returns
+        the path of its one file, or of the directory holding its files."""
+        from runhive.sdk.artifacts._models import use_model
+
+        return use_model(self, name)
+
+    def link_model(
+        self, path: Any, registered_model_name: str, name: str | None = None, aliases: Any = None
+    ) -> Any:
+        """W&B's `run.link_model`: log `path` as a model artifact version and link it to the registered model
+        `<entity>/model-registry/<registered_model_name>`; returns the linked version."""
+        from runhive.sdk.artifacts._models import link_model
+
+        return link_model(self, path, registered_model_name, name=name, aliases=aliases)
+
+    def link_artifact(self, artifact: Any, target_path: str, aliases: Any = None) -> Any:
+        """W&B's `run.link_artifact`: link `artifact` (logged first when a draft) into the collection
+        `target_path` (`[entity/]project/name`, or `wandb-registry-<registry>/<name>`); returns the linked
+        version."""
+        from runhive.sdk.artifacts._models import link_artifact
+
+        return link_artifact(self, artifact, target_path, aliases)
+
     # Watching torch models ------------------------------------------------------------------------------------
     def watch(
         self,

@@ -160,22 +160,17 @@ class LocalBackend:
             runs = [_run(r) for r in self._query(sql + " ORDER BY created_at, pk", args)]
         else:
             runs = self.runs(entity, project)
-        return files.artifact_versions(runs)
+        return files.artifact_versions(runs, Path(self._path).parent, entity, project)
 
     def logged_artifacts(self, run: RunRecord) -> list[ArtifactRecord]:
-        return files.logged_artifacts(run)
+        return files.logged_artifacts(run, Path(self._path).parent)
 
     def used_artifacts(self, run: RunRecord) -> list[ArtifactRecord]:
-        return files.used_artifacts(run)
+        return files.used_artifacts(run, Path(self._path).parent)
 
     def artifact_users(self, artifact: ArtifactRecord) -> list[RunRecord]:
         rows = self._query(f"SELECT {self._run_columns()} FROM runs ORDER BY created_at, pk")
-        where = str(artifact.handle)
-        return [
-            run
-            for run in map(_run, rows)
-            if any(str(doc["directory"]) == where for doc in files.used_entries(run))
-        ]
+        return files.artifact_users(map(_run, rows), Path(self._path).parent, artifact)
 
     def download_artifact_file(self, artifact: ArtifactRecord, path: str, dest: str) -> None:
         files.download_artifact_file(artifact, path, dest)

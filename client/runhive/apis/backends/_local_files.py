@@ -1,15 +1,19 @@
-"""The local backend's files and artifacts: what runs keep in their directories, not in the store.
+"""The local backend's files and artifacts: what runs keep in their directories, and the artifact store.
 
-A run's files are under `<run.dir>/files/` (`run.save`, `log_code`, `upload_file`). An artifact version is
-`<run.dir>/artifacts/<name>/v<N>/` with `manifest.json` written last (name, type, aliases, files with sha256;
-`runhive.sdk.artifacts`): a version directory without one is incomplete and not listed. The artifacts a run used
-(`run.use_artifact`) are lines of `<run.dir>/used_artifacts.jsonl`, each naming the version's directory and the
-run that logged it. A run whose directory is gone (deleted, or on another machine) has no files or artifacts.
+A run's files are under `<run.dir>/files/` (`run.save`, `log_code`, `upload_file`). Artifact versions are in the
+artifact store under the data directory (`runhive.sdk.artifacts._store`: objects by sha256, versions numbered per
+project); a run's directory lists the versions it logged (`logged_artifacts.jsonl`) and used
+(`used_artifacts.jsonl`), and each version names the run that created it.
+
+Stores from before the artifact store kept each version in the logging run's directory,
+`<run.dir>/artifacts/<name>/v<N>/` with a `manifest.json` (numbered per run). Those are migrated on first read:
+imported into the artifact store in the order they were logged (so numbered per project, identical contents
+becoming one version), and marked with a `migrated.json` naming the version they became; the old directories are
+left in place. Lines of `used_artifacts.jsonl` that name such a directory follow that mark.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -19,11 +23,16 @@ from pathlib import Path
 from typing import Any
 
 from runhive.errors import Error, UsageError
+from runhive.sdk._termlog import LazyLogger
+from runhive.sdk.artifacts import _store as store
 
 from ._base import ArtifactRecord, FileRecord, RunRecord
 
-MANIFEST = "manifest.json"
-USED = "used_artifacts.jsonl"
+logger = LazyLogger()
+
+MANIFEST = "manifest.json"  # of a version directory in the old per-run layout
+MIGRATED = "migrated.json"  # beside it, once migrated: {"artifact": "entity/project/name:vN"}
+USED = store.USED
 _VERSION = re.compile(r"^v\d+$")
 
 
@@ -83,7 +92,7 @@ def upload_file(run: RunRecord, local_path: str, name: str) -> FileRecord:
 
 
 # Artifacts ---------------------------------------------------------------------------------------------------
-def _read_manifest(path: Path) -> dict[str, Any] | None:
+def _read_json(path: Path) -> dict[str, Any] | None:
     try:
         with open(path, encoding="utf-8") as f:
             doc = json.load(f)
@@ -92,36 +101,68 @@ def _read_manifest(path: Path) -> dict[str, Any] | None:
     return doc if isinstance(doc, dict) else None
 
 
-def version_at(vdir: Path, entity: str, project: str, run_id: str) -> ArtifactRecord | None:
-    """The complete version in `vdir`; None while it has no manifest (being written, or failed)."""
-    manifest = vdir / MANIFEST
-    doc = _read_manifest(manifest)
-    if doc is None:
-        return None
+def record_of(v: store.StoredVersion) -> ArtifactRecord:
+    doc = v.doc
     created = doc.get("created_at")
-    if not isinstance(created, (int, float)):
-        try:  # a manifest written before it said: its mtime (aliases moving later touch it too)
-            created = manifest.stat().st_mtime
-        except OSError:
-            return None
     return ArtifactRecord(
-        entity=entity,
-        project=project,
-        name=str(doc.get("name") or vdir.parent.name),
-        version=str(doc.get("version") or vdir.name),
+        entity=v.entity,
+        project=v.project,
+        name=v.name,
+        version=v.version,
         type=str(doc.get("type") or ""),
-        aliases=[str(a) for a in doc.get("aliases") or []],
+        aliases=list(v.aliases),
         tags=[str(t) for t in doc.get("tags") or []],
         description=doc.get("description"),
         metadata=dict(doc.get("metadata") or {}),
         files=[f for f in doc.get("files") or [] if isinstance(f, dict)],
-        run_id=run_id,
-        created_at=float(created),
-        handle=vdir,
+        run_id=str(doc.get("run") or "").rpartition("/")[2],
+        created_at=float(created) if isinstance(created, (int, float)) else 0.0,
+        handle=v,
     )
 
 
-def logged_artifacts(run: RunRecord) -> list[ArtifactRecord]:
+def _migrate_one(root: Path, run_path: str, run_dir: str, vdir: Path, doc: dict[str, Any]) -> str | None:
+    """Import one version directory of the old per-run layout; the version it became (`entity/project/name:vN`)."""
+    entity, project, _ = [*run_path.split("/"), "", ""][:3]
+    try:
+        files = []
+        for f in doc.get("files") or []:
+            parts = safe_relative(str(f.get("path") or ""), f"artifact in {vdir}")
+            sha, size = store.put_object(root, vdir.joinpath(*parts), f.get("sha256") or None)
+            files.append({"path": "/".join(parts), "size": size, "sha256": sha})
+        created = doc.get("created_at")
+        if not isinstance(created, (int, float)):
+            created = (vdir / MANIFEST).stat().st_mtime
+        new = {
+            "entity": entity,
+            "project": project,
+            "name": str(doc.get("name") or vdir.parent.name),
+            "type": str(doc.get("type") or "unspecified"),
+            "description": doc.get("description"),
+            "metadata": dict(doc.get("metadata") or {}),
+            "tags": [str(t) for t in doc.get("tags") or []],
+            "digest": store.manifest_digest(files),
+            "created_at": float(created),
+            "run": run_path,
+            "files": files,
+            "migrated_from": str(vdir),
+        }
+        aliases = [str(a) for a in doc.get("aliases") or [] if a != "latest"]
+        stored, _ = store.commit(root, new, aliases)
+    except (OSError, ValueError, Error) as exc:
+        logger.warning("artifact version %s could not be moved into the artifact store: %s", vdir, exc)
+        return None
+    try:
+        store.append_line(run_dir, store.LOGGED, {"artifact": stored.qualified, "time": float(created)})
+        tmp = vdir / f".{MIGRATED}.{os.getpid()}.tmp"
+        tmp.write_text(json.dumps({"artifact": stored.qualified}) + "\n", encoding="utf-8")
+        os.replace(tmp, vdir / MIGRATED)
+    except OSError as exc:  # read-only: migrated again next time, which finds the same version (same digest)
+        logger.debug("could not mark %s as migrated: %s", vdir, exc)
+    return stored.qualified
+
+
+def _legacy_versions(run: RunRecord) -> list[tuple[float, Path, dict[str, Any]]]:
     if not run.dir:
         return []
     base = Path(run.dir) / "artifacts"
@@ -129,78 +170,97 @@ def logged_artifacts(run: RunRecord) -> list[ArtifactRecord]:
         return []
     out = []
     for name_dir in sorted(p for p in base.iterdir() if p.is_dir()):
-        vdirs = sorted(
-            (p for p in name_dir.iterdir() if _VERSION.match(p.name)), key=lambda p: int(p.name[1:])
-        )
-        for vdir in vdirs:
-            rec = version_at(vdir, run.entity, run.project, run.id)
-            if rec is not None:
-                out.append(rec)
+        for vdir in (p for p in name_dir.iterdir() if _VERSION.match(p.name)):
+            if (vdir / MIGRATED).exists():
+                continue
+            doc = _read_json(vdir / MANIFEST)
+            if doc is not None:
+                created = doc.get("created_at")
+                out.append((float(created) if isinstance(created, (int, float)) else 0.0, vdir, doc))
     return out
 
 
-def artifact_versions(runs: Iterable[RunRecord]) -> list[ArtifactRecord]:
-    out = [v for run in runs for v in logged_artifacts(run)]
-    return sorted(out, key=lambda v: (v.created_at, int(v.version[1:]) if _VERSION.match(v.version) else 0))
+def migrate(root: Path, runs: Iterable[RunRecord]) -> None:
+    """Move the old per-run artifact versions of `runs` into the artifact store, oldest first."""
+    pending = [
+        (created, f"{run.entity}/{run.project}/{run.id}", run.dir, vdir, doc)
+        for run in runs
+        for created, vdir, doc in _legacy_versions(run)
+    ]
+    for _, run_path, run_dir, vdir, doc in sorted(pending, key=lambda p: (p[0], str(p[3]))):
+        _migrate_one(root, run_path, run_dir, vdir, doc)
 
 
-def used_entries(run: RunRecord) -> list[dict[str, Any]]:
-    if not run.dir:
-        return []
-    try:
-        with open(Path(run.dir) / USED, encoding="utf-8") as f:
-            lines = f.read().splitlines()
-    except OSError:
-        return []
-    out = []
-    for line in lines:
-        try:
-            doc = json.loads(line)
-        except ValueError:
-            continue  # a line cut short by a crash
-        if isinstance(doc, dict) and doc.get("directory"):
-            out.append(doc)
-    return out
+def _migrated(root: Path, doc: dict[str, Any]) -> str | None:
+    """The version a `used_artifacts.jsonl` line of the old layout (naming a directory) stands for."""
+    vdir = Path(str(doc["directory"]))
+    mark = _read_json(vdir / MIGRATED)
+    if mark is not None:
+        return str(mark.get("artifact") or "") or None
+    manifest = _read_json(vdir / MANIFEST)
+    if manifest is None:
+        return None
+    run_dir = str(vdir.parent.parent.parent)
+    return _migrate_one(root, str(doc.get("run_path") or "//"), run_dir, vdir, manifest)
 
 
-def used_artifacts(run: RunRecord) -> list[ArtifactRecord]:
+def artifact_versions(
+    runs: Iterable[RunRecord], data_dir: Path, entity: str | None, project: str | None
+) -> list[ArtifactRecord]:
+    root = store.artifacts_root(data_dir)
+    migrate(root, runs)
+    return [record_of(v) for v in store.versions(root, entity, project)]
+
+
+def _lookup_all(root: Path, names: Iterable[str]) -> list[ArtifactRecord]:
     out: list[ArtifactRecord] = []
     seen: set[str] = set()
-    for doc in used_entries(run):
-        vdir = Path(str(doc["directory"]))
-        if str(vdir) in seen:
+    for q in names:
+        if q in seen:
             continue
-        seen.add(str(vdir))
-        entity, project, run_id = [*str(doc.get("run_path") or "//").split("/"), "", "", ""][:3]
-        rec = version_at(vdir, entity, project, run_id)
-        if rec is not None:
-            out.append(rec)
+        seen.add(q)
+        v = store.lookup(root, q)
+        if v is not None:
+            out.append(record_of(v))
     return out
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+def logged_artifacts(run: RunRecord, data_dir: Path) -> list[ArtifactRecord]:
+    """The versions `run` created or logged again (identical contents), oldest first."""
+    root = store.artifacts_root(data_dir)
+    migrate(root, [run])
+    run_path = f"{run.entity}/{run.project}/{run.id}"
+    created = [
+        v.qualified for v in store.versions(root, run.entity, run.project) if v.doc.get("run") == run_path
+    ]
+    listed = [str(d.get("artifact") or "") for d in store.read_lines(run.dir, store.LOGGED)]
+    return sorted(_lookup_all(root, [*created, *listed]), key=lambda r: (r.created_at, r.qualified))
 
 
-def artifact_file(artifact: ArtifactRecord, path: str) -> tuple[Path, int, str | None]:
-    """(where the file's bytes are, its size, its sha256) for the artifact's file `path`."""
-    for f in artifact.files:
-        if f.get("path") == path:
-            parts = safe_relative(path, f"artifact {artifact.qualified}")
-            return Path(artifact.handle).joinpath(*parts), int(f.get("size") or 0), f.get("sha256")
-    raise KeyError(f"artifact {artifact.qualified} has no file {path!r}")
+def _used_names(root: Path, run: RunRecord) -> list[str]:
+    out = []
+    for doc in store.read_lines(run.dir, USED):
+        q = _migrated(root, doc) if doc.get("directory") else str(doc.get("artifact") or "")
+        if q:
+            out.append(q)
+    return out
+
+
+def used_artifacts(run: RunRecord, data_dir: Path) -> list[ArtifactRecord]:
+    return _lookup_all(store.artifacts_root(data_dir), _used_names(store.artifacts_root(data_dir), run))
+
+
+def artifact_users(runs: Iterable[RunRecord], data_dir: Path, artifact: ArtifactRecord) -> list[RunRecord]:
+    root = store.artifacts_root(data_dir)
+    return [run for run in runs if artifact.qualified in _used_names(root, run)]
 
 
 def download_artifact_file(artifact: ArtifactRecord, path: str, dest: str) -> None:
-    src, _, sha = artifact_file(artifact, path)
-    if not src.is_file():
-        raise Error(f"artifact {artifact.qualified}: {path} is missing from {artifact.handle}")
-    shutil.copyfile(src, dest)
-    if sha and _sha256(Path(dest)) != sha:
-        raise Error(
-            f"artifact {artifact.qualified}: {path} does not match its manifest's sha256 (changed on disk?)"
-        )
+    version = artifact.handle
+    if not isinstance(version, store.StoredVersion):
+        raise Error(f"artifact {artifact.qualified} is not in the local artifact store")
+    for f in artifact.files:
+        if f.get("path") == path:
+            store.fetch(version.root, f, dest, f"artifact {artifact.qualified}")
+            return
+    raise KeyError(f"artifact {artifact.qualified} has no file {path!r}")

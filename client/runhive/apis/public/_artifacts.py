@@ -1,9 +1,10 @@
 """Stored artifacts as the read API shows them (W&B's `Api().artifact()`, `artifacts()`, `artifact_type(s)()`,
 `artifact_collection(s)()`, `run.logged_artifacts()` / `used_artifacts()`), read through the backend seam.
 
-Versions are numbered per run directory (see `runhive.sdk.artifacts`), so `NAME:v0` can name a version in
-several runs of a project: naming it refuses and lists them; an alias (`latest`, or one given at logging) picks
-the most recently logged version carrying it. `runhive artifact ls/get` read through these same functions.
+Versions are numbered per project (the artifact store, `runhive.sdk.artifacts._store`); `latest` is the newest
+version of a name, other aliases are where they were last given. A linked version (`Artifact.link`, a registry
+collection such as `model-registry/<name>`) reads as the version it points at, with `is_link` and
+`source_artifact`. `runhive artifact ls/get` read through these same functions.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 from runhive.apis.backends._base import ArtifactRecord, Backend, RunRecord
-from runhive.errors import UsageError
+from runhive.errors import Error, UsageError
+from runhive.sdk.artifacts import _store
 from runhive.sdk.artifacts._artifact import Artifact, ManifestEntry
 
 RunClass = Callable[[Backend, RunRecord], Any]  # ApiRun, passed in: `_run` imports this module
@@ -63,14 +65,15 @@ def pick(candidates: list[ArtifactRecord], name: str, alias: str, project: str) 
         raise UsageError(f"no artifact named {name!r} in project {project!r}")
     if _VERSION.match(alias):
         found = [v for v in candidates if v.version == alias]
-        if len(found) > 1:
-            runs = ", ".join(v.run_path for v in found)
-            raise UsageError(
-                f"{name}:{alias} is in several runs ({runs}): runhive numbers versions per run directory; "
-                "name it by an alias instead (e.g. latest)"
-            )
     else:
-        found = sorted((v for v in candidates if alias in v.aliases), key=lambda v: v.created_at)[-1:]
+        found = sorted((v for v in candidates if alias in v.aliases), key=lambda v: v.created_at)
+    if len({v.entity for v in found}) > 1:
+        entities = ", ".join(sorted({v.entity for v in found}))
+        raise UsageError(
+            f"{name}:{alias} is in project {project!r} of several entities ({entities}): name the entity too "
+            f"(ENTITY/{project}/{name}:{alias})"
+        )
+    found = found[-1:]
     if not found:
         have = sorted({v.version for v in candidates} | {a for v in candidates for a in v.aliases})
         raise UsageError(
@@ -101,10 +104,6 @@ class StoredEntry(ManifestEntry):
         self._artifact._fetch(self.path, dest)
         return dest
 
-    @property
-    def ref(self) -> None:
-        return None  # runhive artifacts hold files, not references
-
 
 class StoredArtifact(Artifact):
     """A logged artifact version read back (W&B's `wandb.Artifact` as `Api().artifact()` returns it)."""
@@ -117,12 +116,20 @@ class StoredArtifact(Artifact):
         self.tags = list(record.tags)
         self.state = "COMMITTED"
         self._final = True
-        self._logged_dir = str(record.handle) if isinstance(record.handle, (str, os.PathLike)) else None
+        stored = record.handle if isinstance(record.handle, _store.StoredVersion) else None
+        self._stored = stored
+        self._logged_dir = str(stored.path) if stored is not None else None
+        self._run_path = record.run_path
         for f in record.files:
             path = str(f.get("path") or "")
-            local = os.path.join(self._logged_dir, *path.split("/")) if self._logged_dir else ""
+            sha = str(f.get("sha256") or "")
+            ref = str(f["ref"]) if f.get("ref") else None
+            if ref:
+                local = _store.local_ref_path(ref) if ref.startswith("file:") else ""
+            else:
+                local = str(_store.object_path(stored.root, sha)) if stored is not None and sha else ""
             entry = StoredEntry(
-                path=path, size=int(f.get("size") or 0), sha256=str(f.get("sha256") or ""), local_path=local
+                path=path, size=int(f.get("size") or 0), sha256=sha, local_path=local, ref=ref
             )
             entry._artifact = self
             self.manifest.entries[path] = entry
@@ -148,14 +155,6 @@ class StoredArtifact(Artifact):
     @property
     def qualified_name(self) -> str:
         return f"{self.entity}/{self.project}/{self.name}"
-
-    @property
-    def source_name(self) -> str:
-        return self.name
-
-    @property
-    def source_qualified_name(self) -> str:
-        return self.qualified_name
 
     @property
     def id(self) -> str:
@@ -201,10 +200,14 @@ class StoredArtifact(Artifact):
         """Copy the version's files under `root` (default `./artifacts/NAME:vN`), each checked against the
         manifest's sha256; returns the directory."""
         base = os.fspath(root) if root is not None else self._default_root()
-        for path in sorted(self.manifest.entries):
+        for path, entry in sorted(self.manifest.entries.items()):
             if path_prefix and not path.startswith(path_prefix):
                 continue
-            self._fetch(path, os.path.join(base, *path.split("/")))
+            try:
+                self._fetch(path, os.path.join(base, *path.split("/")))
+            except Error:  # ArtifactNotSupportedError too
+                if not (allow_missing_references and entry.ref):
+                    raise
         return base
 
     def checkout(self, root: str | None = None) -> str:
@@ -258,9 +261,43 @@ class StoredArtifact(Artifact):
     def verify(self, root: str | None = None) -> None:
         self.download(os.path.join(root or self._default_root()))
 
+    # Links -----------------------------------------------------------------------------------------------------
+    @property
+    def is_link(self) -> bool:
+        """True for a version of a linked collection (`Artifact.link`, `link_model`)."""
+        return bool(self._stored is not None and self._stored.source)
+
+    @property
+    def source_artifact(self) -> StoredArtifact:
+        """The version a linked version points at (itself when it is no link)."""
+        if self._stored is None or not self._stored.source:
+            return self
+        return StoredArtifact(self._backend, find(self._backend, self._stored.source), self._run_class)
+
+    @property
+    def source_name(self) -> str:
+        return self.source_artifact.name if self.is_link else self.name
+
+    @property
+    def source_qualified_name(self) -> str:
+        return self.source_artifact.qualified_name if self.is_link else self.qualified_name
+
+    @property
+    def linked_artifacts(self) -> list[StoredArtifact]:
+        """The linked versions that point at this one (in any project, registries included)."""
+        me = self._record.qualified
+        return [
+            StoredArtifact(self._backend, v, self._run_class)
+            for v in self._backend.artifact_versions(None, None)
+            if isinstance(v.handle, _store.StoredVersion) and v.handle.source == me
+        ]
+
     # Lineage ---------------------------------------------------------------------------------------------------
     def logged_by(self) -> Any:
-        """The run that logged this version (an `ApiRun`), None when the store no longer has it."""
+        """The run that logged this version (an `ApiRun`; for a linked version, the source's), None when the store
+        no longer has it."""
+        if self.is_link:
+            return self.source_artifact.logged_by()
         rec = self._record
         found = self._backend.find_runs(rec.entity, rec.project, rec.run_id)
         return self._make_run()(self._backend, found[0]) if found else None

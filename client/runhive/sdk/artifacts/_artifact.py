@@ -1,38 +1,40 @@
 """`runhive.Artifact` (W&B's `wandb.Artifact`): versioned sets of files logged with a run.
 
-`log_artifact(run, artifact)` copies the files into `<run.dir>/artifacts/<name>/v<N>/` (N counts up per name within
-that run directory) and writes `manifest.json` beside them last: a version directory without `manifest.json` is an
-incomplete one. The newest version carries the alias "latest"; an alias given to a new version is taken off the
-older versions' manifests, as W&B moves aliases.
+`log_artifact(run, artifact)` keeps the files in the store's content-addressed objects and the version in its
+project's collection (`runhive.sdk.artifacts._store`): versions are numbered per project (run A logs `data:v0`,
+run B `data:v1`), and logging identical contents again gives back the existing version, as W&B does. The run's
+directory records what it logged (`logged_artifacts.jsonl`). The newest version carries the alias "latest"; an
+alias given to a version is taken off the one that had it, as W&B moves aliases.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import re
 import shutil
 import tempfile
 import time
+import urllib.parse
 import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO, Any
 
 from runhive.errors import Error, UsageError
 from runhive.sdk.data_types._base import sha256_file
 
+from . import _store
+from ._metadata import validate_metadata
+from ._store import ArtifactNotSupportedError
+
 NAME_RE = re.compile(r"^[a-zA-Z0-9_\-.]+$")
 MAX_NAME = 128
 MANIFEST = "manifest.json"
-_VERSION_RE = re.compile(r"^v(\d+)$")
+DEFAULT_MAX_OBJECTS = 10_000_000  # W&B's limit on the files one add_reference() may track
 builtin_type = type  # `type` is a parameter name below, as in W&B
-
-
-class ArtifactNotSupportedError(Error, NotImplementedError):
-    """An Artifact feature runhive does not support yet (references to external storage)."""
 
 
 class ArtifactFinalizedError(Error):
@@ -41,16 +43,29 @@ class ArtifactFinalizedError(Error):
 
 @dataclass
 class ManifestEntry:
-    """One file of an artifact: its path inside the artifact, size, sha256 and where its bytes are now."""
+    """One file of an artifact: its path inside the artifact, size, sha256 ("" for a reference added without
+    checksum), where its bytes are now, and for a reference (`add_reference`) the URI it refers to."""
 
     path: str
     size: int
     sha256: str
     local_path: str
+    ref: str | None = None
 
     @property
     def digest(self) -> str:
-        return self.sha256
+        """The sha256 of the content; for a reference without checksum, its URI (as W&B, its path)."""
+        return self.sha256 or self.ref or ""
+
+    def ref_url(self) -> str | None:
+        return self.ref
+
+    def to_json(self) -> dict[str, Any]:
+        """The entry as a version's manifest keeps it."""
+        doc: dict[str, Any] = {"path": self.path, "size": self.size, "sha256": self.sha256 or None}
+        if self.ref:
+            doc["ref"] = self.ref
+        return doc
 
 
 class Manifest:
@@ -66,22 +81,13 @@ class Manifest:
         return self.entries.get(path)
 
     def to_json(self) -> list[dict[str, Any]]:
-        return [
-            {"path": e.path, "size": e.size, "sha256": e.sha256}
-            for e in sorted(self.entries.values(), key=lambda e: e.path)
-        ]
+        return [e.to_json() for e in sorted(self.entries.values(), key=lambda e: e.path)]
 
 
 def _copy_hashing(src: str, dest: str) -> tuple[str, int]:
-    h = hashlib.sha256()
-    size = 0
-    with open(src, "rb") as fin, open(dest, "wb") as fout:
-        while chunk := fin.read(1 << 20):
-            h.update(chunk)
-            fout.write(chunk)
-            size += len(chunk)
+    out = _store.copy_hashing(src, dest)
     shutil.copystat(src, dest)
-    return h.hexdigest(), size
+    return out
 
 
 def _entry_path(name: Any, what: str) -> str:
@@ -132,12 +138,10 @@ class Artifact:
             raise ValueError(
                 "Artifact types 'job' and 'wandb-*' are reserved for internal use. Please use a different type."
             )
-        if metadata is not None and not isinstance(metadata, Mapping):
-            raise TypeError(f"Artifact metadata must be a dict, got {builtin_type(metadata).__name__}.")
         self._name = name
         self.type = type
         self.description = description
-        self.metadata: dict[str, Any] = dict(metadata or {})
+        self._metadata: dict[str, Any] = validate_metadata(metadata)
         self.version: str | None = None
         self.aliases: list[str] = []
         self.tags: list[str] = []
@@ -147,6 +151,7 @@ class Artifact:
         self._staging: str | None = None
         self._logged_dir: str | None = None
         self._run_path = ""  # entity/project/id of the run that logged it
+        self._stored: _store.StoredVersion | None = None  # the version in the store, once logged
 
     # Identity ---------------------------------------------------------------------------------------------
     @property
@@ -159,11 +164,17 @@ class Artifact:
         return f"{self._name}:{self.version}" if self.version else self._name
 
     @property
+    def metadata(self) -> dict[str, Any]:
+        """User metadata, JSON-friendly as W&B makes it (int keys as text, numpy values as Python; `_metadata`)."""
+        return self._metadata
+
+    @metadata.setter
+    def metadata(self, metadata: Any) -> None:
+        self._metadata = validate_metadata(metadata)
+
+    @property
     def digest(self) -> str:
-        h = hashlib.sha256()
-        for e in sorted(self.manifest.entries.values(), key=lambda e: e.path):
-            h.update(f"{e.path}\0{e.sha256}\n".encode())
-        return h.hexdigest()
+        return _store.manifest_digest([e.to_json() for e in self.manifest.entries.values()])
 
     @property
     def size(self) -> int:
@@ -175,8 +186,18 @@ class Artifact:
 
     @property
     def logged_dir(self) -> str | None:
-        """`<run.dir>/artifacts/<name>/vN` once logged."""
+        """Where the logged version's manifest is (a version file of the artifact store), None before."""
         return self._logged_dir
+
+    @property
+    def qualified_name(self) -> str:
+        """`entity/project/name:vN` once logged."""
+        v = self._stored
+        return v.qualified if v is not None else self.source_name
+
+    @property
+    def is_link(self) -> bool:
+        return False
 
     def __repr__(self) -> str:
         return f"<runhive Artifact {self.source_name} type={self.type!r} files={len(self.manifest)}>"
@@ -299,11 +320,61 @@ class Artifact:
 
     def add_reference(
         self, uri: Any, name: str | None = None, checksum: bool = True, max_objects: int | None = None
-    ) -> Any:
-        raise ArtifactNotSupportedError(
-            f"Artifact.add_reference({str(uri)!r}): runhive does not support artifact references (s3://, gs://, "
-            "http://, file://) yet; download the files and use add_file() or add_dir() instead."
-        )
+    ) -> list[ManifestEntry]:
+        """Add a reference instead of the file's bytes (W&B's `add_reference`). `file://` URIs: a file, or every
+        file under a directory (at most `max_objects`), named `name/<relative path>`, with its sha256 when
+        `checksum` (checked again on download). Other URIs (`s3://`, `gs://`, `http(s)://`) are kept as URIs
+        without reading them: `download()` does not fetch them here."""
+        self._check_mutable("add_reference")
+        uri_str = uri.ref if isinstance(uri, ManifestEntry) and uri.ref else os.fspath(uri)
+        if not isinstance(uri_str, str):
+            raise TypeError(f"Artifact.add_reference: uri must be a str, got {builtin_type(uri).__name__}.")
+        parsed = urllib.parse.urlparse(uri_str)
+        if not parsed.scheme:
+            raise ValueError("References must be URIs. To reference a local file, use file://")
+        if parsed.scheme != "file":
+            base = parsed.path.rstrip("/").rsplit("/", 1)[-1] or parsed.netloc
+            path = _entry_path(name if name is not None else base, "add_reference")
+            return [self._put_entry(ManifestEntry(path, 0, "", "", ref=uri_str), False)]
+        local = _store.local_ref_path(uri_str)
+        limit = max_objects or DEFAULT_MAX_OBJECTS
+        if os.path.isdir(local):
+            out: list[ManifestEntry] = []
+            for dirpath, dirnames, filenames in os.walk(local):
+                dirnames.sort()
+                for fname in sorted(filenames):
+                    if len(out) >= limit:
+                        raise ValueError(
+                            f"Exceeded {limit!r} objects tracked, pass max_objects to add_reference"
+                        )
+                    physical = os.path.join(dirpath, fname)
+                    rel = os.path.relpath(physical, local).replace(os.sep, "/")
+                    path = _entry_path(f"{name}/{rel}" if name else rel, "add_reference")
+                    ref = f"{uri_str.rstrip('/')}/{urllib.parse.quote(rel)}"
+                    out.append(self._put_entry(self._ref_entry(path, physical, ref, checksum), False))
+            return out
+        if os.path.isfile(local):
+            path = _entry_path(name if name is not None else os.path.basename(local), "add_reference")
+            return [self._put_entry(self._ref_entry(path, local, uri_str, checksum), False)]
+        raise ValueError(f"Path {uri_str!r} must be a valid file or directory path")
+
+    @staticmethod
+    def _ref_entry(path: str, physical: str, ref: str, checksum: bool) -> ManifestEntry:
+        if checksum:
+            sha256, size = sha256_file(physical)
+        else:
+            sha256, size = "", os.path.getsize(physical)
+        return ManifestEntry(path, size, sha256, os.path.abspath(physical), ref=ref)
+
+    def _put_entry(self, entry: ManifestEntry, overwrite: bool) -> ManifestEntry:
+        existing = self.manifest.entries.get(entry.path)
+        if existing is not None and existing.digest != entry.digest and not overwrite:
+            raise ValueError(
+                f"Cannot add the same path twice: {entry.path!r} is already in artifact {self._name!r} with other "
+                "content; pass another name."
+            )
+        self.manifest.entries[entry.path] = entry
+        return entry
 
     def add(self, obj: Any, name: str, overwrite: bool = False) -> ManifestEntry:
         """Add a media object (runhive.Image, runhive.Video): its file plus `<name>.<type>.json`; a
@@ -368,22 +439,20 @@ class Artifact:
         multipart: bool | None = None,
     ) -> str:
         """Copy a logged version's files under `root` (default `./artifacts/NAME:vN`), each checked against its
-        sha256; returns the directory."""
-        if self.version is None:
+        sha256 (`file://` references copied from where they point); returns the directory."""
+        if self.version is None or self._stored is None:
             raise UsageError(f"Artifact.download: artifact {self._name!r} is not logged yet; log it first.")
         base = (
             os.fspath(root) if root is not None else os.path.join("artifacts", f"{self._name}:{self.version}")
         )
-        for e in self.files():
-            if path_prefix and not e.path.startswith(path_prefix):
-                continue
-            dest = os.path.join(base, *e.path.split("/"))
-            os.makedirs(os.path.dirname(dest), exist_ok=True)
-            sha256, _ = _copy_hashing(e.local_path, dest)
-            if sha256 != e.sha256:
-                raise Error(
-                    f"artifact {self.source_name}: {e.path} does not match its sha256 (changed on disk?)"
-                )
+        fetch_files(
+            self._stored.root,
+            [e.to_json() for e in self.files()],
+            base,
+            self.qualified_name,
+            path_prefix,
+            allow_missing_references,
+        )
         return base
 
     def checkout(self, root: str | None = None) -> str:
@@ -419,6 +488,16 @@ class Artifact:
             )
         run.log_artifact(self)
 
+    def link(self, target_path: str, aliases: Iterable[str] | None = None) -> Any:
+        """Link this version into the collection `target_path` (`[entity/]project/collection`, or a registry's
+        `wandb-registry-<registry>/<collection>`), as W&B's `Artifact.link`: logged first when a draft; the
+        linked version (`collection:vN`, "latest" plus `aliases`) points at this one. Returns it."""
+        import importlib
+
+        # `_models` reads the store through the read API, which imports this module: bound at call time.
+        models = importlib.import_module("runhive.sdk.artifacts._models")
+        return models.link(self, target_path, aliases)
+
 
 def _resolve_aliases(aliases: Any) -> list[str]:
     if aliases is None:
@@ -442,57 +521,58 @@ def _resolve_aliases(aliases: Any) -> list[str]:
     return out
 
 
-def _write_json(path: str, doc: Mapping[str, Any]) -> None:
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(doc, f, indent=2, sort_keys=False)
-        f.write("\n")
-    os.replace(tmp, path)
-
-
-def _new_version_dir(base: str) -> tuple[int, str]:
-    os.makedirs(base, exist_ok=True)
-    taken = [int(m.group(1)) for d in os.listdir(base) if (m := _VERSION_RE.match(d))]
-    n = max(taken) + 1 if taken else 0
-    while True:
-        path = os.path.join(base, f"v{n}")
-        try:
-            os.mkdir(path)  # atomic: two writers of one run never get the same version
-            return n, path
-        except FileExistsError:
-            n += 1
-
-
-def _copy_entry(entry: ManifestEntry, dest: str, staged: bool) -> None:
-    os.makedirs(os.path.dirname(dest), exist_ok=True)
-    if staged:
-        try:
-            os.link(entry.local_path, dest)  # the staging copy is private to the artifact
-            return
-        except OSError:
-            pass
-    shutil.copyfile(entry.local_path, dest)
-
-
-def _move_aliases(base: str, keep: str, aliases: list[str]) -> None:
-    for d in os.listdir(base):
-        if d == keep or not _VERSION_RE.match(d):
+def fetch_files(
+    root: Path,
+    files: list[dict[str, Any]],
+    base: str,
+    what: str,
+    path_prefix: str | None = None,
+    allow_missing_references: bool = False,
+) -> None:
+    """Copy a version's `files` (manifest entries) under `base`, each through a temporary file."""
+    for f in sorted(files, key=lambda f: str(f["path"])):
+        path = str(f["path"])
+        if path_prefix and not path.startswith(path_prefix):
             continue
-        path = os.path.join(base, d, MANIFEST)
+        dest = os.path.join(base, *path.split("/"))
+        os.makedirs(os.path.dirname(dest) or ".", exist_ok=True)
+        tmp = f"{dest}.{os.getpid()}.part"
         try:
-            with open(path, encoding="utf-8") as f:
-                doc = json.load(f)
-        except (OSError, ValueError):
-            continue
-        old = doc.get("aliases") or []
-        new = [a for a in old if a not in aliases]
-        if new != old:
-            doc["aliases"] = new
-            _write_json(path, doc)
+            _store.fetch(root, f, tmp, f"artifact {what}")
+            os.replace(tmp, dest)
+        except (ArtifactNotSupportedError, Error):
+            if not (allow_missing_references and f.get("ref")):
+                raise
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+
+
+def _data_dir(run: Any) -> Path:
+    settings = getattr(run, "settings", None)
+    if settings is None:
+        from runhive.sdk._setup import base_settings
+
+        settings = base_settings()
+    return Path(settings.resolved_data_dir)
+
+
+def _manifest_files(artifact: Artifact, root: Path) -> list[dict[str, Any]]:
+    """The artifact's entries as a manifest, each file's bytes put in the store's objects."""
+    staging = artifact._staging
+    files = []
+    for e in sorted(artifact.manifest.entries.values(), key=lambda e: e.path):
+        if not e.ref:
+            # A staged copy is private: its sha256 is trusted; a file added with policy="immutable" is hashed again.
+            staged = staging is not None and e.local_path.startswith(staging + os.sep)
+            e.sha256, e.size = _store.put_object(root, e.local_path, e.sha256 if staged else None)
+        files.append(e.to_json())
+    return files
 
 
 def log_artifact(run: Any, artifact: Artifact, aliases: Any = None, tags: Any = None) -> Artifact:
-    """Store `artifact` as the next version of its name in `run`'s directory; returns it with `version` set."""
+    """Store `artifact` as the next version of its name in `run`'s project (or find the version with the same
+    contents); returns it with `version` set."""
     if not isinstance(artifact, Artifact):
         raise ValueError(
             "You must pass an instance of runhive.Artifact or a valid file path to log_artifact, got "
@@ -508,49 +588,48 @@ def log_artifact(run: Any, artifact: Artifact, aliases: Any = None, tags: Any = 
     run_dir = getattr(run, "dir", "")
     if not run_dir:
         raise UsageError(f"cannot log artifact {artifact.name!r}: the run has no directory.")
-    from runhive.sdk._values import convert
-
-    # JSON-friendly (numpy values, nested dicts; int keys as JSON text, as W&B), refused here if not
-    metadata = convert(artifact.metadata, json_keys=True)
-    base = os.path.join(run_dir, "artifacts", artifact.name)
+    entity, project, run_id = (str(getattr(run, k, "") or "") for k in ("entity", "project", "id"))
+    metadata = validate_metadata(artifact.metadata)  # again: the dict may have changed since it was set
+    root = _store.artifacts_root(_data_dir(run))
     artifact.finalize()
-    n, dest = _new_version_dir(base)
-    staging = artifact._staging
-    entries = sorted(artifact.manifest.entries.values(), key=lambda e: e.path)
     try:
-        files = []
-        for e in entries:
-            target = os.path.join(dest, *e.path.split("/"))
-            is_staged = staging is not None and e.local_path.startswith(staging + os.sep)
-            _copy_entry(e, target, is_staged)
-            files.append({"path": e.path, "size": e.size, "sha256": e.sha256})
+        files = _manifest_files(artifact, root)
         doc = {
+            "entity": entity,
+            "project": project,
             "name": artifact.name,
             "type": artifact.type,
             "description": artifact.description,
             "metadata": metadata,
-            "aliases": resolved,
             "tags": tag_list,
-            "version": f"v{n}",
+            "digest": _store.manifest_digest(files),
             "created_at": time.time(),
+            "run": f"{entity}/{project}/{run_id}",
             "files": files,
         }
-        _write_json(os.path.join(dest, MANIFEST), doc)  # last: it marks the version complete
+        stored, _ = _store.commit(root, doc, resolved)
     except BaseException:
-        shutil.rmtree(dest, ignore_errors=True)
         artifact._final = False
         raise
-    _move_aliases(base, f"v{n}", resolved)
-    artifact.version = f"v{n}"
-    artifact.aliases = resolved
-    artifact.tags = tag_list
+    try:
+        os.makedirs(run_dir, exist_ok=True)
+        _store.append_line(run_dir, _store.LOGGED, {"artifact": stored.qualified, "time": time.time()})
+    except OSError as exc:  # the version exists; only run.logged_artifacts() will miss it
+        from runhive.sdk._termlog import LazyLogger
+
+        LazyLogger().warning("could not record artifact %s in %s: %s", stored.qualified, run_dir, exc)
+    artifact.version = stored.version
+    artifact.aliases = list(stored.aliases)
+    artifact.tags = list(stored.doc.get("tags") or tag_list)
     artifact.state = "COMMITTED"
-    artifact._logged_dir = dest
-    artifact._run_path = "/".join(str(getattr(run, k, "")) for k in ("entity", "project", "id"))
-    for e in entries:
-        e.local_path = os.path.join(dest, *e.path.split("/"))
-    if staging is not None:
-        shutil.rmtree(staging, ignore_errors=True)
+    artifact._stored = stored
+    artifact._logged_dir = str(stored.path)
+    artifact._run_path = str(stored.doc.get("run") or "")
+    for e in artifact.manifest.entries.values():
+        if not e.ref:
+            e.local_path = str(_store.object_path(root, e.sha256))
+    if artifact._staging is not None:
+        shutil.rmtree(artifact._staging, ignore_errors=True)
         artifact._staging = None
     return artifact
 

@@ -2,31 +2,28 @@
 
 The version is found as `runhive.Api().artifact()` finds it (`[entity/][project/]name[:version_or_alias]`, the
 run's own entity and project by default), or is the `Artifact` given (logged first when it is a draft, as W&B
-does). The use is recorded as one line of `<run.dir>/used_artifacts.jsonl` (the version's directory and the run
-that logged it), which `ApiRun.used_artifacts()` and `Artifact.used_by()` read. Returns the stored version, whose
-`download()` copies its files.
+does). The use is recorded as one line of `<run.dir>/used_artifacts.jsonl` (the version, `entity/project/name:vN`,
+and the run that logged it), which `ApiRun.used_artifacts()` and `Artifact.used_by()` read. Returns the stored
+version, whose `download()` copies its files.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from typing import Any
 
 from runhive.errors import UsageError
 
+from . import _store
 from ._artifact import Artifact, log_artifact
 
-USED = "used_artifacts.jsonl"
+USED = _store.USED
 
 
-def record_use(run: Any, directory: str, run_path: str, qualified: str) -> None:
-    line = json.dumps(
-        {"directory": directory, "run_path": run_path, "artifact": qualified, "time": time.time()}
-    )
-    with open(os.path.join(run.dir, USED), "a", encoding="utf-8") as f:
-        f.write(line + "\n")
+def record_use(run: Any, qualified: str, run_path: str) -> None:
+    os.makedirs(run.dir, exist_ok=True)
+    _store.append_line(run.dir, USED, {"artifact": qualified, "run_path": run_path, "time": time.time()})
 
 
 def use_artifact(
@@ -37,17 +34,15 @@ def use_artifact(
 
     if isinstance(artifact_or_name, StoredArtifact):
         rec = artifact_or_name._record
-        record_use(run, str(rec.handle), rec.run_path, rec.qualified)
+        record_use(run, rec.qualified, rec.run_path)
         return artifact_or_name
     if isinstance(artifact_or_name, Artifact):
         art = artifact_or_name
         if art.version is None:
             log_artifact(run, art, aliases=aliases)
-        if not art.logged_dir:
+        if art._stored is None:
             raise UsageError(f"use_artifact: artifact {art.name!r} has no stored version to use.")
-        path = getattr(art, "_run_path", "") or f"{run.entity}/{run.project}/{run.id}"
-        entity, project, _ = path.split("/")
-        record_use(run, art.logged_dir, path, f"{entity}/{project}/{art.name}:{art.version}")
+        record_use(run, art.qualified_name, art._run_path)
         return art
     if not isinstance(artifact_or_name, str):
         raise ValueError(
@@ -61,5 +56,5 @@ def use_artifact(
         stored = StoredArtifact(backend, record)
     finally:
         backend.close()
-    record_use(run, str(record.handle), record.run_path, record.qualified)
+    record_use(run, record.qualified, record.run_path)
     return stored
