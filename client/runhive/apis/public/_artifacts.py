@@ -203,6 +203,8 @@ class StoredArtifact(Artifact):
         for path, entry in sorted(self.manifest.entries.items()):
             if path_prefix and not path.startswith(path_prefix):
                 continue
+            if allow_missing_references and entry.ref and not entry.ref.startswith("file:"):
+                continue  # not fetched here (s3://, http://): skipped before making its directory
             try:
                 self._fetch(path, os.path.join(base, *path.split("/")))
             except Error:  # ArtifactNotSupportedError too

@@ -534,6 +534,8 @@ def fetch_files(
         path = str(f["path"])
         if path_prefix and not path.startswith(path_prefix):
             continue
+        if allow_missing_references and f.get("ref") and not str(f["ref"]).startswith("file:"):
+            continue  # not fetched here (s3://, http://): skipped before making its directory
         dest = os.path.join(base, *path.split("/"))
         os.makedirs(os.path.dirname(dest) or ".", exist_ok=True)
         tmp = f"{dest}.{os.getpid()}.part"
