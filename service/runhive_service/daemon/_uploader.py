@@ -47,7 +47,7 @@ from runhive.protocol.ids import generate_id
 from runhive.protocol.v1 import service_pb2 as pb
 from runhive_service.errors import ServiceError
 from runhive_service.rundir._wal import MAGIC, read_frames, wal_name
-from runhive_service.streams import RUNNING, AppliedGroup, RunState, SystemSample
+from runhive_service.streams import DAEMON_WRITER, RUNNING, AppliedGroup, RunState, SystemSample
 
 logger = logging.getLogger("runhive_service")
 
@@ -101,6 +101,27 @@ def _send(req: urllib.request.Request, timeout: float) -> dict[str, Any]:
         raise Transient(f"{req.full_url}: {getattr(exc, 'reason', exc)}") from None
 
 
+def _node_id(state_dir: Path) -> str:
+    """This node's stable name on team servers (random, kept in the uploads directory): the daemon's own stream of
+    a run is `_daemon@<node>`, so its marks survive a daemon restart and differ from every other node's."""
+    path = state_dir / "node-id"
+    try:
+        return path.read_text().strip() or _new_node_id(path)
+    except FileNotFoundError:
+        return _new_node_id(path)
+
+
+def _new_node_id(path: Path) -> str:
+    node = generate_id(12)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with open(path, "x") as f:
+            f.write(node)
+    except FileExistsError:  # another daemon of this data dir won the race: use its name
+        return path.read_text().strip() or node
+    return node
+
+
 def _q(part: str) -> str:
     return urllib.parse.quote(part, safe="")
 
@@ -117,6 +138,7 @@ class _Upload:
     sent: int = 0  # WAL offset acknowledged by the server
     target: int = 0  # WAL offset the local store holds (what to send up to)
     marks: dict[str, int] = field(default_factory=dict)
+    daemon_writer: str = DAEMON_WRITER  # this node's name for the daemon's own stream on the server
     opened: bool = False
     error: str = ""  # final refusal
     last_problem: str = ""  # the last transient failure, for finish()'s message
@@ -148,6 +170,7 @@ class Uploader:
         self._cv = threading.Condition()
         self._stop = threading.Event()
         self._backoff_max = float(os.environ.get("RUNHIVE_UPLOAD_BACKOFF_MAX") or 10.0)
+        self._node = _node_id(state_dir)
         self._thread = threading.Thread(target=self._loop, name="runhive-uploader", daemon=True)
         self._thread.start()
 
@@ -192,11 +215,14 @@ class Uploader:
                     info.project,
                     info.id,
                     info.run_dir,
+                    daemon_writer=f"{DAEMON_WRITER}@{self._node}",
                 )
                 saved = _load(self._file(st.key))
                 if saved and saved.get("url") == up.url:
                     up.sent = int(saved.get("offset") or 0)
                     up.marks = {str(k): int(v) for k, v in (saved.get("marks") or {}).items()}
+                    if DAEMON_WRITER in up.marks:  # begun by a daemon from before per-node daemon streams
+                        up.daemon_writer = DAEMON_WRITER
                 self._runs[st.key] = up
             up.api_key, up.error, up.st = req.api_key or up.api_key, "", st
             # What the WAL holds already (the run's first records may have been applied before this call);
@@ -356,10 +382,13 @@ class Uploader:
             return
         by_writer: dict[str, pb.RecordBatch] = {}
         for _end, group in frames:
-            batch = by_writer.get(group.writer)
+            # The daemon's own records go up as this node's stream: another node's daemon writing the same run
+            # (shared mode, or the same id=) counts its own sequence numbers.
+            writer = up.daemon_writer if group.writer == DAEMON_WRITER else group.writer
+            batch = by_writer.get(writer)
             if batch is None:
-                batch = by_writer[group.writer] = pb.RecordBatch(writer=group.writer)
-            mark = up.marks.get(group.writer, 0)
+                batch = by_writer[writer] = pb.RecordBatch(writer=writer)
+            mark = up.marks.get(writer, 0)
             batch.records.extend(r for r in group.records if r.seq > mark)
         for writer, batch in by_writer.items():
             if not batch.records:
@@ -428,6 +457,9 @@ class Uploader:
                     key, doc["url"], doc["api_key"], doc["entity"], doc["project"], rid, run_dir, sent=offset
                 )
                 up.marks = {str(k): int(v) for k, v in (doc.get("marks") or {}).items()}
+                up.daemon_writer = (
+                    DAEMON_WRITER if DAEMON_WRITER in up.marks else f"{DAEMON_WRITER}@{self._node}"
+                )
                 up.target = size
                 self._runs[key] = up
             logger.info("uploader: resuming run %s at byte %d of %d", key, offset, size)

@@ -19,6 +19,13 @@ logger = logging.getLogger("runhive_service")
 DAEMON_WRITER = "_daemon"
 
 
+def is_daemon_writer(writer: str) -> bool:
+    """The records a daemon writes itself (run starts, config given at init, settled exits). On a team server each
+    node's daemon is its own stream, `_daemon@<node>`, so two nodes writing one run do not share sequence
+    numbers; none of them is a client writer that must exit before the run settles."""
+    return writer == DAEMON_WRITER or writer.startswith(DAEMON_WRITER + "@")
+
+
 def apply_groups(work: Iterable[tuple[RunState, pb.RecordBatch, int, bytes | None]]) -> list[AppliedGroup]:
     """Apply committed groups `(run, group, WAL end offset, payload)` to their runs, in order."""
     out: list[AppliedGroup] = []
@@ -68,7 +75,7 @@ def _apply_history(st: RunState, h: pb.HistoryRecord) -> int:
 def apply_record(st: RunState, rec: pb.Record, writer: str) -> int | None:
     """Apply one record; returns its step when it is a history row."""
     kind = rec.WhichOneof("kind")
-    if writer != DAEMON_WRITER and writer not in st.writers:
+    if not is_daemon_writer(writer) and writer not in st.writers:
         st.writers[writer] = WriterState()
     if kind == "history":
         return _apply_history(st, rec.history)
@@ -109,7 +116,7 @@ def apply_record(st: RunState, rec: pb.Record, writer: str) -> int | None:
         settle_state(st)
     elif kind == "run":
         # A resumed run starts running again; metadata stays from the first start.
-        if st.state != RUNNING and writer == DAEMON_WRITER:
+        if st.state != RUNNING and is_daemon_writer(writer):
             st.state = RUNNING
             st.exit_code = None
     return None
