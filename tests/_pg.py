@@ -89,7 +89,7 @@ class PgCluster:
             uid, gid = os.getuid(), os.getgid()
         self.dir = Path(tempfile.mkdtemp(prefix="rh-pg-", dir="/tmp"))
         os.chown(self.dir, uid, gid)
-        data, log = self.dir / "data", self.dir / "server.log"
+        data = self.dir / "data"
         subprocess.run(
             self._cmd(
                 str(PG_BIN / "initdb"),
@@ -107,6 +107,12 @@ class PgCluster:
             text=True,
         )
         self.port = free_port()
+        self._launch()
+        return self
+
+    def _launch(self) -> None:
+        assert self.dir is not None
+        data, log = self.dir / "data", self.dir / "server.log"
         options = " ".join(
             (
                 f"-p {self.port}",
@@ -142,29 +148,40 @@ class PgCluster:
             raise RuntimeError(f"pg_ctl start failed ({res.returncode}): {res.stdout}{res.stderr}\n{text}")
         pidfile = data / "postmaster.pid"
         self.pid = int(pidfile.read_text().split()[0])
-        return self
+
+    def _halt(self, sig: int) -> None:
+        if self.pid is None:
+            return
+        try:
+            os.kill(self.pid, sig)
+        except ProcessLookupError:
+            pass
+        else:
+
+            def gone() -> bool:
+                try:
+                    os.kill(self.pid or 0, 0)
+                except ProcessLookupError:
+                    return True
+                return False
+
+            try:
+                wait_until(gone, 30, f"PostgreSQL {self.pid} to stop")
+            except AssertionError:
+                os.kill(self.pid, signal.SIGKILL)
+        self.pid = None
+
+    def restart(self, sig: int = signal.SIGINT) -> None:
+        """Stop the postmaster (SIGINT: fast shutdown, every connection cut; SIGQUIT: immediate, as a crash) and
+        start it again on the same data directory and port, as an operator's restart or a failover does."""
+        if self.external:
+            raise RuntimeError(f"cannot restart the external PostgreSQL named by {URL_ENV}")
+        self._halt(sig)
+        self._launch()
 
     def stop(self) -> None:
         """Fast shutdown by the postmaster's pid (SIGINT), waited for with a deadline; then the directory goes."""
-        if self.pid is not None:
-            try:
-                os.kill(self.pid, signal.SIGINT)
-            except ProcessLookupError:
-                pass
-            else:
-
-                def gone() -> bool:
-                    try:
-                        os.kill(self.pid or 0, 0)
-                    except ProcessLookupError:
-                        return True
-                    return False
-
-                try:
-                    wait_until(gone, 30, f"PostgreSQL {self.pid} to stop")
-                except AssertionError:
-                    os.kill(self.pid, signal.SIGKILL)
-            self.pid = None
+        self._halt(signal.SIGINT)
         if self.dir is not None:
             shutil.rmtree(self.dir, ignore_errors=True)
             self.dir = None
