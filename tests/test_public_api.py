@@ -186,7 +186,6 @@ def test_run_files_download_upload_and_restore(rh: RhEnv, tmp_path: Path) -> Non
 
 def test_run_extra_names(rh: RhEnv, monkeypatch: pytest.MonkeyPatch) -> None:
     import runhive
-    from runhive.apis.backends._base import NotSupportedError
 
     run = runhive.init(project="names")
     run.log({"a": 1})
@@ -198,12 +197,40 @@ def test_run_extra_names(rh: RhEnv, monkeypatch: pytest.MonkeyPatch) -> None:
     assert r.url is None
     monkeypatch.setenv("RUNHIVE_UI_URL", "http://127.0.0.1:8090/")
     assert r.url == f"http://127.0.0.1:8090/#/r/{r.entity}/names/{run.id}"
-    with pytest.raises(NotSupportedError, match="delete"):
-        r.delete()
-    assert rh.api().run(f"names/{run.id}").id == run.id
     empty = runhive.init(project="names", reinit="create_new")
     empty.finish()
     assert rh.api().run(f"names/{empty.id}").lastHistoryStep == -1
+
+
+def test_created_at_is_an_iso_string_as_in_wandb(rh: RhEnv) -> None:
+    """W&B's `Run.created_at` is the server's `createdAt`: ISO-8601 UTC to the second, no zone
+    ("2024-05-01T10:20:30"); history timestamps stay epoch seconds."""
+    from datetime import datetime, timezone
+
+    import runhive
+
+    before = datetime.now(timezone.utc).replace(microsecond=0, tzinfo=None)
+    run = runhive.init(project="iso")
+    run.log({"a": 1})
+    run.finish()
+    r = rh.api().run(f"iso/{run.id}")
+    assert isinstance(r.created_at, str) and r.createdAt == r.created_at
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", r.created_at)
+    parsed = datetime.fromisoformat(r.created_at)
+    assert parsed.tzinfo is None and before <= parsed <= datetime.now(timezone.utc).replace(tzinfo=None)
+    assert parsed == datetime.strptime(r.created_at, "%Y-%m-%dT%H:%M:%S")  # W&B's server format
+    assert abs(parsed.replace(tzinfo=timezone.utc).timestamp() - r.created_ts) < 1
+    assert isinstance(r.history(pandas=False)[0]["_timestamp"], float)  # history times stay epoch seconds
+    # order and ISO-date filters still work on the stored time
+    later = runhive.init(project="iso", reinit="create_new")
+    later.finish()
+    api = rh.api()
+    assert [x.id for x in api.runs("iso", order="-created_at")] == [later.id, run.id]
+    assert [x.id for x in api.runs("iso", filters={"createdAt": {"$gte": r.created_at}})] == [
+        run.id,
+        later.id,
+    ]
+    assert [x.id for x in api.runs("iso", filters={"createdAt": {"$lt": r.created_at}})] == []
 
 
 def test_artifacts_read_back_download_and_lineage(rh: RhEnv, tmp_path: Path) -> None:

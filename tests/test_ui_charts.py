@@ -128,7 +128,7 @@ def test_charts_spend_the_budget_share_colours_and_legend_and_offer_the_controls
     wall = p.evaluate(
         f"() => {loss}.data.find(t => t.name === 'run-0').x.map(d => new Date(d).getTime() / 1000)"
     )
-    assert run0.created_at - 1 < wall[0] < wall[-1] < run0.created_at + runtime + 1
+    assert run0.created_ts - 1 < wall[0] < wall[-1] < run0.created_ts + runtime + 1
     p.check("#logscale")
     assert _charts(p, "div.layout.yaxis.type") == ["log", "log", "log"]
     screenshot(page, tmp_path, "charts-smoothed-log-walltime")

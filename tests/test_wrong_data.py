@@ -145,7 +145,7 @@ def test_runs_filters(rh: RhEnv, project: dict[str, str]) -> None:
     got = [(flt, names(rh, filters=flt)) for flt, _ in FILTERS]
     assert got == FILTERS
     # createdAt compares ISO-8601 times (UTC) with the stored creation time
-    created = {r.name: r.created_at for r in rh.api().runs("q")}
+    created = {r.name: r.created_ts for r in rh.api().runs("q")}
     cutoff = (created["alpha"] + created["charlie"]) / 2
     iso = datetime.fromtimestamp(cutoff, timezone.utc).replace(tzinfo=None).isoformat()
     assert names(rh, filters={"createdAt": {"$gt": iso}}) == ["charlie", "delta"]

@@ -37,7 +37,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
         table.add_column(col, overflow="fold")
     for r in runs:
         summary = ", ".join(f"{k}={_fmt_value(v)}" for k, v in r.summary.items() if not k.startswith("_"))
-        created = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.created_at or 0))
+        created = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.created_ts or 0))
         steps = str(r.last_step + 1 if r.last_step is not None and r.last_step >= 0 else 0)
         table.add_row(r.id, r.name, r.state, steps, summary[:120], created)
     _console().print(table)

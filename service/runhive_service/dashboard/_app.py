@@ -25,7 +25,6 @@ import json
 import logging
 import math
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +42,17 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from runhive.errors import UsageError
 
+from ._common import (
+    Endpoint,
+    Refusal,
+    _finite,
+    _json,
+    _mapping,
+    _numeric,
+    path_param,
+    project_param,
+    scrub,
+)
 from ._importance import importance, kind
 
 STATIC = Path(__file__).parent / "static"
@@ -152,82 +162,6 @@ class CatchAll:
             await JSONResponse(body, status_code=500)(scope, receive, send)
 
 
-class Refusal(Exception):
-    """An answer other than 200: a bad request (400) or something not found (404)."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-def _finite(v: Any) -> Any:
-    # JSON has no NaN or Infinity: a chart shows a gap there.
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    return v
-
-
-def _clean(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_clean(v) for v in obj]
-    return _finite(obj)
-
-
-def _json(data: Any, status: int = 200) -> Response:
-    return Response(json.dumps(_clean(data)), status_code=status, media_type="application/json")
-
-
-def _numeric(summary: Any) -> dict[str, float]:
-    if not isinstance(summary, dict):
-        return {}
-    return {
-        k: v
-        for k, v in summary.items()
-        if isinstance(v, (int, float)) and not isinstance(v, bool) and not k.startswith("_")
-    }
-
-
-def _mapping(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-_ABSOLUTE_PATH = re.compile(r"(?<![\w.~])/(?:[^\s'\"/]+/)*[^\s'\"/]+")
-
-
-def scrub(message: str, *paths: Path) -> str:
-    """`message` without file-system paths: the store's directories by name, then anything absolute-looking."""
-    for path in paths:
-        for form in {str(path), str(path.resolve())}:
-            message = message.replace(form, "the store")
-    return _ABSOLUTE_PATH.sub("<path>", message)
-
-
-def project_param(request: Request) -> str:
-    """?project= as "project" or "entity/project" (400 otherwise)."""
-    project = request.query_params.get("project")
-    if not project:
-        raise Refusal(400, "pass ?project=NAME")
-    parts = project.split("/")
-    if len(parts) > 2 or not all(parts):
-        raise Refusal(400, f"project {project!r}: pass 'project' or 'entity/project'")
-    return project
-
-
-def path_param(request: Request, kind: str, hint: str) -> str:
-    """?path= as "entity/project/id", "project/id" or "id" (400 otherwise)."""
-    path = request.query_params.get("path")
-    if not path:
-        raise Refusal(400, f"pass ?path={hint}")
-    parts = [p for p in path.split("/") if p and p != kind]
-    if not 1 <= len(parts) <= 3:
-        raise Refusal(400, f"path {path!r}: pass ?path={hint}")
-    return path
-
-
-Endpoint = Callable[[Request], Response]
 CACHED = "public, max-age=86400"  # plotly and the page's files: revalidated by ETag after a day
 
 
@@ -251,7 +185,7 @@ def _runtime(r: Any) -> float:
     rt = _mapping(r.summary).get("_runtime")
     if isinstance(rt, (int, float)) and not isinstance(rt, bool):
         return float(rt)
-    return max(0.0, float(r.updated_at or 0) - float(r.created_at or 0))
+    return max(0.0, float(r.updated_at or 0) - float(r.created_ts or 0))
 
 
 def _run_row(r: Any) -> dict[str, Any]:
@@ -263,7 +197,7 @@ def _run_row(r: Any) -> dict[str, Any]:
         "name": r.name,
         "state": r.state,
         "exit_code": r.exit_code,
-        "created_at": r.created_at,
+        "created_at": r.created_ts,  # epoch seconds (ApiRun.created_at is W&B's ISO string)
         "updated_at": r.updated_at,
         "runtime": _runtime(r),
         "steps": (r.last_step + 1) if (r.last_step or 0) >= 0 else 0,
@@ -438,7 +372,7 @@ def create_app(config: UiConfig) -> Starlette:
                     "name": s.name,
                     "state": s.state,
                     "config": _mapping(s.config),
-                    "created_at": s.created_at,
+                    "created_at": s.created_ts,
                 }
                 for s in found
             ]
@@ -462,7 +396,7 @@ def create_app(config: UiConfig) -> Starlette:
                     "id": r.id,
                     "name": r.name,
                     "state": r.state,
-                    "created_at": r.created_at,
+                    "created_at": r.created_ts,
                     "updated_at": r.updated_at,
                     "params": {k: _mapping(r.config).get(k) for k in params},
                     "metric": _mapping(r.summary).get(name) if name else None,

@@ -58,7 +58,10 @@ class ApiRun:
         self.config: dict[str, Any] = record.config
         self.summary: Summary = Summary(self, record.summary)
         self.metadata: dict[str, Any] = record.metadata
-        self.dir, self.created_at, self.updated_at = record.dir, record.created_at, record.updated_at
+        self.dir, self.updated_at = record.dir, record.updated_at
+        # W&B's `created_at` is the server's ISO-8601 UTC string; the epoch stays at hand for sorting and charts.
+        self.created_ts: float = record.created_at
+        self.created_at: str = _iso(record.created_at)
         self.last_step, self.history_rows = record.last_step, record.history_rows
 
     @property
@@ -78,12 +81,10 @@ class ApiRun:
 
     # W&B's other names ------------------------------------------------------------------------------------
     @property
-    def createdAt(self) -> str | None:
-        """When the run started, as W&B's ISO-8601 UTC string ("2024-05-01T10:20:30"); `created_at` stays epoch
-        seconds for runhive's own readers."""
-        from ._artifacts import iso
-
-        return iso(self.created_at)
+    def createdAt(self) -> str:
+        """When the run started, as W&B's ISO-8601 UTC string ("2024-05-01T10:20:30"), as `created_at`; the
+        epoch seconds are `created_ts`."""
+        return self.created_at
 
     @property
     def heartbeatAt(self) -> str | None:
@@ -224,7 +225,7 @@ class ApiRun:
             "job_type": self.job_type,
             "config": self.config,
             "summary_metrics": self.summary,
-            "created_at": self.created_at,
+            "created_at": self.created_ts,  # epoch: filters turn ISO-8601 arguments into epoch seconds
             "updated_at": self.updated_at,
             "notes": self.notes,
         }
@@ -300,6 +301,17 @@ class ApiRun:
         """One metric for charts: every point when there are at most `buckets`, else min/max/last per bucket
         of whole chunks (so reading never decodes more than it returns)."""
         return self._backend.metrics(key, [self._record], buckets).get(self.id, empty_series())
+
+
+def _iso(ts: float | None) -> str:
+    """Epoch seconds as W&B's `createdAt`: ISO-8601 UTC to the second, without a zone ("2024-05-01T10:20:30")."""
+    from datetime import datetime, timezone
+
+    return (
+        datetime.fromtimestamp(float(ts or 0), timezone.utc)
+        .replace(tzinfo=None)
+        .isoformat(timespec="seconds")
+    )
 
 
 class User:

@@ -11,13 +11,26 @@ from runhive.apis.backends import Backend, RunRecord, SweepRecord
 RunClass = Callable[[Backend, RunRecord], Any]  # ApiRun, passed in: `_run` imports this module
 
 
+def _iso(ts: float) -> str:
+    from datetime import datetime, timezone
+
+    return (
+        datetime.fromtimestamp(float(ts or 0), timezone.utc)
+        .replace(tzinfo=None)
+        .isoformat(timespec="seconds")
+    )
+
+
 class Sweep:
     def __init__(self, backend: Backend, record: SweepRecord, run_class: RunClass) -> None:
         self._backend = backend
         self._run_class = run_class
         self._record = record
         self.id, self.entity, self.project, self.name = record.id, record.entity, record.project, record.name
-        self.state, self.created_at = record.state, record.created_at
+        self.state = record.state
+        # W&B's ISO-8601 UTC string (as `ApiRun.created_at`); the epoch seconds are `created_ts`.
+        self.created_ts: float = record.created_at
+        self.created_at: str = _iso(record.created_at)
         self.config: dict[str, Any] = record.config
 
     def __repr__(self) -> str:
