@@ -489,3 +489,23 @@ class SweepControlResponse(_message.Message):
     project: str
     state: str
     def __init__(self, sweep_id: _Optional[str] = ..., entity: _Optional[str] = ..., project: _Optional[str] = ..., state: _Optional[str] = ...) -> None: ...
+
+class DeleteRunRequest(_message.Message):
+    __slots__ = ("session", "entity", "project", "run_id")
+    SESSION_FIELD_NUMBER: _ClassVar[int]
+    ENTITY_FIELD_NUMBER: _ClassVar[int]
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    session: str
+    entity: str
+    project: str
+    run_id: str
+    def __init__(self, session: _Optional[str] = ..., entity: _Optional[str] = ..., project: _Optional[str] = ..., run_id: _Optional[str] = ...) -> None: ...
+
+class DeleteRunResponse(_message.Message):
+    __slots__ = ("run_dir", "dir_removed")
+    RUN_DIR_FIELD_NUMBER: _ClassVar[int]
+    DIR_REMOVED_FIELD_NUMBER: _ClassVar[int]
+    run_dir: str
+    dir_removed: bool
+    def __init__(self, run_dir: _Optional[str] = ..., dir_removed: _Optional[bool] = ...) -> None: ...

@@ -89,6 +89,11 @@ class RunhiveStub:
                 request_serializer=runhive_dot_protocol_dot_v1_dot_service__pb2.SweepControlRequest.SerializeToString,
                 response_deserializer=runhive_dot_protocol_dot_v1_dot_service__pb2.SweepControlResponse.FromString,
                 _registered_method=True)
+        self.DeleteRun = channel.unary_unary(
+                '/runhive.v1.Runhive/DeleteRun',
+                request_serializer=runhive_dot_protocol_dot_v1_dot_service__pb2.DeleteRunRequest.SerializeToString,
+                response_deserializer=runhive_dot_protocol_dot_v1_dot_service__pb2.DeleteRunResponse.FromString,
+                _registered_method=True)
 
 
 class RunhiveServicer:
@@ -171,6 +176,15 @@ class RunhiveServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DeleteRun(self, request, context):
+        """W&B's `Api().run(path).delete()`: removes a finished run's rows from the store (on the store's writer) and
+        its run directory (WAL included, so recovery cannot bring it back). A run with an open writer is refused
+        (FAILED_PRECONDITION); an unknown one is NOT_FOUND.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RunhiveServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -228,6 +242,11 @@ def add_RunhiveServicer_to_server(servicer, server):
                     servicer.SweepControl,
                     request_deserializer=runhive_dot_protocol_dot_v1_dot_service__pb2.SweepControlRequest.FromString,
                     response_serializer=runhive_dot_protocol_dot_v1_dot_service__pb2.SweepControlResponse.SerializeToString,
+            ),
+            'DeleteRun': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteRun,
+                    request_deserializer=runhive_dot_protocol_dot_v1_dot_service__pb2.DeleteRunRequest.FromString,
+                    response_serializer=runhive_dot_protocol_dot_v1_dot_service__pb2.DeleteRunResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -527,6 +546,33 @@ class Runhive:
             '/runhive.v1.Runhive/SweepControl',
             runhive_dot_protocol_dot_v1_dot_service__pb2.SweepControlRequest.SerializeToString,
             runhive_dot_protocol_dot_v1_dot_service__pb2.SweepControlResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteRun(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/runhive.v1.Runhive/DeleteRun',
+            runhive_dot_protocol_dot_v1_dot_service__pb2.DeleteRunRequest.SerializeToString,
+            runhive_dot_protocol_dot_v1_dot_service__pb2.DeleteRunResponse.FromString,
             options,
             channel_credentials,
             insecure,
