@@ -330,7 +330,13 @@ def test_log_model_use_model_and_link_model(rh: RhEnv) -> None:
     assert newer.name == "classifier:v1" and newer.source_name == "clf:v1"
     with pytest.raises(AssertionError, match="only the name of the registered model"):
         run.link_model(weights, "team/classifier")
+    # W&B's module-level forms act on the global run
+    runhive.log_model(ckpt, name="net")  # the same contents: the same version
+    assert Path(runhive.use_model("net:v0"), "weights.bin").read_bytes() == b"w"
+    assert runhive.link_model(weights, "classifier", name="clf").name == "classifier:v1"
     run.finish()
+    with pytest.raises(Error, match=r"call runhive.init\(\) before runhive.log_model"):
+        runhive.log_model(ckpt)
 
     api = rh.api()
     reg = api.artifact(f"{run.entity}/model-registry/classifier:prod")
@@ -358,6 +364,8 @@ def test_link_artifact_and_artifact_link(rh: RhEnv) -> None:
     api = rh.api()
     got = api.artifact("wandb-registry-dataset/tables:golden")
     assert got.is_link and got.source_qualified_name == f"{run.entity}/links/table:v0"
+    assert (got.source_entity, got.source_project, got.source_version) == (run.entity, "links", "v0")
+    assert got.source_collection.name == "table" and not api.artifact("links/table:v0").is_link
     other = api.artifact("links/table:v0").link("shelf/tables", aliases=["x"])
     assert other.qualified_name == f"{run.entity}/shelf/tables:v0" and other.aliases == ["x", "latest"]
     via_link = got.link("shelf/tables")  # linking a link links its source

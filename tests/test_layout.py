@@ -161,8 +161,10 @@ EXPECTED_ALL = {
     "define_metric",
     "finish",
     "init",
+    "link_model",
     "log",
     "log_artifact",
+    "log_model",
     "login",
     "plot",
     "restore",
@@ -174,6 +176,7 @@ EXPECTED_ALL = {
     "teardown",
     "unwatch",
     "use_artifact",
+    "use_model",
     "watch",
 }
 

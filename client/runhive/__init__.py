@@ -45,8 +45,10 @@ __all__ = [
     "define_metric",
     "finish",
     "init",
+    "link_model",
     "log",
     "log_artifact",
+    "log_model",
     "login",
     "plot",
     "restore",
@@ -58,6 +60,7 @@ __all__ = [
     "teardown",
     "unwatch",
     "use_artifact",
+    "use_model",
     "watch",
 ]
 
@@ -197,6 +200,23 @@ def use_artifact(
     if current is None:
         raise Error("You must call runhive.init() before runhive.use_artifact()")
     return current.use_artifact(artifact_or_name, type=type, aliases=aliases, use_as=use_as)
+
+
+def log_model(path: Any, name: str | None = None, aliases: Any = None) -> None:
+    """Log a file or directory as a `model` artifact of the global run (W&B's `wandb.log_model`); see
+    `Run.log_model`."""
+    _current("log_model").log_model(path, name=name, aliases=aliases)
+
+
+def use_model(name: str) -> Any:
+    """Use and download a model artifact in the global run (W&B's `wandb.use_model`); see `Run.use_model`."""
+    return _current("use_model").use_model(name)
+
+
+def link_model(path: Any, registered_model_name: str, name: str | None = None, aliases: Any = None) -> Any:
+    """Log a model artifact and link it to a registered model, in the global run (W&B's `wandb.link_model`);
+    see `Run.link_model`."""
+    return _current("link_model").link_model(path, registered_model_name, name=name, aliases=aliases)
 
 
 def restore(name: str, run_path: str | None = None, replace: bool = False, root: str | None = None) -> Any:

@@ -285,6 +285,25 @@ class StoredArtifact(Artifact):
         return self.source_artifact.qualified_name if self.is_link else self.qualified_name
 
     @property
+    def source_entity(self) -> str:
+        return self.source_artifact.entity
+
+    @property
+    def source_project(self) -> str:
+        return self.source_artifact.project
+
+    @property
+    def source_collection(self) -> ArtifactCollection:
+        src = self.source_artifact
+        return ArtifactCollection(
+            self._backend, self._make_run(), src.entity, src.project, src.collection_name, src.type
+        )
+
+    @property
+    def source_version(self) -> str:
+        return str(self.source_artifact.version)
+
+    @property
     def linked_artifacts(self) -> list[StoredArtifact]:
         """The linked versions that point at this one (in any project, registries included)."""
         me = self._record.qualified
