@@ -359,6 +359,8 @@ def test_link_artifact_and_artifact_link(rh: RhEnv) -> None:
     assert linked.project == "wandb-registry-dataset" and linked.entity == run.entity
     in_project = run.link_artifact(draft, "mine")  # no project: the run's
     assert in_project.qualified_name == f"{run.entity}/links/mine:v0"
+    assert sorted(a.name for a in draft.linked_artifacts) == ["mine:v0", "tables:v0"]
+    assert Artifact("never", "dataset").linked_artifacts == []
     run.finish()
 
     api = rh.api()

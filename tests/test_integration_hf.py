@@ -4,14 +4,29 @@ code, synthetic data, no hub downloads; what runhive stored is read back through
 
 from __future__ import annotations
 
-import json
 import subprocess
 import textwrap
-from pathlib import Path
+from typing import Any
 
 import pytest
 
 from conftest import RhEnv
+
+
+def manifests_of(run: Any, name: str) -> list[dict[str, Any]]:
+    """The versions of artifact `name` the run logged, read back through runhive.Api(), oldest first."""
+    return [
+        {
+            "type": a.type,
+            "aliases": a.aliases,
+            "metadata": a.metadata,
+            "version": a.version,
+            "files": [{"path": e.path} for e in a.files()],
+        }
+        for a in run.logged_artifacts()
+        if a.collection_name == name
+    ]
+
 
 pytest.importorskip("torch", reason="the integration tests need torch (installed by `make install`)")
 pytest.importorskip(
@@ -147,8 +162,7 @@ def test_trainer_report_to_wandb(rh: RhEnv) -> None:
 
     # WANDB_LOG_MODEL=end: the initial model ("base_model") and the final one ("final_model") as versions of one
     # model artifact; the model config's int keys in its metadata are stored as W&B stores them.
-    versions = sorted((Path(run.dir) / "artifacts" / "model-tiny-bert").iterdir())
-    manifests = [json.loads((v / "manifest.json").read_text()) for v in versions]
+    manifests = manifests_of(run, "model-tiny-bert")
     assert [m["type"] for m in manifests] == ["model", "model"]
     assert "base_model" in manifests[0]["aliases"] and "final_model" in manifests[1]["aliases"]
     assert manifests[0]["metadata"]["model_config"]["id2label"] == {"0": "LABEL_0", "1": "LABEL_1"}
@@ -169,8 +183,7 @@ def test_trainer_logs_checkpoints_and_gradients_only(rh: RhEnv) -> None:
     rows = run.history(pandas=False, samples=None)
     assert any("gradients/classifier.weight" in r for r in rows)
     assert not any(k.startswith("parameters/") for r in rows for k in r)
-    versions = sorted((Path(run.dir) / "artifacts" / "model-tiny-bert").iterdir())
-    manifests = [json.loads((v / "manifest.json").read_text()) for v in versions]
+    manifests = manifests_of(run, "model-tiny-bert")
     # The initial model, the checkpoints at steps 50 and 100, the final model (WANDB_LOG_MODEL implies "end").
     assert [m["version"] for m in manifests] == ["v0", "v1", "v2", "v3"]
     assert manifests[0]["aliases"] == ["base_model"]

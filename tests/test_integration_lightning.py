@@ -9,10 +9,27 @@ import json
 import subprocess
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from conftest import RhEnv
+
+
+def manifests_of(run: Any, name: str) -> list[dict[str, Any]]:
+    """The versions of artifact `name` the run logged, read back through runhive.Api(), oldest first."""
+    return [
+        {
+            "type": a.type,
+            "aliases": a.aliases,
+            "metadata": a.metadata,
+            "version": a.version,
+            "files": [{"path": e.path} for e in a.files()],
+        }
+        for a in run.logged_artifacts()
+        if a.collection_name == name
+    ]
+
 
 pytest.importorskip("torch", reason="the integration tests need torch (installed by `make install`)")
 pytest.importorskip("lightning", reason="the integration tests need lightning (installed by `make install`)")
@@ -171,8 +188,7 @@ def test_wandb_logger(rh: RhEnv) -> None:
     assert len(images) == 1 and len(images[0]) == 2
 
     # log_model=True: the best checkpoint, at the end, as the run's model artifact with W&B's aliases.
-    (version,) = sorted((Path(run.dir) / "artifacts" / f"model-{run.id}").iterdir())
-    manifest = json.loads((version / "manifest.json").read_text())
+    (manifest,) = manifests_of(run, f"model-{run.id}")
     assert manifest["type"] == "model" and set(manifest["aliases"]) >= {"latest", "best"}
     assert [f["path"] for f in manifest["files"]] == ["model.ckpt"]
     assert manifest["metadata"]["score"] == pytest.approx(val[-1]["val_loss"])
@@ -237,8 +253,7 @@ def test_log_model_all_logs_every_checkpoint(rh: RhEnv) -> None:
     (run,) = rh.api().runs("pl-all")
     val = [r["val_loss"] for r in run.history(pandas=False, samples=None) if "val_loss" in r]
     assert len(val) == 2 and val[1] < val[0]
-    versions = sorted((Path(run.dir) / "artifacts" / f"model-{run.id}").iterdir())
-    manifests = [json.loads((v / "manifest.json").read_text()) for v in versions]
+    manifests = manifests_of(run, f"model-{run.id}")
     assert [m["metadata"]["original_filename"] for m in manifests] == [
         "epoch=0-step=8.ckpt",
         "epoch=1-step=16.ckpt",

@@ -303,16 +303,6 @@ class StoredArtifact(Artifact):
     def source_version(self) -> str:
         return str(self.source_artifact.version)
 
-    @property
-    def linked_artifacts(self) -> list[StoredArtifact]:
-        """The linked versions that point at this one (in any project, registries included)."""
-        me = self._record.qualified
-        return [
-            StoredArtifact(self._backend, v, self._run_class)
-            for v in self._backend.artifact_versions(None, None)
-            if isinstance(v.handle, _store.StoredVersion) and v.handle.source == me
-        ]
-
     # Lineage ---------------------------------------------------------------------------------------------------
     def logged_by(self) -> Any:
         """The run that logged this version (an `ApiRun`; for a linked version, the source's), None when the store

@@ -199,6 +199,17 @@ class Artifact:
     def is_link(self) -> bool:
         return False
 
+    @property
+    def linked_artifacts(self) -> list[Any]:
+        """The linked versions that point at this logged version (none for a draft)."""
+        if self._stored is None:
+            return []
+        import importlib
+
+        # read back through the read API, which imports this module: bound at call time (as `link`)
+        models = importlib.import_module("runhive.sdk.artifacts._models")
+        return list(models.linked_to(self._stored))
+
     def __repr__(self) -> str:
         return f"<runhive Artifact {self.source_name} type={self.type!r} files={len(self.manifest)}>"
 

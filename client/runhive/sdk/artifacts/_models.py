@@ -96,6 +96,20 @@ def link(
     return StoredArtifact(LocalBackend(source.root.parent / "runhive.db"), record_of(linked))
 
 
+def linked_to(source: _store.StoredVersion) -> list[Any]:
+    """The linked versions pointing at `source`, read back (`StoredArtifact`s)."""
+    from runhive.apis.backends._local import LocalBackend
+    from runhive.apis.backends._local_files import record_of
+    from runhive.apis.public._artifacts import StoredArtifact
+
+    backend = LocalBackend(source.root.parent / "runhive.db")
+    return [
+        StoredArtifact(backend, record_of(v))
+        for v in _store.versions(source.root)
+        if v.source == source.qualified
+    ]
+
+
 def link_artifact(run: Any, artifact: Any, target_path: str, aliases: Iterable[str] | None = None) -> Any:
     """W&B's `run.link_artifact`: a draft is logged to `run` first; a target that is not a registry's gets the
     run's entity and project where it names none."""
