@@ -624,6 +624,28 @@ class Engine:
     def stream_for(self, key: str) -> RunState | None:
         return self.streams.get(key) or self._closed.get(key)
 
+    def forget_run(self, key: str) -> None:
+        """Drop a run this daemon holds in memory, before its rows leave the store (`DeleteRun`, on the applier
+        thread: none of its groups is half-applied). A run with an open writer, or with records in its WAL not
+        yet applied, is refused."""
+        with self._lock:
+            st = self.streams.get(key)
+            if st is not None:
+                open_writers = sorted(n for n, w in st.writers.items() if w.open)
+                if open_writers or st.state == RUNNING:
+                    raise ServiceError(
+                        "FAILED_PRECONDITION",
+                        f"run {key} is still running (open writers: {', '.join(open_writers) or 'none'}); "
+                        "finish it (run.finish()) or wait until its process ends, then delete it",
+                    )
+                if any(w.applied_seq < w.durable_seq for w in st.writers.values()):
+                    raise ServiceError(
+                        "UNAVAILABLE", f"run {key} still has records being applied to the store; try again"
+                    )
+                del self.streams[key]
+            self._closed.pop(key, None)
+            self.committer.release(key)
+
     # Watching ------------------------------------------------------------------------------------
     def _watch_loop(self) -> None:
         idle_since: float | None = None

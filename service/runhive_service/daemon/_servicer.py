@@ -19,6 +19,8 @@ from runhive.protocol.limits import REFUSED_MD
 from runhive.protocol.v1 import service_pb2 as pb
 from runhive.protocol.v1 import service_pb2_grpc as pb_grpc
 from runhive_service.errors import ServiceError
+from runhive_service.rundir._wal import wal_name
+from runhive_service.store import Store
 from runhive_service.streams import run_key
 
 from ._engine import Engine
@@ -205,7 +207,57 @@ class Servicer(pb_grpc.RunhiveServicer):
         return self.sweeps.control(request)  # type: ignore[no-any-return]
 
     @_guarded
+    def DeleteRun(self, request: pb.DeleteRunRequest, context: grpc.ServicerContext) -> pb.DeleteRunResponse:
+        self.engine.session(request.session)
+        for name in ("entity", "project", "run_id"):
+            if not getattr(request, name):
+                raise ServiceError("INVALID_ARGUMENT", f"DeleteRun needs {name}")
+        entity, project, run_id = request.entity, request.project, request.run_id
+        key = run_key(entity, project, run_id)
+        stores = [s for s in self.engine.sinks if isinstance(s, Store)]
+        if not stores:
+            raise ServiceError("FAILED_PRECONDITION", "this daemon has no local store to delete runs from")
+
+        def delete() -> str | None:
+            # On the applier thread: every group committed before this call is applied, none is half-way.
+            if stores[0].find_run(entity, project, run_id) is None:
+                return None
+            self.engine.forget_run(key)
+            return stores[0].delete_run(entity, project, run_id)
+
+        run_dir = self.engine.on_writer(delete)
+        if run_dir is None:
+            raise ServiceError("NOT_FOUND", f"could not find run {key} in the local store")
+        removed = _remove_run_dir(run_dir, run_id)
+        logger.info("deleted run %s (directory %s %s)", key, run_dir, "removed" if removed else "kept")
+        return pb.DeleteRunResponse(run_dir=run_dir, dir_removed=removed)
+
+    @_guarded
     def Shutdown(self, request: pb.ShutdownRequest, context: grpc.ServicerContext) -> pb.ShutdownResponse:
         self.engine.session(request.session)
         self._shutdown()
         return pb.ShutdownResponse()
+
+
+def _remove_run_dir(run_dir: str, run_id: str) -> bool:
+    """Remove a deleted run's directory, only when it holds the run's WAL (so a directory the store names by
+    mistake, or one a user reused, is never removed whole); else just the WAL, if any. True when removed."""
+    import shutil
+    from pathlib import Path
+
+    if not run_dir:
+        return False
+    path = Path(run_dir)
+    wal = path / wal_name(run_id)
+    if not wal.is_file():
+        return False
+    try:
+        shutil.rmtree(path)
+    except OSError:
+        logger.exception("could not remove the directory %s of a deleted run", path)
+        try:  # at least the WAL: recovery would otherwise bring the run back
+            wal.unlink()
+        except OSError:
+            pass
+        return False
+    return True

@@ -18,6 +18,8 @@ Routes (all `GET` except `metrics`, which takes many runs in a JSON body):
   /api/v1/sweeps?entity=&project=                → {"sweeps": [sweep]}
   /api/v1/sweeps/find?sweep_id=&entity=&project= → {"sweeps": [sweep]}
   /api/v1/sweeps/runs?entity=&project=&sweep_id= → {"runs": [run]}
+  POST /api/v1/runs/delete {entity, project, run_id, delete_artifacts} → {"deleted": "entity/project/run_id"}
+                                                 (write permission; `_delete`)
 Numbers keep NaN and ±Infinity (JSON as Python writes it). History values come from the chunk tables; values of
 keys logged as ints come back as ints (the run's summary says which keys are ints, as in the local store).
 """
@@ -398,12 +400,34 @@ def _metrics(request: Request, body: Any) -> Response:
     return _json({"series": out})
 
 
+async def delete_run(request: Request) -> Response:
+    """W&B's `run.delete()`: the run and its rows (`_delete`), for a caller who may write to the project. The
+    server keeps no artifacts, so `delete_artifacts` has nothing more to remove."""
+    try:
+        body = json.loads(await request.body() or b"{}")
+    except ValueError:
+        body = None
+    if not isinstance(body, dict) or not all(
+        isinstance(body.get(k), str) and body.get(k) for k in ("entity", "project", "run_id")
+    ):
+        raise InvalidArgument("the body must be JSON: {entity, project, run_id, delete_artifacts}")
+    from starlette.concurrency import run_in_threadpool
+
+    from ._delete import delete_run as delete
+
+    store, user = _store(request), _caller(request)
+    entity, project, run_id = body["entity"], body["project"], body["run_id"]
+    await run_in_threadpool(delete, store, user, entity, project, run_id)
+    return _json({"deleted": f"{entity}/{project}/{run_id}"})
+
+
 def read_routes() -> list[BaseRoute]:
     """The read API's routes, for `create_app`."""
     return [
         Route("/api/v1/projects", list_projects, methods=["GET"]),
         Route("/api/v1/runs", list_runs, methods=["GET"]),
         Route("/api/v1/runs/find", find_runs, methods=["GET"]),
+        Route("/api/v1/runs/delete", delete_run, methods=["POST"]),
         Route("/api/v1/history", history, methods=["GET"]),
         Route("/api/v1/history/sampled", sampled_history, methods=["GET"]),
         Route("/api/v1/system", system, methods=["GET"]),

@@ -99,6 +99,13 @@ class Indexer:
             self.lag += rows - self._target.get(run_pk, done)
             self._target[run_pk] = rows
 
+    def forget(self, run_pk: int) -> None:
+        """The run's rows are gone (a deleted run): nothing of it is left to index."""
+        if run_pk in self._target:
+            self.lag -= self._target.pop(run_pk) - self._indexed.get(run_pk, 0)
+        self._indexed.pop(run_pk, None)
+        self._chunks.pop(run_pk, None)
+
     def run(self, budget: int = BATCH_ROWS) -> int:
         """Index up to about `budget` rows (whole blocks) in one transaction; returns the rows indexed."""
         if not self._target:

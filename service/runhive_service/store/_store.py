@@ -127,6 +127,31 @@ class Store:
         )
         return int(rows[0][0]) if rows else 0
 
+    def delete_run(self, entity: str, project: str, run_id: str) -> str | None:
+        """Delete every row of a run (its runs row, history blocks, metric chunks and system metrics) in one
+        transaction, on the writer's thread; returns its run directory, None when the store has no such run. The
+        caller removes the directory (the WAL in it would otherwise bring the run back)."""
+        row = self.db.execute(
+            "SELECT pk, run_dir FROM runs WHERE entity=? AND project=? AND id=?", (entity, project, run_id)
+        ).fetchone()
+        if row is None:
+            return None
+        pk, run_dir = int(row[0]), str(row[1] or "")
+        self.db.execute("BEGIN")
+        try:
+            for table in ("history_blocks", "metric_chunks", "system_metrics"):
+                self.db.execute(f"DELETE FROM {table} WHERE run_pk=?", (pk,))
+            # sweep_runs stays: it is the sweep controller's record of the parameters it handed out (a grid
+            # sweep would otherwise hand this run's out again); the run itself is gone from the sweep's runs.
+            self.db.execute("DELETE FROM runs WHERE pk=?", (pk,))
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self._pks.pop(run_key(entity, project, run_id), None)
+        self.index.forget(pk)
+        return run_dir
+
     # The sink --------------------------------------------------------------------------------------------
     def _ensure_run(self, st: RunState) -> int:
         pk = self._pks.get(st.key)

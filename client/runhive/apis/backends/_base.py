@@ -17,7 +17,7 @@ from runhive.protocol.series import Series
 
 
 class NotSupportedError(Error, NotImplementedError):
-    """What a backend cannot do (yet): deleting a run from the local store, files and artifacts on a team server."""
+    """What a backend cannot do (yet): files and artifacts on a team server."""
 
 
 @dataclass
@@ -183,6 +183,9 @@ class Backend(Protocol):
         `tags`, `group`, `job_type`."""
         ...
 
-    def delete_run(self, run: RunRecord, delete_artifacts: bool = False) -> None: ...
+    def delete_run(self, run: RunRecord, delete_artifacts: bool = False) -> None:
+        """Delete a finished run and all it stored (a running one is refused, an unknown one is a UsageError
+        saying "could not find run"); with `delete_artifacts`, the artifact versions it logged too."""
+        ...
 
     def close(self) -> None: ...

@@ -17,7 +17,6 @@ from . import _local_files as files
 from ._base import (
     ArtifactRecord,
     FileRecord,
-    NotSupportedError,
     ProjectRecord,
     RunRecord,
     Series,
@@ -182,11 +181,9 @@ class LocalBackend:
         update_run(run, changes, str(self._path))
 
     def delete_run(self, run: RunRecord, delete_artifacts: bool = False) -> None:
-        raise NotSupportedError(
-            f"run.delete() of {run.entity}/{run.project}/{run.id}: the daemon has no way to remove a run from "
-            f"the local store yet (it owns the store's one writer); the run stays. Its files and artifacts are "
-            f"in {run.dir}."
-        )
+        from ._local_writes import delete_run
+
+        delete_run(run, str(self._path), delete_artifacts)
 
     # History -------------------------------------------------------------------------------------------
     def scan_history(

@@ -1,4 +1,5 @@
-"""Edits of a stored run (W&B's `run.update()`, `run.summary.update()`), written through the daemon.
+"""Edits of a stored run (W&B's `run.update()`, `run.summary.update()`) and its deletion (`run.delete()`),
+written through the daemon.
 
 The daemon owns the store's one writer, so an edit is not an SQL write here: it is records sent to the daemon, as
 a run's own process sends them. `update_run` opens one more writer on the run (`InitRun` with resume="attach", a
@@ -26,17 +27,10 @@ IDENTITY_FIELDS = ("name", "notes", "tags", "group", "job_type")
 def update_run(run: RunRecord, changes: dict[str, Any], store: str, timeout: float = 60.0) -> None:
     from runhive.protocol import messages as pb
     from runhive.sdk._setup import base_settings
-    from runhive.transport._sender import get_sender
     from runhive.transport._wire import RpcError
 
+    sender = _sender(run, store, "run.update()")
     settings = base_settings()
-    if os.path.abspath(str(settings.store_path)) != os.path.abspath(store):
-        raise UsageError(
-            f"run.update() of {run.entity}/{run.project}/{run.id}: this Api reads the store at {store}, but this "
-            f"process's daemon writes {settings.store_path}; edit runs of that store with RUNHIVE_DATA_DIR set to "
-            "its directory."
-        )
-    sender = get_sender(settings)
     host = socket.gethostname()
     writer = f"api-update-{host}-{os.getpid()}-{os.urandom(4).hex()}"
     init = pb.InitRunRequest(
@@ -98,6 +92,45 @@ def update_run(run: RunRecord, changes: dict[str, Any], store: str, timeout: flo
         raise UsageError(f"run.update() of {key}: {exc.details()}") from None
     if not done.done:
         raise UsageError(f"run.update() of {key}: the daemon did not apply the edit within {timeout:.0f} s")
+
+
+def _sender(run: RunRecord, store: str, what: str) -> Any:
+    """The sender to the daemon that writes `store` (this process's daemon: UsageError when it writes another)."""
+    from runhive.sdk._setup import base_settings
+    from runhive.transport._sender import get_sender
+
+    settings = base_settings()
+    if os.path.abspath(str(settings.store_path)) != os.path.abspath(store):
+        raise UsageError(
+            f"{what} of {run.entity}/{run.project}/{run.id}: this Api reads the store at {store}, but this "
+            f"process's daemon writes {settings.store_path}; change runs of that store with RUNHIVE_DATA_DIR set "
+            "to its directory."
+        )
+    return get_sender(settings)
+
+
+def delete_run(run: RunRecord, store: str, delete_artifacts: bool, timeout: float = 60.0) -> None:
+    """Ask the daemon to delete the run (its rows, on the store's writer, and its run directory); then, with
+    `delete_artifacts`, the artifact versions it logged (`delete_run_artifacts` of the artifact store, which
+    lives beside the SQLite file). A run still running is refused by the daemon, before any artifact goes."""
+    from runhive.protocol import messages as pb
+    from runhive.transport._wire import RpcError
+
+    key = f"{run.entity}/{run.project}/{run.id}"
+    sender = _sender(run, store, "run.delete()")
+
+    def call(c: Any) -> Any:
+        req = pb.DeleteRunRequest(session=c.session, entity=run.entity, project=run.project, run_id=run.id)
+        return c.stub.DeleteRun(req, timeout=timeout)
+
+    try:
+        sender.call(call)
+    except RpcError as exc:
+        raise UsageError(f"run.delete() of {key}: {exc.details()}") from None
+    if delete_artifacts:
+        from runhive.sdk.artifacts._store import delete_run_artifacts
+
+        delete_run_artifacts(os.path.dirname(os.path.abspath(store)), run.entity, run.project, run.id)
 
 
 def _json(value: Any) -> bytes:

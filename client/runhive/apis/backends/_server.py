@@ -203,4 +203,6 @@ class ServerBackend:
         self._unsupported("editing a run")
 
     def delete_run(self, run: RunRecord, delete_artifacts: bool = False) -> None:
-        self._unsupported("deleting a run")
+        """Delete the run on the server (write permission on its project). The server keeps no artifacts: with
+        `delete_artifacts` there is nothing more to remove there."""
+        self._call("runs/delete", body={**self._path(run), "delete_artifacts": bool(delete_artifacts)})

@@ -168,7 +168,10 @@ class ApiRun:
         self.update()
 
     def delete(self, delete_artifacts: bool = False) -> None:
-        """Remove the run from the store (not supported by the local store yet: raises `NotSupportedError`)."""
+        """Delete the run and everything it stored (W&B's `Run.delete`): its rows, its run directory, and with
+        `delete_artifacts=True` the artifact versions it logged. Through the daemon for the local store (the
+        store's one writer), through the read API for a team server (write permission on the project). A run
+        still running is refused with a `UsageError`; finish it first."""
         self._backend.delete_run(self._record, delete_artifacts)
 
     # Files ----------------------------------------------------------------------------------------------

@@ -1,0 +1,58 @@
+"""Deleting a run on the team server (W&B's `Api().run(path).delete()` through `ServerBackend`).
+
+The run's rows go in one transaction: its `runs` row and the rows of every table that refers to it (history chunks
+and objects, per-run key summaries, ingest marks, the file manifest, and whatever table later refers to `runs`), found
+from the schema's foreign keys so a new per-run table is not forgotten. `sweep_runs` stays: it is the sweep
+controller's record of the parameters it handed out, not the run's data. File bytes in the content-addressed file
+store are shared by sha256 and are not removed here.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, Table, delete, select
+
+from ._errors import InvalidArgument, NotFound
+from ._schema import metadata, runs
+from ._store import ServerStore, User
+
+
+def _run_tables() -> list[Table]:
+    """The tables whose rows belong to one run: those with a foreign key to `runs`, children first."""
+    found = [
+        t
+        for t in metadata.sorted_tables
+        if t is not runs and any(fk.column.table is runs for fk in t.foreign_keys)
+    ]
+    return list(reversed(found))
+
+
+def delete_run(store: ServerStore, user: User, entity: str, project: str, run_id: str) -> None:
+    """Delete `entity/project/run_id` and its rows; the caller needs write permission on the project. A running
+    run is refused (its writers would bring it back), an unknown one is NotFound."""
+    store.require(user, entity, project, "write")
+    found = store.project(entity, project)
+    key = f"{entity}/{project}/{run_id}"
+    if found is None:
+        raise NotFound(f"run '{key}' does not exist on this server")
+    with store.engine.begin() as conn:
+        state = _state(conn, found.id, run_id)
+        if state is None:
+            raise NotFound(f"run '{key}' does not exist on this server")
+        if state == "running":
+            raise InvalidArgument(
+                f"run '{key}' is still running: finish it (run.finish()) or wait until it ends, then delete it"
+            )
+        for table in _run_tables():
+            conn.execute(delete(table).where(table.c.project_id == found.id, table.c.run_id == run_id))
+        conn.execute(delete(runs).where(runs.c.project_id == found.id, runs.c.run_id == run_id))
+
+
+def _state(conn: Connection, project_id: int, run_id: str) -> str | None:
+    query = select(runs.c.state).where(runs.c.project_id == project_id, runs.c.run_id == run_id)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()  # an ingest of the same run waits for the delete to commit
+    row = conn.execute(query).first()
+    return None if row is None else str(row[0])
+
+
+__all__ = ["delete_run"]
