@@ -21,6 +21,8 @@ VENV_REQUIREMENTS: dict[str, list[str]] = {
     "wandb": ["wandb==0.31.0", "numpy", "psutil"],
     "trackio": ["trackio==0.43.0", "numpy", "psutil"],
     "mlflow": ["mlflow-skinny==3.17.2", "sqlalchemy", "alembic", "numpy", "psutil"],
+    # bench/server.py: MLflow's tracking server on PostgreSQL (the full package: the server needs its web stack).
+    "mlflow-server": ["mlflow==3.17.2", "psycopg[binary]", "psutil"],
 }
 
 
@@ -28,7 +30,7 @@ VENV_REQUIREMENTS: dict[str, list[str]] = {
 class Tool:
     name: str
     venv: Path
-    family: str  # runhive | wandb | trackio | mlflow
+    family: str  # runhive | wandb | trackio | mlflow | mlflow-server
 
     @property
     def python(self) -> Path:
