@@ -149,20 +149,23 @@ def test_delete_run_artifacts_removes_its_versions_links_and_unshared_objects(tm
 
     data = tmp_path / "data"
     a, b = fake_run(data, "a"), fake_run(data, "b")
+    theirs = log_artifact(b, text_artifact("x", "b's"))
     mine = log_artifact(a, text_artifact("x", "only a's"))
     shared = log_artifact(a, text_artifact("y", "both"))
     log_artifact(b, text_artifact("y2", "both"))  # the same bytes in another artifact of b
-    theirs = log_artifact(b, text_artifact("x", "b's"))
     link(mine, "me/model-registry/reg", ["prod"])
-    assert len(objects(data)) == 3
+    assert (theirs.version, mine.version) == ("v0", "v1") and len(objects(data)) == 3
     gone = delete_run_artifacts(data, "me", "p", "a", grace=0)
-    assert gone == ["me/model-registry/reg:v0", "me/p/x:v0", "me/p/y:v0"]
-    left = {v.qualified for v in versions(data / "artifacts")}
-    assert left == {"me/p/x:v1", "me/p/y2:v0"}
+    assert gone == ["me/model-registry/reg:v0", "me/p/x:v1", "me/p/y:v0"]
+    left = {v.qualified: v.aliases for v in versions(data / "artifacts")}
+    assert left == {"me/p/x:v0": ["latest"], "me/p/y2:v0": ["latest"]}
     assert not object_path(data / "artifacts", mine.manifest.entries["data.txt"].sha256).exists()
     assert object_path(data / "artifacts", shared.manifest.entries["data.txt"].sha256).exists()  # y2 uses it
     assert Path(theirs.download(str(tmp_path / "t")), "data.txt").read_text() == "b's"
     assert delete_run_artifacts(data, "me", "p", "a") == [] and collect_garbage(data / "artifacts", 0) == 0
+    # A deleted version's number is not given again, and its contents make a new version.
+    assert log_artifact(b, text_artifact("x", "only a's")).version == "v2"
+    assert log_artifact(b, text_artifact("x", "b's")).version == "v0"
 
 
 # References -------------------------------------------------------------------------------------------------------

@@ -5,7 +5,8 @@ A run is synced when its directory holds the `.synced` marker the daemon writes 
 a settled state. Only such directories are cleaned: a run written online has no marker, and its directory is the only
 copy of its WAL and files, so `--clean` never deletes it. What the store holds (history, config, summary) stays;
 what only the directory held goes: the WAL (so `runhive store rebuild` can no longer recreate the run), saved
-files, media and artifacts. The listing says so before asking.
+files, media, and the record of which artifacts the run used (the artifact store, under the data directory, keeps
+the versions). The listing says so before asking.
 """
 
 from __future__ import annotations
@@ -135,8 +136,9 @@ def clean(console: Any, wals: list[Path], old_hours: float, force: bool) -> int:
         table.add_row(escape(_display(d)), started, f"{size / 2**20:.1f} MiB", str(kept))
     console.print(table)
     console.print(
-        "The store keeps their history, config and summary; their WALs (so `runhive store rebuild` cannot recreate "
-        "them), saved files, media and artifacts are deleted with the directories."
+        "The store keeps their history, config, summary and artifact versions; their WALs (so `runhive store "
+        "rebuild` cannot recreate them), saved files, media and records of artifacts used are deleted with the "
+        "directories."
     )
     if not force:
         try:

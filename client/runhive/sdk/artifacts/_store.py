@@ -6,8 +6,10 @@ Layout, under the data directory (next to `runhive.db`; docs/DESIGN-NOTES.md, "A
       objects/sha256/ab/cdef…       a file's bytes, named by their sha256; written once, never changed
       objects/tmp/                  objects being written (linked into place when complete)
       projects/<entity>/<project>/<name>/
-        .lock                       flock'd while a version is added or aliases move
+        .lock                       flock'd while a version is added, aliases move or versions are deleted
         versions/v<N>.json          one version's manifest; never rewritten once it exists
+        versions/v<N>.deleted       a deleted version: its number is never given again
+        index/<sha256(key)>         "vN": the version with that digest (or link source), found without a scan
         aliases.json                {"alias": "vN"}; "latest" is not stored: it is the highest N
 
 A version file is created with `os.link` from a complete temporary file, so it appears whole or not at all and two
@@ -257,21 +259,11 @@ def commit(
     then point `aliases` at it. Returns (the version, whether it is new)."""
     coll = collection_dir(root, doc["entity"], doc["project"], doc["name"])
     with _locked(coll):
-        existing = None
-        numbers = _version_files(coll)
-        for _, path in reversed(numbers):
-            other = _read_json(path)
-            if (
-                isinstance(other, dict)
-                and other.get(dedupe_on) == doc.get(dedupe_on)
-                and bool(other.get("source")) == bool(doc.get("source"))
-            ):
-                existing = other
-                break
+        existing = _find_same(coll, doc, dedupe_on)
         created = existing is None
         if existing is None:
             (coll / "versions").mkdir(exist_ok=True)
-            n = numbers[-1][0] + 1 if numbers else 0
+            n = _next_number(coll)
             fd, tmp = tempfile.mkstemp(dir=coll / "versions", prefix=".new-")
             os.close(fd)
             try:
@@ -279,6 +271,8 @@ def commit(
                     doc = {**doc, "format": FORMAT, "version": f"v{n}"}
                     _write_json(Path(tmp), doc)
                     try:
+                        if (coll / "versions" / f"v{n}.deleted").exists():
+                            raise FileExistsError  # a number once given is never given again
                         os.link(tmp, coll / "versions" / f"v{n}.json")  # fails if v<n> exists: never two
                         break
                     except FileExistsError:  # a writer that does not take the lock (should not happen)
@@ -286,6 +280,8 @@ def commit(
             finally:
                 os.unlink(tmp)
             existing = doc
+            (coll / "index").mkdir(exist_ok=True)
+            _write_text(coll / "index" / _index_key(doc, dedupe_on), doc["version"])
         table = _aliases(coll)
         moved = False
         for a in aliases:
@@ -299,6 +295,48 @@ def commit(
         newest = f"v{numbers[-1][0]}" if numbers else None
         path = coll / "versions" / f"{existing['version']}.json"
         return StoredVersion(existing, _aliases_of(existing["version"], table, newest), path, root), created
+
+
+def _index_key(doc: Mapping[str, Any], dedupe_on: str) -> str:
+    return hashlib.sha256(f"{dedupe_on}\0{doc.get(dedupe_on) or ''}".encode()).hexdigest()
+
+
+def _same(other: Any, doc: Mapping[str, Any], dedupe_on: str) -> bool:
+    return (
+        isinstance(other, dict)
+        and other.get(dedupe_on) == doc.get(dedupe_on)
+        and bool(other.get("source")) == bool(doc.get("source"))
+    )
+
+
+def _find_same(coll: Path, doc: Mapping[str, Any], dedupe_on: str) -> dict[str, Any] | None:
+    """The version with the same contents (or link source), through the collection's index: a collection of
+    many versions (a checkpoint every N steps) is not read whole at every log. An index entry whose version is
+    gone or differs is stale (deleted versions): a miss."""
+    try:
+        version = (coll / "index" / _index_key(doc, dedupe_on)).read_text().strip()
+    except OSError:
+        return None
+    if not VERSION_RE.match(version):
+        return None
+    other = _read_json(coll / "versions" / f"{version}.json")
+    return other if _same(other, doc, dedupe_on) else None
+
+
+def _next_number(coll: Path) -> int:
+    """One more than any version number given in the collection, deleted ones included."""
+    try:
+        names = os.listdir(coll / "versions")
+    except OSError:
+        return 0
+    taken = [int(m.group(1)) for n in names if (m := re.match(r"^v(\d+)\.(?:json|deleted)$", n))]
+    return max(taken) + 1 if taken else 0
+
+
+def _write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def _collection_versions(root: Path, coll: Path) -> list[StoredVersion]:
@@ -405,6 +443,7 @@ def delete_run_artifacts(
     for coll, vers in by_coll.items():
         with _locked(coll):
             for ver in vers:
+                _write_text(coll / "versions" / f"{ver}.deleted", "")  # its number is not given again
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(coll / "versions" / f"{ver}.json")
             table = _aliases(coll)
