@@ -94,18 +94,44 @@ def resolve(environ: Mapping[str, str] | None = None) -> Credentials:
     )
 
 
-def server_for(base_url: str | None, api_key: str | None) -> tuple[str, str] | None:
+ANONYMOUS_MODES = ("allow", "must", "never")
+
+
+def anonymous_mode(value: Any) -> str:
+    """W&B's `anonymous=`: "never" (the default: a key is needed), "allow" (a key if there is one, else an
+    anonymous user of the server), "must" (always an anonymous user)."""
+    if value is None:
+        return "never"
+    if not isinstance(value, str) or value not in ANONYMOUS_MODES:
+        raise UsageError(f"anonymous={value!r}: choose one of 'allow', 'must' or 'never'.")
+    return value
+
+
+class LoginMissing(UsageError):
+    """No key for the team server: what `init(force=False)` turns into an offline run (as W&B documents)."""
+
+
+def server_for(
+    base_url: str | None, api_key: str | None, anonymous: str | None = None, force: bool | None = None
+) -> tuple[str, str] | None:
     """(URL, key) of the team server a run goes to, or None (the local store only). The server is
     `Settings.base_url`, else `RUNHIVE_BASE_URL`, else the one `runhive login` made current; the key is
-    `Settings.api_key`, else `RUNHIVE_API_KEY`, else the stored key of that server. A server without a key is a
-    UsageError: nothing could be sent, and a run that silently stayed local would surprise its owner."""
+    `Settings.api_key`, else `RUNHIVE_API_KEY`, else the stored key of that server. With `anonymous="must"` (or
+    "allow" and no key) the key is this machine's anonymous user's on that server (`_anonymous`). A server without a
+    key is a `LoginMissing` UsageError: nothing could be sent, and a run that silently stayed local would surprise
+    its owner (`init(force=False)` asks for exactly that, and gets an offline run)."""
+    mode = anonymous_mode(anonymous)
     creds = resolve()
     host = normalize_host(base_url) if base_url else creds.host
     if not host:
         return None
     key = api_key or (creds.key if creds.host == host else read_file()[1].get(host))
+    if mode == "must" or (mode == "allow" and not key):
+        from ._anonymous import anonymous_key
+
+        return host, anonymous_key(host)
     if not key:
-        raise UsageError(
+        raise LoginMissing(
             f"not logged in: run `runhive login --host {host}` (or set RUNHIVE_API_KEY) to log runs to the team "
             f"server {host}"
         )

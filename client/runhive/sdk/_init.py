@@ -131,6 +131,8 @@ def init(
         "reinit": reinit,
         "resume": resume,
         "save_code": save_code,
+        "anonymous": anonymous,
+        "force": force,
     }
     s = s.merged({k: v for k, v in explicit.items() if v is not None})
     mode_value = normalize_mode(s.mode or "online")
@@ -260,9 +262,19 @@ def _start_run(
     # checks, before answering InitRun, that this key may write to the project. No key: fail here, at once.
     server = None
     if mode == "online":
-        from ._credentials import server_for
+        from ._credentials import LoginMissing, server_for
 
-        server = server_for(s.base_url, s.api_key)
+        force = s.extra.get("force")
+        try:
+            server = server_for(s.base_url, s.api_key, s.extra.get("anonymous"), force)
+        except LoginMissing as exc:
+            if force is not False:
+                raise UsageError(str(exc)) from None  # the public error type, not the private subclass
+            # W&B's init(force=False): without a login the script goes on, offline; `runhive sync` sends it later.
+            logger.warning(
+                "%s; this run is kept offline (`runhive sync` sends it once you are logged in).", exc
+            )
+            mode = "offline"
     host = socket.gethostname()
     info = pb.RunInfo(
         id=s.run_id or "",
