@@ -386,3 +386,30 @@ def test_link_artifact_and_artifact_link(rh: RhEnv) -> None:
         api.artifact("links/table:v0").link("a/b/c/d")
     with pytest.raises(ValueError, match="give no version or alias"):
         api.artifact("links/table:v0").link("shelf/tables:v3")
+
+
+def test_delete_and_unlink_versions_read_back(rh: RhEnv) -> None:
+    import runhive
+    from runhive.errors import UsageError
+
+    run = runhive.init(project="del")
+    zero = run.log_artifact(text_artifact("d", "zero"), aliases=["keep"])
+    run.log_artifact(text_artifact("d", "one"))
+    run.link_artifact(zero, "model-registry/reg")
+    run.finish()
+
+    api = rh.api()
+    v0 = api.artifact("del/d:v0")
+    with pytest.raises(Error, match=r"has aliases \(keep\): pass delete_aliases=True"):
+        v0.delete()
+    with pytest.raises(ValueError, match="is not a linked artifact and cannot be unlinked"):
+        v0.unlink()
+    api.artifact("model-registry/reg:v0").unlink()
+    with pytest.raises(UsageError, match="no artifact named 'reg'"):
+        api.artifact("model-registry/reg:v0")
+    assert api.artifact("del/d:v0").aliases == ["keep"]  # the source stays
+    assert v0.link("model-registry/reg").name == "reg:v1"  # numbers are not given again
+    v0.delete(delete_aliases=True)  # and its links with it
+    assert [(v.version, v.aliases) for v in api.artifacts("dataset", "del/d")] == [("v1", ["latest"])]
+    with pytest.raises(UsageError, match="no artifact named 'reg'"):
+        api.artifact("model-registry/reg:latest")

@@ -17,6 +17,7 @@ from typing import Any
 
 from runhive.apis.backends._base import ArtifactRecord, Backend, RunRecord
 from runhive.errors import Error, UsageError
+from runhive.sdk._termlog import LazyLogger
 from runhive.sdk.artifacts import _store
 from runhive.sdk.artifacts._artifact import Artifact, ManifestEntry
 
@@ -26,6 +27,7 @@ RUN_CLASS: RunClass | None = (
 )
 
 _VERSION = re.compile(r"^v\d+$")
+logger = LazyLogger()
 
 
 def iso(ts: float | None) -> str | None:
@@ -327,11 +329,33 @@ class StoredArtifact(Artifact):
         return make
 
     def delete(self, delete_aliases: bool = False) -> None:
-        from runhive.apis.backends._base import NotSupportedError
+        """W&B's `Artifact.delete()`: the version and its files (those no other version holds); a version with
+        aliases other than "latest" only with `delete_aliases=True`; the links pointing at it go too. On a linked
+        version, only the link is removed (the source stays)."""
+        stored = self._require_stored("delete")
+        if stored.source:
+            logger.warning(
+                "Deleting a link artifact will only unlink the artifact from the source artifact and not delete the "
+                "source artifact and the data of the source artifact."
+            )
+        _store.delete_version(stored, delete_aliases)
 
-        raise NotSupportedError(
-            f"Artifact.delete(): runhive does not delete artifact versions ({self.name}) yet"
-        )
+    def unlink(self) -> None:
+        """W&B's `Artifact.unlink()`: remove this linked version from its collection (the source stays)."""
+        stored = self._require_stored("unlink")
+        if not stored.source:
+            raise ValueError(
+                f"Artifact {self.qualified_name!r} is not a linked artifact and cannot be unlinked.  To delete it, "
+                "use 'delete' instead."
+            )
+        _store.delete_version(stored)
+
+    def _require_stored(self, what: str) -> _store.StoredVersion:
+        if self._stored is None:
+            from runhive.apis.backends._base import NotSupportedError
+
+            raise NotSupportedError(f"Artifact.{what}(): {self.name} is not in the local artifact store")
+        return self._stored
 
 
 class ArtifactType:

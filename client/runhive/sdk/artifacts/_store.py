@@ -429,12 +429,36 @@ def delete_run_artifacts(
     not needed: each version names the run that created it)."""
     root = artifacts_root(data_dir)
     run_path = f"{entity}/{project}/{run_id}"
-    gone: set[str] = set()
-    for v in versions(root, entity, project):
-        if v.doc.get("run") == run_path and not v.source:
-            gone.add(v.qualified)
-    for v in versions(root):  # links, in any project (registries)
-        if v.source in gone:
+    return remove_versions(
+        root,
+        [v for v in versions(root, entity, project) if v.doc.get("run") == run_path and not v.source],
+        grace,
+    )
+
+
+def delete_version(
+    version: StoredVersion, delete_aliases: bool = False, grace: float = OBJECT_GRACE
+) -> list[str]:
+    """W&B's `Artifact.delete()`: a linked version is only unlinked; a version with aliases (other than
+    "latest") is refused unless `delete_aliases`; the links pointing at it go with it. Returns what was deleted."""
+    if not version.source:
+        own = [a for a in version.aliases if a != "latest"]
+        if own and not delete_aliases:
+            raise Error(
+                f"artifact {version.qualified} has aliases ({', '.join(own)}): pass delete_aliases=True to delete "
+                "it with them."
+            )
+    return remove_versions(version.root, [version], grace)
+
+
+def remove_versions(root: Path, chosen: list[StoredVersion], grace: float = OBJECT_GRACE) -> list[str]:
+    """Delete `chosen`, the links pointing at them (in any project: registries) and their aliases, then the
+    stored files no version refers to any more (older than `grace` seconds: younger ones may belong to a version
+    being logged right now). Returns the deleted versions (`entity/project/name:vN`)."""
+    gone = {v.qualified for v in chosen}
+    sources = {v.qualified for v in chosen if not v.source}
+    for v in versions(root) if sources else []:
+        if v.source in sources:
             gone.add(v.qualified)
     by_coll: dict[Path, list[str]] = {}
     for q in gone:
@@ -463,6 +487,10 @@ def collect_garbage(root: Path, grace: float = OBJECT_GRACE) -> int:
     base = root / "objects" / "sha256"
     now = time.time()
     removed = 0
+    for tmp in (root / "objects" / "tmp").glob("*"):  # left by a process killed while it wrote an object
+        with contextlib.suppress(OSError):
+            if now - tmp.stat().st_mtime >= max(grace, 60.0):
+                tmp.unlink()
     for sub in _subdirs(base):
         for obj in sub.iterdir():
             if sub.name + obj.name in wanted:
