@@ -1,6 +1,8 @@
 """What the dashboard's browser tests share (no tests here): one headless Chromium per test module, a fresh page
-per test with the script errors it raised, `runhive ui` started over a test's store, and screenshots saved under
-the test's tmp dir (their paths printed, so `pytest -s` shows where to look)."""
+per test with the script errors it raised, `runhive ui` started over a test's store, and screenshots for a
+reviewer: saved under the test's tmp dir and copied into one `screenshots/` directory of the session's base tmp
+dir; each path is printed (`pytest -s`), kept in the test's report (`user_properties`, in a JUnit XML), and listed
+at the end of the run's terminal summary."""
 
 from __future__ import annotations
 
@@ -34,20 +36,50 @@ def browser() -> Iterator[Any]:
             b.close()
 
 
+class _Screenshots:
+    """A pytest plugin registered by the first `page`: lists every screenshot at the end of the terminal summary."""
+
+    def __init__(self) -> None:
+        self.taken: list[tuple[str, Path]] = []
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.taken:
+            terminalreporter.section("dashboard screenshots")
+            for name, path in self.taken:
+                terminalreporter.write_line(f"{name}: {path}")
+
+
+_SCREENSHOTS = _Screenshots()
+
+
 @pytest.fixture
-def page(browser: Any) -> Iterator[Page]:
+def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Page]:
+    if not request.config.pluginmanager.is_registered(_SCREENSHOTS):
+        request.config.pluginmanager.register(_SCREENSHOTS, "runhive-ui-screenshots")
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     try:
-        yield Page(context.new_page())
+        p = Page(context.new_page())
+        p.node = request.node  # type: ignore[attr-defined]
+        yield p
     finally:
         context.close()
 
 
-def screenshot(page: Page, tmp_path: Path, name: str) -> Path:
-    """A full-page screenshot of what the page shows now, for a reviewer; the path is printed."""
+def screenshot(page: Page, tmp_path: Path, name: str, selector: str | None = None) -> Path:
+    """A screenshot of what the page shows now (the whole page, or the element `selector`), for a reviewer."""
     path = tmp_path / f"{name}.png"
-    page.page.screenshot(path=str(path), full_page=True)
+    if selector is None:
+        page.page.screenshot(path=str(path), full_page=True)
+    else:
+        page.page.locator(selector).screenshot(path=str(path))
+    shared = tmp_path.parent / "screenshots"  # one directory per session for all of them
+    shared.mkdir(exist_ok=True)
+    shutil.copyfile(path, shared / path.name)
     print(f"\nSCREENSHOT {name}: {path}", flush=True)
+    node = getattr(page, "node", None)
+    if node is not None:
+        node.user_properties.append(("screenshot", str(shared / path.name)))
+    _SCREENSHOTS.taken.append((name, shared / path.name))
     return path
 
 

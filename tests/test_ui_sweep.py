@@ -1,16 +1,21 @@
 """The sweep page (issue 15, sweeps): parallel coordinates with a log axis for a log-distributed parameter and
 categorical axes for `values`; parameter importance (a random forest of the metric on the parameters, and
 correlation) whose top parameter is the one the metric depends on; the metric over time with the best run
-marked; the sweep's config; live while the sweep goes on."""
+marked; the sweep's config; live while the sweep goes on; stop / pause / resume buttons that ask the node's sweep
+controller (as `runhive sweep --pause` does), refusing cross-site requests."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import math
+import urllib.parse
 from pathlib import Path
+from typing import Any
 
 from conftest import RhEnv
 from test_ui_common import Page, api_json, browser, page, screenshot, start_ui
+from test_ui_security import _request
 
 __all__ = ["browser", "page"]
 
@@ -114,4 +119,79 @@ def test_sweep_page_follows_new_runs_without_reload(rh: RhEnv, page: Page, tmp_p
     assert "3 of 5 runs" in p.inner_text("main")
     assert p.evaluate("() => document.getElementById('metric-scatter').data[1].y") == [3]  # the best so far
     screenshot(page, tmp_path, "sweep-live")
+    assert not page.errors, page.errors
+
+
+def _post(base: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    url = urllib.parse.urlsplit(base)
+    conn = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=30)
+    try:
+        conn.request("POST", "/api/sweep/control", body=body, headers=headers)
+        res = conn.getresponse()
+        return res.status, json.loads(res.read() or b"{}")
+    finally:
+        conn.close()
+
+
+def test_sweep_page_pauses_resumes_and_stops_through_the_controller(
+    rh: RhEnv, page: Page, tmp_path: Path
+) -> None:
+    sid = rh.run(GRID, "create").stdout.split("SWEEP", 1)[1].strip()
+    entity = rh.api().sweep(sid).entity
+    base, _ = start_ui(rh)
+    path = f"{entity}/grid/{sid}"
+    body = json.dumps({"path": path, "action": "pause"}).encode()
+    port = urllib.parse.urlsplit(base).port
+    good = {
+        "Content-Type": "application/json",
+        "X-Runhive-Action": "1",
+        "Origin": base,
+        "Host": f"127.0.0.1:{port}",
+    }
+    # Cross-site requests are refused (CSRF): no custom header, another Origin, a cross-site fetch, no Origin,
+    # a form's content type; GET is not a way in either.
+    for bad in (
+        {k: v for k, v in good.items() if k != "X-Runhive-Action"},
+        {**good, "Origin": "http://attacker.example"},
+        {**good, "Sec-Fetch-Site": "cross-site"},
+        {k: v for k, v in good.items() if k != "Origin"},
+        {**good, "Content-Type": "application/x-www-form-urlencoded"},
+    ):
+        status, answer = _post(base, body, bad)
+        assert status in (403, 415), (bad, status, answer)
+    assert _request(base, "/api/sweep/control")[0] in (404, 405)
+    assert rh.api().sweep(path).state == "PENDING"  # nothing changed
+    status, answer = _post(base, json.dumps({"path": path, "action": "explode"}).encode(), good)
+    assert status == 400 and "pause" in answer["error"]
+
+    p = page.page
+    p.goto(f"{base}/#/s/{path}")
+    p.wait_for_selector(f"body[data-ready='#/s/{path}']")
+    assert p.inner_text("#sweep-state") == "PENDING"
+    assert p.locator("button.sweep-action").all_inner_texts() == ["Stop", "Cancel"]
+    # The state changed elsewhere (`runhive sweep --resume`) shows without a reload.
+    rh.cli("sweep", "--resume", path)
+    p.wait_for_function(
+        "() => document.getElementById('sweep-state').textContent === 'RUNNING'", timeout=30_000
+    )
+    p.click("button.sweep-pause")
+    p.wait_for_function(
+        "() => document.getElementById('sweep-state').textContent === 'PAUSED'", timeout=30_000
+    )
+    assert rh.api().sweep(path).state == "PAUSED"
+    assert p.locator("button.sweep-action").all_inner_texts() == ["Resume", "Stop", "Cancel"]
+    screenshot(page, tmp_path, "sweep-paused")
+    p.click("button.sweep-resume")
+    p.wait_for_function(
+        "() => document.getElementById('sweep-state').textContent === 'RUNNING'", timeout=30_000
+    )
+    p.click("button.sweep-stop")
+    p.wait_for_function(
+        "() => document.getElementById('sweep-state').textContent === 'FINISHED'", timeout=30_000
+    )
+    assert rh.api().sweep(path).state == "FINISHED"
+    assert p.locator("button.sweep-action").count() == 0
+    # The controller's refusal reaches the caller: a finished sweep cannot be paused.
+    status, answer = _post(base, body, good)
+    assert status == 409 and "finished" in answer["error"].lower(), answer
     assert not page.errors, page.errors

@@ -175,8 +175,14 @@ def cmd_ui(args: argparse.Namespace) -> int:
         raise Error(f"runhive ui needs the `ui` extra: pip install 'runhive[ui]' ({exc})") from None
     settings = base_settings()
     data_dir = settings.resolved_data_dir
+    from ._sweep import control_sweep
+
     config = UiConfig(
-        data_dir=data_dir, host=args.host, port=args.port, allowed_hosts=tuple(args.allowed_host)
+        data_dir=data_dir,
+        host=args.host,
+        port=args.port,
+        allowed_hosts=tuple(args.allowed_host),
+        sweep_control=control_sweep,
     )
     allowed_hosts(config)  # refuses a malformed --allowed-host before anything is printed
     if _listens_beyond_this_machine(args.host):

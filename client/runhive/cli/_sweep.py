@@ -11,28 +11,39 @@ from runhive.sweeps._sweep import load_sweep_file
 _ACTIONS = ("stop", "cancel", "pause", "resume")
 
 
+def _control(path: str, action: str) -> Any:
+    """Ask the node's sweep controller to stop, cancel, pause or resume the sweep `path`; its reply."""
+    from runhive.protocol import messages as pb
+    from runhive.sdk._setup import base_settings
+    from runhive.sweeps._sweep import rpc
+
+    req = pb.SweepControlRequest(sweep=path, action=action)
+
+    def send(stub: Any, session: str) -> Any:
+        req.session = session
+        return stub.SweepControl(req, timeout=60)
+
+    return rpc(base_settings(), send)
+
+
+def control_sweep(path: str, action: str) -> str:
+    """What `runhive ui`'s sweep page calls: `runhive sweep --<action> path`; the sweep's state after it."""
+    return str(_control(path, action).state)
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from runhive.sweeps._sweep import create, rpc
+    from runhive.sweeps._sweep import create
 
     console = Console()
     actions = [a for a in _ACTIONS if getattr(args, a)]
     if len(actions) > 1:
         raise UsageError(f"pass one of --stop, --cancel, --pause, --resume, not {len(actions)}.")
     if actions:
-        from runhive.protocol import messages as pb
-        from runhive.sdk._setup import base_settings
         from runhive.sweeps._agent import sweep_path
 
-        path = sweep_path(args.config_or_id, args.entity, args.project)
-        req = pb.SweepControlRequest(sweep=path, action=actions[0])
-
-        def send(stub: Any, session: str) -> Any:
-            req.session = session
-            return stub.SweepControl(req, timeout=60)
-
-        reply = rpc(base_settings(), send)
+        reply = _control(sweep_path(args.config_or_id, args.entity, args.project), actions[0])
         console.print(f"Sweep {reply.entity}/{reply.project}/{reply.sweep_id} is now {reply.state}.")
         return 0
     config = load_sweep_file(args.config_or_id)

@@ -53,7 +53,10 @@ from ._common import (
     project_param,
     scrub,
 )
+from ._files import media_name, relative_refs
 from ._importance import importance, kind
+from ._runpage import run_endpoints
+from ._sweep_actions import SweepControl, sweep_action_endpoint
 
 STATIC = Path(__file__).parent / "static"
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "[::1]")
@@ -70,6 +73,8 @@ CSP = "; ".join(
         "script-src 'self' 'unsafe-eval'",
         "style-src 'self' 'unsafe-inline'",
         "img-src 'self' data: blob:",
+        "media-src 'self'",  # audio and video media, from the run's files
+        "frame-src 'self'",  # HTML media: a sandboxed <iframe> of the file route (a policy of its own)
         "font-src 'self' data:",
         "connect-src 'self'",
         "frame-ancestors 'none'",
@@ -92,6 +97,8 @@ class UiConfig:
     port: int = 8420
     buckets: int = 1000  # points per run and chart
     allowed_hosts: tuple[str, ...] = ()  # Host header names accepted besides this machine's (--allowed-host)
+    # Changes a sweep's state through the node's sweep controller (the sweep page's buttons); None: no buttons.
+    sweep_control: SweepControl | None = None
 
 
 def allowed_hosts(config: UiConfig) -> list[str]:
@@ -351,13 +358,16 @@ def create_app(config: UiConfig) -> Starlette:
         a, r = lookup(request, "run", "entity/project/id")
         with a:
             system = r.history(stream="system", pandas=False, samples=None)
+            git = _mapping(_mapping(r.metadata).get("git"))
+            diff = media_name(r, git.get("diff")) if git.get("diff") else None
+            diff = diff if diff and r.files([diff]) else None
             return _json(
                 {
                     **_run_row(r),
-                    "summary": r.summary,
+                    "summary": relative_refs(dict(r.summary), r),
                     "keys": sorted(_numeric(r.summary)),
                     "system": system,
-                    "overview": _overview(_mapping(r.metadata), config.data_dir),
+                    "overview": {**_overview(_mapping(r.metadata), config.data_dir), "git_diff": diff},
                 }
             )
 
@@ -426,8 +436,11 @@ def create_app(config: UiConfig) -> Starlette:
                     "best": best,
                     "importance": ranked,
                     "config": cfg,
+                    "controls": config.sweep_control is not None,
                 }
             )
+
+    run_pages = run_endpoints(lambda request: lookup(request, "run", "entity/project/id"))
 
     def unknown(request: Request) -> Response:
         raise Refusal(404, f"no such API endpoint: {request.url.path}")
@@ -459,6 +472,8 @@ def create_app(config: UiConfig) -> Starlette:
             Route("/api/run", answering(run)),
             Route("/api/sweeps", answering(sweeps)),
             Route("/api/sweep", answering(sweep)),
+            *[Route(f"/api/run/{name}", answering(fn)) for name, fn in run_pages.items()],
+            Route("/api/sweep/control", sweep_action_endpoint(config.sweep_control), methods=["POST"]),
             Route("/api/{rest:path}", answering(unknown)),
             Route("/vendor/plotly.min.js", plotly_js),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),

@@ -547,21 +547,32 @@ async function runPage(entity, project, id) {
   const summary = el("pre", { id: "summary" });
   const charts = el("div", { class: "charts", id: "run-charts" });
   const system = el("div", { class: "charts", id: "system-charts" });
+  const media = el("div", { class: "media", id: "media" }, el("p", { class: "muted" }, "Loading media…"));
+  const consoleBox = el("div", { id: "console-box" });
+  const files = el("div", { id: "files-box" });
+  const artifacts = el("div", { id: "artifacts-box" });
+  const diff = el("div", { id: "diff-box" });
   view.replaceChildren(
     el("h2", {}, `${run.name || run.id} `, state),
     el("p", { class: "muted" }, `${run.entity}/${run.project}/${run.id} · started ${when(run.created_at)}`),
     el("p", { id: "tags" }, ...(run.tags || []).map((t) => el("span", { class: "tag" }, t))),
-    el("h3", {}, "Overview"), el("table", { id: "overview", class: "kv" }, overview),
+    el("h3", {}, "Overview"), el("table", { id: "overview", class: "kv" }, overview), diff,
     el("h3", {}, "Config"), config, el("h3", {}, "Summary"), summary,
-    el("h3", {}, "Charts"), charts, el("h3", {}, "System"), system);
+    el("h3", {}, "Charts"), charts, el("h3", {}, "Media"), media, el("h3", {}, "System"), system,
+    el("h3", {}, "Console output"), consoleBox, el("h3", {}, "Files"), files, el("h3", {}, "Artifacts"), artifacts);
   const runRow = { ...run, index: 0 };
 
   const draw = async () => {
     state.textContent = stateText(run);
     state.className = `state state-${run.state}`;
     overview.replaceChildren(...overviewRows(run));
-    config.textContent = JSON.stringify(run.config, null, 2);
-    summary.textContent = JSON.stringify(run.summary, null, 2);
+    // W&B's own config entries (_wandb: the charts' panels) are not the user's; media in the summary by type (the
+    // Media section shows them).
+    const brief = (obj, media) => Object.fromEntries(Object.entries(obj || {}).filter(([k]) => !k.startsWith("_"))
+      .map(([k, v]) => [k, media && v && typeof v === "object" && (v._type || (Array.isArray(v) && v.length && v[0]
+        && v[0]._type)) ? `(${v._type || v[0]._type}${Array.isArray(v) ? ` ×${v.length}` : ""})` : v]));
+    config.textContent = JSON.stringify(brief(run.config, false), null, 2);
+    summary.textContent = JSON.stringify(brief(run.summary, true), null, 2);
     const data = run.keys.length
       ? await getJSON(`/api/metrics?project=${enc(project)}&${[...run.keys, "_runtime"]
         .map((k) => `key=${enc(k)}`).join("&")}&runs=${enc(run.id)}`) : {};
@@ -587,6 +598,11 @@ async function runPage(entity, project, id) {
     }
   };
   await draw();
+  // Media, files, console and artifacts: after the charts, each in its own request (none delays the others).
+  const extras = () => Promise.all([drawMedia(media, run), drawConsole(consoleBox, run), drawFiles(files, run),
+    drawArtifacts(artifacts, run), drawDiff(diff, run)]);
+  await extras();
+  let extrasAt = Date.now();
 
   let cursor = run.updated_at, busy = false;
   startLive(async () => {
@@ -599,6 +615,11 @@ async function runPage(entity, project, id) {
       if (mine && (mine.updated_at !== run.updated_at || mine.state !== run.state)) {
         run = await getJSON(path);
         await draw();
+        // Media and console read the run's whole history and files: every 10 s at most, and when it ends.
+        if (run.state !== "running" || Date.now() - extrasAt > 10000) {
+          extrasAt = Date.now();
+          await extras();
+        }
       }
     } catch (err) {
       // the next poll tries again
@@ -679,22 +700,46 @@ async function sweepPage(entity, project, id) {
   crumbs.replaceChildren(" / ", el("a", { href: `#/p/${enc(project)}` }, project), " / sweep ", id);
   const url = `/api/sweep?path=${enc(`${entity}/${project}/${id}`)}`;
   let sw = await getJSON(url);
-  renderSweep(entity, project, sw);
-  // Live while the sweep or one of its runs goes on: when a run of the project changed, the sweep is read again.
+  const token = routeToken;
+  const rerender = (next) => {
+    if (token !== routeToken) return; // the user has left the page
+    sw = next;
+    renderSweep(entity, project, sw, act);
+  };
+  // The buttons: the node's sweep controller changes the state (as `runhive sweep --pause ID`), the page re-reads.
+  const act = async (action, status) => {
+    status.className = "muted";
+    status.textContent = `${action}…`;
+    try {
+      const res = await fetch("/api/sweep/control", { method: "POST", credentials: "same-origin",
+        headers: { "content-type": "application/json", "x-runhive-action": "1" },
+        body: JSON.stringify({ path: `${sw.entity}/${sw.project}/${sw.id}`, action }) });
+      const body = await res.json();
+      if (!res.ok) throw new Error(body.error || res.statusText);
+      rerender(await getJSON(url));
+    } catch (err) {
+      status.className = "error";
+      status.textContent = `${action}: ${err.message}`;
+    }
+  };
+  renderSweep(entity, project, sw, act);
+  // Live: the sweep's state (changed here, by `runhive sweep`, or by its agents) from the project's sweep list;
+  // the sweep is read again when it changed or when one of the project's runs moved while the sweep goes on.
   let cursor = Math.max(0, ...sw.runs.map((r) => r.updated_at || 0)), busy = false;
   startLive(async () => {
-    if (busy || (sw.state !== "RUNNING" && !sw.runs.some((r) => r.state === "running"))) return;
+    if (busy) return;
     busy = true;
     try {
-      const got = await getJSON(`/api/changes?project=${enc(`${entity}/${project}`)}&since=${cursor}`);
-      const moved = got.runs.some((r) => r.updated_at > cursor);
-      cursor = got.cursor;
+      const listed = (await getJSON(`/api/sweeps?project=${enc(`${entity}/${project}`)}`)).find((s) => s.id === sw.id);
+      let moved = listed && listed.state !== sw.state;
+      if (sw.state === "RUNNING" || sw.runs.some((r) => r.state === "running")) {
+        const got = await getJSON(`/api/changes?project=${enc(`${entity}/${project}`)}&since=${cursor}`);
+        moved = moved || got.runs.some((r) => r.updated_at > cursor);
+        cursor = got.cursor;
+      }
       if (!moved) return;
       const next = await getJSON(url);
-      if (JSON.stringify(next) !== JSON.stringify(sw)) {
-        sw = next;
-        renderSweep(entity, project, sw);
-      }
+      if (JSON.stringify(next) !== JSON.stringify(sw)) rerender(next);
     } catch (err) {
       // the next poll tries again
     } finally {
@@ -703,7 +748,13 @@ async function sweepPage(entity, project, id) {
   });
 }
 
-function renderSweep(entity, project, sw) {
+// Which buttons a sweep in each state offers (the controller's rules: pause a running sweep, resume a paused
+// one, stop or cancel one that has not ended).
+const SWEEP_ACTIONS = {
+  RUNNING: ["pause", "stop", "cancel"], PAUSED: ["resume", "stop", "cancel"], PENDING: ["stop", "cancel"],
+};
+
+function renderSweep(entity, project, sw, act) {
   const done = sw.runs.filter((r) => typeof r.metric === "number");
   const head = el("tr", {}, ...["name", "state", ...sw.params, sw.metric || "metric"].map((k) => el("th", {}, k)));
   const rows = sw.runs.map((r) => el("tr", { class: `sweep-run${r.id === sw.best ? " best" : ""}` },
@@ -723,7 +774,13 @@ function renderSweep(entity, project, sw) {
     })));
   const best = sw.runs.find((r) => r.id === sw.best);
   const expected = sw.expected_runs ? ` of ${sw.expected_runs}` : "";
-  view.replaceChildren(el("h2", {}, `Sweep ${sw.name ? `${sw.name} (${sw.id})` : sw.id} `, el("span", { class: "muted" }, sw.state)),
+  const status = el("span", { id: "sweep-action-status", class: "muted" });
+  const actions = el("p", { class: "sweep-actions controls", id: "sweep-actions" },
+    ...(sw.controls && act ? (SWEEP_ACTIONS[sw.state] || []).map((action) => el("button", { type: "button",
+      class: `sweep-action sweep-${action}`, "data-action": action, onclick: () => act(action, status) },
+    action[0].toUpperCase() + action.slice(1))) : []), status);
+  view.replaceChildren(el("h2", {}, `Sweep ${sw.name ? `${sw.name} (${sw.id})` : sw.id} `,
+    el("span", { class: "muted", id: "sweep-state" }, sw.state)), actions,
     el("p", { class: "muted" }, `${sw.method} search · ${sw.runs.length}${expected} runs · ` +
       (sw.metric ? `${sw.goal} ${sw.metric}` : "no metric")),
     el("p", { id: "best-run" }, best ? el("span", {}, "Best run: ",

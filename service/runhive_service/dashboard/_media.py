@@ -1,0 +1,234 @@
+"""A run's media and objects for the dashboard's run page (issue 15, item 6): what each media key holds at each
+step, the `wandb.plot.*` charts logged (their panel in config `_wandb.visualize`, their table in the summary), and
+pages of a logged table.
+
+History values are W&B's references: `{"_type": "image-file", "path": ..., "caption": ...}`, lists of them, W&B's
+`images/separated`, `histogram` (`bins`/`values`, or `packedBins`), `audio-file`, `html-file`, `video-file`,
+`table-file`, `plotly-file`, and others shown as a file to download. Every file is named by its path inside the
+run's files (`_files.media_name`), which the file route serves.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ._common import Refusal, _json, _mapping
+from ._files import find_file, local_path, media_name, relative_refs
+
+__all__ = ["media_index", "table_page"]
+
+MAX_STEPS = 256  # steps kept per media key (evenly spread); a slider over more is of no use
+TABLE_ROWS = 10_000  # rows a table request may ask for at once (a chart takes its whole table)
+TABLE_BYTES = 64 * 1024 * 1024  # tables larger than this are not read by the dashboard
+
+_CATEGORY = {
+    "image-file": "image",
+    "images/separated": "image",
+    "images": "image",
+    "histogram": "histogram",
+    "audio-file": "audio",
+    "audio": "audio",
+    "html-file": "html",
+    "html": "html",
+    "video-file": "video",
+    "videos": "video",
+    "table-file": "table",
+    "partitioned-table": "table",
+    "joined-table": "table",
+    "plotly-file": "plotly",
+}
+
+
+def _type_of(value: Any) -> str | None:
+    if isinstance(value, dict) and isinstance(value.get("_type"), str):
+        return str(value["_type"])
+    if isinstance(value, list) and value and all(isinstance(v, dict) and "_type" in v for v in value):
+        kinds = {str(v["_type"]) for v in value}
+        return kinds.pop() if len(kinds) == 1 else None
+    return None
+
+
+def _text(v: Any) -> str | None:
+    return None if v is None else str(v)
+
+
+def _item(run: Any, ref: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": media_name(run, ref.get("path")), "caption": _text(ref.get("caption"))}
+    for k in ("width", "height", "format", "fps", "nrows", "ncols", "_type"):
+        if isinstance(ref.get(k), (int, float, str)):
+            out[k.lstrip("_")] = ref[k]
+    return out
+
+
+def _separated(run: Any, value: dict[str, Any], names: str, entries: str) -> list[dict[str, Any]]:
+    """W&B's batched forms (`images/separated`, `audio`, `videos`): lists of file names or refs, and captions."""
+    captions: list[Any] = value["captions"] if isinstance(value.get("captions"), list) else []
+    if isinstance(value.get(entries), list):
+        items = [_item(run, v) for v in value[entries] if isinstance(v, dict)]
+    else:
+        files: list[Any] = value[names] if isinstance(value.get(names), list) else []
+        items = [
+            _item(run, {"path": f, "width": value.get("width"), "height": value.get("height")}) for f in files
+        ]
+    for item, cap in zip(items, captions, strict=False):
+        item["caption"] = item["caption"] or _text(cap)
+    return items
+
+
+def _histogram(value: dict[str, Any]) -> dict[str, Any] | None:
+    values = value.get("values")
+    bins = value.get("bins")
+    packed = _mapping(value.get("packedBins"))
+    if packed and isinstance(packed.get("count"), int):
+        lo, size = float(packed.get("min") or 0.0), float(packed.get("size") or 0.0)
+        bins = [lo + i * size for i in range(packed["count"] + 1)]
+    if not isinstance(values, list) or not isinstance(bins, list) or len(bins) < 2:
+        return None
+    return {"bins": bins, "values": values}
+
+
+def _entry(run: Any, kind: str, value: Any) -> Any:
+    """One step's value of a media key as the page draws it."""
+    cat = _CATEGORY.get(kind, "file")
+    if cat == "histogram":
+        return _histogram(value) if isinstance(value, dict) else None
+    if isinstance(value, list):
+        return [_item(run, v) for v in value]
+    if kind == "images/separated":
+        return _separated(run, value, "filenames", "images")
+    if kind in ("audio", "videos"):
+        return _separated(run, value, "filenames", kind)
+    item = _item(run, value)
+    if cat == "table" and isinstance(value.get("chart"), dict):
+        item["chart"] = _chart_of(value["chart"])
+    return [item]
+
+
+class _Series:
+    """One media key's values at evenly spread steps: every other one is dropped when MAX_STEPS are exceeded."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.stride = 1
+        self.seen = 0
+        self.steps: list[Any] = []
+        self.values: list[Any] = []
+
+    def add(self, run: Any, step: Any, value: Any) -> None:
+        keep = self.seen % self.stride == 0
+        self.seen += 1
+        if not keep:
+            return
+        self.steps.append(step)
+        self.values.append(_entry(run, self.kind, value))
+        if len(self.steps) > MAX_STEPS:
+            self.steps, self.values = self.steps[::2], self.values[::2]
+            self.stride *= 2
+
+
+def _chart_of(panel: dict[str, Any]) -> dict[str, Any]:
+    """A `wandb.plot.*` panel: its spec id, which columns fill its fields, its strings, and its table's key."""
+    cfg = _mapping(panel.get("panel_config")) or panel
+    table_key = None
+    for query in _mapping(cfg.get("userQuery")).get("queryFields") or []:
+        for field in _mapping(query).get("fields") or []:
+            for arg in _mapping(field).get("args") or []:
+                if _mapping(arg).get("name") == "tableKey":
+                    table_key = _mapping(arg).get("value")
+    return {
+        "spec": _text(cfg.get("panelDefId")),
+        "fields": {str(k): v for k, v in _mapping(cfg.get("fieldSettings")).items()},
+        "strings": {str(k): _text(v) for k, v in _mapping(cfg.get("stringSettings")).items()},
+        "table_key": _text(table_key),
+    }
+
+
+def _charts(run: Any, summary: dict[str, Any]) -> list[dict[str, Any]]:
+    wb = _mapping(_mapping(run.config).get("_wandb"))
+    wb = _mapping(wb.get("value")) or wb  # W&B's API wraps config values as {"value": ...}
+    out = []
+    for key, panel in sorted(_mapping(wb.get("visualize")).items()):
+        chart = {"key": str(key), **_chart_of(_mapping(panel))}
+        table_key = chart["table_key"] or f"{key}_table"
+        ref = summary.get(table_key)
+        chart["table"] = media_name(run, ref.get("path")) if isinstance(ref, dict) else None
+        out.append(chart)
+    return out
+
+
+def media_index(run: Any) -> dict[str, Any]:
+    """Every media key of the run with its values at (up to MAX_STEPS) steps, and its `wandb.plot.*` charts."""
+    summary = dict(run.summary)
+    keys = {k: t for k, v in summary.items() if (t := _type_of(v)) is not None and not k.startswith("_")}
+    series: dict[str, _Series] = {}
+    if keys:
+        for row in run.scan_history():
+            step = row.get("_step")
+            for key in keys.keys() & row.keys():
+                kind = _type_of(row[key])
+                if kind is None:
+                    continue
+                s = series.get(key)
+                if s is None:
+                    s = series[key] = _Series(kind)
+                s.add(run, step, row[key])
+        for key, kind in keys.items():  # media only in the summary (run.summary["x"] = wandb.Image(...))
+            if key not in series:
+                series[key] = _Series(kind)
+                series[key].add(run, None, summary[key])
+    media = [
+        {
+            "key": key,
+            "type": s.kind,
+            "category": _CATEGORY.get(s.kind, "file"),
+            "steps": s.steps,
+            "values": s.values,
+        }
+        for key, s in sorted(series.items())
+    ]
+    return {"media": media, "charts": _charts(run, summary)}
+
+
+def _read_table(run: Any, name: str) -> dict[str, Any]:
+    file = find_file(run, name)
+    if file.size > TABLE_BYTES:
+        raise Refusal(
+            400, f"table {name!r} is {file.size} bytes: the dashboard reads tables up to {TABLE_BYTES}"
+        )
+    path = local_path(file)
+    if path is not None:
+        text = path.read_text(encoding="utf-8")
+    else:
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="runhive-ui-") as tmp:
+            with file.download(root=tmp, replace=True) as f:
+                text = f.read()
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        raise Refusal(400, f"file {name!r} is not a table (not JSON)") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("data"), list):
+        raise Refusal(400, f"file {name!r} is not a table (no data rows)")
+    return doc
+
+
+def table_page(run: Any, request: Request) -> Response:
+    """Rows ?offset= to ?offset=+?limit= of the run's table file ?name=, media cells with their file names."""
+    name = request.query_params.get("name", "")
+    try:
+        offset = int(request.query_params.get("offset", "0"))
+        limit = int(request.query_params.get("limit", "50"))
+    except ValueError:
+        raise Refusal(400, "offset and limit: pass whole numbers") from None
+    if offset < 0 or not 1 <= limit <= TABLE_ROWS:
+        raise Refusal(400, f"offset >= 0 and 1 <= limit <= {TABLE_ROWS}, got offset={offset}, limit={limit}")
+    doc = _read_table(run, name)
+    rows = doc["data"]
+    columns: list[Any] = doc["columns"] if isinstance(doc.get("columns"), list) else []
+    page = [relative_refs(r, run) for r in rows[offset : offset + limit]]
+    return _json({"columns": [str(c) for c in columns], "rows": page, "total": len(rows), "offset": offset})

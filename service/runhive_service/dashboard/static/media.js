@@ -1,0 +1,265 @@
+// runhive dashboard: a run's media and objects (issue 15, item 6), drawn on the run page as W&B draws them:
+// images (a step slider, captions), histograms over time (a heatmap of steps × values), audio, HTML (a sandboxed
+// <iframe> of the file route, whose own policy sandboxes it again), video, tables (paged, media cells as
+// thumbnails), logged plotly figures, and the wandb.plot.* charts (their table drawn with plotly by spec id).
+// Loaded before app.js, whose helpers (el, esc, enc, fmt, getJSON) it calls. Captions, keys and cells reach the DOM
+// as text and plotly through esc().
+"use strict";
+
+const TABLE_PAGE = 20;
+
+function runPathOf(run) {
+  return `${run.entity}/${run.project}/${run.id}`;
+}
+
+function fileUrl(run, name, download) {
+  return `/api/run/file?path=${enc(runPathOf(run))}&name=${enc(name)}${download ? "&download=1" : ""}`;
+}
+
+// Every string of a logged plotly figure escaped: plotly renders HTML-like markup in its texts.
+function escDeep(v) {
+  if (typeof v === "string") return esc(v);
+  if (Array.isArray(v)) return v.map(escDeep);
+  if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, escDeep(x)]));
+  return v;
+}
+
+function missing(what) {
+  return el("p", { class: "muted" }, `${what} is not among the run's files.`);
+}
+
+function mediaItem(run, category, item) {
+  const caption = item.caption ? el("figcaption", {}, item.caption) : "";
+  if (!item.name) return missing("This media file");
+  if (category === "image") {
+    return el("figure", { class: "media-image" }, el("img", { src: fileUrl(run, item.name), alt: item.caption || "",
+      loading: "lazy" }), caption);
+  }
+  if (category === "audio") {
+    return el("figure", { class: "media-audio" }, el("audio", { controls: "", preload: "none",
+      src: fileUrl(run, item.name) }), caption);
+  }
+  if (category === "html") {
+    return el("figure", { class: "media-html" }, el("iframe", { sandbox: "allow-scripts", referrerpolicy: "no-referrer",
+      src: fileUrl(run, item.name), title: item.caption || "HTML" }), caption);
+  }
+  if (category === "video") {
+    const fmtName = String(item.format || item.name.split(".").pop()).toLowerCase();
+    if (fmtName === "gif") {
+      return el("figure", { class: "media-video" }, el("img", { src: fileUrl(run, item.name), alt: item.caption || "" }), caption);
+    }
+    if (["mp4", "webm", "ogg"].includes(fmtName)) {
+      return el("figure", { class: "media-video" }, el("video", { controls: "", preload: "metadata",
+        src: fileUrl(run, item.name) }), caption);
+    }
+    return el("figure", { class: "media-video" }, el("p", { class: "muted note" },
+      `Video stored as ${fmtName === "npy" ? "a NumPy array (.npy)" : fmtName}: browsers cannot play it; `,
+      el("a", { href: fileUrl(run, item.name, true) }, "download")), caption);
+  }
+  if (category === "table") {
+    const box = el("div", { class: "media-table" });
+    drawTable(box, run, item.name);
+    return box;
+  }
+  if (category === "plotly") {
+    const div = el("div", { class: "chart plotly-figure" });
+    getJSON(fileUrl(run, item.name)).then((fig) => {
+      const f = escDeep(fig);
+      Plotly.newPlot(div, f.data || [], { ...(f.layout || {}), autosize: true }, PLOT_CONFIG);
+    }).catch((err) => div.replaceChildren(el("p", { class: "error" }, `plotly figure: ${err.message}`)));
+    return div;
+  }
+  return el("p", {}, el("a", { href: fileUrl(run, item.name, true) }, item.name), ` (${item.type || "file"})`);
+}
+
+// A media key's panel: its values at one step, chosen with a slider when it was logged at several.
+function mediaPanel(run, m) {
+  const body = el("div", { class: "media-body" });
+  const panel = el("div", { class: `media-panel kind-${m.category}`, "data-key": m.key },
+    el("h4", {}, m.key));
+  if (m.category === "histogram") {
+    const div = el("div", { class: "chart histogram" });
+    panel.append(div);
+    drawWhenNear(div, () => drawHistograms(div, m));
+    return panel;
+  }
+  const label = el("span", { class: "muted step-label" });
+  const show = (i) => {
+    const step = m.steps[i];
+    label.textContent = step === null || step === undefined ? "summary" : `step ${step}`;
+    const items = Array.isArray(m.values[i]) ? m.values[i] : [];
+    body.replaceChildren(...items.map((item) => mediaItem(run, m.category, item)));
+  };
+  if (m.steps.length > 1) {
+    const slider = el("input", { type: "range", class: "step-slider", min: "0", max: String(m.steps.length - 1),
+      step: "1", value: String(m.steps.length - 1) });
+    slider.addEventListener("input", () => show(Number(slider.value)));
+    panel.append(el("div", { class: "controls" }, slider, label));
+  } else {
+    panel.append(el("div", { class: "controls" }, label));
+  }
+  panel.append(body);
+  show(m.steps.length - 1);
+  return panel;
+}
+
+// Histograms over time as W&B draws them: steps along x, values along y, the count as colour. Each step's bins
+// are laid onto one grid of values (its counts put in the grid bin holding each bin's centre).
+function drawHistograms(div, m) {
+  const hs = m.values.map((h, i) => [m.steps[i], h]).filter(([, h]) => h && h.bins && h.bins.length > 1);
+  if (!hs.length) { div.replaceChildren(el("p", { class: "muted" }, "No histogram values.")); return; }
+  let lo = Infinity, hi = -Infinity;
+  for (const [, h] of hs) { lo = Math.min(lo, h.bins[0]); hi = Math.max(hi, h.bins[h.bins.length - 1]); }
+  const n = 64, width = (hi - lo) / n || 1;
+  const y = [...Array(n).keys()].map((i) => lo + (i + 0.5) * width);
+  const z = y.map(() => hs.map(() => 0));
+  hs.forEach(([, h], col) => {
+    h.values.forEach((count, j) => {
+      const centre = (h.bins[j] + h.bins[j + 1]) / 2;
+      const row = Math.min(n - 1, Math.max(0, Math.floor((centre - lo) / width)));
+      z[row][col] += typeof count === "number" ? count : 0;
+    });
+  });
+  const x = hs.map(([s], i) => (s === null || s === undefined ? i : s));
+  const traces = hs.length > 1
+    ? [{ type: "heatmap", x, y, z, colorscale: "Blues", reversescale: false, name: esc(m.key),
+      hovertemplate: "step %{x}<br>value %{y:.4g}<br>count %{z}<extra></extra>" }]
+    : [{ type: "bar", x: y, y: z.map((r) => r[0]), marker: { color: "#4c6ef5" }, name: esc(m.key) }];
+  Plotly.newPlot(div, traces, { title: { text: esc(m.key) }, margin: { t: 40, r: 10, l: 60, b: 45 },
+    xaxis: { title: { text: hs.length > 1 ? "step" : "value" } },
+    yaxis: { title: { text: hs.length > 1 ? "value" : "count" } } }, PLOT_CONFIG);
+}
+
+function tableCell(run, v) {
+  if (v && typeof v === "object" && !Array.isArray(v) && typeof v._type === "string") {
+    if (!v.path) return el("td", { class: "muted" }, v._type);
+    if (v._type === "image-file") {
+      return el("td", {}, el("img", { class: "thumb", src: fileUrl(run, v.path), alt: "", loading: "lazy" }));
+    }
+    return el("td", {}, el("a", { href: fileUrl(run, v.path, true) }, v._type));
+  }
+  return el("td", {}, fmt(v));
+}
+
+// A logged table, TABLE_PAGE rows at a time.
+function drawTable(box, run, name) {
+  const info = el("span", { class: "muted" });
+  const prev = el("button", { type: "button", class: "prev" }, "‹");
+  const next = el("button", { type: "button", class: "next" }, "›");
+  const table = el("table", { class: "logged-table" });
+  let offset = 0;
+  const load = async () => {
+    try {
+      const t = await getJSON(`/api/run/table?path=${enc(runPathOf(run))}&name=${enc(name)}&offset=${offset}&limit=${TABLE_PAGE}`);
+      table.replaceChildren(el("thead", {}, el("tr", {}, ...t.columns.map((c) => el("th", {}, c)))),
+        el("tbody", {}, ...t.rows.map((r) => el("tr", {}, ...(Array.isArray(r) ? r : []).map((v) => tableCell(run, v))))));
+      info.textContent = t.total ? `rows ${offset + 1}-${offset + t.rows.length} of ${t.total}` : "no rows";
+      prev.disabled = offset === 0;
+      next.disabled = offset + TABLE_PAGE >= t.total;
+    } catch (err) {
+      box.replaceChildren(el("p", { class: "error" }, `table: ${err.message}`));
+    }
+  };
+  prev.addEventListener("click", () => { offset = Math.max(0, offset - TABLE_PAGE); load(); });
+  next.addEventListener("click", () => { offset += TABLE_PAGE; load(); });
+  box.replaceChildren(el("div", { class: "table-wrap" }, table), el("div", { class: "controls" }, prev, info, next));
+  load();
+}
+
+// The wandb.plot.* charts: W&B's Vega specs, drawn with plotly from the chart's table.
+function chartTraces(spec, fields, strings, cols, rows) {
+  const col = (f) => { const i = cols.indexOf(fields[f]); return i < 0 ? null : rows.map((r) => r[i]); };
+  const label = (v) => (typeof v === "number" ? v : esc(fmt(v)));
+  const split = (keys, xs, ys, mode) => {
+    const groups = new Map();
+    keys.forEach((k, i) => {
+      const g = fmt(k);
+      if (!groups.has(g)) groups.set(g, { x: [], y: [] });
+      groups.get(g).x.push(xs[i]); groups.get(g).y.push(ys[i]);
+    });
+    return [...groups.entries()].map(([g, d], i) => ({ type: "scatter", mode, x: d.x, y: d.y, name: esc(g),
+      line: { color: colour(i) }, marker: { color: colour(i) } }));
+  };
+  if (spec.startsWith("wandb/line/") || spec.startsWith("wandb/scatter/")) {
+    const mode = spec.startsWith("wandb/line/") ? "lines" : "markers";
+    const x = col("x"), y = col("y"), stroke = fields.stroke ? col("stroke") : null;
+    if (!x || !y) return null;
+    return { traces: stroke ? split(stroke, x, y, mode) : [{ type: "scatter", mode, x, y, name: esc(fields.y),
+      marker: { color: colour(0) }, line: { color: colour(0) } }], xt: fields.x, yt: fields.y };
+  }
+  if (spec.startsWith("wandb/bar/")) {
+    const l = col("label"), v = col("value");
+    if (!l || !v) return null;
+    return { traces: [{ type: "bar", orientation: "h", y: l.map(label), x: v, marker: { color: colour(0) } }],
+      xt: fields.value, yt: fields.label, ycat: true };
+  }
+  if (spec.startsWith("wandb/histogram/")) {
+    const v = col("value");
+    if (!v) return null;
+    return { traces: [{ type: "histogram", x: v, marker: { color: colour(0) } }], xt: fields.value, yt: "count" };
+  }
+  if (spec.startsWith("wandb/lineseries/")) {
+    const s = col("step"), k = col("lineKey"), v = col("lineVal");
+    if (!s || !k || !v) return null;
+    return { traces: split(k, s, v, "lines"), xt: strings.xname || "step", yt: "" };
+  }
+  if (spec.startsWith("wandb/confusion_matrix/")) {
+    const a = col("Actual"), p = col("Predicted"), n = col("nPredictions");
+    if (!a || !p || !n) return null;
+    const names = [...new Set([...a, ...p].map(fmt))];
+    const z = names.map(() => names.map(() => 0));
+    a.forEach((act, i) => { z[names.indexOf(fmt(act))][names.indexOf(fmt(p[i]))] += Number(n[i]) || 0; });
+    return { traces: [{ type: "heatmap", x: names.map(esc), y: names.map(esc), z, colorscale: "Blues",
+      texttemplate: "%{z}", hovertemplate: "actual %{y}<br>predicted %{x}<br>%{z}<extra></extra>" }],
+    xt: "Predicted", yt: "Actual", xcat: true, ycat: true, reversed: true };
+  }
+  if (spec.startsWith("wandb/area-under-curve/")) {
+    const x = col("x"), y = col("y"), c = col("class");
+    if (!x || !y || !c) return null;
+    return { traces: split(c, x, y, "lines"), xt: strings["x-axis-title"] || fields.x,
+      yt: strings["y-axis-title"] || fields.y };
+  }
+  return null;
+}
+
+function customChartPanel(run, c) {
+  const div = el("div", { class: "chart custom-chart", "data-key": c.key, "data-spec": c.spec || "" });
+  const panel = el("div", { class: "media-panel kind-chart", "data-key": c.key }, el("h4", {}, c.key), div);
+  if (!c.table) { div.replaceWith(missing("This chart's table")); return panel; }
+  drawWhenNear(div, async () => {
+    try {
+      const t = await getJSON(`/api/run/table?path=${enc(runPathOf(run))}&name=${enc(c.table)}&limit=10000`);
+      const drawn = chartTraces(c.spec || "", c.fields || {}, c.strings || {}, t.columns, t.rows);
+      if (!drawn) { // a spec runhive does not draw: its table
+        const box = el("div", { class: "media-table" });
+        div.replaceWith(el("p", { class: "muted" }, `Chart ${c.spec || "?"} is shown as its table.`), box);
+        drawTable(box, run, c.table);
+        return;
+      }
+      const layout = { title: { text: esc(c.strings && c.strings.title ? c.strings.title : c.key) },
+        margin: { t: 40, r: 10, l: 80, b: 45 }, showlegend: drawn.traces.length > 1,
+        xaxis: { title: { text: esc(drawn.xt || "") }, type: drawn.xcat ? "category" : "-" },
+        yaxis: { title: { text: esc(drawn.yt || "") }, type: drawn.ycat ? "category" : "-",
+          autorange: drawn.reversed ? "reversed" : true } };
+      Plotly.newPlot(div, drawn.traces, layout, PLOT_CONFIG);
+    } catch (err) {
+      div.replaceWith(el("p", { class: "error" }, `chart ${c.key}: ${err.message}`));
+    }
+  });
+  return panel;
+}
+
+// The run page's Media section: the wandb.plot.* charts first, then every media key.
+async function drawMedia(container, run) {
+  try {
+    const got = await getJSON(`/api/run/media?path=${enc(runPathOf(run))}`);
+    if (!got.media.length && !got.charts.length) {
+      container.replaceChildren(el("p", { class: "muted" }, "No media logged."));
+      return;
+    }
+    container.replaceChildren(...got.charts.map((c) => customChartPanel(run, c)),
+      ...got.media.map((m) => mediaPanel(run, m)));
+  } catch (err) {
+    container.replaceChildren(el("p", { class: "error" }, `media: ${err.message}`));
+  }
+}
