@@ -32,7 +32,6 @@ from ._store import ArtifactNotSupportedError
 
 NAME_RE = re.compile(r"^[a-zA-Z0-9_\-.]+$")
 MAX_NAME = 128
-MANIFEST = "manifest.json"
 DEFAULT_MAX_OBJECTS = 10_000_000  # W&B's limit on the files one add_reference() may track
 builtin_type = type  # `type` is a parameter name below, as in W&B
 
@@ -102,13 +101,7 @@ def _entry_path(name: Any, what: str) -> str:
             f"Artifact.{what}: name={name!r} must be a relative path inside the artifact (no leading '/', "
             "no '..'), e.g. 'model.pt' or 'weights/model.pt'."
         )
-    path = "/".join(parts)
-    if path == MANIFEST:
-        raise ValueError(
-            f"Artifact.{what}: {MANIFEST!r} at the top of an artifact is reserved for runhive's manifest; "
-            "give the file another name or put it in a subdirectory (name='meta/manifest.json')."
-        )
-    return path
+    return "/".join(parts)
 
 
 class Artifact:
