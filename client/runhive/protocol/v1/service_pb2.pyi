@@ -77,7 +77,7 @@ class RunInfo(_message.Message):
     def __init__(self, id: _Optional[str] = ..., entity: _Optional[str] = ..., project: _Optional[str] = ..., name: _Optional[str] = ..., notes: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., group: _Optional[str] = ..., job_type: _Optional[str] = ..., run_dir: _Optional[str] = ..., start_time: _Optional[float] = ..., pid: _Optional[int] = ..., host: _Optional[str] = ..., metadata_json: _Optional[bytes] = ..., mode: _Optional[str] = ..., sweep_id: _Optional[str] = ...) -> None: ...
 
 class InitRunRequest(_message.Message):
-    __slots__ = ("session", "info", "root_dir", "resume", "writer", "config_json", "server_url", "api_key")
+    __slots__ = ("session", "info", "root_dir", "resume", "writer", "config_json", "server_url", "api_key", "settings_json")
     SESSION_FIELD_NUMBER: _ClassVar[int]
     INFO_FIELD_NUMBER: _ClassVar[int]
     ROOT_DIR_FIELD_NUMBER: _ClassVar[int]
@@ -86,6 +86,7 @@ class InitRunRequest(_message.Message):
     CONFIG_JSON_FIELD_NUMBER: _ClassVar[int]
     SERVER_URL_FIELD_NUMBER: _ClassVar[int]
     API_KEY_FIELD_NUMBER: _ClassVar[int]
+    SETTINGS_JSON_FIELD_NUMBER: _ClassVar[int]
     session: str
     info: RunInfo
     root_dir: str
@@ -94,7 +95,8 @@ class InitRunRequest(_message.Message):
     config_json: bytes
     server_url: str
     api_key: str
-    def __init__(self, session: _Optional[str] = ..., info: _Optional[_Union[RunInfo, _Mapping]] = ..., root_dir: _Optional[str] = ..., resume: _Optional[str] = ..., writer: _Optional[str] = ..., config_json: _Optional[bytes] = ..., server_url: _Optional[str] = ..., api_key: _Optional[str] = ...) -> None: ...
+    settings_json: bytes
+    def __init__(self, session: _Optional[str] = ..., info: _Optional[_Union[RunInfo, _Mapping]] = ..., root_dir: _Optional[str] = ..., resume: _Optional[str] = ..., writer: _Optional[str] = ..., config_json: _Optional[bytes] = ..., server_url: _Optional[str] = ..., api_key: _Optional[str] = ..., settings_json: _Optional[bytes] = ...) -> None: ...
 
 class InitRunResponse(_message.Message):
     __slots__ = ("info", "state", "starting_step", "resumed", "last_seq", "config_json", "summary_json")
