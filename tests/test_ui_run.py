@@ -114,3 +114,73 @@ def test_run_page_overview_states_and_system_metrics(rh: RhEnv, page: Page, tmp_
         screenshot(page, tmp_path, f"run-{text.split()[0]}")
     assert len(set(colours.values())) == 2, colours  # failed and crashed are told apart
     assert not page.errors, page.errors
+
+
+EXTRAS = """
+import runhive as wandb
+
+producer = wandb.init(project="rx", name="producer")
+with open(producer.dir + "/files/output.log", "w") as f:  # as console capture writes it: an ordinary run file
+    for i in range(3000):
+        f.write(f"line {i:05d} " + "x" * 40 + "\\n")
+    f.write('<img src=x onerror="document.body.dataset.pwned=1"> the end\\n')
+with open("data.txt", "w") as f:
+    f.write("some data")
+art = wandb.Artifact("dataset", type="dataset")
+art.add_file("data.txt")
+producer.log_artifact(art)
+producer.log({"loss": 1.0})
+producer.finish()
+consumer = wandb.init(project="rx", name="consumer", reinit="create_new")
+consumer.use_artifact("dataset:latest")
+consumer.finish()
+print("IDS", producer.entity, producer.id, consumer.id)
+"""
+
+
+def test_run_page_console_files_artifacts_and_git_diff(rh: RhEnv, page: Page, tmp_path: Path) -> None:
+    git = ["git", "-c", "user.email=t@example.com", "-c", "user.name=t"]
+    subprocess.run([*git, "init", "-q"], cwd=rh.work, check=True)
+    (rh.work / "train.py").write_text("print('hi')\n")
+    subprocess.run([*git, "add", "train.py"], cwd=rh.work, check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "first"], cwd=rh.work, check=True)
+    (rh.work / "train.py").write_text("print('changed')\n")  # uncommitted: the run keeps a diff.patch
+    entity, producer, consumer = rh.run(EXTRAS, timeout=120).stdout.split("IDS", 1)[1].split()
+    base, _ = start_ui(rh)
+
+    got = api_json(base, f"/api/run/console?path={entity}/rx/{producer}")
+    assert got["present"] and got["start"] > 0 and got["text"].endswith("the end\n")
+    assert got["text"].startswith("line ")  # a page begins at a line
+    p = page.page
+    p.goto(f"{base}/#/r/{entity}/rx/{producer}")
+    p.wait_for_selector(f"body[data-ready='#/r/{entity}/rx/{producer}']")
+    text = p.inner_text("#console")
+    assert text.rstrip().endswith('<img src=x onerror="document.body.dataset.pwned=1"> the end')
+    assert "line 00000" not in text and "of 1" in p.inner_text("#console-info")  # the tail of a large log
+    while p.locator("#console-earlier").is_visible():
+        shown = len(p.inner_text("#console"))
+        p.click("#console-earlier")
+        p.wait_for_function(f"() => document.getElementById('console').textContent.length > {shown}")
+    assert p.inner_text("#console").startswith("line 00000")
+    assert p.inner_text("#console").count("\nline ") == 2999  # every line once
+    # Files: the log, the diff, the artifact's file is not a run file; links go through the file route.
+    names = p.locator("#files .file-row").evaluate_all("rows => rows.map(r => r.dataset.name)")
+    assert "output.log" in names and "diff.patch" in names
+    # Artifacts: what it logged, and who used it.
+    row = p.locator("#logged-artifacts .artifact-row")
+    assert row.count() == 1 and row.locator("td").first.inner_text() == "dataset:v0"
+    assert row.locator("a.lineage-run").inner_text() == "consumer"
+    assert "git diff" in p.inner_text("#diff-box")
+    p.click("#diff-box summary")
+    assert "+print('changed')" in p.inner_text("#git-diff")
+    assert p.evaluate("() => document.body.dataset.pwned") is None
+    screenshot(page, tmp_path, "run-console-files-artifacts")
+    # The consumer's page names the run that logged what it used, and links to it.
+    p.click("#logged-artifacts a.lineage-run")
+    p.wait_for_selector(f"body[data-ready='#/r/{entity}/rx/{consumer}']")
+    used = p.locator("#used-artifacts .artifact-row")
+    assert used.locator("td").first.inner_text() == "dataset:v0"
+    assert used.locator("a.lineage-run").inner_text() == "producer"
+    assert "No console output" in p.inner_text("#console-box")
+    screenshot(page, tmp_path, "run-artifact-lineage")
+    assert not page.errors, page.errors
