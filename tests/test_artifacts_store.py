@@ -9,9 +9,11 @@ import dataclasses
 import datetime
 import enum
 import hashlib
+import http.server
 import json
 import multiprocessing
 import os
+import threading
 import time
 import types
 from pathlib import Path
@@ -187,7 +189,6 @@ def test_file_references_checksum_download_and_other_schemes(rh: RhEnv, tmp_path
     loose = art.add_reference(f"file://{single}", name="loose.bin", checksum=False)[0]
     assert loose.sha256 == "" and loose.digest == f"file://{single}" and loose.size == 4
     assert art.add_reference("s3://bucket/data/train.csv")[0].path == "train.csv"
-    art.add_reference("https://example.com/files/x.json", name="web/x.json")
     with pytest.raises(ValueError, match="Exceeded 1 objects tracked"):
         Artifact("n", "dataset").add_reference(f"file://{src}", max_objects=1)
     with pytest.raises(ValueError, match="must be a valid file or directory path"):
@@ -201,13 +202,13 @@ def test_file_references_checksum_download_and_other_schemes(rh: RhEnv, tmp_path
     entry = stored.get_entry("d/a.txt")
     assert entry.ref == f"file://{src}/a.txt" and entry.digest == hashlib.sha256(b"alpha").hexdigest()
     assert stored.get_entry("train.csv").ref == "s3://bucket/data/train.csv"
-    with pytest.raises(ArtifactNotSupportedError, match="file:// references only, not s3://"):
+    with pytest.raises(ArtifactNotSupportedError, match="file:// and http\\(s\\):// references, not s3://"):
         stored.download(str(tmp_path / "all"))
     got = Path(stored.download(str(tmp_path / "dl"), allow_missing_references=True))
     assert (got / "d" / "sub" / "b.txt").read_text() == "beta" and (
         got / "one.bin"
     ).read_bytes() == b"\x00one"
-    assert not (got / "train.csv").exists() and not (got / "web").exists()
+    assert not (got / "train.csv").exists()
     assert Path(stored.get_entry("d/a.txt").download(str(tmp_path / "e"))).read_text() == "alpha"
 
     (src / "a.txt").write_text("changed")
@@ -216,6 +217,60 @@ def test_file_references_checksum_download_and_other_schemes(rh: RhEnv, tmp_path
         stored.get_entry("d/a.txt").download(str(tmp_path / "bad"))
     # without checksum the reference is taken as it is now
     assert Path(stored.get_entry("loose.bin").download(str(tmp_path / "l"))).read_bytes() == b"\x00two"
+
+
+class _Served(http.server.BaseHTTPRequestHandler):
+    """Serves `files` (path -> bytes) with an ETag of their content, as object stores and CDNs do."""
+
+    files: dict[str, bytes] = {}
+
+    def do_GET(self) -> None:
+        body = self.files.get(self.path)
+        if body is None:
+            self.send_error(404)
+            return
+        self.send_response(200)
+        self.send_header("ETag", f'"{hashlib.md5(body).hexdigest()}"')
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def test_http_references_keep_the_etag_and_download(rh: RhEnv, tmp_path: Path) -> None:
+    import runhive
+
+    _Served.files = {"/data/x.json": b'{"a": 1}', "/data/y.bin": b"y1"}
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Served)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        art = Artifact("web", "dataset")
+        (x,) = art.add_reference(f"{base}/data/x.json")  # checksum: the ETag and size, read now, as W&B
+        assert (x.path, x.size, x.etag) == ("x.json", 8, hashlib.md5(b'{"a": 1}').hexdigest())
+        (y,) = art.add_reference(f"{base}/data/y.bin", name="raw/y.bin", checksum=False)
+        assert (y.size, y.etag, y.digest) == (0, None, f"{base}/data/y.bin")
+        with pytest.raises(Error, match=r"cannot read it .*pass checksum=False"):
+            art.add_reference(f"{base}/missing")
+        run = runhive.init(project="web")
+        run.log_artifact(art)
+        run.finish()
+
+        stored = rh.api().artifact("web/web:v0")
+        assert stored.get_entry("x.json").ref == f"{base}/data/x.json"
+        got = Path(stored.download(str(tmp_path / "dl")))
+        assert (got / "x.json").read_bytes() == b'{"a": 1}' and (got / "raw" / "y.bin").read_bytes() == b"y1"
+        _Served.files = {"/data/x.json": b'{"a": 2}', "/data/y.bin": b"y2"}
+        with pytest.raises(Error, match="digest mismatch for url"):
+            stored.get_entry("x.json").download(str(tmp_path / "changed"))
+        assert Path(stored.get_entry("raw/y.bin").download(str(tmp_path / "y"))).read_bytes() == b"y2"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
 
 
 # Metadata ----------------------------------------------------------------------------------------------------------

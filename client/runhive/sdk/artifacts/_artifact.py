@@ -50,11 +50,13 @@ class ManifestEntry:
     sha256: str
     local_path: str
     ref: str | None = None
+    etag: str | None = None  # an http(s) reference's ETag when it was added (checksum=True)
 
     @property
     def digest(self) -> str:
-        """The sha256 of the content; for a reference without checksum, its URI (as W&B, its path)."""
-        return self.sha256 or self.ref or ""
+        """The sha256 of the content; an http(s) reference's ETag; for a reference without either, its URI (as
+        W&B, its path)."""
+        return self.sha256 or self.etag or self.ref or ""
 
     def ref_url(self) -> str | None:
         return self.ref
@@ -64,6 +66,8 @@ class ManifestEntry:
         doc: dict[str, Any] = {"path": self.path, "size": self.size, "sha256": self.sha256 or None}
         if self.ref:
             doc["ref"] = self.ref
+        if self.etag:
+            doc["etag"] = self.etag
         return doc
 
 
@@ -339,7 +343,10 @@ class Artifact:
         if parsed.scheme != "file":
             base = parsed.path.rstrip("/").rsplit("/", 1)[-1] or parsed.netloc
             path = _entry_path(name if name is not None else base, "add_reference")
-            return [self._put_entry(ManifestEntry(path, 0, "", "", ref=uri_str), False)]
+            size, etag = 0, None
+            if checksum and parsed.scheme in ("http", "https"):
+                size, etag = _store.http_head(uri_str, "Artifact.add_reference")
+            return [self._put_entry(ManifestEntry(path, size, "", "", ref=uri_str, etag=etag), False)]
         local = _store.local_ref_path(uri_str)
         limit = max_objects or DEFAULT_MAX_OBJECTS
         if os.path.isdir(local):
@@ -538,8 +545,8 @@ def fetch_files(
         path = str(f["path"])
         if path_prefix and not path.startswith(path_prefix):
             continue
-        if allow_missing_references and f.get("ref") and not str(f["ref"]).startswith("file:"):
-            continue  # not fetched here (s3://, http://): skipped before making its directory
+        if allow_missing_references and f.get("ref") and not _store.fetchable(str(f["ref"])):
+            continue  # not fetched here (s3://, gs://): skipped before making its directory
         dest = os.path.join(base, *path.split("/"))
         os.makedirs(os.path.dirname(dest) or ".", exist_ok=True)
         tmp = f"{dest}.{os.getpid()}.part"

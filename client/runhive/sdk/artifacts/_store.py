@@ -170,17 +170,60 @@ def local_ref_path(ref: str) -> str:
     return urllib.request.url2pathname(parsed.path if ref.startswith("file:") else ref)
 
 
+HTTP_TIMEOUT = 60.0
+
+
+def fetchable(ref: str) -> bool:
+    """Whether runhive downloads references of this URI's scheme (file://, http(s)://; not s3://, gs://)."""
+    return urllib.parse.urlparse(ref).scheme in ("file", "http", "https")
+
+
+def _etag(headers: Any) -> str | None:
+    etag = headers.get("ETag")
+    return str(etag).strip('"') if etag else None
+
+
+def http_head(url: str, what: str) -> tuple[int, str | None]:
+    """(size, ETag) of an http(s) reference, as W&B reads them when it is added with checksum=True."""
+    try:
+        with urllib.request.urlopen(url, timeout=HTTP_TIMEOUT) as rsp:
+            return int(rsp.headers.get("Content-Length") or 0), _etag(rsp.headers)
+    except (OSError, ValueError) as exc:
+        raise Error(
+            f"{what}({url!r}): cannot read it ({exc}); pass checksum=False to keep the URL without reading it."
+        ) from None
+
+
+def _fetch_http(url: str, etag: str | None, dest: str, what: str) -> None:
+    try:
+        with urllib.request.urlopen(url, timeout=HTTP_TIMEOUT) as rsp:
+            found = _etag(rsp.headers)
+            if etag and found != etag:
+                raise Error(
+                    f"{what}: digest mismatch for url {url!r}: expected ETag {etag!r} but found {found!r}"
+                )
+            with open(dest, "wb") as out:
+                while chunk := rsp.read(1 << 20):
+                    out.write(chunk)
+    except OSError as exc:
+        raise Error(f"{what}: cannot download {url!r}: {exc}") from None
+
+
 def fetch(root: Path, entry: Mapping[str, Any], dest: str, what: str) -> None:
-    """Copy one file of a version (an object, or a `file://` reference) to `dest`, checked against its sha256."""
+    """Copy one file of a version (an object, or a `file://` or `http(s)://` reference) to `dest`, checked against
+    its sha256 (an http(s) reference: its ETag, when it was added with one)."""
     ref = entry.get("ref")
     sha = entry.get("sha256")
     path = entry.get("path")
     if ref:
         scheme = urllib.parse.urlparse(str(ref)).scheme
+        if scheme in ("http", "https"):
+            _fetch_http(str(ref), entry.get("etag"), dest, what)
+            return
         if scheme != "file":
             raise ArtifactNotSupportedError(
-                f"{what}: {path!r} is a reference to {ref!r}; runhive downloads file:// references only, not "
-                f"{scheme}:// ones. Fetch it yourself (entry.ref), or pass allow_missing_references=True to "
+                f"{what}: {path!r} is a reference to {ref!r}; runhive downloads file:// and http(s):// references, "
+                f"not {scheme}:// ones. Fetch it yourself (entry.ref), or pass allow_missing_references=True to "
                 "download() to skip it."
             )
         src = local_ref_path(str(ref))
@@ -201,7 +244,7 @@ def manifest_digest(files: Iterable[Mapping[str, Any]]) -> str:
     """An artifact's digest: of its files' paths and digests (a reference without checksum: its URI)."""
     h = hashlib.sha256()
     for f in sorted(files, key=lambda f: str(f["path"])):
-        h.update(f"{f['path']}\0{f.get('sha256') or f.get('digest') or ''}\0{f.get('ref') or ''}\n".encode())
+        h.update(f"{f['path']}\0{f.get('sha256') or f.get('etag') or ''}\0{f.get('ref') or ''}\n".encode())
     return h.hexdigest()
 
 
