@@ -1,12 +1,13 @@
 """What the dashboard's browser tests share (no tests here): one headless Chromium per test module, a fresh page
 per test with the script errors it raised, `runhive ui` started over a test's store, and screenshots for a
 reviewer: saved under the test's tmp dir and copied into one `screenshots/` directory of the session's base tmp
-dir; each path is printed (`pytest -s`), kept in the test's report (`user_properties`, in a JUnit XML), and listed
-at the end of the run's terminal summary."""
+dir (or RUNHIVE_SCREENSHOT_DIR); each path is printed (`pytest -s`), kept in the test's report
+(`user_properties`, in a JUnit XML), and listed at the end of the run's terminal summary."""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -50,6 +51,7 @@ class _Screenshots:
 
 
 _SCREENSHOTS = _Screenshots()
+SCREENSHOT_DIR = os.environ.get("RUNHIVE_SCREENSHOT_DIR")  # read at import: tests' fixtures clear RUNHIVE_*
 
 
 @pytest.fixture
@@ -72,8 +74,10 @@ def screenshot(page: Page, tmp_path: Path, name: str, selector: str | None = Non
         page.page.screenshot(path=str(path), full_page=True)
     else:
         page.page.locator(selector).screenshot(path=str(path))
-    shared = tmp_path.parent / "screenshots"  # one directory per session for all of them
-    shared.mkdir(exist_ok=True)
+    # One directory for all of them: RUNHIVE_SCREENSHOT_DIR if set (pytest prunes old tmp dirs, and other test
+    # sessions on the machine count), else screenshots/ in the session's base tmp dir.
+    shared = Path(SCREENSHOT_DIR or tmp_path.parent / "screenshots")
+    shared.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(path, shared / path.name)
     print(f"\nSCREENSHOT {name}: {path}", flush=True)
     node = getattr(page, "node", None)

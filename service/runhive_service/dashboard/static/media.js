@@ -63,10 +63,12 @@ function mediaItem(run, category, item) {
   }
   if (category === "plotly") {
     const div = el("div", { class: "chart plotly-figure" });
-    getJSON(fileUrl(run, item.name)).then((fig) => {
+    // Drawn once in the page (and near the screen): plotly sizes a chart by its container.
+    setTimeout(() => drawWhenNear(div, () => getJSON(fileUrl(run, item.name)).then((fig) => {
       const f = escDeep(fig);
-      Plotly.newPlot(div, f.data || [], { ...(f.layout || {}), autosize: true }, PLOT_CONFIG);
-    }).catch((err) => div.replaceChildren(el("p", { class: "error" }, `plotly figure: ${err.message}`)));
+      const layout = { ...(f.layout || {}), autosize: true, width: undefined, height: undefined };
+      Plotly.newPlot(div, f.data || [], layout, PLOT_CONFIG);
+    }).catch((err) => div.replaceChildren(el("p", { class: "error" }, `plotly figure: ${err.message}`)))), 0);
     return div;
   }
   return el("p", {}, el("a", { href: fileUrl(run, item.name, true) }, item.name), ` (${item.type || "file"})`);
