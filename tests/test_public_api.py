@@ -7,11 +7,15 @@ import json
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
 
+from _pg import ServerProcess, server_db
 from conftest import RhEnv, wait_for
+
+__all__ = ["server_db"]  # the fixture, imported from _pg
 
 
 def test_history_is_a_dataframe_of_500_samples_by_default(rh: RhEnv) -> None:
@@ -137,12 +141,15 @@ def test_update_of_a_crashed_run_keeps_it_crashed(rh: RhEnv) -> None:
     )
     assert proc.stdout is not None
     run_id = proc.stdout.readline().strip()
-    wait_for(lambda: rh.api().run(f"dead/{run_id}").history_rows == 1, what="the row stored")
+
+    def stored() -> Any:  # None until the daemon has applied the run's first records
+        found = [r for r in rh.api().runs("dead") if r.id == run_id]
+        return found[0] if found else None
+
+    wait_for(lambda: (r := stored()) is not None and r.history_rows == 1, what="the row stored")
     proc.kill()
     proc.wait()
-    crashed = wait_for(
-        lambda: (r := rh.api().run(f"dead/{run_id}")).state == "crashed" and r, timeout=60, what="crashed"
-    )
+    crashed = wait_for(lambda: (r := stored()) is not None and r.state == "crashed" and r, 60, "crashed")
     crashed.notes = "post mortem"
     crashed.update()
     after = rh.api().run(f"dead/{run_id}")
@@ -316,3 +323,150 @@ def test_cli_artifact_commands_read_through_the_api(rh: RhEnv) -> None:
     assert "thing:v0" in out
     rh.cli("artifact", "get", "cli/thing:latest", "--root", "got")
     assert (rh.work / "got" / "f.txt").read_text() == "hi"
+
+
+class _Counting:
+    """Wraps a backend: records each `runs_page` (offset, limit) and `count_runs` call; reading every run at once
+    (`runs`) fails the test."""
+
+    def __init__(self, backend: Any) -> None:
+        self.backend, self.pages, self.counts = backend, [], 0
+
+    def runs_page(self, query: Any, offset: int, limit: int) -> Any:
+        self.pages.append((offset, limit))
+        return self.backend.runs_page(query, offset, limit)
+
+    def count_runs(self, query: Any) -> int:
+        self.counts += 1
+        return int(self.backend.count_runs(query))
+
+    def runs(self, *a: Any, **kw: Any) -> Any:
+        raise AssertionError("Runs read every run at once")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.backend, name)
+
+
+def test_runs_are_read_a_page_at_a_time(rh: RhEnv) -> None:
+    import runhive
+    from runhive.apis.public._filters import compile_filter, sort_docs
+
+    made = []
+    for i in range(120):
+        run = runhive.init(
+            project="many",
+            name=f"r{(i * 37) % 120:03d}",
+            config={"lr": i % 7},
+            group=f"g{i % 3}",
+            reinit="create_new",
+        )
+        run.finish()
+        made.append(run.id)
+    api = rh.api()
+    counting = _Counting(api._backend)
+    api._backend = counting
+    runs = api.runs("many", per_page=50)
+    assert counting.pages == [] and counting.counts == 0  # nothing read yet
+    assert len(runs) == 120 and counting.pages == [] and counting.counts == 1  # a count, no rows
+    assert runs[75].id == made[75] and counting.pages == [(50, 50)]  # the page that holds it
+    assert runs[-1].id == made[-1] and counting.pages == [(50, 50), (100, 50)]
+    it = iter(runs)
+    assert next(it).id == made[0] and counting.pages[-1] == (0, 50)  # iteration reads page by page
+    assert [r.id for r in it] == made[1:] and len(counting.pages) == 3  # pages read once each
+    assert all(limit == 50 for _, limit in counting.pages)
+    assert [r.id for r in runs[48:53]] == made[48:53]
+    # Paged results are the unpaged ones, in every order and filter (checked against the filter's predicate).
+    everything = list(api.runs("many", per_page=1000))
+    assert [r.id for r in everything] == made
+    cases: list[tuple[dict[str, Any], str, bool]] = [  # (filter, order, all in the store's query)
+        ({}, "-created_at", True),
+        ({}, "+display_name", True),
+        ({}, "-group", True),
+        ({"display_name": {"$regex": "^r0[0-4]"}}, "+created_at", True),
+        ({"$or": [{"group": "g1"}, {"displayName": {"$in": ["r001", "r002"]}}]}, "-display_name", True),
+        ({"$nor": [{"group": "g1"}]}, "+created_at", True),
+        ({"group": {"$not": {"$in": ["g0", "g2"]}}}, "+created_at", True),
+        ({"createdAt": {"$gte": everything[60].created_at}}, "+created_at", True),
+        ({"config.lr": 3}, "+created_at", False),  # applied after reading
+        ({"$and": [{"group": "g2"}, {"config.lr": {"$gte": 4}}]}, "-created_at", False),  # half and half
+        ({"group": "g0"}, "-config.lr", False),  # nested order: every matching run read, then sorted
+    ]
+    for flt, order, in_sql in cases:
+        want = [r for r in everything if compile_filter(flt)(r._filter_doc())] if flt else list(everything)
+        want = sort_docs(want, lambda r: r._filter_doc(), order)
+        counting.pages.clear()
+        if in_sql:  # len() is a count: no run read
+            assert len(api.runs("many", filters=flt or None, order=order, per_page=50)) == len(want)
+            assert counting.pages == [], (flt, order)
+        paged = api.runs("many", filters=flt or None, order=order, per_page=50)
+        got = [r.id for r in paged]
+        assert got == [r.id for r in want], (flt, order)
+        assert got and all(limit == 50 for _, limit in counting.pages), (flt, order)
+        assert len(paged) == len(want)
+
+
+def test_runs_from_a_team_server_are_read_a_page_at_a_time(
+    rh: RhEnv, server_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The read API's `limit`/`offset` (and `total`) page `Api().runs()` from a team server as from the store."""
+    import runhive
+    from runhive_service.server import ServerStore, migrate, open_engine
+    from runhive_service.server._schema import runs as runs_table
+
+    monkeypatch.setenv("RUNHIVE_CONFIG_DIR", str(rh.root / "config"))
+    engine = open_engine(server_db)
+    try:
+        migrate(engine)
+        store = ServerStore(engine)
+        alice, key = store.create_user("alice")
+        project = store.ensure_project(alice, "alice", "cifar")
+        with engine.begin() as conn:
+            for i in range(120):
+                conn.execute(
+                    runs_table.insert().values(
+                        project_id=project.id,
+                        run_id=f"id{(i * 37) % 120:03d}",
+                        name=f"r{i:03d}",
+                        state="finished",
+                        config={"lr": i % 7},
+                        summary={},
+                        metadata={},
+                        tags=[],
+                        group=f"g{i % 3}",
+                        created_by=alice.id,
+                        created_at=1000.0 + i,
+                        updated_at=1000.0 + i,
+                    )
+                )
+    finally:
+        engine.dispose()
+    made = [f"id{(i * 37) % 120:03d}" for i in range(120)]
+    server = ServerProcess(server_db)
+    try:
+        api = runhive.Api(overrides={"base_url": server.wait_ready()}, api_key=key.key)
+        calls: list[dict[str, Any]] = []
+        call = api._backend._call
+
+        def counted(path: str, params: Any = None, body: Any = None) -> Any:
+            if path == "runs":
+                calls.append(dict(params or {}))
+            return call(path, params, body)
+
+        api._backend._call = counted  # type: ignore[method-assign]
+        runs = api.runs("alice/cifar", per_page=50)
+        assert len(runs) == 120 and [c["limit"] for c in calls] == [0]  # the total, no rows
+        assert runs[75].id == made[75] and (calls[-1]["offset"], calls[-1]["limit"]) == (50, 50)
+        assert [r.id for r in runs] == made and all(c["limit"] <= 50 for c in calls) and len(calls) == 4
+        assert [r.id for r in api.runs("alice/cifar", order="-created_at", per_page=50)] == made[::-1]
+        want = [made[i] for i in range(120) if i % 3 == 1 and i % 7 >= 3]
+        calls.clear()
+        flt = {"$and": [{"group": "g1"}, {"config.lr": {"$gte": 3}}]}
+        assert [
+            r.id for r in api.runs("alice/cifar", filters=flt, per_page=50)
+        ] == want  # applied after reading
+        assert len(calls) == 3 and all(c["limit"] == 50 for c in calls)
+        by_lr = api.runs("alice/cifar", order="+config.lr", per_page=50)
+        assert [r.config["lr"] for r in by_lr] == sorted(i % 7 for i in range(120))
+    finally:
+        code = server.stop()
+    assert code == 0, server.lines

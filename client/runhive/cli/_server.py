@@ -1,6 +1,6 @@
 """`runhive server`: serve the team server, and administer its database directly (for bootstrap).
 
-    runhive server --db URL [--host 127.0.0.1] [--port 8080]
+    runhive server --db URL [--host 127.0.0.1] [--port 8080] [--files DIR|s3://BUCKET/PREFIX] [--s3-endpoint-url URL]
     runhive server user create NAME [--admin] --db URL     # the new user's API key is the last line printed
     runhive server team create TEAM --db URL
     runhive server team add TEAM USER --role admin|member|viewer --db URL
@@ -64,18 +64,28 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from sqlalchemy.exc import OperationalError
 
     config = server.ServerConfig(
-        db=_db(args), host=args.host, port=args.port, migrate=not args.no_migrate, log_level=args.log_level
+        db=_db(args),
+        host=args.host,
+        port=args.port,
+        migrate=not args.no_migrate,
+        log_level=args.log_level,
+        files=args.files,
+        s3_endpoint_url=args.s3_endpoint_url,
     )
     srv = server.Server(config)
 
     def ready(s: Any) -> None:
+        files = s.files.where if s.files else "none: --files DIR|s3://BUCKET/PREFIX keeps them"
         print(
-            f"runhive server: {s.url} (database {s.db_shown}, schema {s.revision}); Ctrl-C stops it",
+            f"runhive server: {s.url} (database {s.db_shown}, schema {s.revision}, files {files}); "
+            "Ctrl-C stops it",
             flush=True,
         )
 
     try:
         srv.run(ready=ready)
+    except server.ServerError as exc:  # --files refused (no place for files, boto3 missing, a bad s3:// URL)
+        raise Error(str(exc)) from None
     except OperationalError as exc:
         raise Error(f"cannot open the database {srv.db_shown}: {exc.orig}") from None
     except OSError as exc:
@@ -156,6 +166,19 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--port", type=int, default=8080, help="port (default 8080; 0: any free one)")
     p.add_argument("--no-migrate", action="store_true", help="refuse a database not at this runhive's schema")
     p.add_argument("--log-level", default="warning", help="uvicorn's log level (default warning)")
+    p.add_argument(
+        "--files",
+        metavar="DIR|s3://BUCKET/PREFIX",
+        help="where run files (media, run.save(), output.log) are kept: a directory, or S3-compatible storage "
+        "through boto3 (its credentials: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or a profile); default: files/ "
+        "beside a SQLite database; with PostgreSQL and no --files the server keeps no files",
+    )
+    p.add_argument(
+        "--s3-endpoint-url",
+        metavar="URL",
+        help="the S3 endpoint for s3:// --files (MinIO, Ceph, ...); default: boto3's (AWS_ENDPOINT_URL_S3, "
+        "AWS_ENDPOINT_URL, then AWS)",
+    )
     p.set_defaults(fn=cmd_serve)
     admin = p.add_subparsers(dest="server_command", metavar="{user,team,key,db}")
 

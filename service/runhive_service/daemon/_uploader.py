@@ -19,8 +19,10 @@
   whose upload is complete has its file removed.
 - `init()` is synchronous: `open_run` asks the server (viewer, then open the run's stream) before the daemon
   answers InitRun, so a missing key, an unknown entity or a denied permission fail `init()` at once.
-- `finish()` waits (bounded by its timeout) until the run's WAL is acknowledged up to what the store applied;
-  `lag` keeps the daemon from exiting idle while anything is pending.
+- `finish()` waits (bounded by its timeout) until the run's WAL is acknowledged up to what the store applied,
+  and its files are on the server; `lag` keeps the daemon from exiting idle while anything is pending.
+- Run files (media, `run.save()`, `output.log`, ...): `_upload_files`, after the records, from the same thread;
+  what the server holds of them is kept in the same progress file.
 """
 
 from __future__ import annotations
@@ -48,6 +50,8 @@ from runhive.protocol.v1 import service_pb2 as pb
 from runhive_service.errors import ServiceError
 from runhive_service.rundir._wal import MAGIC, read_frames, wal_name
 from runhive_service.streams import DAEMON_WRITER, RUNNING, AppliedGroup, RunState, SystemSample
+
+from ._upload_files import FilesState, ask_periodic, files_every, files_url, final_done, sync_files
 
 logger = logging.getLogger("runhive_service")
 
@@ -94,6 +98,8 @@ def _send(req: urllib.request.Request, timeout: float) -> dict[str, Any]:
         except (ValueError, OSError):
             doc = {}
         message = doc.get("error") or f"HTTP {exc.code} {exc.reason}"
+        if doc.get("code") == "NO_FILE_STORE":  # a configuration, not an outage: waiting will not heal it
+            raise Refused(exc.code, "NO_FILE_STORE", message) from None
         if exc.code >= 500 or exc.code in (408, 429):
             raise Transient(f"{req.full_url}: {message}") from None
         raise Refused(exc.code, str(doc.get("code") or exc.code), message) from None
@@ -143,6 +149,7 @@ class _Upload:
     error: str = ""  # final refusal
     last_problem: str = ""  # the last transient failure, for finish()'s message
     st: RunState | None = None
+    files: FilesState = field(default_factory=FilesState)
 
     @property
     def wal(self) -> Path:
@@ -153,8 +160,17 @@ class _Upload:
         return f"{self.url}/api/v1/streams/{_q(self.entity)}/{_q(self.project)}/{_q(self.run_id)}"
 
     @property
-    def pending(self) -> bool:
+    def records_pending(self) -> bool:
         return not self.error and self.sent < self.target
+
+    @property
+    def pending(self) -> bool:
+        return self.records_pending or (not self.error and self.files.pending)
+
+    @property
+    def ended(self) -> bool:
+        """The run's exit is applied (or, resumed after a daemon restart, nothing says it still runs)."""
+        return self.st is None or self.st.state != RUNNING
 
 
 class Uploader:
@@ -223,6 +239,7 @@ class Uploader:
                     up.marks = {str(k): int(v) for k, v in (saved.get("marks") or {}).items()}
                     if DAEMON_WRITER in up.marks:  # begun by a daemon from before per-node daemon streams
                         up.daemon_writer = DAEMON_WRITER
+                    up.files = FilesState.from_doc(saved.get("files"))
                 self._runs[st.key] = up
             up.api_key, up.error, up.st = req.api_key or up.api_key, "", st
             # What the WAL holds already (the run's first records may have been applied before this call);
@@ -282,19 +299,29 @@ class Uploader:
             if up is None:
                 return ""
             goal = up.target
-            while not up.error and up.sent < goal:
+            # A files pass that starts after this call: finish() copied the "end"/"live" files before its exit.
+            files_goal = up.files.ask()
+            self._cv.notify_all()
+            while not up.error and (up.sent < goal or up.files.done < files_goal):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or self._stop.is_set():
                     break
                 self._cv.wait(min(remaining, 0.5))
             if up.error:
                 return f"the team server {up.url} refused run {key}: {up.error}"
+            why = f"; last error: {up.last_problem}" if up.last_problem else ""
             if up.sent < goal:
-                why = f"; last error: {up.last_problem}" if up.last_problem else ""
                 return (
                     f"{goal - up.sent} bytes of run {key} not yet uploaded to {up.url}{why}; runhive-service keeps "
                     "uploading after this process exits"
                 )
+            if up.files.done < files_goal:
+                return (
+                    f"the files of run {key} are not yet uploaded to {up.url}{why}; runhive-service keeps "
+                    "uploading after this process exits"
+                )
+            if up.files.error:
+                return f"the team server {up.url} refused files of run {key}: {up.files.error}"
             return ""
 
     # The upload thread ------------------------------------------------------------------------------------------
@@ -320,6 +347,11 @@ class Uploader:
             logger.exception("uploader: resuming pending uploads failed")
         while not self._stop.is_set():
             with self._cv:
+                for up in self._runs.values():
+                    if not up.error and not up.records_pending:
+                        ask_periodic(up.files, running=not up.ended)
+                        if up.ended and not up.files.final:  # the last pass, after the exit record
+                            up.files.final = up.files.ask()
                 todo = [up for up in self._runs.values() if up.pending]
                 if not todo:
                     self._forget_done()
@@ -329,7 +361,10 @@ class Uploader:
                 if self._stop.is_set():
                     return
                 try:
-                    self._upload_span(up)
+                    if up.records_pending:
+                        self._upload_span(up)
+                    elif up.files.pending:
+                        self._upload_files(up)
                 except Refused as exc:
                     up.error = f"{exc} (HTTP {exc.status})"
                     logger.error("uploader: %s refused run %s: %s; not retried", up.url, up.key, exc)
@@ -347,7 +382,8 @@ class Uploader:
 
     def _forget_done(self) -> None:
         for key, up in list(self._runs.items()):
-            if not up.pending and up.st is not None and up.st.state != RUNNING and up.sent >= up.target:
+            files_done = bool(up.files.final) and up.files.done >= up.files.final
+            if not up.pending and up.ended and up.sent >= up.target and (files_done or bool(up.error)):
                 del self._runs[key]
                 if not up.error:  # done: nothing to resume (a later resume of the run starts a new file)
                     self._file(key).unlink(missing_ok=True)
@@ -410,6 +446,38 @@ class Uploader:
             up.sent = frames[-1][0]
         self._save(up)
 
+    def _upload_files(self, up: _Upload) -> None:
+        state = up.files
+        gen = state.want
+        if not state.disabled and not state.error:
+            base = files_url(up.url, up.entity, up.project, up.run_id)
+            try:
+                n = sync_files(
+                    state,
+                    Path(up.run_dir) / "files",
+                    base,
+                    up.api_key,
+                    _send,
+                    lambda fn: self._call(up, fn),
+                    lambda exc: isinstance(exc, Refused) and exc.status == 400 and "sha256" in str(exc),
+                    lambda: self._save(up),
+                )
+                if n:
+                    logger.info("uploader: %d files of run %s sent to %s", n, up.key, up.url)
+            except Refused as exc:
+                if exc.code == "NO_FILE_STORE":
+                    state.disabled = str(exc)
+                    logger.warning(
+                        "uploader: %s keeps no files; the files of run %s stay on this node", up.url, up.key
+                    )
+                else:  # the records are on the server: a refusal of the files is reported, not retried
+                    state.error = f"{exc} (HTTP {exc.status})"
+                    logger.error("uploader: %s refused files of run %s: %s; not retried", up.url, up.key, exc)
+        with self._cv:
+            state.done = max(state.done, gen)
+            state.next_at = time.monotonic() + files_every()
+        self._save(up)
+
     # Durable progress -------------------------------------------------------------------------------------------
     def _save(self, up: _Upload) -> None:
         doc = {
@@ -422,6 +490,7 @@ class Uploader:
             "offset": up.sent,
             "marks": up.marks,
             "error": up.error,
+            "files": up.files.to_doc(),
         }
         path = self._file(up.key)
         tmp = path.with_suffix(".tmp")
@@ -447,7 +516,7 @@ class Uploader:
             except OSError:
                 continue
             offset = int(doc.get("offset") or 0)
-            if size <= max(offset, len(MAGIC)):
+            if size <= max(offset, len(MAGIC)) and final_done(doc.get("files")):
                 continue
             key = f"{doc['entity']}/{doc['project']}/{rid}"
             with self._cv:
@@ -460,7 +529,8 @@ class Uploader:
                 up.daemon_writer = (
                     DAEMON_WRITER if DAEMON_WRITER in up.marks else f"{DAEMON_WRITER}@{self._node}"
                 )
-                up.target = size
+                up.target = max(size, offset)
+                up.files = FilesState.from_doc(doc.get("files"))
                 self._runs[key] = up
             logger.info("uploader: resuming run %s at byte %d of %d", key, offset, size)
 

@@ -4,7 +4,8 @@ Seams for what comes next, each a list of routes added in `create_app`:
 - the read API for `Api()` (`/api/v1/...`: projects, runs, history, sweeps), the second read backend of
   `runhive.apis.backends`;
 - the dashboard, served for the runs the logged-in user may read (API-key login, then a session cookie).
-Ingest from the daemons' uploaders (the second sink of `runhive_service.streams`): `_ingest.py`, over HTTP.
+Ingest from the daemons' uploaders (the second sink of `runhive_service.streams`): `_ingest.py`, over HTTP; run
+files (both ways): `_files.py`, their bytes in the file store of `--files` (`_filestore.py`).
 
 Every endpoint that needs a user calls `caller(request)`; every `ServerError` becomes a JSON answer with its status
 (`{"error": message, "code": NAME}`), and anything unexpected a JSON 500 without a traceback.
@@ -23,6 +24,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from ._errors import ServerError, Unauthenticated
+from ._files import files_routes
+from ._filestore import FileStore
 from ._ingest import routes as ingest_routes
 from ._migrate import current_revision
 from ._read import read_routes
@@ -84,14 +87,17 @@ def _unexpected(request: Request, exc: Exception) -> Response:
     )
 
 
-def create_app(store: ServerStore, extra_routes: list[BaseRoute] | None = None) -> Starlette:
-    """The app over `store`. Endpoints are plain functions: Starlette runs them in its thread pool, where the
-    (blocking) database calls belong."""
+def create_app(
+    store: ServerStore, extra_routes: list[BaseRoute] | None = None, files: FileStore | None = None
+) -> Starlette:
+    """The app over `store`, run files in `files` (`_filestore`; None: the file routes answer 503). Endpoints are
+    plain functions: Starlette runs them in its thread pool, where the (blocking) database calls belong."""
     routes: list[BaseRoute] = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/api/v1/viewer", viewer, methods=["GET"]),
         *read_routes(),
         *ingest_routes(),
+        *files_routes(),
         *(extra_routes or []),
     ]
     handlers: dict[Any, Any] = {
@@ -101,4 +107,5 @@ def create_app(store: ServerStore, extra_routes: list[BaseRoute] | None = None) 
     }
     app = Starlette(routes=routes, exception_handlers=handlers)
     app.state.store = store
+    app.state.files = files
     return app

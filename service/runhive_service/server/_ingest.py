@@ -170,7 +170,8 @@ def apply_batch(
         if rec.WhichOneof("kind") == "run":  # the daemon's run record: identity as the client set it
             _take_info(st.info, rec.run)
     apply_groups([(st, batch, 0, None)])
-    _store_history(conn, project.id, run_id, _writer_seg(marks, writer), first_row, batch)
+    media = _media_prefix(st.info.run_dir)
+    _store_history(conn, project.id, run_id, _writer_seg(marks, writer), first_row, batch, media)
     _save_state(conn, project.id, run_id, st)
     top = max(r.seq for r in todo)
     now = time.time()
@@ -221,6 +222,7 @@ def _state(row: Any, project: Project, run_id: str) -> RunState:
         host=row.host,
         sweep_id=row.sweep_id or "",
         metadata_json=json.dumps(row.metadata or {}).encode(),
+        run_dir=str((row.metadata or {}).get("dir") or ""),  # kept there by _save_state
     )
     st = RunState(key=run_key(project.entity, project.name, run_id), info=info)
     st.state, st.exit_code = row.state, row.exit_code
@@ -265,7 +267,7 @@ def _save_state(conn: Connection, project_id: int, run_id: str, st: RunState) ->
             state=st.state,
             exit_code=st.exit_code,
             config=_jsonable(st.config),
-            summary=_jsonable(st.summary),
+            summary=_relative_media(_jsonable(st.summary), _media_prefix(info.run_dir)),
             last_step=st.last_step,
             history_rows=st.rows,
             updated_at=time.time(),
@@ -286,8 +288,35 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def _media_prefix(run_dir: str) -> str:
+    return run_dir.rstrip("/") + "/files/" if run_dir else ""
+
+
+def _relative_media(value: Any, prefix: str) -> Any:
+    """Media references (`{"_type": "image-file", "path": ...}`) name their file on the node that logged them
+    (`<run dir>/files/media/...`); on the server they name it as the run's file (`media/...`), which the uploader
+    sends there, so `run.file(row["img"]["path"])` finds it, as in W&B."""
+    if not prefix:
+        return value
+    if isinstance(value, dict):
+        out = {k: _relative_media(v, prefix) for k, v in value.items()}
+        path = out.get("path")
+        if "_type" in out and isinstance(path, str) and path.startswith(prefix):
+            out["path"] = path[len(prefix) :]
+        return out
+    if isinstance(value, list):
+        return [_relative_media(v, prefix) for v in value]
+    return value
+
+
 def _store_history(
-    conn: Connection, project_id: int, run_id: str, seg: int, first_row: int, batch: pb.RecordBatch
+    conn: Connection,
+    project_id: int,
+    run_id: str,
+    seg: int,
+    first_row: int,
+    batch: pb.RecordBatch,
+    media: str = "",
 ) -> None:
     """One `history_chunks` row per numeric key of the batch, `history_objects` for the rest, `run_keys`."""
     numbers: dict[str, tuple[list[int], list[float]]] = defaultdict(lambda: ([], []))
@@ -307,7 +336,7 @@ def _store_history(
                     steps.append(step)
                     vals.append(float(value))
                 else:
-                    objects[key][step] = _jsonable(value)
+                    objects[key][step] = _relative_media(_jsonable(value), media)
     if not numbers and not objects:
         return
     ids = intern_keys(conn, project_id, [*numbers, *objects])
@@ -376,11 +405,11 @@ def _upsert_object(
     if conn.execute(select(history_objects.c.step).where(*key)).first() is None:
         conn.execute(
             history_objects.insert().values(
-                project_id=project_id, run_id=run_id, key_id=key_id, step=step, value={"v": value}
+                project_id=project_id, run_id=run_id, key_id=key_id, step=step, value=value
             )
         )
     else:
-        conn.execute(update(history_objects).where(*key).values(value={"v": value}))
+        conn.execute(update(history_objects).where(*key).values(value=value))
 
 
 def _run_key(

@@ -9,6 +9,7 @@ the projects the caller may read. A project that does not exist yet reads as emp
 Routes (all `GET` except `metrics`, which takes many runs in a JSON body):
   /api/v1/projects?entity=                       → {"projects": [{entity, name, runs, last_run_at}]}
   /api/v1/runs?entity=&project=&order=&since=    → {"runs": [run]}
+  /api/v1/runs?...&limit=&offset=                → {"runs": [run], "total": n}  (a page; n: every match)
   /api/v1/runs/find?run_id=&entity=&project=     → {"runs": [run]}
   /api/v1/history?entity=&project=&run_id=&keys=&min_step=&max_step=&after=&limit=
                                                  → {"rows": [...], "next": step | null}  (a page, in step order)
@@ -44,6 +45,7 @@ from ._store import Project, ServerStore, User
 MAX_PAGE = 10_000  # rows per history page
 MAX_BUCKETS = 100_000
 MAX_RUNS = 5_000  # runs in one metrics request
+MAX_RUN_PAGE = 10_000  # runs in one page of /api/v1/runs
 
 
 # -- plumbing --------------------------------------------------------------------------------------------------
@@ -199,7 +201,14 @@ def _sweep_doc(row: Any, project: Project) -> dict[str, Any]:
     }
 
 
-def _runs_of(conn: Connection, found: list[Project], *where: Any, newest_first: bool = False) -> list[Any]:
+def _runs_of(
+    conn: Connection,
+    found: list[Project],
+    *where: Any,
+    newest_first: bool = False,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[Any]:
     by_id = {p.id: p for p in found}
     if not by_id:
         return []
@@ -208,8 +217,10 @@ def _runs_of(conn: Connection, found: list[Project], *where: Any, newest_first: 
         if newest_first
         else (runs.c.created_at, runs.c.run_id)
     )
-    rows = conn.execute(select(runs).where(runs.c.project_id.in_(list(by_id)), *where).order_by(*order))
-    return [run_doc(r, by_id[r.project_id]) for r in rows]
+    query = select(runs).where(runs.c.project_id.in_(list(by_id)), *where).order_by(*order)
+    if limit is not None:
+        query = query.limit(limit).offset(offset)
+    return [run_doc(r, by_id[r.project_id]) for r in conn.execute(query)]
 
 
 # -- endpoints: projects, runs, sweeps ------------------------------------------------------------------------
@@ -247,8 +258,23 @@ def list_runs(request: Request) -> Response:
     since = _float_arg(request, "since")
     where = [runs.c.updated_at >= since] if since is not None else []
     newest_first = since is None and _arg(request, "order") == "desc"
+    limit, offset = _int_arg(request, "limit"), _int_arg(request, "offset", 0) or 0
+    if limit is not None and (limit < 0 or limit > MAX_RUN_PAGE or offset < 0):
+        raise InvalidArgument(
+            f"limit must be 0..{MAX_RUN_PAGE} and offset at least 0, got limit={limit}, offset={offset}"
+        )
     with store.engine.connect() as conn:
-        return _json({"runs": _runs_of(conn, found, *where, newest_first=newest_first)})
+        page = _runs_of(conn, found, *where, newest_first=newest_first, limit=limit, offset=offset)
+        if limit is None:
+            return _json({"runs": page})
+        total = 0
+        if found:
+            total = conn.execute(
+                select(func.count())
+                .select_from(runs)
+                .where(runs.c.project_id.in_([p.id for p in found]), *where)
+            ).scalar_one()
+        return _json({"runs": page, "total": total})
 
 
 def find_runs(request: Request) -> Response:

@@ -241,7 +241,8 @@ sweep_runs = Table(
     Index(None, "project_id", "sweep_id", "state"),
 )
 
-# Run files: the manifest of a run's files; their bytes live in the file store, content-addressed by sha256.
+# Run files: the manifest of a run's files; their bytes live in the file store, content-addressed by sha256
+# (`_filestore.blob_key`). A path sent again with other contents (a "live" file) replaces its row.
 run_files = Table(
     "run_files",
     metadata,
@@ -251,5 +252,6 @@ run_files = Table(
     Column("sha256", String(64), nullable=False, index=True),
     Column("size", BigInteger, nullable=False),
     Column("created_at", Double, nullable=False),
+    Column("updated_at", Double),  # migration 0003
     ForeignKeyConstraint(["project_id", "run_id"], ["runs.project_id", "runs.run_id"]),
 )

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from ._db import database_url, open_engine, shown_url
+from ._filestore import FileStore, open_file_store
 from ._migrate import check_schema, migrate
 from ._store import ServerStore
 
@@ -28,6 +29,9 @@ class ServerConfig:
     migrate: bool = True  # upgrade the schema at start (under a lock); False: refuse an outdated schema
     log_level: str = "warning"
     pool_size: int = 5
+    # Run files: a directory or s3://bucket/prefix; None: files/ beside a SQLite database (PostgreSQL needs it).
+    files: str | None = None
+    s3_endpoint_url: str | None = None  # None: boto3's own (AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, AWS)
 
 
 class Server:
@@ -37,6 +41,7 @@ class Server:
         self.engine: Engine | None = None
         self.revision: str | None = None
         self.socket: socket.socket | None = None
+        self.files: FileStore | None = None
 
     @property
     def db_shown(self) -> str:
@@ -70,10 +75,15 @@ class Server:
 
         from ._app import create_app
 
+        # The file store first: a server that could not keep files should not start and lose them.
+        self.files = open_file_store(self.config.files, self.url_db, self.config.s3_endpoint_url)
         store = self.open()
         sock = self.bind()
         config = uvicorn.Config(
-            create_app(store), log_level=self.config.log_level, access_log=False, lifespan="off"
+            create_app(store, files=self.files),
+            log_level=self.config.log_level,
+            access_log=False,
+            lifespan="off",
         )
         server = _uvicorn_server()(config)
         if ready is not None:

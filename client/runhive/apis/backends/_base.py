@@ -105,6 +105,34 @@ class ArtifactRecord:
         return f"{self.entity}/{self.project}/{self.run_id}"
 
 
+# A filter condition a backend evaluates itself (`Api().runs()` pages it in the store's query). Built by the public
+# layer from W&B's MongoDB-style filter, only over `SCALAR_FIELDS` and only where the store's comparison gives what
+# Python's gives; every other part of a filter is applied to the records after they are read. Fields are the filter
+# doc's keys ("display_name", "created_at", ...; "name" is the run id); values are already converted (ISO-8601 times
+# to epoch seconds).
+#   ("and" | "or", [Cond, ...])   ("not", Cond)   ("const", bool)
+#   ("cmp", field, op, value)     op: "eq" "ne" "gt" "gte" "lt" "lte"
+#   ("in", field, [values])       ("regex", field, pattern)  (Python's re.search)
+Cond = tuple[Any, ...]
+
+# The run fields a backend may order and filter by in its own query: the text columns and the two times.
+SCALAR_FIELDS = frozenset(
+    {"id", "name", "display_name", "state", "group", "job_type", "notes", "created_at", "updated_at"}
+)
+
+
+@dataclass(frozen=True)
+class RunsQuery:
+    """One `Api().runs()` listing as a backend pages it: the project, the order (a filter doc field and its
+    direction; ties in creation order) and the condition (None: every run)."""
+
+    entity: str | None
+    project: str
+    order: str = "created_at"
+    descending: bool = False
+    where: Cond | None = None
+
+
 class Backend(Protocol):
     @property
     def where(self) -> str:
@@ -112,6 +140,15 @@ class Backend(Protocol):
         ...
 
     def runs(self, entity: str | None, project: str, newest_first: bool = False) -> list[RunRecord]: ...
+
+    # Paging `Api().runs()`: what the backend's own query can order and filter by (a subset of SCALAR_FIELDS), a page
+    # of `limit` runs from `offset`, and the count of the runs that match.
+    order_fields: frozenset[str]
+    filter_fields: frozenset[str]
+
+    def runs_page(self, query: RunsQuery, offset: int, limit: int) -> list[RunRecord]: ...
+
+    def count_runs(self, query: RunsQuery) -> int: ...
 
     def find_runs(self, entity: str | None, project: str | None, run_id: str) -> list[RunRecord]: ...
 

@@ -14,11 +14,14 @@ from runhive.protocol.series import EXACT, empty_series, logged_as_int
 from runhive_service.store import connect, read_chunks, snapshot
 
 from . import _local_files as files
+from . import _local_query as query_sql
 from ._base import (
+    SCALAR_FIELDS,
     ArtifactRecord,
     FileRecord,
     ProjectRecord,
     RunRecord,
+    RunsQuery,
     Series,
     SweepRecord,
 )
@@ -73,6 +76,9 @@ def _narrow(sql: str, args: list[Any], entity: str | None, project: str | None) 
 
 
 class LocalBackend:
+    order_fields = SCALAR_FIELDS
+    filter_fields = SCALAR_FIELDS
+
     def __init__(self, path: Path) -> None:
         self._path = path
         self._db: sqlite3.Connection | None = None
@@ -87,6 +93,7 @@ class LocalBackend:
             if not Path(self._path).exists():
                 return None
             self._db = connect(self._path, readonly=True)
+            query_sql.register(self._db)
         return self._db
 
     def _run_columns(self) -> str:
@@ -120,6 +127,23 @@ class LocalBackend:
         sql = _narrow(f"SELECT {self._run_columns()} FROM runs WHERE 1=1", args, entity, project)
         d = "DESC" if newest_first else "ASC"
         return [_run(r) for r in self._query(f"{sql} ORDER BY created_at {d}, pk {d}", args)]
+
+    def _listing(self, query: RunsQuery, select: str, args: list[Any]) -> str:
+        sql = _narrow(f"SELECT {select} FROM runs WHERE 1=1", args, query.entity, query.project)
+        if query.where is not None:
+            sql += " AND " + query_sql.where_sql(query.where, args)
+        return sql
+
+    def runs_page(self, query: RunsQuery, offset: int, limit: int) -> list[RunRecord]:
+        args: list[Any] = []
+        sql = self._listing(query, self._run_columns(), args)
+        sql += f" ORDER BY {query_sql.order_sql(query.order, query.descending)} LIMIT ? OFFSET ?"
+        return [_run(r) for r in self._query(sql, [*args, limit, offset])]
+
+    def count_runs(self, query: RunsQuery) -> int:
+        args: list[Any] = []
+        rows = self._query(self._listing(query, "COUNT(*)", args), args)
+        return int(rows[0][0]) if rows else 0
 
     def find_runs(self, entity: str | None, project: str | None, run_id: str) -> list[RunRecord]:
         args: list[Any] = [run_id]

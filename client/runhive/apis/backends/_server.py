@@ -19,7 +19,7 @@ from typing import Any
 
 from runhive.errors import CommError, UsageError
 
-from ._base import ProjectRecord, RunRecord, Series, SweepRecord
+from ._base import ProjectRecord, RunRecord, RunsQuery, Series, SweepRecord
 
 _RUN_FIELDS = (
     "id entity project name notes tags group job_type state exit_code config summary metadata dir created_at "
@@ -46,6 +46,10 @@ def _sweep(doc: dict[str, Any]) -> SweepRecord:
 
 class ServerBackend:
     """Reads from the team server at `base_url` with `api_key` (`Authorization: Bearer KEY`)."""
+
+    # The read API pages runs in creation order; filters are applied by `Api().runs()` to the runs read.
+    order_fields = frozenset({"created_at"})
+    filter_fields: frozenset[str] = frozenset()
 
     def __init__(self, base_url: str, api_key: str | None, timeout: float | None = None) -> None:
         self.base_url = base_url.rstrip("/")
@@ -99,6 +103,27 @@ class ServerBackend:
     def runs(self, entity: str | None, project: str, newest_first: bool = False) -> list[RunRecord]:
         params = {"entity": entity, "project": project, "order": "desc" if newest_first else "asc"}
         return [_run(d) for d in self._call("runs", params)["runs"]]
+
+    def _page(self, query: RunsQuery, offset: int, limit: int) -> dict[str, Any]:
+        if query.order != "created_at" or query.where is not None:
+            raise ValueError(f"the team server's read API pages runs by creation time only, not {query}")
+        params = {
+            "entity": query.entity,
+            "project": query.project,
+            "order": "desc" if query.descending else "asc",
+            "limit": limit,
+            "offset": offset,
+        }
+        reply: dict[str, Any] = self._call("runs", params)
+        if "total" not in reply:  # a server from before paging answers every run: take the page here
+            reply = {"runs": reply["runs"][offset : offset + limit], "total": len(reply["runs"])}
+        return reply
+
+    def runs_page(self, query: RunsQuery, offset: int, limit: int) -> list[RunRecord]:
+        return [_run(d) for d in self._page(query, offset, limit)["runs"]]
+
+    def count_runs(self, query: RunsQuery) -> int:
+        return int(self._page(query, 0, 0)["total"])
 
     def find_runs(self, entity: str | None, project: str | None, run_id: str) -> list[RunRecord]:
         params = {"entity": entity, "project": project, "run_id": run_id}

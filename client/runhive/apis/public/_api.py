@@ -11,7 +11,7 @@ from runhive.errors import UsageError
 from runhive.sdk._settings import Settings
 from runhive.sdk._setup import base_settings
 
-from ._filters import FIELDS, compile_filter, order_key, sort_docs
+from ._filters import FIELDS, compile_filter, order_key, pushdown, sort_docs
 from ._run import ApiRun
 from ._runs import Project, Runs
 
@@ -62,25 +62,66 @@ class Api:
         per_page: int = 50,
         include_sweeps: bool = True,
     ) -> Runs:
-        """Runs of a project (`"project"` or `"entity/project"`) as W&B's lazy `Runs` (read when first used),
-        oldest first unless `order` says otherwise: W&B's `"+field"`/`"-field"` with a dotted path
+        """Runs of a project (`"project"` or `"entity/project"`) as W&B's lazy `Runs`, read `per_page` at a time
+        when used, oldest first unless `order` says otherwise: W&B's `"+field"`/`"-field"` with a dotted path
         (`"-summary_metrics.acc"`, `"+config.lr"`, `"-created_at"`, `"+display_name"`); runs without the field
-        come last. A bad filter or order raises here, before any read."""
+        come last. The backend orders and filters in its own query where it can (the run's own fields); the rest
+        of a filter is applied to the runs read, and an order by a config or summary key reads every matching run
+        first. A bad filter or order raises here, before any read."""
+        from runhive.apis.backends._base import RunsQuery
+
         entity, project = _split_project(path or self.settings.project or "Uncategorized")
-        predicate = compile_filter(filters) if filters else None
+        if filters:
+            compile_filter(filters)  # every field and operator checked before any read
         dotted, descending = order_key(order)
-        by_created = FIELDS.get(dotted) == "created_at"
+        head, _, nested = dotted.partition(".")
+        field = FIELDS[head]
+        backend = self._backend
+        where, residual = pushdown(filters, backend.filter_fields) if filters else (None, None)
+        keep_doc = compile_filter(residual) if residual else None
 
-        def load() -> list[ApiRun]:
-            records = self._backend.runs(entity, project, newest_first=by_created and descending)
-            runs = [ApiRun(self._backend, r) for r in records]
-            if predicate is not None:
-                runs = [r for r in runs if predicate(r._filter_doc())]
-            if not by_created:
-                runs = sort_docs(runs, lambda r: r._filter_doc(), order)
-            return runs
+        def keep(run: ApiRun) -> bool:
+            return keep_doc is None or keep_doc(run._filter_doc())
 
-        return Runs(load, entity, project, filters, order, per_page)
+        if not nested and field in backend.order_fields:
+            query = RunsQuery(entity, project, field, descending, where)
+
+            def fetch(offset: int, limit: int) -> list[ApiRun]:
+                return [ApiRun(backend, r) for r in backend.runs_page(query, offset, limit)]
+
+            if keep_doc is None:
+                return Runs(
+                    fetch, entity, project, filters, order, per_page, lambda: backend.count_runs(query)
+                )
+            return Runs(fetch, entity, project, filters, order, per_page, keep=keep)
+
+        # Ordered by a nested key: every matching run is read (page by page), then sorted here.
+        everything: list[ApiRun] | None = None
+        query = RunsQuery(entity, project, "created_at", False, where)
+
+        def sorted_runs() -> list[ApiRun]:
+            nonlocal everything
+            if everything is None:
+                found: list[ApiRun] = []
+                size = max(1, per_page)
+                while True:
+                    page = backend.runs_page(query, len(found), size)
+                    found.extend(ApiRun(backend, r) for r in page)
+                    if len(page) < size:
+                        break
+                runs = [r for r in found if keep(r)]
+                everything = sort_docs(runs, lambda r: r._filter_doc(), order)
+            return everything
+
+        return Runs(
+            lambda offset, limit: sorted_runs()[offset : offset + limit],
+            entity,
+            project,
+            filters,
+            order,
+            per_page,
+            lambda: len(sorted_runs()),
+        )
 
     def runs_since(self, path: str, since: float) -> list[ApiRun]:
         """The runs of a project updated at or after `since` (a run's `updated_at`), oldest first: a live view's

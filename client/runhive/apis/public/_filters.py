@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
+from runhive.apis.backends._base import Cond
 from runhive.errors import UsageError
 
 # Filter/order field -> the key in ApiRun._filter_doc().
@@ -203,6 +204,101 @@ def _op(op: str, value: Any, arg: Any) -> bool:
             return False
     hit = any(v in arg for v in value) if isinstance(value, list) else value in arg
     return hit if op == "$in" else not hit
+
+
+# -- pushing a filter down to the backend's query --------------------------------------------------------------------
+_CMP = {"$eq": "eq", "$ne": "ne", "$gt": "gt", "$gte": "gte", "$lt": "lt", "$lte": "lte"}
+
+
+def pushdown(flt: Mapping[str, Any], fields: frozenset[str]) -> tuple[Cond | None, dict[str, Any] | None]:
+    """Split a filter (already checked by `compile_filter`) into the condition a backend evaluates in its own query
+    (over the run fields in `fields`) and the rest, a filter applied to the runs read (None when nothing is left).
+    A part goes down only where the store compares as Python does: a text field with strings, a time with numbers
+    (ISO-8601 arguments turned into epoch seconds first)."""
+    if not fields:  # a backend that filters nothing itself: all of it is applied to the runs read
+        return None, (dict(flt) or None)
+    conds: list[Cond] = []
+    rest: dict[str, Any] = {}
+    for key, cond in flt.items():
+        key = str(key)
+        if key == "$and" and isinstance(cond, (list, tuple)):
+            for sub in cond:
+                where, left = pushdown(sub, fields)
+                if where is not None:
+                    conds.append(where)
+                if left:
+                    rest.setdefault("$and", []).append(left)
+            continue
+        where = _down(key, cond, fields)
+        if where is None:
+            rest[key] = cond
+        else:
+            conds.append(where)
+    return (("and", conds) if conds else None), (rest or None)
+
+
+def _whole(flt: Any, fields: frozenset[str]) -> Cond | None:
+    """The filter as one condition, or None when any part of it cannot go down."""
+    if not isinstance(flt, Mapping):
+        return None
+    where, left = pushdown(flt, fields)
+    if left:
+        return None
+    return where if where is not None else ("const", True)
+
+
+def _down(key: str, cond: Any, fields: frozenset[str]) -> Cond | None:
+    if key.startswith("$"):
+        if key == "$not":
+            inner = _whole(cond, fields)
+            return None if inner is None else ("not", inner)
+        subs = [_whole(c, fields) for c in cond]
+        if any(s is None for s in subs):
+            return None
+        joined: Cond = ("and" if key == "$and" else "or", subs)
+        return ("not", joined) if key == "$nor" else joined
+    head, _, rest = key.partition(".")
+    field = FIELDS[head]
+    if rest or field not in fields:
+        return None
+    return _down_cond(field, key, cond)
+
+
+def _fits(field: str, value: Any) -> bool:
+    if field in _TIME_FIELDS:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return isinstance(value, str)
+
+
+def _down_cond(field: str, key: str, cond: Any) -> Cond | None:
+    is_time = field in _TIME_FIELDS
+    if not isinstance(cond, Mapping) or not any(str(k).startswith("$") for k in cond):
+        want = _as_time(cond, key) if is_time else cond
+        return ("cmp", field, "eq", want) if _fits(field, want) else None
+    parts: list[Cond] = []
+    for op, arg in cond.items():
+        part: Cond | None
+        if op in _CMP:
+            value = _as_time(arg, key) if is_time else arg
+            part = ("cmp", field, _CMP[op], value) if _fits(field, value) else None
+        elif op in ("$in", "$nin"):
+            values = [_as_time(a, key) if is_time else a for a in arg]
+            part = ("in", field, values) if all(_fits(field, v) for v in values) else None
+            if part is not None and op == "$nin":
+                part = ("not", part)
+        elif op == "$regex":
+            part = ("regex", field, arg) if isinstance(arg, str) else None
+        elif op == "$exists":
+            part = ("const", bool(arg))  # these fields are on every run
+        elif op == "$not":
+            inner = _down_cond(field, key, {"$regex": arg} if isinstance(arg, str) else arg)
+            part = None if inner is None else ("not", inner)
+        else:
+            part = None
+        if part is None:
+            return None
+        parts.append(part)
+    return ("and", parts)
 
 
 def matches(doc: Mapping[str, Any], flt: Mapping[str, Any]) -> bool:

@@ -10,39 +10,97 @@ if TYPE_CHECKING:
     from ._sweeps import Sweep
 
 
+# (offset, limit) -> at most `limit` runs from `offset`, in order.
+Fetch = Callable[[int, int], list["ApiRun"]]
+
+
 class Runs(Sequence["ApiRun"]):
-    """The runs of a project that match `filters`, in `order` (W&B's `Runs`): nothing is read until they are
-    used (`len`, iteration, `runs[i]`, `runs[a:b]`), then all at once; `per_page` is kept for W&B's code."""
+    """The runs of a project that match `filters`, in `order` (W&B's `Runs`): read a page of `per_page` runs at a
+    time, when they are used. `len()` asks the backend for a count; iteration reads page after page; `runs[i]`
+    reads the page that holds run i. When part of the filter is applied after reading (`keep`), pages are read in
+    order, the runs that pass kept, and `len()` reads them all."""
 
     def __init__(
         self,
-        load: Callable[[], list[ApiRun]],
+        fetch: Fetch,
         entity: str | None,
         project: str,
         filters: Mapping[str, Any] | None,
         order: str,
         per_page: int,
+        count: Callable[[], int] | None = None,
+        keep: Callable[[ApiRun], bool] | None = None,
     ) -> None:
-        self._load = load
-        self._objects: list[ApiRun] | None = None
-        self.entity, self.project, self.order, self.per_page = entity, project, order, per_page
+        self._fetch, self._count, self._keep = fetch, count, keep
+        self.entity, self.project, self.order = entity, project, order
+        self.per_page = max(1, int(per_page))
         self.filters: dict[str, Any] = dict(filters or {})
+        self._pages: dict[int, list[ApiRun]] = {}  # page number -> its runs (without `keep`)
+        self._length: int | None = None
+        self._kept: list[ApiRun] = []  # with `keep`: the runs that passed, of the pages read so far
+        self._read = 0  # with `keep`: runs read (passed or not)
+        self._done = False
+
+    # -- reading ---------------------------------------------------------------------------------------------------
+    def _page(self, n: int) -> list[ApiRun]:
+        page = self._pages.get(n)
+        if page is None:
+            page = self._pages[n] = self._fetch(n * self.per_page, self.per_page)
+            if len(page) < self.per_page:  # the last page: the length is known without a count
+                self._length = n * self.per_page + len(page)
+        return page
+
+    def _fill(self, upto: int | None) -> None:
+        """With `keep`: read pages until run `upto` passed (None: to the end)."""
+        assert self._keep is not None
+        while not self._done and (upto is None or len(self._kept) <= upto):
+            rows = self._fetch(self._read, self.per_page)
+            self._read += len(rows)
+            self._kept.extend(r for r in rows if self._keep(r))
+            if len(rows) < self.per_page:
+                self._done = True
 
     @property
     def objects(self) -> list[ApiRun]:
-        if self._objects is None:
-            self._objects = self._load()
-        return self._objects
+        """Every run, read to the end."""
+        return list(self)
 
     def __len__(self) -> int:
-        return len(self.objects)
+        if self._keep is not None:
+            self._fill(None)
+            return len(self._kept)
+        if self._length is None:
+            if self._count is not None:
+                self._length = self._count()
+            else:
+                n = 0
+                while len(self._page(n)) == self.per_page:
+                    n += 1
+        assert self._length is not None
+        return self._length
 
     @property
     def length(self) -> int:
         return len(self)
 
     def __iter__(self) -> Iterator[ApiRun]:
-        return iter(self.objects)
+        if self._keep is not None:
+            i = 0
+            while True:
+                if i < len(self._kept):
+                    yield self._kept[i]
+                    i += 1
+                elif self._done:
+                    return
+                else:
+                    self._fill(len(self._kept))
+        n = 0
+        while self._length is None or n * self.per_page < self._length:
+            page = self._page(n)
+            yield from page
+            if len(page) < self.per_page:
+                return
+            n += 1
 
     @overload
     def __getitem__(self, index: int) -> ApiRun: ...
@@ -51,15 +109,33 @@ class Runs(Sequence["ApiRun"]):
     def __getitem__(self, index: slice) -> list[ApiRun]: ...
 
     def __getitem__(self, index: int | slice) -> ApiRun | list[ApiRun]:
-        return self.objects[index]
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        i = int(index)
+        if i < 0:
+            i += len(self)
+        if i < 0:
+            raise IndexError("Runs index out of range")
+        if self._keep is not None:
+            self._fill(i)
+            if i >= len(self._kept):
+                raise IndexError("Runs index out of range")
+            return self._kept[i]
+        page = self._page(i // self.per_page)
+        if i % self.per_page >= len(page):
+            raise IndexError("Runs index out of range")
+        return page[i % self.per_page]
 
     def __bool__(self) -> bool:
-        return bool(self.objects)
+        if self._keep is not None:
+            self._fill(0)
+            return bool(self._kept)
+        return bool(self._page(0))
 
     def __eq__(self, other: object) -> bool:
         """Equal to a list (or Runs) of the same runs, as when `runs()` returned a list."""
         if isinstance(other, (list, Runs)):
-            return list(self.objects) == list(other)
+            return list(self) == list(other)
         return NotImplemented
 
     __hash__ = None  # type: ignore[assignment]
@@ -70,7 +146,10 @@ class Runs(Sequence["ApiRun"]):
 
     @property
     def more(self) -> bool:
-        return False  # every matching run is read at once
+        """Whether runs are left to read."""
+        if self._keep is not None:
+            return not self._done
+        return self._length is None or len(self._pages) * self.per_page < self._length
 
     def histories(
         self,
