@@ -59,6 +59,17 @@ run.finish()
 print("ID", run.entity, run.id, run.dir)
 """
 
+OTHER = """
+import numpy as np
+import runhive as wandb
+
+run = wandb.init(project="med", name="other")
+run.log({"samples": [wandb.Image(np.full((8, 8, 3), 200, dtype=np.uint8), caption="other's")], "loss": 0.5})
+xy = wandb.Table(data=[[i, 2 * i] for i in range(5)], columns=["x", "y"])
+run.log({"line": wandb.plot.line(xy, "x", "y", title="a line")})
+run.finish()
+"""
+
 SPECS = {
     "line": "wandb/line/v0",
     "scatter": "wandb/scatter/v0",
@@ -77,6 +88,7 @@ def _get(base: str, path: str) -> tuple[int, dict[str, str], bytes]:
 
 def test_run_page_media_objects_and_plot_charts(rh: RhEnv, page: Page, tmp_path: Path) -> None:
     entity, run_id, run_dir = rh.run(LOGGER, timeout=180).stdout.split("ID", 1)[1].split()
+    rh.run(OTHER, timeout=120)
     base, _ = start_ui(rh)
     path = f"{entity}/med/{run_id}"
 
@@ -131,6 +143,7 @@ def test_run_page_media_objects_and_plot_charts(rh: RhEnv, page: Page, tmp_path:
     p.goto(f"{base}/#/")
     p.wait_for_selector("body[data-ready='#/']")
     assert p.locator("#projects a.project-link").all_inner_texts() == ["med"]
+    assert p.locator("#projects tbody td").nth(2).inner_text() == "2"  # runs
     screenshot(page, tmp_path, "projects")
     p.goto(f"{base}/#/r/{path}")
     p.wait_for_selector(f"body[data-ready='#/r/{path}']")
@@ -200,6 +213,30 @@ def test_run_page_media_objects_and_plot_charts(rh: RhEnv, page: Page, tmp_path:
         .get_attribute("href")
         .endswith("&name=notes.txt&download=1")
     )
+
+    # The project page's media panels: each key with every charted run's last value; a chart with both runs' tables.
+    p.goto(f"{base}/#/p/med")
+    p.wait_for_selector("body[data-ready='#/p/med']")
+    p.locator("#project-media").scroll_into_view_if_needed()
+    p.wait_for_selector('#project-media .media-panel[data-key="samples"] .media-row')
+    rows = p.locator('#project-media .media-panel[data-key="samples"] .media-row')
+    assert sorted(rows.locator(".media-run a").all_inner_texts()) == ["media", "other"]
+    assert "other's" in rows.locator("figcaption").all_inner_texts()
+    assert (
+        p.locator('#project-media .media-panel[data-key="weights"]').count() == 0
+    )  # over time: on the run page
+    line = p.locator('#project-media .custom-chart[data-key="line"]')
+    line.scroll_into_view_if_needed()
+    p.wait_for_function(
+        """() => { const d = document.querySelector('#project-media .custom-chart[data-key="line"]');
+                   return d && d.data && d.data.length === 2; }"""
+    )
+    assert sorted(
+        p.evaluate(
+            """() => document.querySelector('#project-media .custom-chart[data-key="line"]').data.map(t => t.name)"""
+        )
+    ) == ["media", "other"]
+    screenshot(page, tmp_path, "project-media", "#project-media")
     # The frame's script ran, in an opaque origin: reaching for the dashboard threw.
     assert any('origin "null"' in e for e in page.errors), page.errors
     assert not [e for e in page.errors if 'origin "null"' not in e], page.errors

@@ -55,6 +55,7 @@ from ._common import (
 )
 from ._files import media_name, relative_refs
 from ._importance import importance, kind
+from ._media import PROJECT_RUNS, latest_media
 from ._runpage import run_endpoints
 from ._sweep_actions import SweepControl, sweep_action_endpoint
 
@@ -440,6 +441,15 @@ def create_app(config: UiConfig) -> Starlette:
                 }
             )
 
+    def project_media(request: Request) -> Response:
+        """The media panels of a project's page: the last media values of the runs ?runs= (ids, in the page's
+        order; at most PROJECT_RUNS)."""
+        project = project_param(request)
+        ids = [i for i in request.query_params.get("runs", "").split(",") if i][:PROJECT_RUNS]
+        with api() as a:
+            by_id = {r.id: r for r in a.runs(project)}
+            return _json(latest_media([by_id[i] for i in ids if i in by_id]))
+
     run_pages = run_endpoints(lambda request: lookup(request, "run", "entity/project/id"))
 
     def unknown(request: Request) -> Response:
@@ -473,6 +483,7 @@ def create_app(config: UiConfig) -> Starlette:
             Route("/api/sweeps", answering(sweeps)),
             Route("/api/sweep", answering(sweep)),
             *[Route(f"/api/run/{name}", answering(fn)) for name, fn in run_pages.items()],
+            Route("/api/project/media", answering(project_media)),
             Route("/api/sweep/control", sweep_action_endpoint(config.sweep_control), methods=["POST"]),
             Route("/api/{rest:path}", answering(unknown)),
             Route("/vendor/plotly.min.js", plotly_js),

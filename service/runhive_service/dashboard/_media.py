@@ -19,8 +19,9 @@ from starlette.responses import Response
 from ._common import Refusal, _json, _mapping
 from ._files import find_file, local_path, media_name, relative_refs
 
-__all__ = ["media_index", "table_page"]
+__all__ = ["PROJECT_RUNS", "latest_media", "media_index", "table_page"]
 
+PROJECT_RUNS = 20  # runs a project's media panels show (the first charted ones)
 MAX_STEPS = 256  # steps kept per media key (evenly spread); a slider over more is of no use
 TABLE_ROWS = 10_000  # rows a table request may ask for at once (a chart takes its whole table)
 TABLE_BYTES = 64 * 1024 * 1024  # tables larger than this are not read by the dashboard
@@ -191,6 +192,30 @@ def media_index(run: Any) -> dict[str, Any]:
         for key, s in sorted(series.items())
     ]
     return {"media": media, "charts": _charts(run, summary)}
+
+
+def latest_media(runs: list[Any]) -> list[dict[str, Any]]:
+    """The project page's media panels: per run, each media key's last value (its summary, no history read) and
+    its `wandb.plot.*` charts."""
+    out = []
+    for run in runs:
+        summary = dict(run.summary)
+        media = [
+            {"key": k, "type": t, "category": _CATEGORY.get(t, "file"), "value": _entry(run, t, summary[k])}
+            for k in sorted(summary)
+            if not k.startswith("_") and (t := _type_of(summary[k])) is not None
+        ]
+        out.append(
+            {
+                "id": run.id,
+                "entity": run.entity,
+                "project": run.project,
+                "name": run.name,
+                "media": media,
+                "charts": _charts(run, summary),
+            }
+        )
+    return out
 
 
 def _read_table(run: Any, name: str) -> dict[str, Any]:

@@ -161,6 +161,9 @@ async function projectPage(project) {
   const metricSearch = el("input", { type: "search", id: "metric-search", placeholder: "search metrics" });
   const liveStatus = el("span", { id: "live-status", class: "muted" });
   const sections = el("div", { id: "sections" });
+  const mediaPanels = el("div", { class: "media", id: "project-media-panels" });
+  const mediaSection = el("details", { class: "section", id: "project-media", open: "" }, el("summary", {}, "Media"),
+    mediaPanels);
   const groupBy = el("select", { id: "group-by" });
   const compareButton = el("button", { id: "compare", type: "button" }, "Compare selected");
   view.replaceChildren(el("h2", {}, project),
@@ -172,7 +175,7 @@ async function projectPage(project) {
       el("label", { for: "smoothing" }, "Smoothing"), slider,
       el("label", { for: "xaxis" }, "x axis"), xaxis, el("label", {}, logScale, " log scale"), metricSearch,
       liveStatus),
-    sections);
+    sections, mediaSection);
 
   const sweeps = await getJSON(`/api/sweeps?project=${enc(project)}`);
   if (sweeps.length) {
@@ -420,7 +423,21 @@ async function projectPage(project) {
       }
       sec.hidden = !any;
     }
+    if (mediaSection.open) refreshMedia(false);
   };
+
+  // The media panels: the charted runs' last media, drawn when the section comes near the screen; again when the
+  // charted runs change or one of them logged.
+  let mediaShown = null;
+  const refreshMedia = (force) => {
+    const ids = charted().slice(0, 20).map((r) => r.id).join(",");
+    if (!force && ids === mediaShown) return;
+    mediaShown = ids;
+    drawWhenNear(mediaPanels, () => drawProjectMedia(mediaPanels, project, charted()).catch((err) => {
+      mediaPanels.replaceChildren(el("p", { class: "error" }, `media: ${err.message}`));
+    }));
+  };
+  mediaSection.addEventListener("toggle", () => { if (mediaSection.open) refreshMedia(true); });
 
   const keysOf = () => [...new Set([...st.runs.values()].flatMap((r) => Object.keys(r.summary)))].sort();
 
@@ -511,6 +528,7 @@ async function projectPage(project) {
       const touched = await fetchMetrics(keys.filter((k) => st.fetched.has(k)), changed.map((r) => r.id));
       // A new run joins every chart's legend; on a time axis every x moves: then all charts are redrawn.
       drawCharts(added || xaxis.value !== "step" || groupBy.value ? undefined : touched);
+      if (mediaSection.open && changed.some((r) => charted().slice(0, 20).some((c) => c.id === r.id))) refreshMedia(true);
       liveStatus.textContent = `updated ${new Date().toLocaleTimeString()}`;
     } catch (err) {
       liveStatus.textContent = `live updates paused: ${err.message}`;

@@ -265,3 +265,78 @@ async function drawMedia(container, run) {
     container.replaceChildren(el("p", { class: "error" }, `media: ${err.message}`));
   }
 }
+
+// The project page's media panels (as W&B's workspace makes them): one panel a media key with each charted run's
+// last value beside its name and colour, and one panel a wandb.plot.* chart with the runs' tables drawn together
+// in their colours (a confusion matrix, which cannot overlay, shows the first run's). `runs` carry `index` (their
+// colour) and are the page's charted runs, the first PROJECT_RUNS of them.
+async function drawProjectMedia(container, project, runs) {
+  const shown = runs.slice(0, 20);
+  if (!shown.length) { container.replaceChildren(el("p", { class: "muted" }, "No runs selected.")); return; }
+  const got = await getJSON(`/api/project/media?project=${enc(project)}&runs=${enc(shown.map((r) => r.id).join(","))}`);
+  const index = new Map(shown.map((r) => [r.id, r.index]));
+  const keys = new Map(), charts = new Map();
+  for (const r of got) {
+    for (const m of r.media) {
+      if (m.category === "histogram") continue; // over time, on each run's page
+      if (!keys.has(m.key)) keys.set(m.key, []);
+      keys.get(m.key).push([r, m]);
+    }
+    for (const c of r.charts) {
+      if (!charts.has(c.key)) charts.set(c.key, []);
+      charts.get(c.key).push([r, c]);
+    }
+  }
+  if (!keys.size && !charts.size) { container.replaceChildren(el("p", { class: "muted" }, "No media logged.")); return; }
+  const runLabel = (r) => {
+    const swatch = el("span", { class: "swatch" });
+    swatch.style.backgroundColor = colour(index.get(r.id) || 0);
+    return el("div", { class: "media-run" }, el("a", { href: runHref(r.entity, r.project, r.id) }, r.name || r.id), swatch);
+  };
+  const panels = [];
+  for (const [key, list] of [...charts.entries()].sort()) {
+    const div = el("div", { class: "chart custom-chart", "data-key": key });
+    panels.push(el("div", { class: "media-panel kind-chart", "data-key": key }, el("h4", {}, key), div));
+    drawWhenNear(div, () => overlayChart(div, key, list, index));
+  }
+  for (const [key, list] of [...keys.entries()].sort()) {
+    panels.push(el("div", { class: `media-panel kind-${list[0][1].category}`, "data-key": key }, el("h4", {}, key),
+      ...list.map(([r, m]) => el("div", { class: "media-row", "data-run": r.id }, runLabel(r),
+        el("div", { class: "media-body" }, ...(Array.isArray(m.value) ? m.value : [])
+          .map((item) => mediaItem(r, m.category, item)))))));
+  }
+  container.replaceChildren(...panels);
+}
+
+async function overlayChart(div, key, list, index) {
+  try {
+    const spec = list[0][1].spec || "";
+    const single = spec.startsWith("wandb/confusion_matrix/");
+    const traces = [];
+    let first = null;
+    for (const [r, c] of single ? list.slice(0, 1) : list) {
+      if (!c.table) continue;
+      const t = await getJSON(`/api/run/table?path=${enc(runPathOf(r))}&name=${enc(c.table)}&limit=10000`);
+      const drawn = chartTraces(c.spec || "", c.fields || {}, c.strings || {}, t.columns, t.rows);
+      if (!drawn) continue;
+      first = first || { drawn, c };
+      const col = colour(index.get(r.id) || 0);
+      drawn.traces.forEach((tr, i) => {
+        if (single) { traces.push(tr); return; }
+        const sub = drawn.traces.length > 1 && tr.name ? ` ${tr.name}` : "";
+        traces.push({ ...tr, name: `${esc(r.name || r.id)}${sub}`, legendgroup: r.id,
+          marker: { ...(tr.marker || {}), color: col }, line: { ...(tr.line || {}), color: col, dash: ["solid", "dot", "dash", "dashdot"][i % 4] },
+          opacity: tr.type === "histogram" || tr.type === "bar" ? 0.6 : 1 });
+      });
+    }
+    if (!first) { div.replaceWith(el("p", { class: "muted" }, `Chart ${key}: no table to draw.`)); return; }
+    const { drawn, c } = first;
+    Plotly.newPlot(div, traces, { title: { text: esc(c.strings && c.strings.title ? c.strings.title : key) },
+      margin: { t: 40, r: 10, l: 80, b: 45 }, showlegend: traces.length > 1, barmode: "overlay",
+      xaxis: { title: { text: esc(drawn.xt || "") }, type: drawn.xcat ? "category" : "-" },
+      yaxis: { title: { text: esc(drawn.yt || "") }, type: drawn.ycat ? "category" : "-",
+        autorange: drawn.reversed ? "reversed" : true } }, PLOT_CONFIG);
+  } catch (err) {
+    div.replaceWith(el("p", { class: "error" }, `chart ${key}: ${err.message}`));
+  }
+}
