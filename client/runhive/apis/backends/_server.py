@@ -15,11 +15,14 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runhive.errors import CommError, UsageError
 
 from ._base import ProjectRecord, RunRecord, RunsQuery, Series, SweepRecord
+
+if TYPE_CHECKING:
+    from ._base import FileRecord
 
 _RUN_FIELDS = (
     "id entity project name notes tags group job_type state exit_code config summary metadata dir created_at "
@@ -200,15 +203,6 @@ class ServerBackend:
             f"{what} is not available from {self.where} yet: read it from the local store of the node"
         )
 
-    def run_files(self, run: RunRecord) -> Any:
-        return self._unsupported("a run's files")
-
-    def download_file(self, run: RunRecord, file: Any, dest: str) -> None:
-        self._unsupported("a run's files")
-
-    def upload_file(self, run: RunRecord, local_path: str, name: str) -> Any:
-        return self._unsupported("uploading a run's file")
-
     def artifact_versions(self, entity: str | None, project: str | None) -> Any:
         return self._unsupported("artifacts")
 
@@ -231,3 +225,82 @@ class ServerBackend:
         """Delete the run on the server (write permission on its project). The server keeps no artifacts: with
         `delete_artifacts` there is nothing more to remove there."""
         self._call("runs/delete", body={**self._path(run), "delete_artifacts": bool(delete_artifacts)})
+
+    # -- run files: the server's `_files` routes; the bytes stream to and from its file store ---------------------
+
+    def _file_url(self, run: RunRecord, name: str = "") -> str:
+        parts = "/".join(urllib.parse.quote(p, safe="") for p in (run.entity, run.project, run.id))
+        base = f"{self.base_url}/api/v1/files/{parts}"
+        return f"{base}/{urllib.parse.quote(name, safe='/')}" if name else base
+
+    def _bytes_call(self, url: str, dest: str | None = None, src: str | None = None) -> Any:
+        """GET a file's bytes into `dest` (checked against the server's sha256), or PUT `src`'s; streamed."""
+        import hashlib
+        import os
+
+        headers = {"Accept": "application/octet-stream, application/json"}
+        if self._key:
+            headers["Authorization"] = f"Bearer {self._key}"
+        try:
+            if src is not None:
+                with open(src, "rb") as f:
+                    headers["Content-Type"] = "application/octet-stream"
+                    headers["Content-Length"] = str(os.fstat(f.fileno()).st_size)
+                    request = urllib.request.Request(url, data=f, headers=headers, method="PUT")
+                    with urllib.request.urlopen(request, timeout=self._timeout) as resp:
+                        return json.loads(resp.read().decode("utf-8"))
+            assert dest is not None
+            with urllib.request.urlopen(
+                urllib.request.Request(url, headers=headers), timeout=self._timeout
+            ) as resp:
+                want = resp.headers.get("x-runhive-sha256")
+                digest = hashlib.sha256()
+                with open(dest, "wb") as out:
+                    while block := resp.read(1024 * 1024):
+                        digest.update(block)
+                        out.write(block)
+            if want and digest.hexdigest() != want:
+                raise CommError(f"{url}: the bytes received do not match their sha256 {want}; download again")
+            return None
+        except urllib.error.HTTPError as exc:
+            try:
+                message = json.loads(exc.read().decode("utf-8")).get("error") or exc.reason
+            except (ValueError, AttributeError):
+                message = exc.reason
+            if 400 <= exc.code < 500:
+                raise UsageError(f"{self.where} refused (HTTP {exc.code}): {message}") from None
+            raise CommError(f"{self.where} failed (HTTP {exc.code}): {message}") from None
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise CommError(f"cannot reach {self.where}: {reason}") from None
+
+    def run_files(self, run: RunRecord) -> list[FileRecord]:
+        from ._base import FileRecord
+
+        parts = "/".join(urllib.parse.quote(p, safe="") for p in (run.entity, run.project, run.id))
+        return [
+            FileRecord(
+                d["name"], int(d["size"]), float(d["updated_at"]), handle=self._file_url(run, d["name"])
+            )
+            for d in self._call(f"files/{parts}")["files"]
+        ]
+
+    def download_file(self, run: RunRecord, file: FileRecord, dest: str) -> None:
+        self._bytes_call(str(file.handle or self._file_url(run, file.name)), dest=dest)
+
+    def upload_file(self, run: RunRecord, local_path: str, name: str) -> FileRecord:
+        """W&B's `Run.upload_file` against the server: the file becomes the run's file `name` (write permission)."""
+        import hashlib
+        import time
+
+        from ._base import FileRecord
+        from ._local_files import safe_relative
+
+        rel = "/".join(safe_relative(name, "upload_file"))
+        digest = hashlib.sha256()
+        with open(local_path, "rb") as f:
+            while block := f.read(1024 * 1024):
+                digest.update(block)
+        url = self._file_url(run, rel)
+        doc = self._bytes_call(f"{url}?sha256={digest.hexdigest()}", src=local_path)
+        return FileRecord(rel, int(doc["size"]), time.time(), handle=url)
