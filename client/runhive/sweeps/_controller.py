@@ -1,7 +1,8 @@
 """`runhive.controller()`: W&B's local-controller API, for scripts that build and drive a sweep from Python.
 
 W&B's local controller runs the search in the script and still needs W&B's server for the sweep and its runs.
-runhive already runs every sweep's controller in the node's daemon, so this object builds the configuration,
+runhive already runs every sweep's controller in the node's daemon (or on the team server, when one is
+configured), so this object builds the configuration,
 creates (or attaches to) the sweep, and `run()` watches it until it is done; agents do the work as usual.
 Custom search or stopping callables (`configure_search(fn)`) are not supported.
 """
@@ -154,10 +155,18 @@ class SweepController:
         from runhive.apis.public._api import Api
         from runhive.sdk._setup import base_settings
 
+        from ._sweep import sweep_server
+
         reply = self._state()
-        # Sweeps live in the node's daemon and its local store, also when a team server is configured.
-        local = Api(overrides={"data_dir": str(base_settings().resolved_data_dir)})
-        sweep = local.sweep(f"{reply.entity}/{reply.project}/{reply.sweep_id}")
+        # The sweep and its runs are where its controller is: the team server, or the node's own store.
+        settings = base_settings()
+        server = sweep_server(settings)
+        api = (
+            Api(overrides={"base_url": server[0]}, api_key=server[1])
+            if server is not None
+            else Api(overrides={"data_dir": str(settings.resolved_data_dir)})
+        )
+        sweep = api.sweep(f"{reply.entity}/{reply.project}/{reply.sweep_id}")
         states: dict[str, int] = {}
         for run in sweep.runs:
             states[run.state] = states.get(run.state, 0) + 1

@@ -1,7 +1,10 @@
-"""`runhive.sweep()`: create a sweep in the node's daemon (what a run started by an agent reads at `init()` is
-`runhive.sdk._sweep_run`).
+"""`runhive.sweep()`: create a sweep in the node's daemon, or on the team server when one is configured (what a
+run started by an agent reads at `init()` is `runhive.sdk._sweep_run`).
 
-The daemon owns sweeps: it validates the configuration, stores the sweep and runs its controller. An agent hands
+The owner of the store owns sweeps: it validates the configuration, stores the sweep and runs its controller. With
+a team server (`RUNHIVE_BASE_URL` + `RUNHIVE_API_KEY`, `runhive login --host`, or `Settings(base_url=...)`) that is
+the server, so agents on any machine share the sweep; otherwise the node's daemon. `rpc()` is the one place that
+chooses: the callers make the same calls with the same messages either way (`_http` for the server). An agent hands
 a run its parameters as W&B does, through the environment (`WANDB_SWEEP_ID`, `WANDB_RUN_ID`) and a parameter
 file (`WANDB_SWEEP_PARAM_PATH`: `wandb_version: 1` then `{name: {value: v}}`); `init()` locks those keys.
 """
@@ -22,15 +25,33 @@ from runhive.transport._wire import RpcError, StatusCode
 logger = LazyLogger(configure=True)
 
 
+def sweep_server(settings: Settings) -> tuple[str, str] | None:
+    """(URL, API key) of the team server that owns sweeps, or None: the node's daemon does. A server without a key
+    is the UsageError init() gives ("not logged in: run `runhive login --host ...`")."""
+    if settings.resolved_mode in ("offline", "disabled"):
+        return None
+    from runhive.sdk._credentials import server_for
+
+    return server_for(settings.base_url, settings.api_key)
+
+
 def rpc(settings: Settings, call: Callable[[Any, str], Any]) -> Any:
-    """One call to the node's daemon (started if needed); `call(stub, session)`. Refusals become UsageError."""
+    """One sweep call, `call(stub, session)`, to the team server when one is configured (`sweep_server`), else
+    to the node's daemon (started if needed). Refusals become `Refused` (a UsageError with the status name)."""
+    server = sweep_server(settings)
+    if server is not None:
+        from ._http import ServerStub
+
+        return call(ServerStub(*server), "")
     from runhive.transport._sender import get_sender
+
+    from ._http import Refused
 
     try:
         return get_sender(settings).call(lambda c: call(c.stub, c.session))
     except RpcError as exc:
         if exc.code() in (StatusCode.INVALID_ARGUMENT, StatusCode.NOT_FOUND, StatusCode.FAILED_PRECONDITION):
-            raise UsageError(exc.details()) from None
+            raise Refused(exc.code().name, exc.details()) from None
         raise CommError(f"runhive-service: {exc.code().name}: {exc.details()}") from None
 
 
@@ -63,16 +84,22 @@ def create(
         payload = json.dumps(dict(config)).encode()
     except (TypeError, ValueError) as exc:
         raise ValueError(f"Sweep config must be parsable as a JSON object: {exc}") from None
+    from ._http import Refused
+
     s = base_settings()
-    ent = entity or s.entity or _str(config.get("entity")) or default_entity()
+    on_server = sweep_server(s) is not None
+    # On a server the default entity is the key's user (the server knows it), as for init().
+    ent = entity or s.entity or _str(config.get("entity")) or ("" if on_server else default_entity())
     proj = project or s.project or _str(config.get("project")) or "Uncategorized"
     req = pb.CreateSweepRequest(
         entity=ent, project=proj, config_json=payload, prior_runs=list(prior_runs or ())
     )
     try:
         reply = rpc(s, lambda stub, session: stub.CreateSweep(_with(req, session), timeout=60))
-    except UsageError as exc:  # the daemon refuses a sweep only for a config it cannot read at all
-        raise ValueError(str(exc)) from None
+    except Refused as exc:  # a config the controller cannot read at all is the caller's ValueError
+        if exc.code == "INVALID_ARGUMENT":
+            raise ValueError(str(exc)) from None
+        raise
     if reply.violations:
         lines = [
             "Malformed sweep config detected! This may cause your sweep to behave in unexpected ways.",

@@ -1,24 +1,27 @@
-"""The sweep controller: the daemon owns the store, so it runs every sweep's controller, and agents in any process
-on the node ask it for work.
+"""The sweep controller: the owner of the store runs every sweep's controller, and agents ask it for work. The
+daemon runs it over the node's store (`_store.SweepStore`); the team server over its database
+(`runhive_service.server._sweeps_store`), so agents on any node share one sweep. Which store, and how a decision
+is kept from racing another, is the backend's (`_backend.SweepBackend`); what is decided is this module's.
 
 An agent registers, then calls again whenever it is idle (`want_run`) and every few seconds while its run goes on.
 Each reply carries its commands, W&B's vocabulary: `run` (a new run id and its parameters), `stop` (hyperband
-says so, or the sweep was cancelled) and `exit`. Every decision is taken under one lock, so two agents asking
-at once never receive the same parameters (W&B's #597).
+says so, or the sweep was cancelled) and `exit`. Every decision is taken inside one backend transaction (the
+daemon's lock; on the server the sweep's row locked in the database), so two agents asking at once never receive
+the same parameters (W&B's #597).
 
 The controller ends a sweep (state FINISHED) when the grid is exhausted, `run_cap` runs were handed out, or a run
 reached `metric.target`; `runhive sweep --stop/--cancel/--pause/--resume` move it between states. The search and
-stopping rules themselves are `_sweeps`' pure functions.
+stopping rules themselves are `rules`' pure functions. An agent that stops calling for `agent_timeout` seconds
+(W&B's heartbeat timeout, 300 s; `RUNHIVE_SWEEP_AGENT_TIMEOUT`) is gone: its leases end.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import random
-import threading
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 from runhive.protocol.ids import generate_id
@@ -26,7 +29,20 @@ from runhive.protocol.v1 import service_pb2 as pb
 from runhive_service.errors import ServiceError
 from runhive_service.streams import process_alive
 
-from ._store import ASSIGNED, NEVER_STARTED, PRIOR, SweepRow, SweepStore
+from ._backend import (
+    ASSIGNED,
+    LOST,
+    NEVER_STARTED,
+    PRIOR,
+    QUEUED,
+    STOPPED,
+    AgentRow,
+    HandedOut,
+    StoredRun,
+    SweepBackend,
+    SweepRow,
+    SweepTx,
+)
 from .rules import (
     SweepConfigError,
     SweepRun,
@@ -38,45 +54,51 @@ from .rules import (
 )
 
 PENDING, RUNNING, PAUSED, FINISHED, CANCELED = "PENDING", "RUNNING", "PAUSED", "FINISHED", "CANCELED"
-STOPPED = "stopped"  # a handed-out run the controller told to stop
 AGENT_LOST_AFTER = 300.0  # seconds without a call: the agent is gone (as W&B's heartbeat timeout)
+AGENT_TIMEOUT_ENV = "RUNHIVE_SWEEP_AGENT_TIMEOUT"
 STOP_EVAL_EVERY = 1.0  # seconds between two hyperband evaluations of one sweep
+_ENDED = frozenset({"finished", "failed", "killed"})  # a lost agent's run in these states keeps its place
 
 
 def _error(code: str, message: str) -> Exception:
     return ServiceError(code, message)
 
 
-@dataclass
-class _Agent:
-    id: str
-    sweep_pk: int
-    host: str
-    pid: int
-    last_seen: float = field(default_factory=time.monotonic)
-    running: set[str] = field(default_factory=set)
+def agent_timeout() -> float:
+    """`RUNHIVE_SWEEP_AGENT_TIMEOUT` (seconds, > 0), else W&B's 300 s."""
+    raw = os.environ.get(AGENT_TIMEOUT_ENV, "")
+    if not raw:
+        return AGENT_LOST_AFTER
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{AGENT_TIMEOUT_ENV}={raw!r} is not a positive number of seconds; unset it for 300")
+    return value
 
 
 class SweepController:
-    def __init__(self, store: SweepStore) -> None:
+    def __init__(self, store: SweepBackend, agent_lost_after: float | None = None) -> None:
         self.store = store
-        self._lock = threading.Lock()
-        self._agents: dict[str, _Agent] = {}
+        self.agent_lost_after = agent_lost_after if agent_lost_after is not None else agent_timeout()
         self._rng = random.Random()
-        self._stop_cache: dict[int, tuple[float, list[str]]] = {}
+        # A cache, not state: another process deciding for the same sweep evaluates on its own.
+        self._stop_cache: dict[tuple[int, str], tuple[float, list[str]]] = {}
 
     def close(self) -> None:
         self.store.close()
 
     # Creating ---------------------------------------------------------------------------------------
-    def create(self, req: pb.CreateSweepRequest) -> pb.CreateSweepResponse:
+    def create(self, req: pb.CreateSweepRequest, caller: Any = None) -> pb.CreateSweepResponse:
         try:
             config = json.loads(req.config_json or b"null")
         except ValueError:
             config = None
         if not isinstance(config, dict):
             raise _error("INVALID_ARGUMENT", "Sweep config must be parsable as a JSON object.")
-        if not req.entity or not req.project:
+        entity, project = self.store.owner(req.entity, req.project, caller)
+        if not entity or not project:
             raise _error("INVALID_ARGUMENT", "CreateSweep needs an entity and a project")
         try:
             check_client_bounds(config)
@@ -84,19 +106,19 @@ class SweepController:
         except ValueError as exc:
             raise _error("INVALID_ARGUMENT", str(exc)) from None
         name = config.get("name") if isinstance(config.get("name"), str) else ""
-        with self._lock:
-            row = self.store.create(generate_id(), req.entity, req.project, name or "", config)
-            prior = self.store.project_run_ids(req.entity, req.project, list(dict.fromkeys(req.prior_runs)))
+        with self.store.transaction(caller) as tx:
+            row = tx.create(generate_id(), entity, project, name or "", config)
+            prior = tx.project_run_ids(entity, project, list(dict.fromkeys(req.prior_runs)))
             for run_id in prior:
-                self.store.hand_out(row.pk, run_id, "", {}, PRIOR)
+                tx.hand_out(row, run_id, "", {}, PRIOR)
         missing = sorted(set(req.prior_runs) - set(prior))
         if missing:
-            violations.append(f"prior runs not found in {req.entity}/{req.project}: {', '.join(missing)}")
+            violations.append(f"prior runs not found in {entity}/{project}: {', '.join(missing)}")
         return pb.CreateSweepResponse(
             id=row.id, entity=row.entity, project=row.project, violations=violations
         )
 
-    def _resolve(self, path: str) -> SweepRow:
+    def _resolve(self, tx: SweepTx, path: str, action: str) -> SweepRow:
         parts = path.split("/")
         if not path or len(parts) > 3 or not all(parts):
             raise _error(
@@ -106,35 +128,33 @@ class SweepController:
         sweep_id = parts[-1]
         project = parts[-2] if len(parts) >= 2 else ""
         entity = parts[0] if len(parts) == 3 else ""
-        rows = self.store.find(sweep_id, entity, project)
+        rows = tx.find(sweep_id, entity, project)
         if not rows:
             raise _error(
-                "NOT_FOUND",
-                f"Sweep {path!r} was not found in the store: create it with runhive.sweep() or `runhive sweep "
-                "CONFIG.yaml` first (on this node, with the same RUNHIVE_DATA_DIR).",
+                "NOT_FOUND", f"Sweep {path!r} was not found in the store: {self.store.not_found_hint}."
             )
         if len(rows) > 1:
             where = ", ".join(f"{r.entity}/{r.project}/{r.id}" for r in rows)
             raise _error(
                 "INVALID_ARGUMENT", f"Sweep id {path!r} is ambiguous ({where}): pass entity/project/id."
             )
-        return rows[0]
+        return tx.lock(rows[0], action)
 
     # Control ----------------------------------------------------------------------------------------
-    def control(self, req: pb.SweepControlRequest) -> pb.SweepControlResponse:
-        with self._lock:
-            sw = self._resolve(req.sweep)
-            action = req.action
+    def control(self, req: pb.SweepControlRequest, caller: Any = None) -> pb.SweepControlResponse:
+        action = req.action
+        with self.store.transaction(caller) as tx:
+            sw = self._resolve(tx, req.sweep, "read" if action == "get" else "write")
             if action == "pause":
                 if sw.state not in (RUNNING, PAUSED):
                     raise _error("FAILED_PRECONDITION", f"Cannot pause {sw.state.lower()} sweep.")
-                self._set_state(sw, PAUSED)
+                self._set_state(tx, sw, PAUSED)
             elif action in ("stop", "cancel"):
                 if sw.state not in (RUNNING, PAUSED, PENDING):
                     raise _error("FAILED_PRECONDITION", f"Sweep already {sw.state.lower()}.")
-                self._set_state(sw, FINISHED if action == "stop" else CANCELED)
+                self._set_state(tx, sw, FINISHED if action == "stop" else CANCELED)
             elif action == "resume":
-                self._set_state(sw, RUNNING)
+                self._set_state(tx, sw, RUNNING)
             elif action != "get":
                 raise _error(
                     "INVALID_ARGUMENT",
@@ -144,28 +164,34 @@ class SweepController:
                 sweep_id=sw.id, entity=sw.entity, project=sw.project, state=sw.state
             )
 
-    def _set_state(self, sw: SweepRow, state: str) -> None:
+    @staticmethod
+    def _set_state(tx: SweepTx, sw: SweepRow, state: str) -> None:
         if sw.state != state:
-            self.store.set_state(sw.pk, state)
+            tx.set_state(sw, state)
             sw.state = state
 
     # Agents -----------------------------------------------------------------------------------------
-    def agent(self, req: pb.SweepAgentRequest) -> pb.SweepAgentResponse:
-        with self._lock:
-            sw = self._resolve(req.sweep)
-            self._reap_agents(sw)
-            agent = self._agents.get(req.agent_id) if req.agent_id else None
+    def agent(self, req: pb.SweepAgentRequest, caller: Any = None) -> pb.SweepAgentResponse:
+        with self.store.transaction(caller) as tx:
+            sw = self._resolve(tx, req.sweep, "write")
+            known = {a.id: a for a in self._reap_agents(tx, sw)}
+            agent = known.get(req.agent_id) if req.agent_id else None
             if agent is None:  # a new agent, or one that outlived a daemon restart: (re-)register it
-                agent = _Agent(req.agent_id or generate_id(), sw.pk, req.host, int(req.pid))
-                self._agents[agent.id] = agent
-            agent.last_seen = time.monotonic()
-            agent.running = set(req.running)
-            for run_id, code in zip(req.ended, req.ended_codes, strict=False):
-                self._ended(sw, run_id, int(code))
-            commands = self._commands(sw, agent, req)
+                agent = AgentRow(req.agent_id or generate_id(), req.host, int(req.pid), time.time())
+            agent.last_seen = time.time()
+            agent.running = list(req.running)
             if req.done:
-                self._agents.pop(agent.id, None)
-                self._release(sw, agent)
+                tx.drop_agent(sw, agent.id)
+            else:
+                tx.save_agent(sw, agent, self.agent_lost_after)
+                known[agent.id] = agent
+            if self.store.requeue_lost:
+                self._requeue_orphans(tx, sw, set(known))
+            for run_id, code in zip(req.ended, req.ended_codes, strict=False):
+                self._ended(tx, sw, run_id, int(code))
+            commands = self._commands(tx, sw, agent, req)
+            if req.done:
+                self._release(tx, sw, agent)
             return pb.SweepAgentResponse(
                 agent_id=agent.id,
                 sweep_id=sw.id,
@@ -176,36 +202,46 @@ class SweepController:
                 commands=commands,
             )
 
-    def _commands(self, sw: SweepRow, agent: _Agent, req: pb.SweepAgentRequest) -> list[pb.SweepCommand]:
+    def _commands(
+        self, tx: SweepTx, sw: SweepRow, agent: AgentRow, req: pb.SweepAgentRequest
+    ) -> list[pb.SweepCommand]:
         if sw.state == CANCELED:
             return [pb.SweepCommand(type="stop", run_id=r) for r in sorted(agent.running)] + [
                 pb.SweepCommand(type="exit")
             ]
         out: list[pb.SweepCommand] = []
         if agent.running and sw.config.get("early_terminate"):
-            for run_id in self._stops(sw):
+            for run_id in self._stops(tx, sw):
                 if run_id in agent.running:
-                    self.store.mark(sw.pk, run_id, STOPPED, None)
+                    tx.mark(sw, run_id, STOPPED, None)
                     out.append(pb.SweepCommand(type="stop", run_id=run_id))
         if req.want_run and not req.done:
-            cmd = self._next(sw, agent)
+            cmd = self._next(tx, sw, agent)
             if cmd is not None:
                 out.append(cmd)
         return out
 
-    def _next(self, sw: SweepRow, agent: _Agent) -> pb.SweepCommand | None:
+    def _next(self, tx: SweepTx, sw: SweepRow, agent: AgentRow) -> pb.SweepCommand | None:
         if sw.state in (FINISHED, CANCELED):
             return pb.SweepCommand(type="exit")
         if sw.state == PAUSED:
             return None
-        runs, handed = self._runs(sw)
+        handed = tx.handed_out(sw)
+        queued = next((h for h in handed if h.state == QUEUED), None)
+        if queued is not None:  # a lost run's parameters come first: its place in the search is taken
+            tx.mark(sw, queued.run_id, ASSIGNED, None, agent=agent.id)
+            self._set_state(tx, sw, RUNNING)
+            return pb.SweepCommand(
+                type="run", run_id=queued.run_id, args_json=json.dumps(queued.params).encode()
+            )
+        runs, count = self._runs(tx, sw, handed)
         cfg = sw.config
         cap = cfg.get("run_cap")
-        if isinstance(cap, int) and not isinstance(cap, bool) and cap > 0 and handed >= cap:
-            self._set_state(sw, FINISHED)
+        if isinstance(cap, int) and not isinstance(cap, bool) and cap > 0 and count >= cap:
+            self._set_state(tx, sw, FINISHED)
             return pb.SweepCommand(type="exit")
         if self._target_reached(cfg, runs):
-            self._set_state(sw, FINISHED)
+            self._set_state(tx, sw, FINISHED)
             return pb.SweepCommand(type="exit")
         try:
             params = next_run(cfg, runs, rng=self._rng)
@@ -218,11 +254,11 @@ class SweepController:
                 "violations printed when it was created and create it again",
             ) from None
         if params is None:  # the grid is exhausted
-            self._set_state(sw, FINISHED)
+            self._set_state(tx, sw, FINISHED)
             return pb.SweepCommand(type="exit")
         run_id = generate_id()
-        self.store.hand_out(sw.pk, run_id, agent.id, params)
-        self._set_state(sw, RUNNING)
+        tx.hand_out(sw, run_id, agent.id, params)
+        self._set_state(tx, sw, RUNNING)
         return pb.SweepCommand(type="run", run_id=run_id, args_json=json.dumps(params).encode())
 
     @staticmethod
@@ -243,23 +279,25 @@ class SweepController:
                 return True
         return False
 
-    def _stops(self, sw: SweepRow) -> list[str]:
+    def _stops(self, tx: SweepTx, sw: SweepRow) -> list[str]:
         now = time.monotonic()
-        cached = self._stop_cache.get(sw.pk)
+        key = (sw.pk, sw.id)
+        cached = self._stop_cache.get(key)
         if cached is not None and now - cached[0] < STOP_EVAL_EVERY:
             return cached[1]
-        runs, _ = self._runs(sw)
+        runs, _ = self._runs(tx, sw, tx.handed_out(sw))
         try:
             names = stop_runs(sw.config, runs)
         except Exception:  # a malformed early_terminate: runs are never stopped, the search goes on
             names = []
-        self._stop_cache[sw.pk] = (now, names)
+        self._stop_cache[key] = (now, names)
         return names
 
-    def _runs(self, sw: SweepRow) -> tuple[list[SweepRun], int]:
-        """The sweep's runs as the search sees them, and how many runs the controller handed out."""
-        handed = self.store.handed_out(sw.pk)
-        stored = self.store.stored_runs(sw, [h.run_id for h in handed])
+    def _runs(self, tx: SweepTx, sw: SweepRow, handed: list[HandedOut]) -> tuple[list[SweepRun], int]:
+        """The sweep's runs as the search sees them, and how many runs the controller handed out (a lost run's
+        parameters count once, in the run they were queued again as)."""
+        handed = [h for h in handed if h.state != LOST]
+        stored = tx.stored_runs(sw, [h.run_id for h in handed if h.state != QUEUED])
         metric = sw.config.get("metric")
         key = metric.get("name") if isinstance(metric, dict) and isinstance(metric.get("name"), str) else None
         names = list((sw.config.get("parameters") or {}).keys())
@@ -274,7 +312,7 @@ class SweepController:
             params = (
                 h.params if h.state != PRIOR else {k: {"value": s.config[k]} for k in names if k in s.config}
             )
-            history = [{key: v} for v in self.store.metric_values(s.pk, key)] if key else []
+            history = [{key: v} for v in tx.metric_values(sw, s, key)] if key else []
             state = s.state
             stopped = h.state == STOPPED
             if stopped and state != "running":
@@ -283,30 +321,61 @@ class SweepController:
             runs.append(SweepRun(h.run_id, state, params, summary, history, stopped=stopped))
         return runs, sum(1 for h in handed if h.state != PRIOR)
 
-    def _ended(self, sw: SweepRow, run_id: str, code: int) -> None:
+    def _ended(self, tx: SweepTx, sw: SweepRow, run_id: str, code: int) -> None:
         """An agent's run ended; one that never reached init() is marked so, instead of staying 'running'."""
-        if not self.store.stored_runs(sw, [run_id]):
-            for h in self.store.handed_out(sw.pk):
+        if not tx.stored_runs(sw, [run_id]):
+            for h in tx.handed_out(sw):
                 if h.run_id == run_id and h.state == ASSIGNED:
-                    self.store.mark(sw.pk, run_id, NEVER_STARTED, code)
+                    tx.mark(sw, run_id, NEVER_STARTED, code)
 
-    def _release(self, sw: SweepRow, agent: _Agent) -> None:
-        handed = [h for h in self.store.handed_out(sw.pk) if h.agent == agent.id and h.state == ASSIGNED]
+    def _release(self, tx: SweepTx, sw: SweepRow, agent: AgentRow) -> None:
+        handed = [h for h in tx.handed_out(sw) if h.agent == agent.id and h.state == ASSIGNED]
         if not handed:
             return
-        stored = self.store.stored_runs(sw, [h.run_id for h in handed])
+        stored = tx.stored_runs(sw, [h.run_id for h in handed])
         for h in handed:
             if h.run_id not in stored and h.run_id not in agent.running:
-                self.store.mark(sw.pk, h.run_id, NEVER_STARTED, None)
+                tx.mark(sw, h.run_id, NEVER_STARTED, None)
 
-    def _reap_agents(self, sw: SweepRow) -> None:
-        now = time.monotonic()
-        for agent in list(self._agents.values()):
-            if agent.sweep_pk != sw.pk:
+    def _reap_agents(self, tx: SweepTx, sw: SweepRow) -> list[AgentRow]:
+        """The sweep's live agents; the others are dropped and their runs released."""
+        now = time.time()
+        live: list[AgentRow] = []
+        for agent in tx.agents(sw):
+            gone = now - agent.last_seen > self.agent_lost_after or (
+                self.store.local_pids and agent.pid > 0 and not process_alive(agent.pid, 0.0)
+            )
+            if not gone:
+                live.append(agent)
                 continue
-            if now - agent.last_seen > AGENT_LOST_AFTER or (
-                agent.pid > 0 and not process_alive(agent.pid, 0.0)
-            ):
-                del self._agents[agent.id]
-                agent.running = set()
-                self._release(sw, agent)
+            tx.drop_agent(sw, agent.id)
+            agent.running = []
+            if not self.store.requeue_lost:
+                self._release(tx, sw, agent)
+        return live
+
+    def _requeue_orphans(self, tx: SweepTx, sw: SweepRow, live: set[str]) -> None:
+        """Runs whose agent is gone (its lease ended) and that did not live on: never started, crashed, or silent
+        for as long as an agent may be: their parameters are queued for the next idle agent, under a new run id
+        (the old run stays in the sweep, as W&B keeps a crashed run). A run that finished, failed or was killed
+        keeps its place (W&B does not retry those either); one that still reports in is left to finish."""
+        if sw.state == CANCELED:
+            return
+        now = time.time()
+        orphans = [h for h in tx.handed_out(sw) if h.state == ASSIGNED and h.agent and h.agent not in live]
+        if not orphans:
+            return
+        stored = tx.stored_runs(sw, [h.run_id for h in orphans])
+        for h in orphans:
+            s = stored.get(h.run_id)
+            if s is not None and not self._lost(s, now):
+                continue
+            tx.mark(sw, h.run_id, LOST, None)
+            tx.hand_out(sw, generate_id(), "", h.params, QUEUED)
+
+    def _lost(self, run: StoredRun, now: float) -> bool:
+        if run.state in _ENDED:
+            return False
+        if run.state == "crashed":
+            return True
+        return run.seen_at is not None and now - run.seen_at > self.agent_lost_after

@@ -1,5 +1,6 @@
-"""Sweeps in the store: the sweep rows, the runs each controller handed out, and the metric values its search
-and early termination read back from the runs' history.
+"""The daemon's sweep backend (`_backend.SweepBackend`): the sweep rows, the runs each controller handed out, and
+the metric values its search and early termination read back from the runs' history, in the node's store; the
+agents in memory (they live as long as the daemon); every decision under one lock.
 
 Writes go through `write`, which runs them on the daemon's applier thread (the store's one writer); reads use a
 connection of their own.
@@ -12,52 +13,18 @@ import math
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from runhive.protocol.rows import decode_rows
 from runhive.protocol.v1 import service_pb2 as pb
 from runhive_service.store._schema import connect
 
-T = TypeVar("T")
+from ._backend import ASSIGNED, AgentRow, HandedOut, StoredRun, SweepRow, chunks
+
 Write = Callable[[Callable[[sqlite3.Connection], Any]], Any]
-
-# A run the controller handed out and whose process has not called init() yet, or that ended before it did.
-ASSIGNED, NEVER_STARTED, PRIOR = "assigned", "never_started", "prior"
-
-
-@dataclass
-class SweepRow:
-    pk: int
-    id: str
-    entity: str
-    project: str
-    name: str
-    config: dict[str, Any]
-    state: str
-    created_at: float
-
-
-@dataclass
-class HandedOut:
-    run_id: str
-    agent: str
-    params: dict[str, Any]
-    state: str  # ASSIGNED, NEVER_STARTED or PRIOR: what the controller knows before the run's own row exists
-    exit_code: int | None
-    created_at: float
-
-
-@dataclass
-class StoredRun:
-    pk: int
-    state: str
-    exit_code: int | None
-    config: dict[str, Any]
-    summary: dict[str, Any]
-    history_rows: int
 
 
 class _Series:
@@ -71,14 +38,46 @@ class _Series:
 
 
 class SweepStore:
+    """Both the backend and its transaction: a decision holds `_decide` (one at a time on the node)."""
+
+    local_pids = True
+    requeue_lost = False
+    not_found_hint = (
+        "create it with runhive.sweep() or `runhive sweep CONFIG.yaml` first (on this node, with the same "
+        "RUNHIVE_DATA_DIR)"
+    )
+
     def __init__(self, path: Path, write: Write) -> None:
         """`path`: the store's file (read with a connection of our own); `write(fn)`: run `fn(db)` with the
         store's writer connection, on its thread, and return what it returns."""
         self._path = path
         self._write = write
         self._lock = threading.Lock()
+        self._decide = threading.RLock()
         self._db: sqlite3.Connection | None = None
         self._series: dict[tuple[int, str], _Series] = {}
+        self._agents: dict[int, dict[str, AgentRow]] = {}
+
+    @contextmanager
+    def transaction(self, caller: Any = None) -> Iterator[SweepStore]:
+        with self._decide:
+            yield self
+
+    def owner(self, entity: str, project: str, caller: Any = None) -> tuple[str, str]:
+        return entity, project
+
+    def lock(self, sw: SweepRow, action: str) -> SweepRow:
+        return sw  # the decision already holds the node's one lock
+
+    # Agents: in memory, as long as the daemon lives --------------------------------------------------
+    def agents(self, sw: SweepRow) -> list[AgentRow]:
+        return list(self._agents.get(sw.pk, {}).values())
+
+    def save_agent(self, sw: SweepRow, agent: AgentRow, timeout: float) -> None:
+        self._agents.setdefault(sw.pk, {})[agent.id] = agent
+
+    def drop_agent(self, sw: SweepRow, agent_id: str) -> None:
+        self._agents.get(sw.pk, {}).pop(agent_id, None)
 
     def _read(self, sql: str, args: tuple[Any, ...] = ()) -> list[Any]:
         with self._lock:
@@ -121,59 +120,61 @@ class SweepStore:
             for r in self._read(sql, tuple(args))
         ]
 
-    def set_state(self, pk: int, state: str) -> None:
+    def set_state(self, sw: SweepRow, state: str) -> None:
         now = time.time()
         self._write(
-            lambda db: db.execute("UPDATE sweeps SET state=?, updated_at=? WHERE pk=?", (state, now, pk))
+            lambda db: db.execute("UPDATE sweeps SET state=?, updated_at=? WHERE pk=?", (state, now, sw.pk))
         )
 
     # Runs handed out -------------------------------------------------------------------------------
     def hand_out(
-        self, pk: int, run_id: str, agent: str, params: dict[str, Any], state: str = ASSIGNED
+        self, sw: SweepRow, run_id: str, agent: str, params: dict[str, Any], state: str = ASSIGNED
     ) -> None:
         now = time.time()
         self._write(
             lambda db: db.execute(
                 "INSERT OR REPLACE INTO sweep_runs (sweep_pk, run_id, agent, params, state, created_at)"
                 " VALUES (?,?,?,?,?,?)",
-                (pk, run_id, agent, json.dumps(params), state, now),
+                (sw.pk, run_id, agent, json.dumps(params), state, now),
             )
         )
 
-    def mark(self, pk: int, run_id: str, state: str, exit_code: int | None) -> None:
+    def mark(
+        self, sw: SweepRow, run_id: str, state: str, exit_code: int | None, agent: str | None = None
+    ) -> None:
+        sets, args = "state=?, exit_code=?", [state, exit_code]
+        if agent is not None:
+            sets, args = sets + ", agent=?", [*args, agent]
         self._write(
             lambda db: db.execute(
-                "UPDATE sweep_runs SET state=?, exit_code=? WHERE sweep_pk=? AND run_id=?",
-                (state, exit_code, pk, run_id),
+                f"UPDATE sweep_runs SET {sets} WHERE sweep_pk=? AND run_id=?", (*args, sw.pk, run_id)
             )
         )
 
-    def handed_out(self, pk: int) -> list[HandedOut]:
+    def handed_out(self, sw: SweepRow) -> list[HandedOut]:
         rows = self._read(
             "SELECT run_id, agent, params, state, exit_code, created_at FROM sweep_runs WHERE sweep_pk=?"
             " ORDER BY created_at, run_id",
-            (pk,),
+            (sw.pk,),
         )
         return [HandedOut(r[0], r[1], json.loads(r[2]), r[3], r[4], r[5] or 0.0) for r in rows]
 
     def stored_runs(self, sweep: SweepRow, run_ids: list[str]) -> dict[str, StoredRun]:
         out: dict[str, StoredRun] = {}
-        for i in range(0, len(run_ids), 500):  # SQLite's variable limit
-            part = run_ids[i : i + 500]
+        for part in chunks(run_ids):
             marks = ",".join("?" * len(part))
             for r in self._read(
                 "SELECT id, pk, state, exit_code, config, summary, history_rows FROM runs"
                 f" WHERE entity=? AND project=? AND id IN ({marks})",
                 (sweep.entity, sweep.project, *part),
             ):
-                out[r[0]] = StoredRun(r[1], r[2], r[3], json.loads(r[4]), json.loads(r[5]), r[6])
+                out[r[0]] = StoredRun(r[1], r[0], r[2], r[3], json.loads(r[4]), json.loads(r[5]), r[6])
         return out
 
     def project_run_ids(self, entity: str, project: str, run_ids: list[str]) -> list[str]:
         """The ids of `run_ids` that name runs of the project (for prior runs)."""
         found: list[str] = []
-        for i in range(0, len(run_ids), 500):
-            part = run_ids[i : i + 500]
+        for part in chunks(run_ids):
             marks = ",".join("?" * len(part))
             found += [
                 r[0]
@@ -184,12 +185,12 @@ class SweepStore:
             ]
         return found
 
-    def metric_values(self, run_pk: int, key: str) -> list[float]:
+    def metric_values(self, sw: SweepRow, run: StoredRun, key: str) -> list[float]:
         """Every finite value of `key` the run logged, in order (hyperband counts iterations by this index)."""
-        series = self._series.setdefault((run_pk, key), _Series())
+        series = self._series.setdefault((run.pk, key), _Series())
         blocks = self._read(
             "SELECT first_idx, data FROM history_blocks WHERE run_pk=? AND first_idx>? ORDER BY first_idx",
-            (run_pk, series.last_block),
+            (run.pk, series.last_block),
         )
         for first_idx, data in blocks:
             series.last_block = first_idx
