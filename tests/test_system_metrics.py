@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import itertools
+import json
+
 from conftest import RhEnv
 
 FAST = {"RUNHIVE_STATS_SAMPLING_INTERVAL": "0.2"}
@@ -69,3 +72,58 @@ def test_finished_runs_get_no_more_samples(rh: RhEnv) -> None:
         r.id: len(r.history(stream="system", pandas=False, samples=None)) for r in rh.api().runs("first")
     }
     assert after == before
+
+
+# Per-run settings, sent to the daemon with InitRun: each run's own interval, and runs that want no stats.
+SETTINGS = """
+import json, sys, time
+import runhive as wandb
+
+project, until = sys.argv[1], json.loads(sys.argv[2])  # {run name: samples it must reach}
+runs = {
+    name: wandb.init(project=project, name=name, reinit="create_new", settings=wandb.Settings(**s))
+    for name, s in json.loads(sys.argv[3]).items()
+}
+api = wandb.Api()
+deadline = time.monotonic() + 60
+counts = {}
+while time.monotonic() < deadline:
+    for run in runs.values():
+        run.log({"x": 1})
+    counts = {
+        name: len(api.run(f"{project}/{run.id}").history(stream="system", pandas=False, samples=None))
+        for name, run in runs.items()
+    }
+    if all(counts[name] >= n for name, n in until.items()):
+        break
+    time.sleep(0.05)  # pacing: a training step
+else:
+    raise SystemExit(f"not enough samples within 60 s: {counts}")
+for run in runs.values():
+    run.finish()
+"""
+
+
+def test_x_disable_stats_leaves_that_run_out(rh: RhEnv) -> None:
+    rh.environ.update(FAST)
+    settings = {"quiet": {"x_disable_stats": True}, "loud": {}}
+    rh.run(SETTINGS, "dis", json.dumps({"loud": 5}), json.dumps(settings), timeout=120)
+    runs = {r.name: r for r in rh.api().runs("dis")}
+    assert len(runs["loud"].history(stream="system", pandas=False, samples=None)) >= 5
+    assert runs["quiet"].history(stream="system", pandas=False, samples=None) == []
+    assert runs["quiet"].system_metrics == {}
+
+
+def test_each_run_is_sampled_at_its_own_interval(rh: RhEnv) -> None:
+    # The daemon's own interval stays 15 s: only the runs' settings make samples come sooner.
+    settings = {"fast": {"x_stats_sampling_interval": 0.2}, "slow": {"x_stats_sampling_interval": 1.0}}
+    rh.run(SETTINGS, "ivl", json.dumps({"fast": 15, "slow": 2}), json.dumps(settings), timeout=120)
+    runs = {r.name: r for r in rh.api().runs("ivl")}
+    fast = runs["fast"].history(stream="system", pandas=False, samples=None)
+    slow = runs["slow"].history(stream="system", pandas=False, samples=None)
+    assert len(fast) >= 15 and len(slow) >= 2
+    assert len(slow) <= len(fast) // 3 + 1  # about one in five of fast's
+    gaps = [b["_timestamp"] - a["_timestamp"] for a, b in itertools.pairwise(slow)]
+    assert gaps and min(gaps) >= 0.8
+    fast_gaps = [b["_timestamp"] - a["_timestamp"] for a, b in itertools.pairwise(fast)]
+    assert min(fast_gaps) >= 0.15

@@ -308,6 +308,7 @@ def _start_run(
         config_json=_encode_json(clean_cfg),
         server_url=server[0] if server else "",
         api_key=server[1] if server else "",
+        settings_json=_daemon_settings(s),
     )
     try:
         reply = sender.call(
@@ -363,6 +364,10 @@ def _start_run(
         for k in sweep.params:  # owned by the sweep: later changes are ignored with W&B's warning
             run.config._locked[k] = "sweep"
     _write_resume_file(root, run.id)
+    from . import _console
+
+    # W&B's console setting: stdout/stderr also go to the run's files/output.log until finish().
+    run._console = _console.start(run.dir, s.console, s.extra.get("x_label"))
     from ._environment import capture_in_background
 
     run._env_thread = capture_in_background(
@@ -377,6 +382,16 @@ def _start_run(
         _globals.bind(run)
     _exit_hooks.install()
     return run
+
+
+def _daemon_settings(s: Settings) -> bytes:
+    """The settings the daemon honours for this writer (its system-metrics sampler), as InitRun carries them."""
+    out: dict[str, Any] = {}
+    if s.x_stats_sampling_interval is not None:
+        out["x_stats_sampling_interval"] = s.x_stats_sampling_interval
+    if s.x_disable_stats is not None:
+        out["x_disable_stats"] = s.x_disable_stats
+    return json.dumps(out).encode() if out else b""
 
 
 def _with_session(req: Any, session: str) -> Any:

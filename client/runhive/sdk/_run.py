@@ -72,6 +72,7 @@ class Run(RunExtras):
         self._saved_globs: list[tuple[str, str]] = []  # run.save() globs copied again at finish()
         self._has_defs = False
         self._env_thread: Any = None
+        self._console: Any = None  # the output.log capture (sdk._console) init() started for this run
 
     # Identity ---------------------------------------------------------------------------------------
     @property
@@ -370,6 +371,11 @@ class Run(RunExtras):
             return
         if self._env_thread is not None:
             self._env_thread.join(5)  # git and code capture: bounded, never blocks finish for long
+        if self._console is not None:  # output.log complete before the exit record (the uploader's last pass)
+            from ._console import stop
+
+            stop(self._console)
+            self._console = None
         self._flush_pending()
         for full, base in self._saved_globs:  # run.save(policy="end" or "live")
             self._copy_saved(full, base)

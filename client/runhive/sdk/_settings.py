@@ -172,14 +172,15 @@ class Settings:
     show_info: bool | None = None
     show_warnings: bool | None = None
     show_errors: bool | None = None
-    # W&B's console capture; runhive captures no console output, so every value (including "off") is accepted.
+    # W&B's console capture into the run's files/output.log (sdk._console): "auto" (the default), "wrap",
+    # "wrap_raw", "wrap_emu" and "redirect" wrap sys.stdout/sys.stderr's write (no fd-level capture); "off": none.
     console: str | None = None
     # The team server online runs are uploaded to (`sdk._credentials.server_for`; else RUNHIVE_BASE_URL / _API_KEY,
     # else `runhive login`). Never read from WANDB_API_KEY / WANDB_BASE_URL.
     api_key: str | None = field(default=None, repr=False)
     base_url: str | None = None
-    # System metrics are sampled by the daemon once per node (RUNHIVE_STATS_SAMPLING_INTERVAL, set when it
-    # starts): these two are validated and kept, but do not change that daemon's sampling.
+    # System metrics are sampled by the daemon (RUNHIVE_STATS_SAMPLING_INTERVAL by default); these travel with
+    # InitRun (daemon._sysmon): x_disable_stats leaves this process out, x_stats_sampling_interval is the run's pace.
     x_stats_sampling_interval: float | None = None
     x_disable_stats: bool | None = None
     service_dir: str | None = None

@@ -50,7 +50,7 @@ from runhive_service.streams import (
 from ._committer import Committer
 from ._config import ServiceConfig
 from ._names import new_name
-from ._sysmon import SystemMonitor, open_runs
+from ._sysmon import OpenRun, SystemMonitor, open_runs, writer_stats
 from ._validate import Invalid, check_group
 
 logger = logging.getLogger("runhive_service")
@@ -165,7 +165,7 @@ class Engine:
         for sink in self.sinks:
             sink.close()
 
-    def open_runs(self) -> list[tuple[RunState, set[int]]]:
+    def open_runs(self) -> list[OpenRun]:
         with self._lock:
             return open_runs(self.streams)
 
@@ -198,6 +198,7 @@ class Engine:
             with self._lock:
                 reply, attached = self._attach(sess, req)
             self._flush_tail(attached)
+            self.sysmon.poke()
             return reply
         with self._lock:
             existing_key = run_key(info.entity, info.project, info.id) if info.id else None
@@ -229,12 +230,14 @@ class Engine:
             if st.info.mode == "offline" and resumed:
                 pass
             writer = WriterState(pid=sess.pid, create_time=sess.create_time)
+            writer.stats_disabled, writer.stats_interval = writer_stats(req.settings_json)
             st.writers[req.writer] = writer
             sess.writers.add(req.writer)
             st.state = RUNNING
             self.streams[st.key] = st
             config_update = json.loads(req.config_json or b"{}")
         self._flush_tail(st)
+        self.sysmon.poke()  # a run to sample, maybe at its own interval
         group = self._daemon_group(st)
         self._daemon_record(st, group).run.CopyFrom(st.info)
         if config_update:
@@ -283,6 +286,7 @@ class Engine:
                 "PERMISSION_DENIED", f"writer {req.writer!r} of run {key} belongs to pid {w.pid}"
             )
         w.pid, w.create_time, w.open = sess.pid, sess.create_time, True
+        w.stats_disabled, w.stats_interval = writer_stats(req.settings_json)
         sess.writers.add(req.writer)
         reply = pb.InitRunResponse(
             info=st.info, state=st.state, starting_step=st.last_step + 1, resumed=True, last_seq=w.durable_seq

@@ -21,6 +21,9 @@ class WriterState:
     open: bool = True
     exit_code: int | None = None
     crashed: bool = False
+    # The writer's x_disable_stats / x_stats_sampling_interval (InitRunRequest.settings_json; daemon._sysmon).
+    stats_disabled: bool = False
+    stats_interval: float | None = None
 
 
 @dataclass
