@@ -1,7 +1,7 @@
 """The team server as the sweeps' transport: a stub with the daemon's three sweep calls (`CreateSweep`,
 `SweepAgent`, `SweepControl`) that POSTs the same protobuf request to `runhive server`
 (`/api/v1/sweeps/rpc/<call>`, `Authorization: Bearer KEY`) and reads the same response message, with the standard
-library only. Refusals keep the daemon's status names and the server's words (`Refused`)."""
+library only. Refusals keep the daemon's status names and the server's words (`refused`)."""
 
 from __future__ import annotations
 
@@ -18,12 +18,12 @@ REFUSALS = frozenset(
 )
 
 
-class Refused(UsageError):
-    """A sweep call the controller refused; `code` is its status name (INVALID_ARGUMENT, PERMISSION_DENIED, ...)."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
+def refused(code: str, message: str) -> UsageError:
+    """A sweep call the controller refused, as the UsageError users catch; its `code` attribute is the status
+    name (INVALID_ARGUMENT, PERMISSION_DENIED, ...)."""
+    err = UsageError(message)
+    err.code = code  # type: ignore[attr-defined]
+    return err
 
 
 class ServerStub:
@@ -54,7 +54,7 @@ class ServerStub:
             except (ValueError, AttributeError):
                 message, code = str(exc.reason), ""
             if code in REFUSALS:
-                raise Refused(code, message) from None
+                raise refused(code, message) from None
             raise CommError(
                 f"the team server at {self.url} failed {call} (HTTP {exc.code} {code}): {message}"
             ) from None

@@ -37,7 +37,7 @@ def sweep_server(settings: Settings) -> tuple[str, str] | None:
 
 def rpc(settings: Settings, call: Callable[[Any, str], Any]) -> Any:
     """One sweep call, `call(stub, session)`, to the team server when one is configured (`sweep_server`), else
-    to the node's daemon (started if needed). Refusals become `Refused` (a UsageError with the status name)."""
+    to the node's daemon (started if needed). Refusals become UsageError (with the status name as `code`)."""
     server = sweep_server(settings)
     if server is not None:
         from ._http import ServerStub
@@ -45,13 +45,13 @@ def rpc(settings: Settings, call: Callable[[Any, str], Any]) -> Any:
         return call(ServerStub(*server), "")
     from runhive.transport._sender import get_sender
 
-    from ._http import Refused
+    from ._http import refused
 
     try:
         return get_sender(settings).call(lambda c: call(c.stub, c.session))
     except RpcError as exc:
         if exc.code() in (StatusCode.INVALID_ARGUMENT, StatusCode.NOT_FOUND, StatusCode.FAILED_PRECONDITION):
-            raise Refused(exc.code().name, exc.details()) from None
+            raise refused(exc.code().name, exc.details()) from None
         raise CommError(f"runhive-service: {exc.code().name}: {exc.details()}") from None
 
 
@@ -84,8 +84,6 @@ def create(
         payload = json.dumps(dict(config)).encode()
     except (TypeError, ValueError) as exc:
         raise ValueError(f"Sweep config must be parsable as a JSON object: {exc}") from None
-    from ._http import Refused
-
     s = base_settings()
     on_server = sweep_server(s) is not None
     # On a server the default entity is the key's user (the server knows it), as for init().
@@ -96,8 +94,8 @@ def create(
     )
     try:
         reply = rpc(s, lambda stub, session: stub.CreateSweep(_with(req, session), timeout=60))
-    except Refused as exc:  # a config the controller cannot read at all is the caller's ValueError
-        if exc.code == "INVALID_ARGUMENT":
+    except UsageError as exc:  # a config the controller cannot read at all is the caller's ValueError
+        if getattr(exc, "code", "") == "INVALID_ARGUMENT":
             raise ValueError(str(exc)) from None
         raise
     if reply.violations:
