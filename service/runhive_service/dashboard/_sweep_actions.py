@@ -3,18 +3,18 @@ sweep controller, as `runhive sweep --stop/--pause/--resume/--cancel` does (the 
 function that does: `UiConfig.sweep_control`).
 
 The only route that changes anything, so it is guarded against cross-site requests (CSRF) on top of the host
-check every request passes: POST only, a JSON body, the custom header `X-Runhive-Action` (a page of another origin
-cannot send it without a CORS preflight, which the dashboard never grants), `Sec-Fetch-Site: same-origin` when the
-browser sends it, and an `Origin` naming the dashboard itself.
+check every request passes: POST only; the custom header `X-Runhive-Action: 1` (a page of another origin cannot
+send it without a CORS preflight, which the dashboard never grants, and an HTML form cannot send headers);
+`Sec-Fetch-Site: same-origin` when the browser sends it; and an `Origin` naming the dashboard itself. The sweep and
+the action are query parameters (`?path=entity/project/sweep_id&action=pause`), so the endpoint is a plain function
+that Starlette runs in its thread pool, as every other.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -22,7 +22,7 @@ from runhive.errors import CommError, UsageError
 
 from ._common import Refusal, scrub
 
-__all__ = ["ACTIONS", "HEADER", "SweepControl", "sweep_action_endpoint"]
+__all__ = ["ACTIONS", "HEADER", "SweepControl", "check_same_origin", "sweep_action_endpoint"]
 
 ACTIONS = ("stop", "cancel", "pause", "resume")
 HEADER = "x-runhive-action"
@@ -31,6 +31,8 @@ SweepControl = Callable[[str, str], str]  # (entity/project/sweep id, action) ->
 
 def check_same_origin(request: Request) -> None:
     """403 unless the request comes from a page of this dashboard (see the module's docstring)."""
+    if request.method != "POST":
+        raise Refusal(405, "POST only")
     if request.headers.get(HEADER) != "1":
         raise Refusal(403, f"send the header {HEADER}: 1 (the dashboard's pages do)")
     site = request.headers.get("sec-fetch-site")
@@ -42,33 +44,23 @@ def check_same_origin(request: Request) -> None:
     got = urlsplit(origin)
     if got.scheme != request.url.scheme or got.netloc.lower() != request.headers.get("host", "").lower():
         raise Refusal(403, f"cross-origin request refused (Origin: {origin})")
-    if not request.headers.get("content-type", "").startswith("application/json"):
-        raise Refusal(415, "send the body as application/json")
 
 
-def sweep_action_endpoint(control: SweepControl | None) -> Callable[[Request], Awaitable[Response]]:
-    async def endpoint(request: Request) -> Response:
+def sweep_action_endpoint(control: SweepControl | None) -> Callable[[Request], Response]:
+    def endpoint(request: Request) -> Response:
         try:
             check_same_origin(request)
-            try:
-                body = json.loads(await request.body())
-            except ValueError:
-                raise Refusal(
-                    400, 'pass a JSON body: {"path": "entity/project/sweep_id", "action": "pause"}'
-                ) from None
-            if not isinstance(body, dict):
-                raise Refusal(400, 'pass a JSON body: {"path": "entity/project/sweep_id", "action": "pause"}')
-            path, action = body.get("path"), body.get("action")
+            path, action = request.query_params.get("path"), request.query_params.get("action")
             if action not in ACTIONS:
                 raise Refusal(400, f"action {action!r}: pass one of {', '.join(ACTIONS)}")
-            parts = path.split("/") if isinstance(path, str) else []
+            parts = path.split("/") if path else []
             if len(parts) != 3 or not all(parts):
                 raise Refusal(400, f"path {path!r}: pass entity/project/sweep_id")
             if control is None:
                 raise Refusal(
-                    501, "this dashboard cannot control sweeps (it was started without a sweep controller)"
+                    501, "this dashboard cannot control sweeps (started without a sweep controller)"
                 )
-            state = await run_in_threadpool(control, str(path), str(action))
+            state = control(str(path), str(action))
             return JSONResponse({"path": path, "action": action, "state": state})
         except Refusal as exc:
             return JSONResponse({"error": exc.message}, status_code=exc.status)

@@ -162,7 +162,7 @@ async function projectPage(project) {
   const liveStatus = el("span", { id: "live-status", class: "muted" });
   const sections = el("div", { id: "sections" });
   const mediaPanels = el("div", { class: "media", id: "project-media-panels" });
-  const mediaSection = el("details", { class: "section", id: "project-media", open: "" }, el("summary", {}, "Media"),
+  const mediaSection = el("details", { class: "media-section", id: "project-media", open: "" }, el("summary", {}, "Media"),
     mediaPanels);
   const groupBy = el("select", { id: "group-by" });
   const compareButton = el("button", { id: "compare", type: "button" }, "Compare selected");
@@ -729,9 +729,9 @@ async function sweepPage(entity, project, id) {
     status.className = "muted";
     status.textContent = `${action}…`;
     try {
-      const res = await fetch("/api/sweep/control", { method: "POST", credentials: "same-origin",
-        headers: { "content-type": "application/json", "x-runhive-action": "1" },
-        body: JSON.stringify({ path: `${sw.entity}/${sw.project}/${sw.id}`, action }) });
+      const q = `path=${enc(`${sw.entity}/${sw.project}/${sw.id}`)}&action=${enc(action)}`;
+      const res = await fetch(`/api/sweep/control?${q}`, { method: "POST", credentials: "same-origin",
+        headers: { "x-runhive-action": "1" } });
       const body = await res.json();
       if (!res.ok) throw new Error(body.error || res.statusText);
       rerender(await getJSON(url));

@@ -18,8 +18,9 @@ async function drawConsole(container, run) {
   const base = `/api/run/console?path=${enc(runPathOf(run))}`;
   try {
     const got = await getJSON(base);
-    if (!got.present) {
-      container.replaceChildren(el("p", { class: "muted" }, "No console output saved (output.log)."));
+    if (!got.present || !got.size) {
+      container.replaceChildren(el("p", { class: "muted" },
+        got.present ? "No console output (output.log is empty)." : "No console output saved (output.log)."));
       return;
     }
     let start = got.start;
