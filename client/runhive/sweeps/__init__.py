@@ -1,5 +1,6 @@
 """Sweeps from the user's side (W&B's `wandb.sweep`, `wandb.agent`, `wandb.controller`): create one in the node's
-daemon, which decides every run (`runhive_service.sweeps`), and run its jobs in this process or in children."""
+daemon, or on the team server when one is configured (either decides every run with `runhive_service.sweeps`), and
+run its jobs in this process or in children."""
 
 from __future__ import annotations
 

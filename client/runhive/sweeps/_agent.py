@@ -1,4 +1,4 @@
-"""`runhive.agent()`: take runs from a sweep's controller (in the node's daemon) and run them.
+"""`runhive.agent()`: take runs from a sweep's controller (in the node's daemon, or on the team server) and run them.
 
 With `function=` (W&B's Python agent) each run is a call of the function, with no arguments, in a thread of this
 process, one at a time; the function reads its parameters from `runhive.config` after `runhive.init()`. Without

@@ -1,5 +1,6 @@
-"""An agent's conversation with the sweep's controller in the node's daemon, and W&B's failure limits; shared by the
-function agent (`_agent`) and the CLI agent (`_agent_cli`)."""
+"""An agent's conversation with the sweep's controller (in the node's daemon, or on the team server when one is
+configured: `_sweep.rpc` picks), and W&B's failure limits; shared by the function agent (`_agent`) and the CLI
+agent (`_agent_cli`)."""
 
 from __future__ import annotations
 

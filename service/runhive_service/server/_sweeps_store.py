@@ -184,8 +184,8 @@ class ServerSweepTx:
     ) -> None:
         now = time.time()
         values: dict[str, Any] = {"state": state, "updated_at": now}
-        if agent is not None:
-            values.update(agent=agent, lease_expires_at=now + self.lease)
+        if agent is not None:  # "" ends the lease: the run has no agent any more
+            values.update(agent=agent or None, lease_expires_at=now + self.lease if agent else None)
         self.conn.execute(
             update(sweep_runs)
             .where(

@@ -97,14 +97,14 @@ class SweepController:
             config = None
         if not isinstance(config, dict):
             raise _error("INVALID_ARGUMENT", "Sweep config must be parsable as a JSON object.")
-        entity, project = self.store.owner(req.entity, req.project, caller)
-        if not entity or not project:
-            raise _error("INVALID_ARGUMENT", "CreateSweep needs an entity and a project")
         try:
             check_client_bounds(config)
             violations = validate(config)
         except ValueError as exc:
             raise _error("INVALID_ARGUMENT", str(exc)) from None
+        entity, project = self.store.owner(req.entity, req.project, caller)
+        if not entity or not project:
+            raise _error("INVALID_ARGUMENT", "CreateSweep needs an entity and a project")
         name = config.get("name") if isinstance(config.get("name"), str) else ""
         with self.store.transaction(caller) as tx:
             row = tx.create(generate_id(), entity, project, name or "", config)
@@ -191,7 +191,7 @@ class SweepController:
                 self._ended(tx, sw, run_id, int(code))
             commands = self._commands(tx, sw, agent, req)
             if req.done:
-                self._release(tx, sw, agent)
+                self._release(tx, sw, agent, leaving=True)
             return pb.SweepAgentResponse(
                 agent_id=agent.id,
                 sweep_id=sw.id,
@@ -328,7 +328,9 @@ class SweepController:
                 if h.run_id == run_id and h.state == ASSIGNED:
                     tx.mark(sw, run_id, NEVER_STARTED, code)
 
-    def _release(self, tx: SweepTx, sw: SweepRow, agent: AgentRow) -> None:
+    def _release(self, tx: SweepTx, sw: SweepRow, agent: AgentRow, leaving: bool = False) -> None:
+        """The agent is gone: its runs that never started are marked so. When it left by itself (`leaving`), its
+        other runs' leases end too: they are not lost runs to hand out again."""
         handed = [h for h in tx.handed_out(sw) if h.agent == agent.id and h.state == ASSIGNED]
         if not handed:
             return
@@ -336,6 +338,8 @@ class SweepController:
         for h in handed:
             if h.run_id not in stored and h.run_id not in agent.running:
                 tx.mark(sw, h.run_id, NEVER_STARTED, None)
+            elif leaving and self.store.requeue_lost:
+                tx.mark(sw, h.run_id, ASSIGNED, None, agent="")
 
     def _reap_agents(self, tx: SweepTx, sw: SweepRow) -> list[AgentRow]:
         """The sweep's live agents; the others are dropped and their runs released."""
