@@ -47,6 +47,9 @@ class RhEnv:
             {
                 "RUNHIVE_SERVICE_DIR": str(self.svc),
                 "RUNHIVE_DATA_DIR": str(self.data),
+                # A test's `runhive login` writes here, never to the user's ~/.config/runhive (which every
+                # later test's init() would then try to upload to).
+                "RUNHIVE_CONFIG_DIR": str(root / "config"),
                 "RUNHIVE_SERVICE_IDLE_TIMEOUT": "120",
                 "PYTHONUNBUFFERED": "1",
             }
@@ -146,7 +149,12 @@ def rh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[RhEnv]:
     for k in list(os.environ):
         if k.startswith("WANDB_") or k.startswith("RUNHIVE_"):
             monkeypatch.delenv(k)
-    for k in ("RUNHIVE_SERVICE_DIR", "RUNHIVE_DATA_DIR", "RUNHIVE_SERVICE_IDLE_TIMEOUT"):
+    for k in (
+        "RUNHIVE_SERVICE_DIR",
+        "RUNHIVE_DATA_DIR",
+        "RUNHIVE_CONFIG_DIR",
+        "RUNHIVE_SERVICE_IDLE_TIMEOUT",
+    ):
         monkeypatch.setenv(k, env.environ[k])
     monkeypatch.chdir(env.work)
     try:
