@@ -25,6 +25,7 @@ import json
 import logging
 import math
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -247,6 +248,19 @@ def _overview(meta: dict[str, Any], *paths: Path) -> dict[str, Any]:
     }
 
 
+# Heavy reads (many series of many runs) two at a time: the others wait here, off the GIL, so a light request
+# (a run list, a page's own files) competes with two threads, not with every heavy request in flight.
+HEAVY = threading.BoundedSemaphore(2)
+
+
+def _encoded(body: bytes, request: Request) -> Response:
+    """A JSON body, gzip-compressed (level 4) when the client accepts it."""
+    if len(body) >= 1024 and "gzip" in request.headers.get("accept-encoding", ""):
+        headers = {"content-encoding": "gzip", "vary": "Accept-Encoding"}
+        return Response(gzip.compress(body, 4), media_type="application/json", headers=headers)
+    return Response(body, media_type="application/json")
+
+
 def create_app(config: UiConfig) -> Starlette:
     from runhive import Api
 
@@ -315,7 +329,7 @@ def create_app(config: UiConfig) -> Starlette:
         if len(keys) > 1000:
             raise Refusal(400, "at most 1000 keys a request")
         ids = request.query_params.get("runs")
-        with api() as a:
+        with HEAVY, api() as a:
             found = a.runs(project)
             if ids:
                 wanted = set(ids.split(","))
@@ -324,15 +338,16 @@ def create_app(config: UiConfig) -> Starlette:
                 key: {rid: _compact(s) for rid, s in a.metrics(key, found, buckets=config.buckets).items()}
                 for key in keys
             }
-        # Cleaned already (_compact): no second walk over every value.
-        return Response(json.dumps(out), media_type="application/json")
+            # Cleaned already (_compact): no second walk over every value. Compressed here, in the thread pool
+            # and under the heavy-request limit, not by the middleware on the event loop.
+            return _encoded(json.dumps(out).encode(), request)
 
     def metric(request: Request) -> Response:
         project, key = project_param(request), request.query_params.get("key")
         if not key:
             raise Refusal(400, "pass ?project=NAME&key=METRIC")
         ids = request.query_params.get("runs")
-        with api() as a:
+        with HEAVY, api() as a:
             found = a.runs(project)
             if ids:
                 wanted = set(ids.split(","))
@@ -502,6 +517,11 @@ def create_app(config: UiConfig) -> Starlette:
 
 def serve(config: UiConfig) -> None:
     """Run the dashboard until interrupted (uvicorn)."""
+    import sys
+
     import uvicorn
 
+    # The GIL passed every millisecond, not every 5: a light request waiting behind heavy ones gets its turns
+    # sooner (the heavy ones are I/O and C-heavy: they lose little).
+    sys.setswitchinterval(0.001)
     uvicorn.run(create_app(config), host=config.host, port=config.port, log_level="warning")
