@@ -6,8 +6,11 @@ JavaScript with plotly's bundled library (from the `plotly` package, served gzip
 The API (issue 15): /api/projects; /api/runs (?filters= in Api().runs' language); /api/changes?since= (the runs
 updated since a cursor, and the next cursor: what a live page polls); /api/metrics (many keys of many runs in one
 answer, without min/max columns when nothing is downsampled); /api/run (with an overview from its metadata);
-/api/sweeps; /api/sweep (parameter kinds, importance and correlation from `_importance`, the best run). Endpoints
-are plain functions: Starlette runs them in its thread pool, off the event loop.
+/api/sweeps; /api/sweep (parameter kinds, importance and correlation from `_importance`, the best run);
+/api/project/media (a project's media panels); /api/run/{files,file,console,media,table,artifacts} (`_runpage`:
+a run's files, served only from its own files, its console output, media, tables and artifacts);
+POST /api/sweep/control (`_sweep_actions`: stop/pause/resume/cancel, same-origin only). Endpoints are plain
+functions: Starlette runs them in its thread pool, off the event loop.
 
 Security (issue 15): the app answers only requests whose Host header names this machine (or an address or name
 the user allowed: DNS rebinding), sends a strict Content-Security-Policy and friends on every response, answers
