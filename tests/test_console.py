@@ -13,6 +13,15 @@ import pytest
 
 from conftest import RhEnv, wait_for
 
+
+@pytest.fixture(autouse=True)
+def _no_login(rh: RhEnv, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A `runhive login` of the machine (~/.config/runhive) would send these runs to a team server: local only.
+    config = str(rh.root / "config")
+    rh.environ["RUNHIVE_CONFIG_DIR"] = config
+    monkeypatch.setenv("RUNHIVE_CONFIG_DIR", config)
+
+
 PRINTS = """
 import sys, time
 import runhive as wandb

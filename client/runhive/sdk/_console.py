@@ -34,6 +34,7 @@ import re
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -73,6 +74,18 @@ class _Model:
             self.dirty_from = num
         return num
 
+    def add_lines(self, texts: list[str]) -> int:
+        """New lines at the end at once; the number of the first."""
+        num = self.base + len(self.lines)
+        self.lines.extend(t[:MAX_LINE_LENGTH] for t in texts)
+        self.written.extend([0] * len(texts))
+        end = num + len(texts)
+        if end - self.mutable_from > MAX_LINES:
+            self.mutable_from = end - MAX_LINES
+        if self.dirty_from is None or num < self.dirty_from:
+            self.dirty_from = num
+        return num
+
     def put(self, num: int, x: int, text: str) -> None:
         if num < self.mutable_from or x >= MAX_LINE_LENGTH:
             return  # forgotten (W&B: a write to a line out of its view does nothing) or past the line's end
@@ -102,8 +115,8 @@ class _Terminal:
         self.esc = ""
 
     def write(self, data: str) -> None:
-        if not self.esc and "\n" not in data and "\r" not in data and "\x1b" not in data:
-            self._chars(data)  # the common case: text within a line
+        if not self.esc and "\r" not in data and "\x1b" not in data:
+            self._plain(data)  # the common case: lines of text
             return
         pos = 0
         for m in _CTRL.finditer(data):
@@ -122,6 +135,41 @@ class _Terminal:
                 self.esc = "\x1b"
         if pos < len(data):
             self._chars(data[pos:])
+
+    def _plain(self, data: str) -> None:
+        """Text and newlines only. Below the view's last line (where prints go) the new lines are added at once;
+        the result is the same as the character-by-character emulation."""
+        parts = data.split("\n")
+        if parts[0]:
+            self._chars(parts[0])
+        n = len(parts) - 1
+        if n == 0:
+            return
+        if self.y + 1 < len(self.view):  # the cursor moved up (nested bars): line by line
+            for part in parts[1:]:
+                self.x = 0
+                self._down()
+                if part:
+                    self._chars(part)
+            return
+        # Row y+i holds parts[i]; a row is created only when text reaches it (W&B's emulator), so empty parts
+        # after the last text only move the cursor.
+        last_text = n
+        while last_text > 0 and not parts[last_text]:
+            last_text -= 1
+        if last_text > 0:
+            rows = (
+                [""] * (self.y + 1 - len(self.view)) if self.y >= len(self.view) else []
+            )  # pending blank rows
+            rows.extend(parts[1 : last_text + 1])
+            first = self.model.add_lines(rows)
+            self.view.extend(range(first, first + len(rows)))
+        self.y += n
+        if self.y >= MAX_LINES:
+            shift = self.y - MAX_LINES + 1
+            del self.view[:shift]
+            self.y -= shift
+        self.x = len(parts[n]) if last_text == n else 0
 
     def _chars(self, text: str) -> None:
         while self.esc and text:
@@ -190,21 +238,26 @@ class OutputLog:
             if m.dirty_from is None or self._fd is None:
                 return
             fd = self._fd
+            start = m.dirty_from
+            final = max(start, m.mutable_from)  # lines [start, final) can no longer change: one encode
+            prefix = self._prefix
+            head_lines = m.lines[start - m.base : final - m.base]
+            head = (
+                (prefix + ("\n" + prefix).join(head_lines) + "\n").encode("utf-8", "replace")
+                if head_lines
+                else b""
+            )
+            parts = [(prefix + line + "\n").encode("utf-8", "replace") for line in m.lines[final - m.base :]]
+            blob = head + b"".join(parts)
             fcntl.flock(fd, fcntl.LOCK_EX)
             try:
                 size = os.fstat(fd).st_size
-                start = m.dirty_from
                 if size == self._tail_end and start >= self._tail_first:
                     # Ours is the file's tail: rewrite from the first changed line, in place.
                     offset = self._tail_offset + sum(m.written[self._tail_first - m.base : start - m.base])
                 else:
                     # Another process appended meanwhile (or first write): append from the first changed line.
                     offset, self._tail_offset, self._tail_first = size, size, start
-                parts = [
-                    (self._prefix + line + "\n").encode("utf-8", "replace")
-                    for line in m.lines[start - m.base :]
-                ]
-                blob = b"".join(parts)
                 os.pwrite(fd, blob, offset)
                 end = offset + len(blob)
                 if end < size and size == self._tail_end:
@@ -213,14 +266,16 @@ class OutputLog:
             finally:
                 fcntl.flock(fd, fcntl.LOCK_UN)
             for i, part in enumerate(parts):
-                m.written[start - m.base + i] = len(part)
+                m.written[final - m.base + i] = len(part)
             m.dirty_from = None
-            # Lines that can no longer change are final in the file: forget them.
+            # Lines that can no longer change are final in the file: forget them; our tail starts after them.
             drop = m.mutable_from - m.base
             if drop > 0:
                 if self._tail_first < m.mutable_from:
-                    skip = max(0, self._tail_first - m.base)
-                    self._tail_offset += sum(m.written[skip:drop])
+                    if start < m.mutable_from:
+                        self._tail_offset = offset + len(head)
+                    else:
+                        self._tail_offset += sum(m.written[self._tail_first - m.base : drop])
                     self._tail_first = m.mutable_from
                 del m.lines[:drop], m.written[:drop]
                 m.base = m.mutable_from
@@ -236,48 +291,61 @@ class OutputLog:
 
 
 # The process's patched streams -----------------------------------------------------------------------------
+# A write only appends (stream, data) to `_pending` (deque appends are atomic): the emulation and the file
+# happen in the flusher thread, so a print costs the user's thread well under a microsecond more.
 _lock = threading.RLock()
 _sinks: list[OutputLog] = []
+_pending: deque[tuple[str, Any]] = deque()
 # (name, stream, our write, the instance's own write we replaced or None): streams may be swapped (capsys), so
 # every stream we wrapped is remembered until it is restored.
 _patched: list[tuple[str, Any, Callable[..., Any], Callable[..., Any] | None]] = []
-_guard = threading.local()
-_wake = threading.Event()
 _flusher: threading.Thread | None = None
-
-
-def _feed(name: str, data: Any, written: Any) -> None:
-    if getattr(_guard, "on", False):
-        return  # a write caused by capture itself: never loop
-    _guard.on = True
-    try:
-        if isinstance(data, (bytes, bytearray)):
-            data = bytes(data).decode("utf-8", "replace")
-        elif not isinstance(data, str):
-            return
-        if isinstance(written, int) and 0 <= written < len(data):
-            data = data[:written]
-        for sink in list(_sinks):
-            try:
-                sink.write(name, data)
-            except Exception:  # never break the user's print(); this run's capture stops
-                _drop(sink)
-        if not _wake.is_set():
-            _wake.set()
-    finally:
-        _guard.on = False
 
 
 def _wrap(name: str, stream: Any) -> Callable[..., Any]:
     original = stream.write
+    pending = _pending
 
     def write(data: Any, /) -> Any:
         n = original(data)
         if _sinks:
-            _feed(name, data, n)
+            pending.append((name, data))
         return n
 
     return write
+
+
+def _text(data: Any) -> str:
+    if isinstance(data, (bytes, bytearray)):
+        return bytes(data).decode("utf-8", "replace")
+    return data if isinstance(data, str) else ""
+
+
+def _drain() -> None:
+    """Hand what was written since the last call to every capturing run (under `_lock`)."""
+    with _lock:
+        count = len(_pending)
+        if not count:
+            return
+        popleft = _pending.popleft
+        chunks: list[tuple[str, list[str]]] = []
+        name = ""
+        texts: list[str] = []
+        for _ in range(count):
+            stream, data = popleft()
+            if type(data) is not str:
+                data = _text(data)
+            if stream is not name:
+                texts = []
+                name = stream
+                chunks.append((name, texts))
+            texts.append(data)
+        for sink in list(_sinks):
+            try:
+                for name, texts in chunks:
+                    sink.write(name, "".join(texts))
+            except Exception:  # never the user's problem; this run's capture stops
+                _drop(sink)
 
 
 def _install() -> None:
@@ -315,10 +383,15 @@ def _uninstall() -> None:
 
 
 def _flush_loop() -> None:
+    global _flusher
     while True:
-        _wake.wait()
-        time.sleep(FLUSH_INTERVAL)  # a pacing interval, not a synchronisation: gathers a burst of prints
-        _wake.clear()
+        time.sleep(FLUSH_INTERVAL)  # a pacing interval, not a synchronisation: what a SIGKILL may lose
+        with _lock:
+            if not _sinks:  # the last run finished: the next start() starts a new flusher
+                if _flusher is threading.current_thread():
+                    _flusher = None
+                return
+        _drain()
         for sink in list(_sinks):
             try:
                 sink.flush()
@@ -340,6 +413,7 @@ def _after_fork() -> None:
     # The child's prints are not the parent's run's (W&B captures only in the process that called init()).
     global _flusher
     _sinks.clear()
+    _pending.clear()
     _flusher = None
 
 
@@ -359,6 +433,7 @@ def start(run_dir: str, console: str | None, label: str | None = None) -> Output
         logger.warning("runhive: cannot write %s (%s); console output is not captured.", path, exc)
         return None
     with _lock:
+        _drain()  # what was written before this run started is not its output
         _install()
         _sinks.append(sink)
         if _flusher is None:
@@ -373,6 +448,7 @@ def stop(sink: OutputLog | None) -> None:
     if sink is None:
         return
     with _lock:
+        _drain()
         if sink in _sinks:
             _sinks.remove(sink)
         if not _sinks:
