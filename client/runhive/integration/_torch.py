@@ -1,15 +1,23 @@
 """`run.watch()` on torch modules (W&B's `wandb.watch`, wandb/integration/torch/wandb_torch.py): gradient
 histograms through tensor hooks and parameter histograms through a forward hook, every `log_freq` calls, under
 W&B's keys (`gradients/<prefix><name>`, `parameters/<prefix><name>`), 64 bins computed with `torch.histc` as W&B
-does. Imported only when `watch()` is called: runhive never imports torch otherwise."""
+does. `log_graph=True` records the module tree as W&B's torch graph: on the first forward pass every leaf module
+(containers — Sequential, ModuleList, ModuleDict — are walked into, names dotted) gives a node with its name,
+class (`str(module)`), output shape and parameter shapes, and the graph goes to the run's summary as `graph_<i>`,
+a `graph-file` JSON under media/graph/ (W&B's format; W&B's torch graph has no edges either). Imported only when
+`watch()` is called: runhive never imports torch otherwise."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
+from functools import reduce
+from operator import mul
 from typing import Any
 
 import torch
 
+from runhive.sdk.data_types._base import Media, _StoredFile
 from runhive.sdk.data_types._histogram import Histogram
 
 NUM_BINS = 64
@@ -101,6 +109,7 @@ class Watcher:
                 raise TypeError(f"Expected a pytorch model (torch.nn.Module). Received {type(model)}")
         base = _next_index if idx is None else idx
         prefix = ""
+        graphs: list[Any] = []
         for offset, model in enumerate(models):
             index = base + offset
             _next_index += 1
@@ -110,7 +119,63 @@ class Watcher:
                 self._hook_parameters(model, prefix, log_freq)
             if log in ("gradients", "all"):
                 self._hook_gradients(model, prefix, log_freq)
-        return []  # W&B returns the Graph objects of log_graph=True; runhive records no graph yet
+            if log_graph:
+                graphs.append(self._hook_graph(model, index))
+        return graphs  # W&B's: the Graph objects, filled on the first forward pass
+
+    def _hook_graph(self, model: torch.nn.Module, index: int) -> Graph:
+        if getattr(model, "_wandb_watch_called", False):
+            raise ValueError(
+                "You can only call `wandb.watch` once per model.  Pass a new instance of the model if you need to "
+                "call wandb.watch again in your code."
+            )
+        object.__setattr__(model, "_wandb_watch_called", True)
+        graph = Graph("torch")
+        pending: set[int] = set()
+        run = getattr(self._log, "__self__", None)  # the run whose summary gets the graph
+
+        def hook_for(name: str) -> Callable[..., None]:
+            def after_forward(module: torch.nn.Module, inputs: Any, output: Any) -> None:
+                if id(module) not in pending:
+                    return
+                params = [(pname, list(p.size())) for pname, p in module.named_parameters()]
+                graph.nodes.append(
+                    {
+                        "name": name,
+                        "id": id(module),
+                        "class_name": str(module),
+                        "output_shape": nested_shape(output if isinstance(output, tuple) else (output,)),
+                        "parameters": params,
+                        "num_parameters": [reduce(mul, size, 1) for _, size in params],
+                    }
+                )
+                pending.discard(id(module))
+                if not pending:  # every leaf ran once: the graph is complete
+                    for key in [k for k in self.handles if k.startswith(f"topology/{index}/")]:
+                        self.handles.pop(key).remove()
+                    graph.loaded = True
+                    if run is not None and not getattr(run, "_finished", True):
+                        run.summary[f"graph_{index}"] = graph
+
+            return after_forward
+
+        containers = (torch.nn.Sequential, torch.nn.ModuleList, torch.nn.ModuleDict)
+
+        def walk(module: torch.nn.Module, prefix: str | None) -> None:
+            for layer, (name, child) in enumerate(module.named_children()):
+                name = name or str(layer)
+                if prefix:
+                    name = prefix + "." + name
+                if isinstance(child, containers):
+                    walk(child, name)
+                    continue
+                pending.add(id(child))
+                key = f"topology/{index}/{name}"
+                self.handles[key] = child.register_forward_hook(hook_for(name))
+                _hook_names(model).append(key)
+
+        walk(model, None)
+        return graph
 
     def _hook_parameters(self, model: torch.nn.Module, prefix: str, log_freq: int) -> None:
         every = _Every(log_freq)
@@ -169,6 +234,38 @@ class Watcher:
                 if handle is not None:
                     handle.remove()
             delattr(model, "_wandb_hook_names")
+
+
+def nested_shape(value: Any) -> Any:
+    """W&B's `nested_shape`: the sizes of tensors, kept in the structure of tuples, lists and dicts."""
+    if isinstance(value, torch.Tensor):
+        return list(value.size())
+    if isinstance(value, (list, tuple)):
+        return [nested_shape(v) for v in value]
+    if isinstance(value, dict):
+        return {k: nested_shape(v) for k, v in value.items()}
+    return []
+
+
+class Graph(Media):
+    """A model's graph as W&B's `wandb.Graph` stores it: `{"format", "nodes", "edges"}` in a `.graph.json` file
+    under media/graph/, referenced as `{"_type": "graph-file", "path", "sha256", "size"}`."""
+
+    _log_type = "graph-file"
+
+    def __init__(self, format: str = "torch") -> None:
+        self.format = format
+        self.nodes: list[dict[str, Any]] = []
+        self.edges: list[Any] = []
+        self.loaded = False
+
+    def to_json(self, run_or_artifact: Any = None) -> dict[str, Any]:
+        data = {"format": self.format, "nodes": self.nodes, "edges": self.edges}
+        stored = _StoredFile.from_bytes(json.dumps(data).encode(), "graph", "graph.json")
+        return {"_type": self._log_type, **stored.json()}
+
+    def __repr__(self) -> str:
+        return f"<runhive Graph {self.format} nodes={len(self.nodes)}>"
 
 
 def _hook_names(model: torch.nn.Module) -> list[str]:

@@ -344,7 +344,7 @@ class RunExtras:
     ) -> Any:
         """W&B's `run.watch`: histograms of the gradients (`log="gradients"`), the parameters (`"parameters"`) or
         both (`"all"`) of torch modules, every `log_freq` backward/forward passes, merged into the run's next row
-        under `gradients/<name>` and `parameters/<name>`. `log_graph` is accepted; no graph is recorded yet."""
+        under `gradients/<name>` and `parameters/<name>`. `log_graph=True`: the module tree as summary `graph_<i>`."""
         if "torch" not in sys.modules:
             try:
                 import torch  # noqa: F401
