@@ -213,7 +213,11 @@ class OutputLog:
         self.path = path
         self._prefix = f"[{label}] " if label else ""
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        self._fd: int | None = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        if not os.access(os.path.dirname(path), os.W_OK):
+            raise PermissionError(f"{os.path.dirname(path)} is not writable")
+        # Opened at the first flush: a run that prints nothing has no output.log (and no empty file is uploaded).
+        self._fd: int | None = None
+        self._closed = False
         self._lock = threading.Lock()
         self._model = _Model()
         self._terms = {"stdout": _Terminal(self._model), "stderr": _Terminal(self._model)}
@@ -235,8 +239,10 @@ class OutputLog:
     def flush(self) -> None:
         with self._lock:
             m = self._model
-            if m.dirty_from is None or self._fd is None:
+            if m.dirty_from is None or self._closed:
                 return
+            if self._fd is None:
+                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
             fd = self._fd
             start = m.dirty_from
             final = max(start, m.mutable_from)  # lines [start, final) can no longer change: one encode
@@ -285,6 +291,7 @@ class OutputLog:
             self.flush()
         finally:
             with self._lock:
+                self._closed = True
                 if self._fd is not None:
                     os.close(self._fd)
                     self._fd = None
