@@ -223,13 +223,13 @@ def test_terminal_lines_obey_quiet_silent_and_show(
         assert "runhive:" not in err, err
 
 
-def test_console_is_accepted_and_nothing_is_captured(rh: RhEnv) -> None:
-    # runhive captures no console output today: every W&B console mode is accepted, "off" included.
+def test_console_modes_are_accepted_and_off_captures_nothing(rh: RhEnv) -> None:
+    # Every W&B console mode is accepted; all but "off" store the output as output.log (tests/test_console.py).
     for console in ("off", "wrap", "redirect", "auto"):
         res = rh.run(
             f"""
             import runhive
-            run = runhive.init(project="console", settings=runhive.Settings(console={console!r}))
+            run = runhive.init(project="console", name={console!r}, settings=runhive.Settings(console={console!r}))
             print("hello from the script")
             run.finish()
             """
@@ -238,7 +238,8 @@ def test_console_is_accepted_and_nothing_is_captured(rh: RhEnv) -> None:
     runs = rh.api().runs("console")
     assert len(runs) == 4 and all(r.state == "finished" for r in runs)
     for r in runs:
-        assert not list(Path(r.dir).rglob("output.log"))
+        logs = list(Path(r.dir).rglob("output.log"))
+        assert (logs == []) if r.name == "off" else (logs[0].read_text() == "hello from the script\n")
 
 
 def _git_repo(repo: Path) -> None:
