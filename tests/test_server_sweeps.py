@@ -183,6 +183,78 @@ def test_two_replicas_serve_one_sweep_without_duplicates(
             r.stop()
 
 
+# -- many agents, two controllers, one database (in-process) ---------------------------------------------------------
+
+
+def test_concurrent_agents_on_two_controllers_never_share_parameters(server_db: str) -> None:
+    """Eight agents asking at once through two controllers (two replicas' worth), on one database: each of the
+    grid's 48 points is handed out exactly once; the sweep row lock serialises the decisions."""
+    import threading
+
+    from runhive.protocol.v1 import service_pb2 as pb
+    from runhive_service.server import ServerStore, migrate, open_engine
+    from runhive_service.server._sweeps_store import ServerSweeps
+    from runhive_service.sweeps import SweepController
+
+    engines = [open_engine(server_db, pool_size=8), open_engine(server_db, pool_size=8)]
+    try:
+        migrate(engines[0])
+        stores = [ServerStore(e) for e in engines]
+        user, _ = stores[0].create_user("alice")
+        controllers = [SweepController(ServerSweeps(st)) for st in stores]
+        config = {
+            "method": "grid",
+            "parameters": {"a": {"values": list(range(8))}, "b": {"values": [0, 1, 2, 3, 4, 5]}},
+        }
+        made = controllers[0].create(
+            pb.CreateSweepRequest(entity="", project="race", config_json=json.dumps(config).encode()),
+            caller=user,
+        )
+        assert made.entity == "alice" and not made.violations
+        got: list[tuple[int, int]] = []
+        errors: list[BaseException] = []
+        lock = threading.Lock()
+
+        def agent(i: int) -> None:
+            controller = controllers[i % 2]
+            agent_id = ""
+            try:
+                while True:
+                    req = pb.SweepAgentRequest(
+                        sweep=f"race/{made.id}", agent_id=agent_id, host=f"h{i}", want_run=True
+                    )
+                    reply = controller.agent(req, caller=user)
+                    agent_id = reply.agent_id
+                    runs = [c for c in reply.commands if c.type == "run"]
+                    if any(c.type == "exit" for c in reply.commands):
+                        return
+                    for c in runs:
+                        params = json.loads(c.args_json)
+                        with lock:
+                            got.append((params["a"]["value"], params["b"]["value"]))
+                        done = pb.SweepAgentRequest(
+                            sweep=f"race/{made.id}", agent_id=agent_id, ended=[c.run_id], ended_codes=[0]
+                        )
+                        controller.agent(done, caller=user)
+            except BaseException as exc:  # reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=agent, args=(i,)) for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        assert not errors, errors
+        assert sorted(got) == [(a, b) for a in range(8) for b in range(6)], "every point exactly once"
+        state = controllers[1].control(
+            pb.SweepControlRequest(sweep=f"alice/race/{made.id}", action="get"), caller=user
+        )
+        assert state.state == "FINISHED"
+    finally:
+        for e in engines:
+            e.dispose()
+
+
 # -- an agent killed mid-run ---------------------------------------------------------------------------------------
 
 STUCK_AGENT = """
@@ -221,9 +293,9 @@ def _agent_seen(db: str, sweep_id: str) -> float:
 
 
 def test_a_killed_agents_run_is_handed_out_again(
-    rh: RhEnv, node2: RhEnv, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    rh: RhEnv, node2: RhEnv, server_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    db = f"sqlite:///{tmp_path / 'server.db'}"
+    db = server_db
     key = admin(db, "user", "create", "alice")
     timeout = 3.0
     monkeypatch.setenv("RUNHIVE_SWEEP_AGENT_TIMEOUT", str(timeout))  # W&B's 300 s, shortened for the test
