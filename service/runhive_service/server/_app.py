@@ -30,6 +30,7 @@ from ._ingest import routes as ingest_routes
 from ._migrate import current_revision
 from ._read import read_routes
 from ._store import ServerStore, User
+from ._sweeps import routes as sweeps_routes
 
 log = logging.getLogger("runhive.server")
 
@@ -97,6 +98,7 @@ def create_app(
         Route("/api/v1/viewer", viewer, methods=["GET"]),
         *read_routes(),
         *ingest_routes(),
+        *sweeps_routes(),
         *files_routes(),
         *(extra_routes or []),
     ]
