@@ -7,6 +7,11 @@ from what the store already holds.
 
 W&B's flags: `-p/-e/--id` (another identity), `--include-online`, `--include-synced`, `--no-include-offline`,
 `--sync-all`; `--dry-run` and `--clean` (with `--clean-old-hours`, `--clean-force`) are in `_sync_plan`.
+
+To a team server: `--host URL` (the key: `--api-key`, RUNHIVE_API_KEY, or the one `runhive login --host URL`
+stored), or without `--host` the server one is logged in to (`runhive login`, RUNHIVE_BASE_URL). The runs go
+straight from this process to the server's ingest API (`runhive_service.daemon._upload_sync`), resumable and
+idempotent through the server's marks; `--local` syncs into the local store even when logged in.
 """
 
 from __future__ import annotations
@@ -108,6 +113,13 @@ def cmd_sync(args: argparse.Namespace) -> int:
         return 2
     if not wals:
         return 1 if problems else 0
+    try:
+        server = _server_target(args, settings)
+    except Error as exc:
+        console.print(f"[red]runhive sync:[/red] {escape(str(exc))}")
+        return 1
+    if server is not None:
+        return _to_server(console, wals, server, args) or (1 if problems else 0)
     counts = {"synced": 0, "skipped": 0, "partial": 0, "failed": 0}
     conn: Connection | None = None
     progress = Progress(
@@ -185,6 +197,60 @@ def cmd_sync(args: argparse.Namespace) -> int:
     return 1 if counts["failed"] or problems else 0
 
 
+def _server_target(args: argparse.Namespace, settings: Any) -> tuple[str, str] | None:
+    """(URL, key) of the team server to sync to, or None (the local store)."""
+    from runhive.sdk._credentials import server_for
+
+    if getattr(args, "local", False):
+        return None
+    if args.host:
+        import os
+
+        # RUNHIVE_API_KEY is the key whatever the host (as WANDB_API_KEY); else the one stored for that host.
+        return server_for(args.host, args.api_key or os.environ.get("RUNHIVE_API_KEY", "").strip() or None)
+    return server_for(settings.base_url, args.api_key or settings.api_key)
+
+
+def _to_server(console: Any, wals: list[Path], server: tuple[str, str], args: argparse.Namespace) -> int:
+    from rich.markup import escape
+
+    from runhive.errors import Error
+    from runhive.sdk._settings import default_entity
+
+    try:
+        from runhive_service.daemon._upload_sync import sync_to_server
+    except ImportError as exc:
+        raise Error(f"runhive sync to a team server needs runhive-service ({exc})") from None
+    url, key = server
+    counts = {"synced": 0, "skipped": 0, "partial": 0, "failed": 0}
+    for wal in wals:
+        label = _display(wal.parent)
+        try:
+            res = sync_to_server(
+                wal,
+                url,
+                key,
+                entity=args.entity or "",
+                project=args.project or "",
+                run_id=args.id or "",
+                local_entity=default_entity(),
+                include_online=args.include_online,
+            )
+            outcome, run, text = res.outcome, res.run, res.message
+        except OSError as exc:
+            outcome, run, text = "failed", "", f"cannot read the run: {exc}"
+        counts[outcome] = counts.get(outcome, 0) + 1
+        console.print(
+            f"[{_STYLE.get(outcome, 'red')}]{outcome:<7}[/] {escape(run or label)}: {escape(text)}  "
+            f"[dim]{escape(label)} → {escape(url)}[/dim]"
+        )
+    console.print(
+        f"{len(wals)} run{'' if len(wals) == 1 else 's'} to {url}: {counts['synced']} synced, "
+        f"{counts['skipped']} skipped, {counts['partial']} partial, {counts['failed']} failed"
+    )
+    return 1 if counts["failed"] else 0
+
+
 def add_parser(sub: Any) -> None:
     p = sub.add_parser(
         "sync",
@@ -230,4 +296,15 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("--clean-force", action="store_true", help="with --clean: do not ask")
     p.add_argument("--yes", action="store_true", help="no effect: runhive sync never asks (W&B's flag)")
+    p.add_argument(
+        "--host",
+        metavar="URL",
+        help="send the runs to this team server (default: the one `runhive login` or RUNHIVE_BASE_URL names)",
+    )
+    p.add_argument(
+        "--api-key", metavar="KEY", help="the key for the server (default: RUNHIVE_API_KEY or the login's)"
+    )
+    p.add_argument(
+        "--local", action="store_true", help="sync into the local store even when logged in to a server"
+    )
     p.set_defaults(fn=cmd_sync)

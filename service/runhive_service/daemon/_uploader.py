@@ -107,6 +107,14 @@ def _send(req: urllib.request.Request, timeout: float) -> dict[str, Any]:
         raise Transient(f"{req.full_url}: {getattr(exc, 'reason', exc)}") from None
 
 
+def _span_bytes() -> int:
+    """WAL bytes per upload span (RUNHIVE_UPLOAD_SPAN_BYTES, a test knob: small spans make a sync stoppable)."""
+    try:
+        return max(1, int(os.environ.get("RUNHIVE_UPLOAD_SPAN_BYTES") or SPAN_BYTES))
+    except ValueError:
+        return SPAN_BYTES
+
+
 def _node_id(state_dir: Path) -> str:
     """This node's stable name on team servers (random, kept in the uploads directory): the daemon's own stream of
     a run is `_daemon@<node>`, so its marks survive a daemon restart and differ from every other node's."""
@@ -150,10 +158,11 @@ class _Upload:
     last_problem: str = ""  # the last transient failure, for finish()'s message
     st: RunState | None = None
     files: FilesState = field(default_factory=FilesState)
+    wal_path: str = ""  # `runhive sync --id`: the WAL is named after the run's old id
 
     @property
     def wal(self) -> Path:
-        return Path(self.run_dir) / wal_name(self.run_id)
+        return Path(self.wal_path) if self.wal_path else Path(self.run_dir) / wal_name(self.run_id)
 
     @property
     def base(self) -> str:
@@ -176,9 +185,18 @@ class _Upload:
 class Uploader:
     """The sink that uploads runs to team servers; one per daemon, one upload thread."""
 
-    def __init__(self, state_dir: Path, busy_elsewhere: Callable[[], int] = lambda: 0) -> None:
+    def __init__(
+        self,
+        state_dir: Path,
+        busy_elsewhere: Callable[[], int] = lambda: 0,
+        background: bool = True,
+        patience: float | None = None,
+    ) -> None:
         """`state_dir`: where each run's upload progress is kept (the daemon's private data directory).
-        `busy_elsewhere()`: the other sinks' lag (the local store's index), so `idle()` never slows them."""
+        `busy_elsewhere()`: the other sinks' lag (the local store's index), so `idle()` never slows them.
+        `background=False`: no upload thread; the caller drives `_upload_span`/`_upload_files` (`runhive sync`).
+        `patience`: seconds a request is retried before its Transient error is raised (None: while running)."""
+        self._patience = patience
         self._dir = state_dir
         self._busy_elsewhere = busy_elsewhere
         self._applied_since_idle = False
@@ -188,7 +206,8 @@ class Uploader:
         self._backoff_max = float(os.environ.get("RUNHIVE_UPLOAD_BACKOFF_MAX") or 10.0)
         self._node = _node_id(state_dir)
         self._thread = threading.Thread(target=self._loop, name="runhive-uploader", daemon=True)
-        self._thread.start()
+        if background:
+            self._thread.start()
 
     # InitRun ----------------------------------------------------------------------------------------------------
     def open_run(self, req: pb.InitRunRequest) -> None:
@@ -288,7 +307,8 @@ class Uploader:
         self._stop.set()
         with self._cv:
             self._cv.notify_all()
-        self._thread.join(timeout=5)
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
 
     # finish() ---------------------------------------------------------------------------------------------------
     def wait(self, key: str, timeout: float) -> str:
@@ -395,7 +415,7 @@ class Uploader:
             if state.attempt_number in (1, 5) or state.attempt_number % 50 == 0:
                 logger.warning("uploader: %s (attempt %d; retrying)", exc, state.attempt_number)
 
-        retrying = self._retrying()
+        retrying = self._retrying(stop_after=self._patience)
         retrying.before_sleep = note
         result = retrying(fn)
         up.last_problem = ""
@@ -412,7 +432,7 @@ class Uploader:
     def _upload_span(self, up: _Upload) -> None:
         if not up.opened:
             self._open(up)
-        frames = _read_span(up.wal, up.sent, up.target, SPAN_BYTES)
+        frames = _read_span(up.wal, up.sent, up.target, _span_bytes())
         if not frames:
             up.target = up.sent  # a torn tail: nothing whole to send
             return
