@@ -71,6 +71,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log_level=args.log_level,
         files=args.files,
         s3_endpoint_url=args.s3_endpoint_url,
+        allow_anonymous=args.allow_anonymous,
     )
     srv = server.Server(config)
 
@@ -178,6 +179,12 @@ def add_parsers(sub: Any) -> None:
         metavar="URL",
         help="the S3 endpoint for s3:// --files (MinIO, Ceph, ...); default: boto3's (AWS_ENDPOINT_URL_S3, "
         "AWS_ENDPOINT_URL, then AWS)",
+    )
+    p.add_argument(
+        "--allow-anonymous",
+        action="store_true",
+        help="hand out anonymous users to init(anonymous='allow'|'must') (W&B's anonymous runs); their projects "
+        "are open to every logged-in user",
     )
     p.set_defaults(fn=cmd_serve)
     admin = p.add_subparsers(dest="server_command", metavar="{user,team,key,db}")

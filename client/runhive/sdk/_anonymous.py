@@ -54,7 +54,7 @@ def anonymous_key(host: str, timeout: float = 10.0) -> str:
             doc = json.loads(resp.read())
     except urllib.error.HTTPError as exc:
         try:
-            message = str(json.loads(exc.read()).get("message") or exc.reason)
+            message = str(json.loads(exc.read()).get("error") or exc.reason)
         except ValueError:
             message = str(exc.reason)
         if exc.code == 404:

@@ -120,11 +120,11 @@ def server_for(
     "allow" and no key) the key is this machine's anonymous user's on that server (`_anonymous`). A server without a
     key is a `LoginMissing` UsageError: nothing could be sent, and a run that silently stayed local would surprise
     its owner (`init(force=False)` asks for exactly that, and gets an offline run)."""
-    mode = anonymous_mode(anonymous)
     creds = resolve()
     host = normalize_host(base_url) if base_url else creds.host
     if not host:
-        return None
+        return None  # the local store has no accounts: anonymous= means nothing there (W&B: deprecated no-op)
+    mode = anonymous_mode(anonymous)
     key = api_key or (creds.key if creds.host == host else read_file()[1].get(host))
     if mode == "must" or (mode == "allow" and not key):
         from ._anonymous import anonymous_key

@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from ._anonymous import anonymous_routes
 from ._errors import ServerError, Unauthenticated
 from ._files import files_routes
 from ._filestore import FileStore
@@ -89,7 +90,10 @@ def _unexpected(request: Request, exc: Exception) -> Response:
 
 
 def create_app(
-    store: ServerStore, extra_routes: list[BaseRoute] | None = None, files: FileStore | None = None
+    store: ServerStore,
+    extra_routes: list[BaseRoute] | None = None,
+    files: FileStore | None = None,
+    allow_anonymous: bool = False,
 ) -> Starlette:
     """The app over `store`, run files in `files` (`_filestore`; None: the file routes answer 503). Endpoints are
     plain functions: Starlette runs them in its thread pool, where the (blocking) database calls belong."""
@@ -100,6 +104,7 @@ def create_app(
         *ingest_routes(),
         *sweeps_routes(),
         *files_routes(),
+        *anonymous_routes(),
         *(extra_routes or []),
     ]
     handlers: dict[Any, Any] = {
@@ -110,4 +115,5 @@ def create_app(
     app = Starlette(routes=routes, exception_handlers=handlers)
     app.state.store = store
     app.state.files = files
+    app.state.allow_anonymous = allow_anonymous
     return app

@@ -32,6 +32,7 @@ class ServerConfig:
     # Run files: a directory or s3://bucket/prefix; None: files/ beside a SQLite database (PostgreSQL needs it).
     files: str | None = None
     s3_endpoint_url: str | None = None  # None: boto3's own (AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, AWS)
+    allow_anonymous: bool = False  # hand out anonymous users (W&B's init(anonymous="allow"|"must"))
 
 
 class Server:
@@ -80,7 +81,7 @@ class Server:
         store = self.open()
         sock = self.bind()
         config = uvicorn.Config(
-            create_app(store, files=self.files),
+            create_app(store, files=self.files, allow_anonymous=self.config.allow_anonymous),
             log_level=self.config.log_level,
             access_log=False,
             lifespan="off",

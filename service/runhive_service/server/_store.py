@@ -16,6 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from . import _keys
+from ._anonymous import ANONYMOUS_PREFIX
 from ._errors import AlreadyExists, InvalidArgument, NotFound, PermissionDenied, Unauthenticated
 from ._perms import ACTIONS, OWNER, Facts, denial
 from ._schema import ROLES, VISIBILITIES, api_keys, entities, memberships, projects, users
@@ -102,9 +103,15 @@ class ServerStore:
 
     # -- users and keys ---------------------------------------------------------------------------------------
 
-    def create_user(self, name: str, *, admin: bool = False) -> tuple[User, NewKey]:
-        """A new user, their own entity (same name) and a first API key."""
+    def create_user(self, name: str, *, admin: bool = False, anonymous: bool = False) -> tuple[User, NewKey]:
+        """A new user, their own entity (same name) and a first API key. `anony-mouse-` names are reserved for
+        the anonymous users the server hands out (`_anonymous`)."""
         check_name("user", name)
+        if name.startswith(ANONYMOUS_PREFIX) != anonymous:
+            raise InvalidArgument(
+                f"user name {name!r}: names starting with {ANONYMOUS_PREFIX!r} are reserved for anonymous users; "
+                "choose another name"
+            )
         now = time.time()
         try:
             with self.engine.begin() as conn:
@@ -286,7 +293,8 @@ class ServerStore:
                 {
                     "entity_id": ent.id,
                     "name": name,
-                    "visibility": "private",
+                    # An anonymous user's results are shared with every logged-in user (W&B's anonymous runs).
+                    "visibility": "open" if ent.name.startswith(ANONYMOUS_PREFIX) else "private",
                     "created_by": user.id,
                     "created_at": time.time(),
                 },
