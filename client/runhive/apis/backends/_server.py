@@ -85,17 +85,21 @@ class ServerBackend:
         try:
             with urllib.request.urlopen(request, timeout=self._timeout) as resp:
                 return json.loads(resp.read().decode("utf-8"))
-        except urllib.error.HTTPError as exc:
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            raise self._failure(exc) from None
+
+    def _failure(self, exc: Exception) -> Exception:
+        """The error a failed request raises: UsageError for the server's 4xx refusals (with its words),
+        CommError for the rest."""
+        if isinstance(exc, urllib.error.HTTPError):
             try:
                 message = json.loads(exc.read().decode("utf-8")).get("error") or exc.reason
             except (ValueError, AttributeError):
                 message = exc.reason
             if 400 <= exc.code < 500:
-                raise UsageError(f"{self.where} refused (HTTP {exc.code}): {message}") from None
-            raise CommError(f"{self.where} failed (HTTP {exc.code}): {message}") from None
-        except (urllib.error.URLError, OSError, ValueError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise CommError(f"cannot reach {self.where}: {reason}") from None
+                return UsageError(f"{self.where} refused (HTTP {exc.code}): {message}")
+            return CommError(f"{self.where} failed (HTTP {exc.code}): {message}")
+        return CommError(f"cannot reach {self.where}: {getattr(exc, 'reason', exc)}")
 
     @staticmethod
     def _path(run: RunRecord) -> dict[str, Any]:
@@ -262,17 +266,8 @@ class ServerBackend:
             if want and digest.hexdigest() != want:
                 raise CommError(f"{url}: the bytes received do not match their sha256 {want}; download again")
             return None
-        except urllib.error.HTTPError as exc:
-            try:
-                message = json.loads(exc.read().decode("utf-8")).get("error") or exc.reason
-            except (ValueError, AttributeError):
-                message = exc.reason
-            if 400 <= exc.code < 500:
-                raise UsageError(f"{self.where} refused (HTTP {exc.code}): {message}") from None
-            raise CommError(f"{self.where} failed (HTTP {exc.code}): {message}") from None
         except (urllib.error.URLError, OSError, ValueError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise CommError(f"cannot reach {self.where}: {reason}") from None
+            raise self._failure(exc) from None
 
     def run_files(self, run: RunRecord) -> list[FileRecord]:
         from ._base import FileRecord
