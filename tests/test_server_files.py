@@ -97,7 +97,9 @@ def _local_files(run_dir: str) -> dict[str, bytes]:
     return {p.relative_to(base).as_posix(): p.read_bytes() for p in base.rglob("*") if p.is_file()}
 
 
-def _check_run(rh: RhEnv, url: str, key: str, files_root: Path | None) -> tuple[str, str, str, dict[str, bytes]]:
+def _check_run(
+    rh: RhEnv, url: str, key: str, files_root: Path | None
+) -> tuple[str, str, str, dict[str, bytes]]:
     res = rh.run(LOG_FILES)
     assert "DONE" in res.stdout and "not yet uploaded" not in res.stderr, res.stderr
     entity, run_id, run_dir = _ident(res.stdout)
@@ -224,7 +226,9 @@ def test_directory_store(tmp_path: Path) -> None:
 def test_file_store_choice(tmp_path: Path) -> None:
     sqlite_store = open_file_store(None, f"sqlite:///{tmp_path / 'a.db'}")
     assert isinstance(sqlite_store, DirectoryStore) and sqlite_store.root == tmp_path / "files"
-    assert open_file_store(None, "postgresql://u@localhost/db") is None, "PostgreSQL: no files without --files"
+    assert open_file_store(None, "postgresql://u@localhost/db") is None, (
+        "PostgreSQL: no files without --files"
+    )
     assert isinstance(open_file_store(str(tmp_path / "d"), "postgresql://u@localhost/db"), DirectoryStore)
     from runhive_service.server import InvalidArgument
 
@@ -284,7 +288,9 @@ def _bucket(endpoint: str, env: dict[str, str], name: str) -> Any:
     return s3
 
 
-def test_s3_store(moto_s3: tuple[str, dict[str, str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_s3_store(
+    moto_s3: tuple[str, dict[str, str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     endpoint, env = moto_s3
     for k, v in env.items():
         monkeypatch.setenv(k, v)
