@@ -188,16 +188,21 @@ def results(procs: list[subprocess.Popen[str]]) -> list[tuple[float, float]]:
     return out
 
 
-def bench_runhive_upload(cluster: PgCluster, work: Path, rows: int) -> dict[str, Any]:
+def runhive_server(cluster: PgCluster, user: str) -> tuple[subprocess.Popen[bytes], str, str]:
+    """`runhive server` on a new database of `cluster` with one user: (process, URL, the user's key)."""
     db = cluster.create_database()
-    key = admin(db, "user", "create", "bench")
+    key = admin(db, "user", "create", user)
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "runhive.cli._main", "server", "--db", db, "--port", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.STDOUT,
     )
-    url = f"http://127.0.0.1:{port}"
+    return server, f"http://127.0.0.1:{port}", key
+
+
+def bench_runhive_upload(cluster: PgCluster, work: Path, rows: int) -> dict[str, Any]:
+    server, url, key = runhive_server(cluster, "bench")
     nodes = [Node(work / f"node{i}", url, key) for i in range(2)]
     try:
         wait_http(f"{url}/healthz", 120, server)
@@ -272,15 +277,7 @@ def bench_mlflow_upload(cluster: PgCluster, work: Path, rows: int) -> dict[str, 
 
 
 def bench_reads(cluster: PgCluster, work: Path, runs: int, steps: int) -> dict[str, Any]:
-    db = cluster.create_database()
-    key = admin(db, "user", "create", "reader")
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "runhive.cli._main", "server", "--db", db, "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
+    server, url, key = runhive_server(cluster, "reader")
     node = Node(work / "reads", url, key)
     try:
         wait_http(f"{url}/healthz", 120, server)

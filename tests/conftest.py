@@ -202,3 +202,18 @@ def tmpfs(tmp_path: Path) -> Iterator[Callable[..., Path]]:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "load: heavy load test (64 processes); still part of `make test`")
+
+
+def manifests_of(run: Any, name: str) -> list[dict[str, Any]]:
+    """The versions of artifact `name` the run logged, read back through runhive.Api(), oldest first."""
+    return [
+        {
+            "type": a.type,
+            "aliases": a.aliases,
+            "metadata": a.metadata,
+            "version": a.version,
+            "files": [{"path": e.path} for e in a.files()],
+        }
+        for a in run.logged_artifacts()
+        if a.collection_name == name
+    ]

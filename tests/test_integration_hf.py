@@ -6,27 +6,10 @@ from __future__ import annotations
 
 import subprocess
 import textwrap
-from typing import Any
 
 import pytest
 
-from conftest import RhEnv
-
-
-def manifests_of(run: Any, name: str) -> list[dict[str, Any]]:
-    """The versions of artifact `name` the run logged, read back through runhive.Api(), oldest first."""
-    return [
-        {
-            "type": a.type,
-            "aliases": a.aliases,
-            "metadata": a.metadata,
-            "version": a.version,
-            "files": [{"path": e.path} for e in a.files()],
-        }
-        for a in run.logged_artifacts()
-        if a.collection_name == name
-    ]
-
+from conftest import RhEnv, manifests_of
 
 pytest.importorskip("torch", reason="the integration tests need torch (installed by `make install`)")
 pytest.importorskip(
