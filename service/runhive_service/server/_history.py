@@ -3,18 +3,25 @@
 History rows never carry a key string: `intern_keys` maps a project's key names to small integers, allocating new
 ones safely when several server replicas see the same new key at once (an insert that loses the race does nothing,
 and the loop reads what the winner stored).
+
+On PostgreSQL the allocation of new ids takes a per-project advisory lock first: two transactions inserting
+overlapping key sets touch two unique indexes (key id and key name) in different orders, and CI saw PostgreSQL
+abort one of them as a deadlock. Only transactions that meet a new key take the lock, so steady-state ingest
+(all keys known) never waits on it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, select, text
 
 from ._schema import metric_keys
 from ._store import insert_ignore
 
 MAX_KEY_LENGTH = 4096
+# The first half of the two-int advisory lock key, so these locks never collide with another feature's.
+_LOCK_SPACE = 0x6B657973  # "keys"
 
 
 def intern_keys(conn: Connection, project_id: int, keys: Iterable[str]) -> dict[str, int]:
@@ -26,6 +33,11 @@ def intern_keys(conn: Connection, project_id: int, keys: Iterable[str]) -> dict[
             raise ValueError(f"metric key {key[:40]!r} must be 1 to {MAX_KEY_LENGTH} characters")
     found = _lookup(conn, project_id, want)
     missing = [k for k in want if k not in found]
+    if missing and conn.dialect.name == "postgresql":
+        # Held to the end of the caller's transaction; other replicas allocating in this project wait here.
+        conn.execute(text("SELECT pg_advisory_xact_lock(:space, :project)"), {"space": _LOCK_SPACE, "project": project_id})
+        found.update(_lookup(conn, project_id, missing))
+        missing = [k for k in missing if k not in found]
     while missing:
         top = conn.execute(
             select(func.coalesce(func.max(metric_keys.c.key_id), 0)).where(
