@@ -35,7 +35,10 @@ def intern_keys(conn: Connection, project_id: int, keys: Iterable[str]) -> dict[
     missing = [k for k in want if k not in found]
     if missing and conn.dialect.name == "postgresql":
         # Held to the end of the caller's transaction; other replicas allocating in this project wait here.
-        conn.execute(text("SELECT pg_advisory_xact_lock(:space, :project)"), {"space": _LOCK_SPACE, "project": project_id})
+        conn.execute(
+            text("SELECT pg_advisory_xact_lock(:space, :project)"),
+            {"space": _LOCK_SPACE, "project": project_id},
+        )
         found.update(_lookup(conn, project_id, missing))
         missing = [k for k in missing if k not in found]
     while missing:
