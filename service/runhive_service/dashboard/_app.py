@@ -29,6 +29,7 @@ import logging
 import math
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -95,15 +96,24 @@ SECURITY_HEADERS = (
 )
 
 
+# The reader a request reads through: `runhive.Api` (closed by the endpoint). `runhive server` passes one that
+# reads as the request's logged-in user; `runhive ui` reads the local store at `UiConfig.data_dir`.
+Reader = Callable[[Request], Any]
+
+
 @dataclass
 class UiConfig:
-    data_dir: Path
+    data_dir: Path | None  # the local store; None when `reader` is given (the team server)
     host: str = "127.0.0.1"
     port: int = 8420
     buckets: int = 1000  # points per run and chart
     allowed_hosts: tuple[str, ...] = ()  # Host header names accepted besides this machine's (--allowed-host)
     # Changes a sweep's state through the node's sweep controller (the sweep page's buttons); None: no buttons.
     sweep_control: SweepControl | None = None
+    reader: Reader | None = None  # None: Api over the local store at data_dir
+    # Behind `runhive server`'s login: its app checks the session and the hosts itself (any Host is fine when a
+    # page is only answered to a logged-in user: DNS rebinding brings no cookie).
+    check_host: bool = True
 
 
 def allowed_hosts(config: UiConfig) -> list[str]:
@@ -267,7 +277,11 @@ def _encoded(body: bytes, request: Request) -> Response:
 def create_app(config: UiConfig) -> Starlette:
     from runhive import Api
 
-    def api() -> Any:
+    paths = (config.data_dir,) if config.data_dir is not None else ()
+
+    def api(request: Request) -> Any:
+        if config.reader is not None:
+            return config.reader(request)
         return Api(overrides={"data_dir": str(config.data_dir)})
 
     def answering(fn: Endpoint) -> Endpoint:
@@ -280,12 +294,12 @@ def create_app(config: UiConfig) -> Starlette:
             except Refusal as exc:  # our own messages: they echo the request, never name a file
                 return JSONResponse({"error": exc.message}, status_code=exc.status)
             except UsageError as exc:
-                return JSONResponse({"error": scrub(str(exc), config.data_dir)}, status_code=400)
+                return JSONResponse({"error": scrub(str(exc), *paths)}, status_code=400)
 
         return endpoint
 
     def projects(request: Request) -> Response:
-        with api() as a:
+        with api(request) as a:
             found = a.project_summaries()
         return _json(
             [{"entity": p.entity, "project": p.name, "runs": p.runs, "last": p.last_run_at} for p in found]
@@ -302,7 +316,7 @@ def create_app(config: UiConfig) -> Starlette:
                 raise Refusal(400, "filters: pass a JSON object, as Api().runs(filters=...) takes") from None
             if not isinstance(parsed, dict):
                 raise Refusal(400, "filters: pass a JSON object, as Api().runs(filters=...) takes")
-        with api() as a:
+        with api(request) as a:
             out = [_run_row(r) for r in a.runs(project, filters=parsed)]
         return _json(out)
 
@@ -315,7 +329,7 @@ def create_app(config: UiConfig) -> Starlette:
             since = math.nan
         if not math.isfinite(since):
             raise Refusal(400, "since: pass the cursor a previous answer gave (a number)")
-        with api() as a:
+        with api(request) as a:
             found = [_run_row(r) for r in a.runs_since(project, since)]
         cursor = max([since, *(r["updated_at"] or 0 for r in found)])
         return _json({"cursor": cursor, "runs": found})
@@ -332,7 +346,7 @@ def create_app(config: UiConfig) -> Starlette:
         if len(keys) > 1000:
             raise Refusal(400, "at most 1000 keys a request")
         ids = request.query_params.get("runs")
-        with HEAVY, api() as a:
+        with HEAVY, api(request) as a:
             found = a.runs(project)
             if ids:
                 wanted = set(ids.split(","))
@@ -350,7 +364,7 @@ def create_app(config: UiConfig) -> Starlette:
         if not key:
             raise Refusal(400, "pass ?project=NAME&key=METRIC")
         ids = request.query_params.get("runs")
-        with HEAVY, api() as a:
+        with HEAVY, api(request) as a:
             found = a.runs(project)
             if ids:
                 wanted = set(ids.split(","))
@@ -361,14 +375,14 @@ def create_app(config: UiConfig) -> Starlette:
     def lookup(request: Request, what: str, hint: str) -> tuple[Any, Any]:
         """The reader and the run or sweep that ?path= names; 400 for a malformed path, 404 if none."""
         path = path_param(request, what + "s", hint)
-        a = api()
+        a = api(request)
         try:
             return a, getattr(a, what)(path)
         except UsageError as exc:  # its message names the store's path
             a.close()
             if str(exc).startswith("Could not find"):
                 raise Refusal(404, f"no {what} {path!r} in the store (pass ?path={hint})") from None
-            raise Refusal(400, scrub(str(exc), config.data_dir)) from None  # a sweep id in several projects
+            raise Refusal(400, scrub(str(exc), *paths)) from None  # a sweep id in several projects
         except BaseException:
             a.close()
             raise
@@ -386,13 +400,13 @@ def create_app(config: UiConfig) -> Starlette:
                     "summary": relative_refs(dict(r.summary), r),
                     "keys": sorted(_numeric(r.summary)),
                     "system": system,
-                    "overview": {**_overview(_mapping(r.metadata), config.data_dir), "git_diff": diff},
+                    "overview": {**_overview(_mapping(r.metadata), *paths), "git_diff": diff},
                 }
             )
 
     def sweeps(request: Request) -> Response:
         project = project_param(request)
-        with api() as a:
+        with api(request) as a:
             found = a.sweeps(project)
         return _json(
             [
@@ -464,7 +478,7 @@ def create_app(config: UiConfig) -> Starlette:
         order; at most PROJECT_RUNS)."""
         project = project_param(request)
         ids = [i for i in request.query_params.get("runs", "").split(",") if i][:PROJECT_RUNS]
-        with api() as a:
+        with api(request) as a:
             by_id = {r.id: r for r in a.runs(project)}
             return _json(latest_media([by_id[i] for i in ids if i in by_id]))
 
@@ -512,7 +526,11 @@ def create_app(config: UiConfig) -> Starlette:
             # JSON answers compressed at level 4: 4 times smaller at a fifth of level 9's time (plotly comes
             # compressed already, once).
             Middleware(GZipMiddleware, minimum_size=1024, compresslevel=4),
-            Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts(config), www_redirect=False),
+            *(
+                [Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts(config), www_redirect=False)]
+                if config.check_host
+                else []
+            ),
             Middleware(CatchAll),
         ],
     )
