@@ -31,6 +31,7 @@ TABLES = {
     "memberships",
     "metric_keys",
     "projects",
+    "sessions",
     "run_files",
     "run_keys",
     "runs",

@@ -82,6 +82,19 @@ api_keys = Table(
     Column("revoked_at", Double),
 )
 
+# Dashboard sessions (`_sessions`): `rhs_<id>_<secret>` in a cookie; only the sha256 is kept. Opened with an API
+# key (key_id): revoking that key ends the session.
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", String(16), primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False, index=True),
+    Column("key_id", String(16), ForeignKey("api_keys.id"), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Column("created_at", Double, nullable=False),
+    Column("expires_at", Double, nullable=False),
+)
+
 # Team membership (the team is an entity of kind 'team').
 memberships = Table(
     "memberships",
