@@ -25,6 +25,7 @@ __all__ = ["server_db"]  # the fixture, imported from _pg
 TABLES = {
     "alembic_version",
     "api_keys",
+    "deleted_runs",
     "entities",
     "history_chunks",
     "history_objects",
@@ -38,6 +39,7 @@ TABLES = {
     "stream_marks",
     "sweep_runs",
     "sweeps",
+    "system_metrics",
     "users",
 }
 
@@ -75,6 +77,8 @@ def test_migrations_create_the_schema_on_a_fresh_database(server_db: str) -> Non
                 "sweeps",
                 "sweep_runs",
                 "run_files",
+                "system_metrics",
+                "deleted_runs",
             ):
                 assert insp.get_pk_constraint(table)["constrained_columns"][0] == "project_id", table
     finally:

@@ -37,6 +37,7 @@ from runhive.protocol.rows import decode_rows, history_steps
 from runhive.protocol.v1 import service_pb2 as pb
 from runhive_service.streams import RunState, WriterState, apply_groups, run_key
 
+from . import _schema_system  # noqa: F401  (its tables join the MetaData the schema check compares)
 from ._errors import InvalidArgument, ServerError
 from ._history import intern_keys
 from ._schema import history_chunks, history_objects, run_keys, runs, stream_marks
