@@ -72,13 +72,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
         files=args.files,
         s3_endpoint_url=args.s3_endpoint_url,
         allow_anonymous=args.allow_anonymous,
+        dashboard=not args.no_dashboard,
     )
     srv = server.Server(config)
 
     def ready(s: Any) -> None:
         files = s.files.where if s.files else "none: --files DIR|s3://BUCKET/PREFIX keeps them"
+        board = f"dashboard {s.url} (log in with an API key)" if config.dashboard else "no dashboard"
         print(
-            f"runhive server: {s.url} (database {s.db_shown}, schema {s.revision}, files {files}); "
+            f"runhive server: {s.url} (database {s.db_shown}, schema {s.revision}, files {files}; {board}); "
             "Ctrl-C stops it",
             flush=True,
         )
@@ -185,6 +187,12 @@ def add_parsers(sub: Any) -> None:
         action="store_true",
         help="hand out anonymous users to init(anonymous='allow'|'must') (W&B's anonymous runs); their projects "
         "are open to every logged-in user",
+    )
+    p.add_argument(
+        "--no-dashboard",
+        action="store_true",
+        help="serve only the API (ingest, reads, sweeps), not the dashboard at / (by default it is served, for "
+        "the runs each logged-in user may read)",
     )
     p.set_defaults(fn=cmd_serve)
     admin = p.add_subparsers(dest="server_command", metavar="{user,team,key,db}")

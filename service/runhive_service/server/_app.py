@@ -3,7 +3,8 @@
 Seams for what comes next, each a list of routes added in `create_app`:
 - the read API for `Api()` (`/api/v1/...`: projects, runs, history, sweeps), the second read backend of
   `runhive.apis.backends`;
-- the dashboard, served for the runs the logged-in user may read (API-key login, then a session cookie).
+- the dashboard (`_dashboard`), served for the runs the logged-in user may read (API-key login, then a session
+  cookie), at / after every API route.
 Ingest from the daemons' uploaders (the second sink of `runhive_service.streams`): `_ingest.py`, over HTTP; run
 files (both ways): `_files.py`, their bytes in the file store of `--files` (`_filestore.py`).
 
@@ -14,6 +15,7 @@ Every endpoint that needs a user calls `caller(request)`; every `ServerError` be
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -24,6 +26,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from ._anonymous import anonymous_routes
+from ._dashboard import dashboard_mount, login_routes
 from ._errors import ServerError, Unauthenticated
 from ._files import files_routes
 from ._filestore import FileStore
@@ -89,14 +92,20 @@ def _unexpected(request: Request, exc: Exception) -> Response:
     )
 
 
+def _no_endpoint(request: Request) -> Response:
+    raise HTTPException(404, f"no such API endpoint: {request.url.path}")
+
+
 def create_app(
     store: ServerStore,
     extra_routes: list[BaseRoute] | None = None,
     files: FileStore | None = None,
     allow_anonymous: bool = False,
+    self_url: Callable[[], str] | None = None,
 ) -> Starlette:
     """The app over `store`, run files in `files` (`_filestore`; None: the file routes answer 503). Endpoints are
-    plain functions: Starlette runs them in its thread pool, where the (blocking) database calls belong."""
+    plain functions: Starlette runs them in its thread pool, where the (blocking) database calls belong.
+    `self_url()`: this server's own address; given, the dashboard is served at / behind a login (`_dashboard`)."""
     routes: list[BaseRoute] = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/api/v1/viewer", viewer, methods=["GET"]),
@@ -106,7 +115,12 @@ def create_app(
         *files_routes(),
         *anonymous_routes(),
         *(extra_routes or []),
+        Route(
+            "/api/v1/{rest:path}", _no_endpoint
+        ),  # not the dashboard's login gate: an API client gets a 404
     ]
+    if self_url is not None:
+        routes += [*login_routes(store), dashboard_mount(store, self_url)]
     handlers: dict[Any, Any] = {
         ServerError: _server_error,
         HTTPException: _http_error,

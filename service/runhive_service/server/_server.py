@@ -33,6 +33,7 @@ class ServerConfig:
     files: str | None = None
     s3_endpoint_url: str | None = None  # None: boto3's own (AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, AWS)
     allow_anonymous: bool = False  # hand out anonymous users (W&B's init(anonymous="allow"|"must"))
+    dashboard: bool = True  # serve the dashboard at / (API-key login, session cookie)
 
 
 class Server:
@@ -70,6 +71,18 @@ class Server:
         host, port = self.socket.getsockname()[:2]
         return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
 
+    @property
+    def loopback_url(self) -> str:
+        """This server's own address as a client on this machine reaches it (the dashboard reads the read API
+        there): a wildcard bind (0.0.0.0, ::) by the loopback address."""
+        assert self.socket is not None, "bind() first"
+        host, port = self.socket.getsockname()[:2]
+        if host in ("0.0.0.0", ""):
+            host = "127.0.0.1"
+        elif host == "::":
+            host = "::1"
+        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
     def run(self, ready: Callable[[Server], None] | None = None) -> None:
         """Migrate, bind, call `ready(self)`, then serve until SIGINT/SIGTERM (uvicorn's graceful shutdown)."""
         import uvicorn
@@ -81,7 +94,12 @@ class Server:
         store = self.open()
         sock = self.bind()
         config = uvicorn.Config(
-            create_app(store, files=self.files, allow_anonymous=self.config.allow_anonymous),
+            create_app(
+                store,
+                files=self.files,
+                allow_anonymous=self.config.allow_anonymous,
+                self_url=(lambda: self.loopback_url) if self.config.dashboard else None,
+            ),
             log_level=self.config.log_level,
             access_log=False,
             lifespan="off",

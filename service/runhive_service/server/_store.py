@@ -15,7 +15,7 @@ from sqlalchemy import Connection, Engine, Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
-from . import _keys
+from . import _keys, _sessions
 from ._anonymous import ANONYMOUS_PREFIX
 from ._errors import AlreadyExists, InvalidArgument, NotFound, PermissionDenied, Unauthenticated
 from ._perms import ACTIONS, OWNER, Facts, denial
@@ -171,6 +171,8 @@ class ServerStore:
         """The user whose API key this is; Unauthenticated when there is none, or it is unknown or revoked."""
         if not key:
             raise Unauthenticated(NOT_LOGGED_IN)
+        if key.startswith(_sessions.PREFIX):  # the dashboard reads the API as its logged-in user
+            return User(*_sessions.session_user(self.engine, key))
         key_id = _keys.key_id_of(key)
         if key_id is None:
             raise Unauthenticated(
@@ -199,6 +201,22 @@ class ServerStore:
         return User(row.user_id, row.name, row.entity_id, bool(row.is_admin))
 
     # -- teams --------------------------------------------------------------------------------------------------
+
+    def open_session(self, key: str | None) -> tuple[str, User]:
+        """A dashboard session (`_sessions`) for the owner of the API key `key`: its token and the user.
+        Unauthenticated, with the key check's words, for a missing, unknown or revoked key."""
+        if key is not None and key.strip().startswith(_sessions.PREFIX):
+            raise Unauthenticated("log in with an API key (rhk_...), not a session token")
+        user = self.authenticate(key)
+        key_id = _keys.key_id_of(key or "")
+        assert key_id is not None  # authenticate() accepted it
+        return _sessions.open_session(self.engine, user.id, key_id), user
+
+    def session_user(self, token: str | None) -> User:
+        return User(*_sessions.session_user(self.engine, token))
+
+    def close_session(self, token: str | None) -> None:
+        _sessions.close_session(self.engine, token)
 
     def create_team(self, name: str) -> Entity:
         check_name("team", name)

@@ -1,0 +1,211 @@
+"""The dashboard served by `runhive server` (issues 14 and 15): log in with an API key, a session cookie, and the
+same pages as `runhive ui` for the runs the logged-in user may read. Real server (SQLite and PostgreSQL 15), real
+daemons uploading real runs, Debian's headless Chromium through Playwright."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import urllib.parse
+from pathlib import Path
+
+from _pg import ServerProcess, server_db
+from conftest import RhEnv
+from test_ui_common import Page, browser, page, screenshot
+from test_upload_server import admin, client_env
+
+__all__ = ["browser", "page", "server_db"]
+
+LOG = """
+import sys, runhive
+run = runhive.init(project=sys.argv[1], name=sys.argv[2], config={"lr": 0.01, "layers": 4},
+                   settings=runhive.Settings(finish_timeout=120))
+for step in range(50):
+    run.log({"loss": 1.0 / (step + 1), "acc": step / 50})
+run.finish()
+print("RUN", run.entity, run.id, flush=True)
+"""
+
+
+def log_run(rh: RhEnv, url: str, key: str, project: str, name: str) -> tuple[str, str]:
+    out = rh.run(LOG, project, name, env=client_env(rh, url, key), timeout=180).stdout
+    entity, run_id = out.split("RUN", 1)[1].split()
+    return entity, run_id
+
+
+def request(
+    url: str,
+    path: str,
+    *,
+    method: str = "GET",
+    cookie: str | None = None,
+    body: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, dict[str, str], bytes]:
+    parts = urllib.parse.urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=60)
+    try:
+        h = dict(headers or {})
+        if cookie:
+            h["Cookie"] = f"runhive_session={cookie}"
+        if body is not None:
+            h["Content-Type"] = "application/x-www-form-urlencoded"
+        conn.request(method, path, body=body, headers=h)
+        resp = conn.getresponse()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
+    finally:
+        conn.close()
+
+
+def login(url: str, key: str) -> str:
+    """The session token POST /login sets for `key` (as the login form posts it)."""
+    origin = url.rstrip("/")
+    status, headers, body = request(
+        url,
+        "/login",
+        method="POST",
+        body=urllib.parse.urlencode({"key": key, "next": "/"}),
+        headers={"Origin": origin},
+    )
+    assert status == 303 and headers["location"] == "/", (status, body[:300])
+    cookie = headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/" in cookie, cookie
+    return cookie.split("runhive_session=", 1)[1].split(";", 1)[0]
+
+
+def test_dashboard_login_and_per_user_reads(rh: RhEnv, server_db: str, page: Page, tmp_path: Path) -> None:
+    p = page.page
+    alice = admin(server_db, "user", "create", "alice")
+    bob = admin(server_db, "user", "create", "bob")
+    server = ServerProcess(server_db)
+    try:
+        url = server.wait_ready()
+        base = url.rstrip("/")
+        _, run_id = log_run(rh, url, alice, "vision", "baseline")
+        log_run(rh, url, bob, "bobs-secrets", "hidden")
+
+        # Without a session: pages go to the login form, dashboard answers are 401 JSON, the API stays Bearer.
+        status, headers, _ = request(url, "/")
+        assert status == 303 and headers["location"].startswith("/login?next=/")
+        status, _, body = request(url, "/api/projects")
+        assert status == 401 and json.loads(body)["login"] == "/login"
+        status, _, body = request(url, "/api/v1/nothing-here")
+        assert status == 404, body  # an API client gets a 404, not the dashboard's login
+        status, _, _ = request(url, "/static/app.css")
+        assert status == 200  # the page's code is not data: served without a login
+
+        # The browser: the login form, a wrong key (its error shown as text), then alice's key.
+        p.goto(base + "/")
+        p.wait_for_selector("form[action='/login']")
+        assert p.url.startswith(base + "/login")
+        p.fill("#key", "rhk_000000000000_not-a-key-at-all-xxxxxxxx")
+        p.click("#login")
+        p.wait_for_selector("p.error")
+        assert "the server does not know it" in p.inner_text("p.error")
+        screenshot(page, tmp_path, "server-login-refused")
+        p.fill("#key", alice)
+        p.click("#login")
+        p.wait_for_selector("body[data-ready]")
+        projects = p.eval_on_selector_all("a.project-link", "els => els.map(e => e.textContent)")
+        assert projects == ["vision"], projects  # bob's private project is not listed for alice
+        screenshot(page, tmp_path, "server-projects")
+        p.goto(base + "/#/p/vision")
+        p.wait_for_selector("body[data-ready='#/p/vision']")
+        p.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length > 0")
+        assert "baseline" in p.inner_text("body")
+        screenshot(page, tmp_path, "server-project")
+        p.goto(base + f"/#/r/alice/vision/{run_id}")
+        p.wait_for_selector(f"body[data-ready='#/r/alice/vision/{run_id}']")
+        assert "baseline" in p.inner_text("body")
+        screenshot(page, tmp_path, "server-run")
+        cookies = {c["name"]: c for c in p.context.cookies()}
+        session = cookies["runhive_session"]
+        assert session["httpOnly"] and session["sameSite"] == "Strict"
+
+        # Reads go through the read API as the logged-in user: bob's project is refused with its reason.
+        token = session["value"]
+        status, _, body = request(url, "/api/runs?project=bob/bobs-secrets", cookie=token)
+        assert status == 400 and "permission denied" in json.loads(body)["error"], body
+        status, _, body = request(url, "/api/runs?project=alice/vision", cookie=token)
+        assert status == 200 and [r["name"] for r in json.loads(body)] == ["baseline"]
+        status, _, body = request(
+            url, f"/api/metrics?project=alice/vision&key=loss&runs={run_id}", cookie=token
+        )
+        assert status == 200 and len(json.loads(body)["loss"][run_id]["last"]) == 50
+        status, _, body = request(url, "/api/whoami", cookie=token)
+        assert json.loads(body)["user"] == "alice"
+
+        # bob's own session sees only bob's project.
+        bob_token = login(url, bob)
+        status, _, body = request(url, "/api/projects", cookie=bob_token)
+        assert [p["project"] for p in json.loads(body)] == ["bobs-secrets"]
+
+        # A login posted from another site is refused (login CSRF); a forged cookie is not a session.
+        status, _, _ = request(
+            url,
+            "/login",
+            method="POST",
+            body=urllib.parse.urlencode({"key": alice}),
+            headers={"Origin": "http://attacker.example"},
+        )
+        assert status == 403
+        status, _, _ = request(url, "/api/projects", cookie=token[:-4] + "AAAA")
+        assert status == 401
+
+        # Logging out ends the session, on the server (the token is dead, not just the cookie).
+        p.goto(base + "/logout")
+        p.click("#logout")
+        p.wait_for_selector("form[action='/login']")
+        status, _, _ = request(url, "/api/projects", cookie=token)
+        assert status == 401
+
+        # Revoking the API key a session was opened with ends that session too.
+        status, _, _ = request(url, "/api/projects", cookie=bob_token)
+        assert status == 200
+        key_id = bob.split("_")[1]
+        admin(server_db, "key", "revoke", key_id)
+        status, _, body = request(url, "/api/projects", cookie=bob_token)
+        assert status == 401 and "log in again" in json.loads(body)["error"]
+    finally:
+        server.stop()
+
+
+def test_next_page_after_login_stays_on_this_server(rh: RhEnv, tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'server.db'}"
+    alice = admin(db, "user", "create", "alice")
+    server = ServerProcess(db)
+    try:
+        url = server.wait_ready()
+        for asked, lands in (
+            ("/#/p/vision", "/#/p/vision"),
+            ("//attacker.example/", "/"),
+            ("https://attacker.example/", "/"),
+            ("/\\attacker.example", "/"),
+        ):
+            status, headers, _ = request(
+                url,
+                "/login",
+                method="POST",
+                body=urllib.parse.urlencode({"key": alice, "next": asked}),
+                headers={"Origin": url.rstrip("/")},
+            )
+            assert status == 303 and headers["location"] == lands, (asked, headers.get("location"))
+        # The login page escapes what it echoes.
+        status, _, body = request(url, "/login?next=" + urllib.parse.quote('/"><script>alert(1)</script>'))
+        assert status == 200 and b"<script>" not in body
+    finally:
+        server.stop()
+
+
+def test_no_dashboard_flag(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'server.db'}"
+    server = ServerProcess(db, "--no-dashboard")
+    try:
+        url = server.wait_ready()
+        assert any("no dashboard" in line for line in server.lines), server.lines
+        status, _, _ = request(url, "/")
+        assert status == 404
+        status, _, body = request(url, "/healthz")
+        assert status == 200 and json.loads(body)["ok"]
+    finally:
+        server.stop()
