@@ -23,13 +23,15 @@ run = runhive.init(project=sys.argv[1], name=sys.argv[2], config={"lr": 0.01, "l
 for step in range(50):
     run.log({"loss": 1.0 / (step + 1), "acc": step / 50})
 run.finish()
-print("RUN", run.entity, run.id, flush=True)
+print("RUN", run.entity, run.id, run.url, flush=True)
 """
 
 
 def log_run(rh: RhEnv, url: str, key: str, project: str, name: str) -> tuple[str, str]:
     out = rh.run(LOG, project, name, env=client_env(rh, url, key), timeout=180).stdout
-    entity, run_id = out.split("RUN", 1)[1].split()
+    entity, run_id, run_url = out.split("RUN", 1)[1].split()
+    # run.url is the run's page on the server's dashboard, as W&B's points at wandb.ai
+    assert run_url == f"{url.rstrip('/')}/#/r/{entity}/{project}/{run_id}", run_url
     return entity, run_id
 
 
@@ -114,7 +116,7 @@ def test_dashboard_login_and_per_user_reads(rh: RhEnv, server_db: str, page: Pag
         p.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length > 0")
         assert "baseline" in p.inner_text("body")
         screenshot(page, tmp_path, "server-project")
-        p.goto(base + f"/#/r/alice/vision/{run_id}")
+        p.goto(base + f"/#/r/alice/vision/{run_id}")  # run.url
         p.wait_for_selector(f"body[data-ready='#/r/alice/vision/{run_id}']")
         assert "baseline" in p.inner_text("body")
         screenshot(page, tmp_path, "server-run")

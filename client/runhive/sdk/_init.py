@@ -275,6 +275,10 @@ def _start_run(
                 "%s; this run is kept offline (`runhive sync` sends it once you are logged in).", exc
             )
             mode = "offline"
+    if server is not None and s.base_url != server[0]:
+        s = s.merged(
+            {"base_url": server[0]}
+        )  # run.settings.base_url names the server it logs to, as W&B's does
     host = socket.gethostname()
     info = pb.RunInfo(
         id=s.run_id or "",

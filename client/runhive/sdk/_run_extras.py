@@ -91,12 +91,14 @@ def require(
 
 # The run's extras ---------------------------------------------------------------------------------------------
 def _dashboard(settings: Any) -> str | None:
-    """The dashboard's address, when the user told runhive where `runhive ui` serves it: W&B's
-    `app_url_override` setting, or RUNHIVE_UI_URL / WANDB_APP_URL."""
+    """The dashboard's address: where the user told runhive `runhive ui` serves it (W&B's `app_url_override`
+    setting, or RUNHIVE_UI_URL / WANDB_APP_URL), else the team server the runs go to (`base_url`: `runhive server`
+    serves the dashboard at its root)."""
     base = (
         getattr(settings, "app_url_override", None)
         or os.environ.get("RUNHIVE_UI_URL")
         or os.environ.get("WANDB_APP_URL")
+        or getattr(settings, "base_url", None)
     )
     return str(base).rstrip("/") if base else None
 
