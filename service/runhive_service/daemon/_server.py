@@ -79,7 +79,9 @@ class Server:
         store = Store(self.cfg.store_path)
         # The local store is the catalog of the node's runs and its first sink; the uploader to team servers (for
         # runs whose InitRun names one) the second.
-        uploader = Uploader(self.cfg.data_dir / "uploads", busy_elsewhere=lambda: store.lag)
+        uploader = Uploader(
+            self.cfg.data_dir / "uploads", busy_elsewhere=lambda: store.lag, store_path=store.path
+        )
         engine = Engine(self.cfg, catalog=store, sinks=[store, uploader])
         engine.on_idle = self.request_stop
         engine.start()

@@ -23,6 +23,14 @@
   and its files are on the server; `lag` keeps the daemon from exiting idle while anything is pending.
 - Run files (media, `run.save()`, `output.log`, ...): `_upload_files`, after the records, from the same thread;
   what the server holds of them is kept in the same progress file.
+- System metrics: the local store keeps every sample (`system_metrics`, written by the first sink before this one
+  hears of it), so the uploader keeps no samples in memory: `system_metrics()` only marks the run, and the upload
+  thread reads the store's rows after the run's cursor (the last rowid sent, kept in the progress file) in batches
+  of `SYSTEM_BATCH` and posts them to `/api/v1/system/.../{node}`. The server keys a sample by (run, node, ts), so
+  a resend after a restart of either side stores nothing twice, and a cursor that lags (progress written before a
+  crash) loses nothing. finish() does not wait for samples; the daemon does not exit idle, nor forget a run that
+  ended, while some are unsent.
+- A run deleted on the server answers 410 `RUN_DELETED`: final, like every refusal (reported by `finish()`).
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ import hashlib
 import json
 import logging
 import os
+import sqlite3
 import struct
 import threading
 import time
@@ -49,6 +58,7 @@ from runhive.protocol.ids import generate_id
 from runhive.protocol.v1 import service_pb2 as pb
 from runhive_service.errors import ServiceError
 from runhive_service.rundir._wal import MAGIC, read_frames, wal_name
+from runhive_service.store._schema import connect
 from runhive_service.streams import DAEMON_WRITER, RUNNING, AppliedGroup, RunState, SystemSample
 
 from ._upload_files import FilesState, ask_periodic, files_every, files_url, final_done, sync_files
@@ -56,6 +66,7 @@ from ._upload_files import FilesState, ask_periodic, files_every, files_url, fin
 logger = logging.getLogger("runhive_service")
 
 SPAN_BYTES = 4 * 1024 * 1024
+SYSTEM_BATCH = 1000  # system-metrics samples per request
 _HEADER = struct.Struct("<II")  # a WAL frame's header (`rundir._wal`): payload length, crc32
 HTTP_TIMEOUT = 30.0
 OPEN_TIMEOUT = 15.0  # how long InitRun keeps trying a server it cannot reach before failing init()
@@ -79,6 +90,15 @@ def _post(url: str, key: str, body: bytes | None, timeout: float = HTTP_TIMEOUT)
         headers["Content-Type"] = "application/x-protobuf"
     req = urllib.request.Request(url, data=body or b"", headers=headers, method="POST")
     return _send(req, timeout)
+
+
+def _post_json(url: str, key: str, body: bytes, timeout: float = HTTP_TIMEOUT) -> dict[str, Any]:
+    headers = {
+        "Authorization": f"Bearer {key}",
+        "Accept": "application/json",
+        "Content-Type": "application/json",
+    }
+    return _send(urllib.request.Request(url, data=body, headers=headers, method="POST"), timeout)
 
 
 def _get(url: str, key: str, timeout: float = HTTP_TIMEOUT) -> dict[str, Any]:
@@ -159,6 +179,8 @@ class _Upload:
     st: RunState | None = None
     files: FilesState = field(default_factory=FilesState)
     wal_path: str = ""  # `runhive sync --id`: the WAL is named after the run's old id
+    sys_rowid: int = 0  # the local store's system_metrics rowid of the last sample the server acknowledged
+    sys_due: bool = False  # the store may hold samples of the run after sys_rowid
 
     @property
     def wal(self) -> Path:
@@ -174,7 +196,7 @@ class _Upload:
 
     @property
     def pending(self) -> bool:
-        return self.records_pending or (not self.error and self.files.pending)
+        return self.records_pending or (not self.error and (self.files.pending or self.sys_due))
 
     @property
     def ended(self) -> bool:
@@ -191,12 +213,16 @@ class Uploader:
         busy_elsewhere: Callable[[], int] = lambda: 0,
         background: bool = True,
         patience: float | None = None,
+        store_path: Path | None = None,
     ) -> None:
         """`state_dir`: where each run's upload progress is kept (the daemon's private data directory).
         `busy_elsewhere()`: the other sinks' lag (the local store's index), so `idle()` never slows them.
         `background=False`: no upload thread; the caller drives `_upload_span`/`_upload_files` (`runhive sync`).
-        `patience`: seconds a request is retried before its Transient error is raised (None: while running)."""
+        `patience`: seconds a request is retried before its Transient error is raised (None: while running).
+        `store_path`: the node's local store, whose system_metrics rows are uploaded (None: no system metrics)."""
         self._patience = patience
+        self._store_path = store_path
+        self._store_db: sqlite3.Connection | None = None  # the upload thread's read-only connection
         self._dir = state_dir
         self._busy_elsewhere = busy_elsewhere
         self._applied_since_idle = False
@@ -259,8 +285,10 @@ class Uploader:
                     if DAEMON_WRITER in up.marks:  # begun by a daemon from before per-node daemon streams
                         up.daemon_writer = DAEMON_WRITER
                     up.files = FilesState.from_doc(saved.get("files"))
+                    up.sys_rowid = int(saved.get("system_rowid") or 0)
                 self._runs[st.key] = up
             up.api_key, up.error, up.st = req.api_key or up.api_key, "", st
+            up.sys_due = self._store_path is not None
             # What the WAL holds already (the run's first records may have been applied before this call);
             # later groups move the target as the store applies them.
             try:
@@ -287,7 +315,17 @@ class Uploader:
                 self._cv.notify_all()
 
     def system_metrics(self, samples: Sequence[SystemSample]) -> None:
-        return None  # not uploaded yet
+        # The store (the first sink) committed these rows already; the upload thread reads them from there.
+        if not self._runs or self._store_path is None:
+            return
+        with self._cv:
+            marked = False
+            for s in samples:
+                up = self._runs.get(s.run.key)
+                if up is not None and not up.error:
+                    up.sys_due = marked = True
+            if marked:
+                self._cv.notify_all()
 
     def idle(self) -> bool:
         # The upload thread does the work. The applier calls this in a loop while a sink lags and nothing arrives:
@@ -309,6 +347,9 @@ class Uploader:
             self._cv.notify_all()
         if self._thread.is_alive():
             self._thread.join(timeout=5)
+        if self._store_db is not None and not self._thread.is_alive():
+            self._store_db.close()
+            self._store_db = None
 
     # finish() ---------------------------------------------------------------------------------------------------
     def wait(self, key: str, timeout: float) -> str:
@@ -385,6 +426,8 @@ class Uploader:
                         self._upload_span(up)
                     elif up.files.pending:
                         self._upload_files(up)
+                    if up.sys_due and not up.error:
+                        self._upload_system(up)
                 except Refused as exc:
                     up.error = f"{exc} (HTTP {exc.status})"
                     logger.error("uploader: %s refused run %s: %s; not retried", up.url, up.key, exc)
@@ -404,6 +447,9 @@ class Uploader:
         for key, up in list(self._runs.items()):
             files_done = bool(up.files.final) and up.files.done >= up.files.final
             if not up.pending and up.ended and up.sent >= up.target and (files_done or bool(up.error)):
+                if not up.error and self._samples_after(up.entity, up.project, up.run_id, up.sys_rowid):
+                    up.sys_due = True  # a last round stored after the previous pass: send it first
+                    continue
                 del self._runs[key]
                 if not up.error:  # done: nothing to resume (a later resume of the run starts a new file)
                     self._file(key).unlink(missing_ok=True)
@@ -485,6 +531,8 @@ class Uploader:
                 if n:
                     logger.info("uploader: %d files of run %s sent to %s", n, up.key, up.url)
             except Refused as exc:
+                if exc.code == "RUN_DELETED":  # the run itself is refused: final for all of it
+                    raise
                 if exc.code == "NO_FILE_STORE":
                     state.disabled = str(exc)
                     logger.warning(
@@ -496,6 +544,52 @@ class Uploader:
         with self._cv:
             state.done = max(state.done, gen)
             state.next_at = time.monotonic() + files_every()
+        self._save(up)
+
+    # System metrics ---------------------------------------------------------------------------------------------
+    def _store_query(self, sql: str, args: tuple[Any, ...]) -> list[Any]:
+        """Rows of the local store (read-only, on the upload thread; the store's writer is the applier)."""
+        if self._store_path is None:
+            return []
+        try:
+            if self._store_db is None:
+                self._store_db = connect(self._store_path, readonly=True)
+            return self._store_db.execute(sql, args).fetchall()
+        except sqlite3.Error as exc:  # no store yet, or busy beyond its timeout: the next pass asks again
+            logger.warning("uploader: reading system metrics from %s failed: %s", self._store_path, exc)
+            return []
+
+    def _samples_after(self, entity: str, project: str, run_id: str, rowid: int) -> bool:
+        return bool(
+            self._store_query(
+                "SELECT 1 FROM system_metrics WHERE run_pk=(SELECT pk FROM runs WHERE entity=? AND project=? "
+                "AND id=?) AND rowid>? LIMIT 1",
+                (entity, project, run_id, rowid),
+            )
+        )
+
+    def _upload_system(self, up: _Upload) -> None:
+        """Post the next batch of the run's samples after its cursor; sys_due stays set while more remain."""
+        with self._cv:
+            up.sys_due = False  # cleared before reading: a round stored meanwhile sets it again
+        rows = self._store_query(
+            "SELECT rowid, ts, runtime, data FROM system_metrics WHERE run_pk=(SELECT pk FROM runs WHERE "
+            "entity=? AND project=? AND id=?) AND rowid>? ORDER BY rowid LIMIT ?",
+            (up.entity, up.project, up.run_id, up.sys_rowid, SYSTEM_BATCH),
+        )
+        if not rows:
+            return
+        # `data` is the JSON text the store wrote: sent as it is, not parsed and written again.
+        body = '{"samples":[' + ",".join(
+            f"[{json.dumps(ts)},{json.dumps(rt)},{data}]" for _r, ts, rt, data in rows
+        )
+        url = f"{up.url}/api/v1/system/{_q(up.entity)}/{_q(up.project)}/{_q(up.run_id)}/{_q(self._node)}"
+        payload = (body + "]}").encode()
+        self._call(up, lambda: _post_json(url, up.api_key, payload))
+        with self._cv:
+            up.sys_rowid = int(rows[-1][0])
+            if len(rows) == SYSTEM_BATCH:
+                up.sys_due = True
         self._save(up)
 
     # Durable progress -------------------------------------------------------------------------------------------
@@ -511,6 +605,7 @@ class Uploader:
             "marks": up.marks,
             "error": up.error,
             "files": up.files.to_doc(),
+            "system_rowid": up.sys_rowid,
         }
         path = self._file(up.key)
         tmp = path.with_suffix(".tmp")
@@ -536,7 +631,9 @@ class Uploader:
             except OSError:
                 continue
             offset = int(doc.get("offset") or 0)
-            if size <= max(offset, len(MAGIC)) and final_done(doc.get("files")):
+            sys_rowid = int(doc.get("system_rowid") or 0)
+            samples = self._samples_after(str(doc["entity"]), str(doc["project"]), rid, sys_rowid)
+            if size <= max(offset, len(MAGIC)) and final_done(doc.get("files")) and not samples:
                 continue
             key = f"{doc['entity']}/{doc['project']}/{rid}"
             with self._cv:
@@ -551,6 +648,7 @@ class Uploader:
                 )
                 up.target = max(size, offset)
                 up.files = FilesState.from_doc(doc.get("files"))
+                up.sys_rowid, up.sys_due = sys_rowid, samples
                 self._runs[key] = up
             logger.info("uploader: resuming run %s at byte %d of %d", key, offset, size)
 

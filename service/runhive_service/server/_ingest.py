@@ -15,6 +15,15 @@ the seq of the writer's record before the batch in the uploader's WAL (0: none);
 409 `{"code": "GAP", "seq": mark}`, and the uploader rewinds. Records are applied to the run's state with the same
 pure code the daemon uses (`runhive_service.streams.apply_groups`); history goes to `history_chunks` (one row per
 key and batch), non-numeric values to `history_objects`, per-key aggregates to `run_keys`.
+
+    POST /api/v1/system/{entity}/{project}/{run_id}/{node}
+         body {"samples": [[ts, runtime, {key: value}], ...]} (JSON): system-metrics samples of the run, as the
+         node `node` sampled them (`_sysmon`, through the node's local store) → {"stored": n}
+
+Samples need the same write permission as records; each is one `system_metrics` row keyed (run, node, ts), so a
+replay stores nothing twice (`stored` counts the new ones). A run deleted on the server (`_delete`, a tombstone in
+`deleted_runs`) is never created again: opening it, a batch, samples and files all answer 410 `RUN_DELETED`,
+which the uploader reports and does not retry.
 """
 
 from __future__ import annotations
@@ -26,9 +35,10 @@ import math
 import pickle
 import time
 from collections import defaultdict
+from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, Row, select, update
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -37,19 +47,28 @@ from runhive.protocol.rows import decode_rows, history_steps
 from runhive.protocol.v1 import service_pb2 as pb
 from runhive_service.streams import RunState, WriterState, apply_groups, run_key
 
-from . import _schema_system  # noqa: F401  (its tables join the MetaData the schema check compares)
 from ._errors import InvalidArgument, ServerError
 from ._history import intern_keys
 from ._schema import history_chunks, history_objects, run_keys, runs, stream_marks
+from ._schema_system import deleted_runs, system_metrics
 from ._store import Project, ServerStore, User, insert_ignore
 
 MAX_BATCH_BYTES = 64 * 1024 * 1024
+MAX_SAMPLES = 10_000  # system-metrics samples in one request
 _ID_MAX = 128
+_NODE_MAX = 64
 
 
 class Gap(ServerError):
     status = 409
     code = "GAP"
+
+
+class RunDeleted(ServerError):
+    """The run was deleted on the server: final for every upload of it (its id is not used again)."""
+
+    status = 410
+    code = "RUN_DELETED"
 
 
 def _caller(request: Request) -> tuple[ServerStore, User]:
@@ -69,6 +88,11 @@ def _ids(request: Request) -> tuple[str, str, str]:
 
 
 def _ensure_run(conn: Connection, project: Project, run_id: str, user: User) -> None:
+    """Create the run's row when it is new, inside the caller's transaction; RunDeleted for a deleted run.
+
+    The tombstone is read AFTER the insert: on PostgreSQL an insert that meets the row a concurrent delete is
+    removing waits for that delete to commit, and the next statement (read committed) then sees its tombstone, so
+    the row this insert may have created is rolled back with the refusal instead of bringing the run back."""
     now = time.time()
     insert_ignore(
         conn,
@@ -85,6 +109,37 @@ def _ensure_run(conn: Connection, project: Project, run_id: str, user: User) -> 
             "metadata": {},
         },
     )
+    _refuse_deleted(conn, project, run_id)
+
+
+def _refuse_deleted(conn: Connection, project: Project, run_id: str) -> None:
+    deleted_at = conn.execute(
+        select(deleted_runs.c.deleted_at).where(
+            deleted_runs.c.project_id == project.id, deleted_runs.c.run_id == run_id
+        )
+    ).scalar()
+    if deleted_at is not None:
+        when = datetime.fromtimestamp(float(deleted_at), timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+        raise RunDeleted(
+            f"run '{project.entity}/{project.name}/{run_id}' was deleted on the server at {when}; what was "
+            "still being uploaded of it is refused, and its id cannot be used again: start a new run (another id)"
+        )
+
+
+def _lock_run(conn: Connection, project: Project, run_id: str, user: User) -> Row[Any]:
+    """The run's row (created when new), locked until the caller's transaction ends: the writers of one run
+    queue here on any replica (PostgreSQL's FOR UPDATE; SQLite's BEGIN IMMEDIATE already serialises), and a
+    delete waits for them or they for it."""
+    _ensure_run(conn, project, run_id, user)
+    row = conn.execute(
+        select(runs).where(runs.c.project_id == project.id, runs.c.run_id == run_id).with_for_update()
+    ).first()
+    if row is None:  # deleted between the insert and the lock: its tombstone is committed by now
+        _refuse_deleted(conn, project, run_id)
+        raise ServerError(
+            f"run '{project.entity}/{project.name}/{run_id}' vanished while being written; retry"
+        )
+    return row
 
 
 def _marks(conn: Connection, project_id: int, run_id: str) -> dict[str, int]:
@@ -150,12 +205,7 @@ def apply_batch(
     conn: Connection, project: Project, run_id: str, writer: str, prev: int, group: pb.RecordBatch, user: User
 ) -> tuple[int, int]:
     """Apply the records of `group` above the stream's mark, inside the caller's transaction; (mark, applied)."""
-    _ensure_run(conn, project, run_id, user)
-    row = conn.execute(
-        select(runs)
-        .where(runs.c.project_id == project.id, runs.c.run_id == run_id)
-        .with_for_update()  # writers of one run queue here (PostgreSQL); SQLite's BEGIN IMMEDIATE already does
-    ).one()
+    row = _lock_run(conn, project, run_id, user)
     marks = _marks(conn, project.id, run_id)
     mark = marks.get(writer)
     if prev > (mark or 0):
@@ -438,8 +488,74 @@ def _run_key(
         conn.execute(update(run_keys).where(*key).values(**values))
 
 
+async def system_samples(request: Request) -> Response:
+    body = await request.body()
+    if len(body) > MAX_BATCH_BYTES:
+        raise InvalidArgument(f"body of {len(body)} bytes is over the limit of {MAX_BATCH_BYTES}")
+    from starlette.concurrency import run_in_threadpool
+
+    return await run_in_threadpool(_system_samples, request, body)
+
+
+def _parse_samples(body: bytes) -> list[dict[str, Any]]:
+    shape = 'the body is JSON {"samples": [[ts, runtime, {key: value}], ...]}'
+    try:
+        doc = json.loads(body or b"{}")
+    except ValueError:
+        raise InvalidArgument(f"{shape}; it is not JSON") from None
+    samples = doc.get("samples") if isinstance(doc, dict) else None
+    if not isinstance(samples, list):
+        raise InvalidArgument(shape)
+    if len(samples) > MAX_SAMPLES:
+        raise InvalidArgument(f"{len(samples)} samples in one request; send at most {MAX_SAMPLES} at a time")
+    out = []
+    for s in samples:
+        ok = isinstance(s, list) and len(s) == 3 and isinstance(s[2], dict)
+        if ok and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in s[:2]):
+            ts, runtime = float(s[0]), float(s[1])
+            ok = math.isfinite(ts) and math.isfinite(runtime)
+        if not ok:
+            raise InvalidArgument(
+                f"sample {str(s)[:200]} is not [ts, runtime, {{key: value}}] with finite numbers"
+            )
+        out.append({"ts": ts, "runtime": runtime, "data": _jsonable(s[2])})
+    return out
+
+
+def _system_samples(request: Request, body: bytes) -> Response:
+    store, user = _caller(request)
+    entity, project_name, run_id = _ids(request)
+    node = request.path_params["node"]
+    if not node or len(node) > _NODE_MAX or "/" in node:
+        raise InvalidArgument(f"node {node!r} is not valid: 1 to {_NODE_MAX} characters, no '/'")
+    samples = _parse_samples(body)
+    project = store.ensure_project(user, entity, project_name)  # write permission, as for records
+    stored = 0
+    with store.engine.begin() as conn:
+        _lock_run(conn, project, run_id, user)
+        have = set(
+            conn.execute(
+                select(system_metrics.c.ts).where(
+                    system_metrics.c.project_id == project.id,
+                    system_metrics.c.run_id == run_id,
+                    system_metrics.c.node == node,
+                    system_metrics.c.ts.in_({s["ts"] for s in samples}),
+                )
+            ).scalars()
+        )
+        # The run row is locked: no other request adds samples of this run meanwhile, so what is not there yet
+        # is inserted plainly (a sample repeated within the request once).
+        new = {s["ts"]: s for s in samples if s["ts"] not in have}
+        rows = [{"project_id": project.id, "run_id": run_id, "node": node, **s} for s in new.values()]
+        for i in range(0, len(rows), 1000):
+            conn.execute(system_metrics.insert(), rows[i : i + 1000])
+        stored = len(rows)
+    return JSONResponse({"stored": stored})
+
+
 def routes() -> list[BaseRoute]:
     return [
         Route("/api/v1/streams/{entity}/{project}/{run_id}", open_stream, methods=["POST"]),
         Route("/api/v1/streams/{entity}/{project}/{run_id}/{writer}", append, methods=["POST"]),
+        Route("/api/v1/system/{entity}/{project}/{run_id}/{node}", system_samples, methods=["POST"]),
     ]

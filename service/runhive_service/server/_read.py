@@ -373,11 +373,20 @@ def sampled_history(request: Request) -> Response:
 
 
 def system(request: Request) -> Response:
-    """System-metrics samples: the server keeps none yet (the uploader sends history, config and summary), so a
-    run reads as having none, as one logged before the system monitor existed does locally."""
+    """The run's system-metrics samples (`system_metrics`, sent by the uploaders of the nodes that ran it) in time
+    order, as the local store answers them."""
+    from ._schema_system import system_metrics as sm
+
     store, user = _store(request), _caller(request)
-    _one_run(store, user, request)
-    return _json({"rows": []})
+    project, run = _one_run(store, user, request)
+    with store.engine.connect() as conn:
+        found = conn.execute(
+            select(sm.c.ts, sm.c.runtime, sm.c.data)
+            .where(sm.c.project_id == project.id, sm.c.run_id == run.run_id)
+            .order_by(sm.c.ts, sm.c.node)
+        )
+        rows = [[r.ts, r.runtime, r.data] for r in found]
+    return _json({"rows": rows})
 
 
 async def metrics(request: Request) -> Response:

@@ -1,0 +1,88 @@
+"""System metrics on the team server (issue 14): the daemon's uploader sends the samples its local store keeps
+(`runhive_service.daemon._uploader`, cursor in the progress file) to `POST /api/v1/system/...`, and `Api()` reads
+them back from the server as from the local store. Real processes: a training script, its daemon and a
+`runhive server` on SQLite and on PostgreSQL 15; the server is SIGKILLed and restarted mid-run."""
+
+from __future__ import annotations
+
+import signal
+from typing import Any
+
+from _pg import ServerProcess, free_port, server_db
+from conftest import RhEnv, wait_for
+from test_upload_server import admin, client_env, query
+
+__all__ = ["server_db"]  # the fixture, imported from _pg
+
+FAST = {"RUNHIVE_STATS_SAMPLING_INTERVAL": "0.1", "RUNHIVE_UPLOAD_BACKOFF_MAX": "0.3"}
+
+# Logs until told to stop (a file), so the test decides when enough samples were taken on each side of the outage.
+TRAIN = """
+import os, sys, time, runhive
+work = sys.argv[1]
+run = runhive.init(project="sys", settings=runhive.Settings(finish_timeout=60))
+open(os.path.join(work, "id"), "w").write(run.id)
+deadline = time.monotonic() + 120
+i = 0
+while not os.path.exists(os.path.join(work, "stop")) and time.monotonic() < deadline:
+    run.log({"loss": 1.0 / (i + 1)})
+    i += 1
+    time.sleep(0.02)  # pacing: a training step
+run.finish()
+print("DONE", flush=True)
+"""
+
+
+def _local(rh: RhEnv, path: str) -> list[dict[str, Any]]:
+    try:
+        rows: list[dict[str, Any]] = rh.api().run(path).history(stream="system", pandas=False, samples=None)
+    except Exception:  # the run is not in the local store yet
+        return []
+    return rows
+
+
+def _on_server(db: str, run_id: str) -> int:
+    return int(query(db, "SELECT COUNT(*) FROM system_metrics WHERE run_id = :r", r=run_id)[0][0])
+
+
+def test_samples_reach_the_server_once_across_a_server_restart(rh: RhEnv, server_db: str) -> None:
+    import runhive
+
+    key = admin(server_db, "user", "create", "alice")
+    port = free_port()
+    server = ServerProcess(server_db, "--port", str(port))
+    url = server.wait_ready()
+    rh.environ.update(client_env(rh, url, key))
+    rh.environ.update(FAST)
+    work = rh.root / "sys"
+    work.mkdir()
+    proc = rh.spawn(TRAIN, str(work))
+    try:
+        wait_for(lambda: (work / "id").exists(), 60, "the run started")
+        run_id = (work / "id").read_text()
+        path = f"alice/sys/{run_id}"
+        wait_for(lambda: _on_server(server_db, run_id) >= 3, 60, "samples on the server")
+        server.proc.send_signal(signal.SIGKILL)
+        server.proc.wait(10)
+        down = len(_local(rh, path))
+        wait_for(lambda: len(_local(rh, path)) >= down + 5, 60, "samples taken while the server is down")
+        server = ServerProcess(server_db, "--port", str(port))
+        server.wait_ready()
+        up = len(_local(rh, path))
+        wait_for(lambda: len(_local(rh, path)) >= up + 3, 60, "samples taken after the restart")
+        (work / "stop").touch()
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0 and "DONE" in out, err
+        local = _local(rh, path)
+        # finish() does not wait for samples: the daemon keeps sending them after the process exits.
+        wait_for(lambda: _on_server(server_db, run_id) >= len(local), 60, "every sample on the server")
+        api = runhive.Api(overrides={"base_url": url}, api_key=key)
+        remote = api.run(path).history(stream="system", pandas=False, samples=None)
+        assert len(remote) == len(local) >= 11, "nothing lost, nothing twice"
+        assert remote == local
+        assert {k for r in remote for k in r} == {k for r in local for k in r}
+        assert "system.memory_percent" in remote[-1] and "system.proc.memory.rssMB" in remote[-1]
+        assert api.run(path).system_metrics == rh.api().run(path).system_metrics
+        assert _on_server(server_db, run_id) == len(local)
+    finally:
+        server.stop()
