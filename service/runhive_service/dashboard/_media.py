@@ -4,8 +4,14 @@ pages of a logged table.
 
 History values are W&B's references: `{"_type": "image-file", "path": ..., "caption": ...}`, lists of them, W&B's
 `images/separated`, `histogram` (`bins`/`values`, or `packedBins`), `audio-file`, `html-file`, `video-file`,
-`table-file`, `plotly-file`, and others shown as a file to download. Every file is named by its path inside the
-run's files (`_files.media_name`), which the file route serves.
+`table-file`, `plotly-file`, `object3D-file` and `molecule-file` (W&B's batched `object3D` and `molecule` too), and
+others shown as a file to download. Every file is named by its path inside the run's files (`_files.media_name`),
+which the file route serves.
+
+3D objects and molecules are drawn by the page from `structure`'s answer (`/api/run/structure?name=`): the file
+read through the reader (never by a path from the request), parsed by `_structures` into points, boxes, vectors,
+a mesh or atoms and bonds. A file too large to draw, or of a format drawn only by a 3D engine (glTF, Babylon,
+mmCIF, ...), answers `{"kind": "download", "note": ...}`; one that does not parse answers 422 with the reason.
 """
 
 from __future__ import annotations
@@ -16,15 +22,17 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from . import _structures
 from ._common import Refusal, _json, _mapping
 from ._files import find_file, local_path, media_name, relative_refs
 
-__all__ = ["PROJECT_RUNS", "latest_media", "media_index", "table_page"]
+__all__ = ["PROJECT_RUNS", "latest_media", "media_index", "structure", "table_page"]
 
 PROJECT_RUNS = 20  # runs a project's media panels show (the first charted ones)
 MAX_STEPS = 256  # steps kept per media key (evenly spread); a slider over more is of no use
 TABLE_ROWS = 10_000  # rows a table request may ask for at once (a chart takes its whole table)
 TABLE_BYTES = 64 * 1024 * 1024  # tables larger than this are not read by the dashboard
+STRUCTURE_BYTES = 48 * 1024 * 1024  # 3D files and molecules larger than this are offered as a download
 
 _CATEGORY = {
     "image-file": "image",
@@ -41,6 +49,10 @@ _CATEGORY = {
     "partitioned-table": "table",
     "joined-table": "table",
     "plotly-file": "plotly",
+    "object3D-file": "object3d",
+    "object3D": "object3d",
+    "molecule-file": "molecule",
+    "molecule": "molecule",
 }
 
 
@@ -103,6 +115,10 @@ def _entry(run: Any, kind: str, value: Any) -> Any:
         return _separated(run, value, "filenames", "images")
     if kind in ("audio", "videos"):
         return _separated(run, value, "filenames", kind)
+    if kind == "object3D":  # W&B's batch: file names inside media/object3D, and each object's reference
+        return _separated(run, value, "filenames", "objects")
+    if kind == "molecule":
+        return _separated(run, value, "filenames", "molecules")
     item = _item(run, value)
     if cat == "table" and isinstance(value.get("chart"), dict):
         item["chart"] = _chart_of(value["chart"])
@@ -218,21 +234,27 @@ def latest_media(runs: list[Any]) -> list[dict[str, Any]]:
     return out
 
 
+def _read_bytes(file: Any) -> bytes:
+    """A run's file read through the reader: from this machine when it keeps it here, else downloaded to a
+    temporary directory (a team server), removed after."""
+    path = local_path(file)
+    if path is not None:
+        return path.read_bytes()
+    import tempfile
+    from pathlib import Path, PurePosixPath
+
+    with tempfile.TemporaryDirectory(prefix="runhive-ui-") as tmp:
+        file.download(root=tmp, replace=True).close()
+        return Path(tmp, *PurePosixPath(file.name).parts).read_bytes()
+
+
 def _read_table(run: Any, name: str) -> dict[str, Any]:
     file = find_file(run, name)
     if file.size > TABLE_BYTES:
         raise Refusal(
             400, f"table {name!r} is {file.size} bytes: the dashboard reads tables up to {TABLE_BYTES}"
         )
-    path = local_path(file)
-    if path is not None:
-        text = path.read_text(encoding="utf-8")
-    else:
-        import tempfile
-
-        with tempfile.TemporaryDirectory(prefix="runhive-ui-") as tmp:
-            with file.download(root=tmp, replace=True) as f:
-                text = f.read()
+    text = _read_bytes(file).decode("utf-8")
     try:
         doc = json.loads(text)
     except ValueError:
@@ -257,3 +279,57 @@ def table_page(run: Any, request: Request) -> Response:
     columns: list[Any] = doc["columns"] if isinstance(doc.get("columns"), list) else []
     page = [relative_refs(r, run) for r in rows[offset : offset + limit]]
     return _json({"columns": [str(c) for c in columns], "rows": page, "total": len(rows), "offset": offset})
+
+
+# Formats the page cannot draw without a 3D engine or a parser the dashboard has not: offered as a download.
+_ENGINE_ONLY = {
+    "gltf": "glTF scenes are drawn by a 3D engine, which the dashboard has none of offline",
+    "glb": "glTF scenes are drawn by a 3D engine, which the dashboard has none of offline",
+    "babylon": "Babylon.js scenes are drawn by a 3D engine, which the dashboard has none of offline",
+    "cif": "mmCIF molecules are not drawn by the dashboard yet",
+    "mmcif": "mmCIF molecules are not drawn by the dashboard yet",
+    "mcif": "mmCIF molecules are not drawn by the dashboard yet",
+    "gro": "GROMACS .gro molecules are not drawn by the dashboard yet",
+    "mmtf": "MMTF molecules (binary) are not drawn by the dashboard yet",
+}
+_PARSERS = {
+    "pts.json": _structures.parse_points,
+    "obj": _structures.parse_obj,
+    "stl": _structures.parse_stl,
+    "pdb": _structures.parse_pdb,
+    "pqr": lambda data: _structures.parse_pdb(data, "pqr"),
+    "ent": _structures.parse_pdb,
+    "sdf": _structures.parse_sdf,
+    "sd": _structures.parse_sdf,
+    "mol": lambda data: _structures.parse_sdf(data, "mol"),
+    "mol2": _structures.parse_mol2,
+}
+
+
+def _format_of(name: str) -> str:
+    lower = name.lower()
+    return "pts.json" if lower.endswith(".pts.json") else lower.rsplit(".", 1)[-1] if "." in lower else ""
+
+
+def structure(run: Any, request: Request) -> Response:
+    """The 3D object or molecule in the run's file ?name=, parsed for plotly (see the module's docstring)."""
+    name = request.query_params.get("name", "")
+    file = find_file(run, name)
+    fmt = _format_of(file.name)
+    parse = _PARSERS.get(fmt)
+    if parse is None:
+        note = _ENGINE_ONLY.get(fmt, f"files of type {fmt or '(none)'!r} are not drawn by the dashboard")
+        return _json({"kind": "download", "format": fmt, "note": note})
+    if file.size is not None and file.size > STRUCTURE_BYTES:
+        note = f"{file.size:,} bytes: the dashboard draws files up to {STRUCTURE_BYTES:,} bytes"
+        return _json({"kind": "download", "format": fmt, "note": note})
+    data = _read_bytes(file)
+    try:
+        drawn = parse(data)
+    except _structures.TooLarge as exc:
+        return _json({"kind": "download", "format": fmt, "note": str(exc)})
+    except _structures.ParseError as exc:
+        raise Refusal(422, f"could not read {fmt} file {file.name!r}: {exc}") from None
+    except Exception as exc:  # a parser's gap on hostile input is the file's problem, never a 500
+        raise Refusal(422, f"could not read {fmt} file {file.name!r} ({type(exc).__name__})") from None
+    return _json({**drawn, "format": fmt})

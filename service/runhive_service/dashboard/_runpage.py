@@ -1,7 +1,7 @@
 """The run page's other answers (issue 15, items 5 and 6): its files, one file's bytes, its console output, its
-media, a page of one of its tables, and the artifacts it logged and used with their lineage (the runs that used
-what it logged, the run that logged what it used). Read through the public reader (`ApiRun`, `StoredArtifact`),
-never the store's layout.
+media, a page of one of its tables, a 3D object or molecule parsed for drawing, and the artifacts it logged and
+used with their lineage (the runs that used what it logged, the run that logged what it used). Read through the
+public reader (`ApiRun`, `StoredArtifact`), never the store's layout.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from starlette.responses import Response
 
 from ._common import _json
 from ._files import console, file_response, files_listing
-from ._media import media_index, table_page
+from ._media import media_index, structure, table_page
 
 __all__ = ["run_endpoints"]
 
@@ -70,5 +70,6 @@ def run_endpoints(lookup: Lookup) -> dict[str, Callable[[Request], Response]]:
         "console": with_run(console),
         "media": with_run(lambda run, _: _json(media_index(run))),
         "table": with_run(table_page),
+        "structure": with_run(structure),
         "artifacts": with_run(lambda run, _: _json(artifacts(run))),
     }

@@ -1,8 +1,10 @@
 // runhive dashboard: a run's media and objects (issue 15, item 6), drawn on the run page as W&B draws them:
 // images (a step slider, captions), histograms over time (a heatmap of steps × values), audio, HTML (a sandboxed
 // <iframe> of the file route, whose own policy sandboxes it again), video, tables (paged, media cells as
-// thumbnails), logged plotly figures, and the wandb.plot.* charts (their table drawn with plotly by spec id).
-// Loaded before app.js, whose helpers (el, esc, enc, fmt, getJSON) it calls. Captions, keys and cells reach the DOM
+// thumbnails), logged plotly figures, the wandb.plot.* charts (their table drawn with plotly by spec id), and 3D
+// objects and molecules (drawn with plotly's scatter3d/mesh3d from /api/run/structure: point clouds coloured by
+// category or rgb, lidar scenes' boxes and vectors as lines, meshes, atoms in CPK colours with their bonds; glTF
+// and other formats only a 3D engine draws are offered as downloads). Loaded before app.js, whose helpers (el, esc, enc, fmt, getJSON) it calls. Captions, keys and cells reach the DOM
 // as text and plotly through esc().
 "use strict";
 
@@ -28,9 +30,16 @@ function missing(what) {
   return el("p", { class: "muted" }, `${what} is not among the run's files.`);
 }
 
-function mediaItem(run, category, item) {
+// `state` is the panel's, kept across its steps (a 3D scene's camera, so the slider does not reset the view).
+function mediaItem(run, category, item, state) {
   const caption = item.caption ? el("figcaption", {}, item.caption) : "";
   if (!item.name) return missing("This media file");
+  if (category === "object3d" || category === "molecule") {
+    const div = el("div", { class: "chart structure-3d", "data-name": item.name });
+    div.style.height = "380px";
+    setTimeout(() => drawWhenNear(div, () => drawStructure(div, run, item, state || {})), 0);
+    return el("figure", { class: `media-3d plotly-figure kind-${category}` }, div, caption);
+  }
   if (category === "image") {
     return el("figure", { class: "media-image" }, el("img", { src: fileUrl(run, item.name), alt: item.caption || "",
       loading: "lazy" }), caption);
@@ -86,11 +95,14 @@ function mediaPanel(run, m) {
     return panel;
   }
   const label = el("span", { class: "muted step-label" });
+  const state = {};
   const show = (i) => {
     const step = m.steps[i];
     label.textContent = step === null || step === undefined ? "summary" : `step ${step}`;
     const items = Array.isArray(m.values[i]) ? m.values[i] : [];
-    body.replaceChildren(...items.map((item) => mediaItem(run, m.category, item)));
+    // A 3D scene holds a WebGL context until purged (the browser keeps only a few), so the old step's go first.
+    body.querySelectorAll(".js-plotly-plot").forEach((d) => Plotly.purge(d));
+    body.replaceChildren(...items.map((item) => mediaItem(run, m.category, item, state)));
   };
   if (m.steps.length > 1) {
     const slider = el("input", { type: "range", class: "step-slider", min: "0", max: String(m.steps.length - 1),
@@ -338,5 +350,122 @@ async function overlayChart(div, key, list, index) {
         autorange: drawn.reversed ? "reversed" : true } }, PLOT_CONFIG);
   } catch (err) {
     div.replaceWith(el("p", { class: "error" }, `chart ${key}: ${err.message}`));
+  }
+}
+
+// 3D objects and molecules ---------------------------------------------------------------------------------------
+
+const structures = new Map(); // run path + file name -> the parsed answer's promise: the slider going back re-asks nothing
+
+function structureOf(run, name) {
+  const key = `${runPathOf(run)}\n${name}`;
+  if (!structures.has(key)) {
+    const p = getJSON(`/api/run/structure?path=${enc(runPathOf(run))}&name=${enc(name)}`);
+    p.catch(() => structures.delete(key)); // a failure is asked again next time
+    structures.set(key, p);
+  }
+  return structures.get(key);
+}
+
+// Line segments (pairs of [x, y, z]) as one trace's coordinates, a null between segments.
+function segments(pairs) {
+  const x = [], y = [], z = [];
+  for (const [a, b] of pairs) { x.push(a[0], b[0], null); y.push(a[1], b[1], null); z.push(a[2], b[2], null); }
+  return { x, y, z };
+}
+
+function pointTraces(s) {
+  const size = s.shown > 20000 ? 1.5 : s.shown > 2000 ? 2.5 : 4;
+  const traces = [{ type: "scatter3d", mode: "markers", x: s.x, y: s.y, z: s.z, name: "points",
+    marker: { size, color: s.colors || "#4c6ef5", opacity: 0.9 }, hovertemplate: "%{x:.3g}, %{y:.3g}, %{z:.3g}<extra></extra>" }];
+  const labels = { x: [], y: [], z: [], text: [], color: [] };
+  s.boxes.forEach((b, n) => {
+    const name = b.label === null ? `box ${n}` : b.label;
+    traces.push({ type: "scatter3d", mode: "lines", name: esc(name), legendgroup: `box${n}`, hoverinfo: "name",
+      line: { color: b.color, width: 4 }, ...segments(b.edges.map(([i, j]) => [b.corners[i], b.corners[j]])) });
+    if (b.label !== null || b.score !== null) {
+      const top = b.corners.reduce((a, c) => (c[2] > a[2] ? c : a)); // the label sits on the box's top
+      labels.x.push(top[0]); labels.y.push(top[1]); labels.z.push(top[2]); labels.color.push(b.color);
+      // Not escaped: scatter3d's text is drawn as WebGL glyphs (vectorize-text), never as markup, so an entity
+      // would show as typed.
+      labels.text.push([b.label, b.score === null ? null : fmt(b.score)].filter((v) => v !== null).join(" "));
+    }
+  });
+  if (labels.text.length) {
+    traces.push({ type: "scatter3d", mode: "text", name: "labels", showlegend: false, hoverinfo: "skip",
+      x: labels.x, y: labels.y, z: labels.z, text: labels.text, textposition: "top center",
+      textfont: { color: labels.color, size: 12 } });
+  }
+  s.vectors.forEach((v, n) => {
+    const color = v.color || "#e8590c";
+    traces.push({ type: "scatter3d", mode: "lines+markers", name: `vector ${n}`, legendgroup: "vectors",
+      showlegend: n === 0, x: [v.start[0], v.end[0]], y: [v.start[1], v.end[1]], z: [v.start[2], v.end[2]],
+      line: { color, width: 5 }, marker: { size: [0, 5], color, symbol: "diamond" }, hoverinfo: "name" });
+  });
+  const note = s.shown < s.count ? `Showing ${s.shown.toLocaleString()} of ${s.count.toLocaleString()} points (evenly thinned).` : "";
+  return { traces, note, count: s.shown };
+}
+
+function meshTraces(s) {
+  const trace = { type: "mesh3d", x: s.x, y: s.y, z: s.z, i: s.i, j: s.j, k: s.k, name: "mesh", flatshading: true,
+    lighting: { ambient: 0.5, diffuse: 0.8, specular: 0.2 }, hoverinfo: "skip" };
+  if (s.colors) trace.vertexcolor = s.colors; else trace.color = "#8da0cb";
+  return { traces: [trace], note: `${s.vertices.toLocaleString()} vertices, ${s.triangles.toLocaleString()} triangles`,
+    count: s.triangles };
+}
+
+// Ball and stick as W&B's molecule panel shows it: atoms in CPK colours sized by their covalent radius, bonds grey.
+function moleculeTraces(s) {
+  const scale = s.atoms > 5000 ? 4 : s.atoms > 500 ? 8 : 14;
+  const byElement = new Map();
+  s.elements.forEach((e, i) => { if (!byElement.has(e)) byElement.set(e, []); byElement.get(e).push(i); });
+  const traces = [{ type: "scatter3d", mode: "lines", name: "bonds", hoverinfo: "skip", showlegend: false,
+    line: { color: "#9aa0ab", width: s.atoms > 5000 ? 2 : 5 },
+    ...segments(s.bonds.map(([i, j]) => [[s.x[i], s.y[i], s.z[i]], [s.x[j], s.y[j], s.z[j]]])) }];
+  for (const [e, idx] of [...byElement.entries()].sort()) {
+    const style = s.palette[e] || { color: "#ff1493", radius: 1.5 };
+    traces.push({ type: "scatter3d", mode: "markers", name: esc(e), x: idx.map((i) => s.x[i]), y: idx.map((i) => s.y[i]),
+      z: idx.map((i) => s.z[i]), text: idx.map((i) => esc(s.names[i] || e)),
+      hovertemplate: `%{text}<extra>${esc(e)}</extra>`,
+      marker: { size: 4 + style.radius * scale, color: style.color, opacity: 1, line: { color: "#555", width: 1 } } });
+  }
+  const parts = [`${s.atoms.toLocaleString()} atoms`, `${s.bonds.length.toLocaleString()} bonds`];
+  if (s.inferred_bonds) parts.push(`${s.inferred_bonds.toLocaleString()} inferred from distances`);
+  if (s.models > 1) parts.push(`first of ${s.models} models`);
+  return { traces, note: parts.join(", "), count: s.atoms };
+}
+
+function downloadLink(run, item) {
+  return el("a", { href: fileUrl(run, item.name, true) }, "download");
+}
+
+// A note or error naming a file (a long hash) wraps inside its panel.
+function wrapping(node) {
+  node.style.overflowWrap = "anywhere";
+  return node;
+}
+
+async function drawStructure(div, run, item, state) {
+  const fig = div.parentNode;
+  try {
+    const s = await structureOf(run, item.name);
+    if (s.kind === "download") {
+      div.replaceWith(wrapping(el("p", { class: "muted note" }, `${s.note}: `, downloadLink(run, item), ` ${item.name}`)));
+      return;
+    }
+    const drawn = s.kind === "molecule" ? moleculeTraces(s) : s.kind === "mesh" ? meshTraces(s) : pointTraces(s);
+    const axis = (t) => ({ title: { text: t }, showspikes: false });
+    const scene = { aspectmode: "data", xaxis: axis("x"), yaxis: axis("y"), zaxis: axis("z") };
+    if (s.kind === "molecule") Object.assign(scene, { xaxis: { visible: false }, yaxis: { visible: false }, zaxis: { visible: false } });
+    if (state.camera) scene.camera = state.camera;
+    const layout = { margin: { t: 0, r: 0, l: 0, b: 0 }, scene, showlegend: drawn.traces.filter((t) => t.showlegend !== false).length > 1,
+      legend: { x: 0, y: 1, bgcolor: "rgba(255,255,255,0.7)" } };
+    await Plotly.newPlot(div, drawn.traces, layout, PLOT_CONFIG);
+    div.dataset.kind = s.kind;
+    div.dataset.count = String(drawn.count);
+    div.on("plotly_relayout", (e) => { if (e && e["scene.camera"]) state.camera = e["scene.camera"]; });
+    if (drawn.note && fig) fig.insertBefore(el("p", { class: "muted note structure-note" }, drawn.note), div.nextSibling);
+  } catch (err) {
+    div.replaceWith(wrapping(el("p", { class: "error" }, `could not draw: ${err.message} `, downloadLink(run, item))));
   }
 }
