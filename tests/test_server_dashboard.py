@@ -211,3 +211,64 @@ def test_no_dashboard_flag(tmp_path: Path) -> None:
         assert status == 200 and json.loads(body)["ok"]
     finally:
         server.stop()
+
+
+SWEEP = """
+import json, sys, runhive
+print("SWEEP", runhive.sweep(json.loads(sys.argv[1]), project="tuning"), flush=True)
+"""
+
+
+def test_sweep_buttons_act_as_the_logged_in_user(rh: RhEnv, tmp_path: Path, page: Page) -> None:
+    db = f"sqlite:///{tmp_path / 'server.db'}"
+    alice = admin(db, "user", "create", "alice")
+    bob = admin(db, "user", "create", "bob")
+    server = ServerProcess(db)
+    try:
+        url = server.wait_ready()
+        base = url.rstrip("/")
+        config = {"method": "grid", "parameters": {"lr": {"values": [0.1, 0.01]}}}
+        out = rh.run(SWEEP, json.dumps(config), env=client_env(rh, url, alice), timeout=120).stdout
+        sweep_id = out.split("SWEEP", 1)[1].split()[0]
+        path = f"alice/tuning/{sweep_id}"
+        action = {"X-Runhive-Action": "1", "Origin": base}
+
+        # alice pauses her sweep from the sweep page's button
+        p = page.page
+        p.goto(base + "/login?next=" + urllib.parse.quote(f"/#/s/{path}"))
+        p.fill("#key", alice)
+        p.click("#login")
+        p.wait_for_selector(f"body[data-ready='#/s/{path}']")
+        token = {c["name"]: c["value"] for c in p.context.cookies()}["runhive_session"]
+        status, _, body = request(url, f"/api/sweep?path={path}", cookie=token)
+        assert status == 200 and json.loads(body)["controls"] is True
+        for act, state in (("resume", "RUNNING"), ("pause", "PAUSED")):  # a new sweep is PENDING
+            status, _, body = request(
+                url, f"/api/sweep/control?path={path}&action={act}", method="POST", cookie=token, headers=action
+            )
+            assert status == 200 and json.loads(body)["state"] == state, body
+        screenshot(page, tmp_path, "server-sweep")
+
+        # bob may not: his session gets the server's permission words, and the sweep stays paused
+        bob_token = login(url, bob)
+        status, _, body = request(
+            url,
+            f"/api/sweep/control?path={path}&action=resume",
+            method="POST",
+            cookie=bob_token,
+            headers=action,
+        )
+        assert status == 409 and "permission denied" in json.loads(body)["error"], body
+        status, _, body = request(url, f"/api/sweep?path={path}", cookie=token)
+        assert json.loads(body)["state"] == "PAUSED"
+        # without the dashboard's header (a form on another site) nothing changes
+        status, _, _ = request(
+            url,
+            f"/api/sweep/control?path={path}&action=resume",
+            method="POST",
+            cookie=token,
+            headers={"Origin": base},
+        )
+        assert status == 403
+    finally:
+        server.stop()

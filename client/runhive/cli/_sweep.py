@@ -26,8 +26,9 @@ def _control(path: str, action: str) -> Any:
     return rpc(base_settings(), send)
 
 
-def control_sweep(path: str, action: str) -> str:
-    """What `runhive ui`'s sweep page calls: `runhive sweep --<action> path`; the sweep's state after it."""
+def control_sweep(path: str, action: str, request: Any = None) -> str:
+    """What `runhive ui`'s sweep page calls: `runhive sweep --<action> path`; the sweep's state after it (the
+    request is the page's: the node's controller has one user, so who asks does not matter here)."""
     return str(_control(path, action).state)
 
 

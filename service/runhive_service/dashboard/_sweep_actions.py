@@ -26,7 +26,9 @@ __all__ = ["ACTIONS", "HEADER", "SweepControl", "check_same_origin", "sweep_acti
 
 ACTIONS = ("stop", "cancel", "pause", "resume")
 HEADER = "x-runhive-action"
-SweepControl = Callable[[str, str], str]  # (entity/project/sweep id, action) -> the sweep's state after it
+# (entity/project/sweep id, action, the request) -> the sweep's state after it. The request says who asks: the
+# team server acts as its logged-in user; `runhive ui` (one user, the node's controller) ignores it.
+SweepControl = Callable[[str, str, Request], str]
 
 
 def check_same_origin(request: Request) -> None:
@@ -60,7 +62,7 @@ def sweep_action_endpoint(control: SweepControl | None) -> Callable[[Request], R
                 raise Refusal(
                     501, "this dashboard cannot control sweeps (started without a sweep controller)"
                 )
-            state = control(str(path), str(action))
+            state = control(str(path), str(action), request)
             return JSONResponse({"path": path, "action": action, "state": state})
         except Refusal as exc:
             return JSONResponse({"error": exc.message}, status_code=exc.status)

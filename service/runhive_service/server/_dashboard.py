@@ -10,6 +10,8 @@ logged-in user may read.
 - The dashboard reads through `runhive.Api` over this server's own read API (`ServerBackend` at the server's
   loopback address) with the session token as the bearer: the permission checks are the read API's, the same
   that `Api()` scripts meet, and nothing is read that the user could not read with their key.
+- The sweep page's stop/pause/resume/cancel buttons act as the logged-in user, through the same controller call
+  and permission check as `runhive sweep --<action>` against this server (`_sweeps.control_as`).
 - A dashboard request holds a worker thread while its read API call needs another, so dashboard requests are
   limited (`DASHBOARD_CONCURRENCY`, an asyncio semaphore: waiting costs no thread) well below the thread pool's
   size: the read API always has threads left.
@@ -31,9 +33,12 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from runhive.errors import UsageError
+
 from ._errors import ServerError, Unauthenticated
 from ._sessions import COOKIE, SESSION_SECONDS
 from ._store import ServerStore, User
+from ._sweeps import control_as
 
 log = logging.getLogger("runhive.server")
 
@@ -223,5 +228,14 @@ def dashboard_mount(
     def reader(request: Request) -> Any:
         return Api(overrides={"base_url": self_url()}, api_key=request.state.session)
 
-    app = create_app(UiConfig(data_dir=None, reader=reader, check_host=False, allowed_hosts=allowed_hosts))
+    def control(path: str, action: str, request: Request) -> str:
+        try:
+            return control_as(store, request.state.user, path, action)
+        except ServerError as exc:  # "Cannot pause finished sweep.", permission denied: the page shows the words
+            raise UsageError(str(exc)) from None
+
+    config = UiConfig(
+        data_dir=None, reader=reader, check_host=False, allowed_hosts=allowed_hosts, sweep_control=control
+    )
+    app = create_app(config)
     return Mount("/", app=LoginGate(app, store))

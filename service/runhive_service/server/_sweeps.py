@@ -29,7 +29,7 @@ from runhive_service.errors import ServiceError
 from runhive_service.sweeps import SweepController
 
 from ._errors import InvalidArgument, NotFound, PermissionDenied, ServerError, Unauthenticated
-from ._store import ServerStore
+from ._store import ServerStore, User
 from ._sweeps_store import ServerSweeps
 
 MAX_BODY = 4 * 1024 * 1024  # a sweep config, or an agent's lists of run ids
@@ -86,6 +86,23 @@ def _call(request: Request, method: str, body: bytes) -> Response:
     except ServiceError as exc:
         raise _BY_CODE.get(exc.code, ServerError)(str(exc)) from None
     return Response(reply.SerializeToString(), media_type=PROTOBUF)
+
+
+def control_as(store: ServerStore, user: User, path: str, action: str) -> str:
+    """Stop, cancel, pause or resume the sweep `entity/project/id` as `user` (the dashboard's sweep buttons):
+    the same call and permission check as `runhive sweep --<action>`; the sweep's state after it."""
+    controller = _dashboard_controllers.get(id(store))
+    if controller is None:
+        with _controller_lock:
+            controller = _dashboard_controllers.setdefault(id(store), SweepController(ServerSweeps(store)))
+    try:
+        reply = controller.control(pb.SweepControlRequest(sweep=path, action=action), caller=user)
+    except ServiceError as exc:
+        raise _BY_CODE.get(exc.code, ServerError)(str(exc)) from None
+    return str(reply.state)
+
+
+_dashboard_controllers: dict[int, SweepController] = {}
 
 
 async def sweep_rpc(request: Request) -> Response:
