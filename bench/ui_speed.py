@@ -12,7 +12,8 @@ each measured load starts from about:blank so the whole page runs again.
     .venv/bin/python bench/ui_speed.py [--runs 100] [--steps 100000] [--reps 5] [--out bench/RESULTS.md]
 
 The store is built through `run.log()` in two processes (runhive has no bulk-load path), in a temporary
-directory removed at the end (--keep to keep it).
+directory removed at the end (--keep to keep it), or in --store DIR, kept and used again by the next call with
+the same --store (the build takes minutes; the measurements do not depend on it).
 """
 
 from __future__ import annotations
@@ -138,6 +139,7 @@ def main() -> int:
     ap.add_argument("--out", default=str(ROOT / "bench" / "RESULTS.md"))
     ap.add_argument("--no-out", action="store_true")
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--store", help="build the stores here once and use them again (kept)")
     args = ap.parse_args()
 
     from playwright.sync_api import sync_playwright
@@ -146,7 +148,10 @@ def main() -> int:
     if chromium is None:
         print("Debian's chromium is not installed: `make browser` installs it", file=sys.stderr)
         return 2
-    work = Path(tempfile.mkdtemp(prefix="rh-uibench-"))
+    work = Path(args.store) if args.store else Path(tempfile.mkdtemp(prefix="rh-uibench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    built = work / "built.txt"  # the build's shape and times: a store is used again only for the same shape
+    shape = f"{args.runs} {args.steps} {args.wide_runs} {args.wide_metrics} {args.wide_steps}"
     svc = Path(tempfile.mkdtemp(prefix="rh-", dir="/tmp"))  # a short path: Unix socket names are limited
     env = {k: v for k, v in os.environ.items() if not k.startswith(("WANDB_", "RUNHIVE_"))}
     env.update(
@@ -154,10 +159,17 @@ def main() -> int:
     )
     ui = None
     try:
-        print(f"building {args.runs} runs x {args.steps:,} steps ...", flush=True)
-        big_s = build(env, "big", args.runs, args.steps, 1, 2)
-        print(f"  {big_s:.0f} s; {args.wide_runs} runs x {args.wide_metrics} metrics ...", flush=True)
-        wide_s = build(env, "wide", args.wide_runs, args.wide_steps, args.wide_metrics, 1)
+        if built.exists() and built.read_text().split(":")[0] == shape:
+            big_s, wide_s = (float(t) for t in built.read_text().split(":")[1].split())
+            print(f"using the stores in {work}", flush=True)
+        else:
+            if args.store and (work / "data").exists():
+                raise RuntimeError(f"{work} holds stores of another shape: pass an empty --store")
+            print(f"building {args.runs} runs x {args.steps:,} steps ...", flush=True)
+            big_s = build(env, "big", args.runs, args.steps, 1, 2)
+            print(f"  {big_s:.0f} s; {args.wide_runs} runs x {args.wide_metrics} metrics ...", flush=True)
+            wide_s = build(env, "wide", args.wide_runs, args.wide_steps, args.wide_metrics, 1)
+            built.write_text(f"{shape}:{big_s} {wide_s}")
         port = _free_port()
         main_code = "import sys; from runhive.cli._main import main; sys.exit(main(sys.argv[1:]))"
         ui = subprocess.Popen(
@@ -188,7 +200,7 @@ def main() -> int:
         subprocess.run(
             [PY, "-m", "runhive.cli._main", "service", "stop"], env=env, capture_output=True, timeout=60
         )
-        if not args.keep:
+        if not args.keep and not args.store:
             shutil.rmtree(work, ignore_errors=True)
         shutil.rmtree(svc, ignore_errors=True)
 

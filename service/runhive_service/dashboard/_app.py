@@ -5,7 +5,8 @@ JavaScript with plotly's bundled library (from the `plotly` package, served gzip
 
 The API (issue 15): /api/projects; /api/runs (?filters= in Api().runs' language); /api/changes?since= (the runs
 updated since a cursor, and the next cursor: what a live page polls); /api/metrics (many keys of many runs in one
-answer, without min/max columns when nothing is downsampled); /api/run (with an overview from its metadata);
+answer, without min/max columns when nothing is downsampled; ?points= lowers the points a run, which a page
+charting many runs asks for); /api/run (with an overview from its metadata);
 /api/sweeps; /api/sweep (parameter kinds, importance and correlation from `_importance`, the best run);
 /api/project/media (a project's media panels); /api/run/{files,file,console,media,table,artifacts} (`_runpage`:
 a run's files, served only from its own files, its console output, media, tables and artifacts);
@@ -185,6 +186,7 @@ class CatchAll:
 
 
 CACHED = "public, max-age=86400"  # plotly and the page's files: revalidated by ETag after a day
+MIN_POINTS = 50  # ?points= below this is raised to it: a chart of a run needs some shape
 
 
 def _compact(series: dict[str, list[Any]]) -> dict[str, list[Any]]:
@@ -334,9 +336,23 @@ def create_app(config: UiConfig) -> Starlette:
         cursor = max([since, *(r["updated_at"] or 0 for r in found)])
         return _json({"cursor": cursor, "runs": found})
 
+    def points(request: Request) -> int:
+        """?points=: at most this many points a run (min/max kept per bucket: spikes stay), at least MIN_POINTS;
+        the configured budget when absent or larger."""
+        given = request.query_params.get("points")
+        if not given:
+            return config.buckets
+        try:
+            n = int(given)
+        except ValueError:
+            raise Refusal(400, "points: pass a whole number of points a run (e.g. points=200)") from None
+        return max(min(MIN_POINTS, config.buckets), min(n, config.buckets))
+
     def metrics(request: Request) -> Response:
-        """Many metrics of many runs in one answer: {key: {run id: series}} (?key= repeated, or ?keys=a,b)."""
+        """Many metrics of many runs in one answer: {key: {run id: series}} (?key= repeated, or ?keys=a,b), each
+        run's series in at most ?points= points."""
         project = project_param(request)
+        budget = points(request)
         keys = request.query_params.getlist("key")
         if request.query_params.get("keys"):
             keys += request.query_params["keys"].split(",")
@@ -352,7 +368,7 @@ def create_app(config: UiConfig) -> Starlette:
                 wanted = set(ids.split(","))
                 found = [r for r in found if r.id in wanted]
             out = {
-                key: {rid: _compact(s) for rid, s in a.metrics(key, found, buckets=config.buckets).items()}
+                key: {rid: _compact(s) for rid, s in a.metrics(key, found, buckets=budget).items()}
                 for key in keys
             }
             # Cleaned already (_compact): no second walk over every value. Compressed here, in the thread pool
@@ -364,12 +380,13 @@ def create_app(config: UiConfig) -> Starlette:
         if not key:
             raise Refusal(400, "pass ?project=NAME&key=METRIC")
         ids = request.query_params.get("runs")
+        budget = points(request)
         with HEAVY, api(request) as a:
             found = a.runs(project)
             if ids:
                 wanted = set(ids.split(","))
                 found = [r for r in found if r.id in wanted]
-            series = a.metrics(key, found, buckets=config.buckets)
+            series = a.metrics(key, found, buckets=budget)
         return _json(series)
 
     def lookup(request: Request, what: str, hint: str) -> tuple[Any, Any]:

@@ -6,12 +6,26 @@
 // axis labels and hover text, gets them through esc().
 // Live: the project and run pages poll /api/changes?since=<cursor> every POLL_MS and fetch the metrics of the runs
 // that changed only, in one request (/api/metrics?key=a&key=b&runs=...); plotly redraws with Plotly.react.
+// The project page's charts draw the first N selected runs in the table's order (W&B's "runs shown", 10 unless the
+// user picks another number: kept per project), each run in fewer points the more runs share a chart
+// (pointsPerRun: min/max per bucket keep spikes whatever the budget).
 "use strict";
 
 const view = document.getElementById("view");
 const crumbs = document.getElementById("crumbs");
 const POLL_MS = 2000;
 const PAGE_SIZE = 20;
+const RUNS_SHOWN = 10; // W&B's default
+const RUNS_SHOWN_CHOICES = [5, 10, 20, 50, 100, 0]; // 0: every selected run
+const CHART_POINTS = 10000; // a chart's budget, shared by its runs
+const MAX_POINTS = 1000; // a run's budget when few share a chart (the server's default)
+const MIN_RUN_POINTS = 200; // a run's budget however many share a chart
+
+// Points a run when `n` runs share a chart, in steps of 100 (a run or two more or less fetches nothing again).
+function pointsPerRun(n) {
+  const share = Math.floor(CHART_POINTS / Math.max(1, n) / 100) * 100;
+  return Math.max(MIN_RUN_POINTS, Math.min(MAX_POINTS, share));
+}
 let live = null; // the current page's poller: cleared when the route changes
 let routeToken = 0; // which route is current: a poller started by a page the user has left stops itself
 
@@ -122,13 +136,21 @@ async function projectPage(project) {
   const st = {
     project, runs: new Map(), cursor: changes.cursor, data: {}, keys: [], deselected: new Set(), hidden: new Set(),
     filterIds: null, sort: { col: "created_at", desc: false }, page: 0, drawn: new Map(), order: [],
-    hiddenCols: new Set(), fetched: new Set(), visible: new Set(),
+    hiddenCols: new Set(), fetched: new Set(), visible: new Set(), got: new Map(), shown: RUNS_SHOWN,
   };
+  // got: key -> run id -> the points a run the held series was asked with (Infinity: every point it has).
   const prefKey = `runhive.columns.${project}`;
   try {
     const prefs = JSON.parse(localStorage.getItem(prefKey) || "{}");
     st.order = Array.isArray(prefs.order) ? prefs.order.map(String) : [];
     st.hiddenCols = new Set(Array.isArray(prefs.hidden) ? prefs.hidden.map(String) : []);
+  } catch (err) {
+    // no stored choice
+  }
+  const shownKey = `runhive.shown.${project}`;
+  try {
+    const n = Number(localStorage.getItem(shownKey));
+    if (localStorage.getItem(shownKey) !== null && RUNS_SHOWN_CHOICES.includes(n)) st.shown = n;
   } catch (err) {
     // no stored choice
   }
@@ -166,11 +188,16 @@ async function projectPage(project) {
     mediaPanels);
   const groupBy = el("select", { id: "group-by" });
   const compareButton = el("button", { id: "compare", type: "button" }, "Compare selected");
+  const runsShown = el("select", { id: "runs-shown", title: "how many of the selected runs the charts draw" },
+    ...RUNS_SHOWN_CHOICES.map((n) => el("option", { value: String(n) }, n ? `first ${n}` : "all selected")));
+  runsShown.value = String(st.shown);
+  const chartedInfo = el("span", { id: "charted-info", class: "muted" });
   view.replaceChildren(el("h2", {}, project),
     el("div", { class: "controls" }, search, stateFilter, filterBox, filterError),
     el("details", { id: "column-chooser" }, el("summary", {}, "Columns"), chooserList),
     el("div", { class: "table-wrap" }, el("table", { id: "runs" }, thead, tbody)),
-    el("div", { class: "controls" }, prev, pageInfo, next, compareButton),
+    el("div", { class: "controls" }, prev, pageInfo, next, compareButton,
+      el("label", { for: "runs-shown" }, "Charts show"), runsShown, chartedInfo),
     el("div", { class: "controls" }, el("label", { for: "group-by" }, "Group by"), groupBy,
       el("label", { for: "smoothing" }, "Smoothing"), slider,
       el("label", { for: "xaxis" }, "x axis"), xaxis, el("label", {}, logScale, " log scale"), metricSearch,
@@ -196,7 +223,29 @@ async function projectPage(project) {
         .some((v) => String(v || "").toLowerCase().includes(q));
     });
   };
-  const charted = () => matching().filter((r) => !st.deselected.has(r.id)).sort((a, b) => a.index - b.index);
+  const ordered = (list) => list.sort((a, b) => {
+    const c = compare(cellValue(a, st.sort.col), cellValue(b, st.sort.col));
+    return (st.sort.desc ? -c : c) || a.index - b.index;
+  });
+  const selected = () => ordered(matching().filter((r) => !st.deselected.has(r.id)));
+  // The runs the charts draw: the first st.shown selected runs in the table's order; grouped, every selected run
+  // (a group's mean needs all its members).
+  const charted = () => {
+    const all = selected();
+    return st.shown && !groupBy.value ? all.slice(0, st.shown) : all;
+  };
+  // The table says which selected runs the charts draw: their swatch filled, the others' hollow.
+  const markCharted = () => {
+    const all = selected(), drawn = charted(), ids = new Set(drawn.map((r) => r.id));
+    for (const row of tbody.querySelectorAll("tr.run-row")) {
+      const on = ids.has(row.dataset.id);
+      row.classList.toggle("charted", on);
+      const sw = row.querySelector(".swatch");
+      if (sw) sw.classList.toggle("off", !on);
+    }
+    chartedInfo.textContent = drawn.length < all.length
+      ? `${drawn.length} of ${all.length} selected runs (the table's first)` : `all ${all.length} selected runs`;
+  };
   const columns = () => {
     const cfg = new Set(), sum = new Set();
     for (const r of st.runs.values()) {
@@ -286,12 +335,10 @@ async function projectPage(project) {
           st.sort = { col, desc: st.sort.col === col ? !st.sort.desc : col === "created_at" };
           st.page = 0;
           renderTable();
+          if (st.shown) redraw(); // the first N runs may be others now
         } }, label, arrow);
     })));
-    const rows = matching().sort((a, b) => {
-      const c = compare(cellValue(a, st.sort.col), cellValue(b, st.sort.col));
-      return st.sort.desc ? -c : c;
-    });
+    const rows = ordered(matching());
     const pages = Math.max(1, Math.ceil(rows.length / PAGE_SIZE));
     st.page = Math.min(st.page, pages - 1);
     const shown = rows.slice(st.page * PAGE_SIZE, (st.page + 1) * PAGE_SIZE);
@@ -300,7 +347,8 @@ async function projectPage(project) {
       box.checked = !st.deselected.has(r.id);
       box.addEventListener("change", () => {
         if (box.checked) st.deselected.delete(r.id); else st.deselected.add(r.id);
-        drawCharts();
+        markCharted();
+        redraw();
       });
       const swatch = el("span", { class: "swatch" });
       swatch.style.backgroundColor = colour(r.index);
@@ -311,6 +359,7 @@ async function projectPage(project) {
       ? `${st.page * PAGE_SIZE + 1}-${st.page * PAGE_SIZE + shown.length} of ${rows.length} runs` : "no runs match";
     prev.disabled = st.page === 0;
     next.disabled = st.page >= pages - 1;
+    markCharted();
   };
 
   const opts = () => ({ smoothing: Number(slider.value), xaxis: xaxis.value, log: logScale.checked, hidden: st.hidden });
@@ -323,9 +372,15 @@ async function projectPage(project) {
       const prefix = prefixOf(key);
       let sec = [...sections.children].find((s) => s.dataset.prefix === prefix);
       if (!sec) {
-        sec = el("details", { class: "section", "data-prefix": prefix, open: "" }, el("summary", {}, prefix),
-          el("div", { class: "charts" }));
-        sec.addEventListener("toggle", () => drawCharts());
+        sec = el("details", { class: "section", "data-prefix": prefix, "data-open": "1", open: "" },
+          el("summary", {}, prefix), el("div", { class: "charts" }));
+        // Redrawn when the user opens or closes it (the legend may move), not on the toggle event its creation
+        // queues.
+        sec.addEventListener("toggle", () => {
+          if (sec.dataset.open === (sec.open ? "1" : "")) return;
+          sec.dataset.open = sec.open ? "1" : "";
+          redraw();
+        });
         const after = [...sections.children].find((s) => s.dataset.prefix > prefix);
         sections.insertBefore(sec, after || null);
       }
@@ -338,39 +393,66 @@ async function projectPage(project) {
   };
 
   // Charts are fetched and drawn when they come near the viewport (a 200-metric project draws the few on screen
-  // first); each batch of keys that came into view is one request.
+  // first); each batch of keys that came into view is one request, as is each change of the charted runs (only the
+  // runs and keys not held at the budget a run they need now).
   const near = (div) => {
     const r = div.getBoundingClientRect();
     return !div.hidden && r.height > 0 && r.bottom > -innerHeight && r.top < 2 * innerHeight;
   };
-  let refreshing = null;
-  const refreshVisible = async () => {
-    if (refreshing) return refreshing;
-    refreshing = (async () => {
-      try {
-        for (let round = 0; round < 5; round += 1) { // until what is on screen is drawn (scrolling may add)
-          const shown = [...sections.querySelectorAll(".chart")].filter((d) => !d.hidden && d.closest("details").open);
-          const keys = shown.filter((d, i) => i === 0 || st.visible.has(d.dataset.key)); // the legend's chart too
-          const missing = keys.filter((d) => !st.fetched.has(d.dataset.key)).map((d) => d.dataset.key);
-          const stale = keys.filter((d) => !d.data || d.dataset.stale).map((d) => d.dataset.key);
-          if (!missing.length && !stale.length) return;
-          if (missing.length) {
-            await fetchMetrics(missing, null);
-            missing.forEach((k) => st.fetched.add(k));
-          }
-          drawCharts(new Set([...missing, ...stale]));
-        }
-      } finally {
-        refreshing = null;
+  const held = (key, id) => (st.got.get(key) && st.got.get(key).get(id)) || 0;
+  const update = async (what, changed) => {
+    if (changed.size) { // runs a poll saw change: those charted fetched now, the others when charted
+      for (const byRun of st.got.values()) changed.forEach((id) => byRun.delete(id));
+      const runs = charted(), keys = [...st.fetched].filter((k) => st.keys.includes(k));
+      const touched = await fetchMetrics(keys, runs.filter((r) => changed.has(r.id)).map((r) => r.id),
+        pointsPerRun(runs.length));
+      if (what) touched.forEach((k) => what.add(k));
+    }
+    for (let round = 0; round < 5; round += 1) { // until what is on screen is drawn (scrolling may add)
+      const runs = charted(), budget = pointsPerRun(runs.length);
+      const shown = [...sections.querySelectorAll(".chart")].filter((d) => !d.hidden && d.closest("details").open);
+      const divs = shown.filter((d, i) => i === 0 || st.visible.has(d.dataset.key)); // the legend's chart too
+      const keys = divs.map((d) => d.dataset.key);
+      if (xaxis.value.startsWith("m:")) keys.push(xaxis.value.slice(2)); // the x metric of every charted run
+      const missing = new Set(), ids = new Set();
+      for (const k of keys) {
+        for (const r of runs) if (held(k, r.id) < budget) { missing.add(k); ids.add(r.id); }
       }
-    })();
-    return refreshing;
+      const stale = divs.filter((d) => !d.data || d.dataset.stale).map((d) => d.dataset.key);
+      if (!missing.size && !stale.length && what && !what.size) return;
+      if (missing.size) await fetchMetrics([...missing], [...ids], budget);
+      keys.forEach((k) => st.fetched.add(k));
+      drawCharts(what ? new Set([...what, ...missing, ...stale]) : undefined);
+      what = new Set();
+    }
   };
+  // refresh(keys, changed): fetch the series of the runs `changed` (ids a poll saw change) again and what the
+  // charts in view lack, and draw them; redraw `keys` (a Set; every chart when left out) and the charts whose
+  // series changed. One at a time, in order (a poll's fetch and a scroll's never cross); calls made while one
+  // waits to start join it. redraw: the same for event handlers, a failure shown beside the controls.
+  let waiting = null, waitingWhat = new Set(), waitingChanged = new Set(), last = Promise.resolve();
+  const refresh = (keys, changed) => {
+    if (!keys || !waitingWhat) waitingWhat = null;
+    else keys.forEach((k) => waitingWhat.add(k));
+    (changed || []).forEach((id) => waitingChanged.add(id));
+    if (!waiting) {
+      waiting = last.then(() => {
+        const what = waitingWhat, ids = waitingChanged;
+        waiting = null;
+        waitingWhat = new Set();
+        waitingChanged = new Set();
+        return update(what, ids);
+      });
+      last = waiting.catch(() => {});
+    }
+    return waiting;
+  };
+  const redraw = (keys) => refresh(keys).catch((err) => { liveStatus.textContent = `charts: ${err.message}`; });
   const observer = new IntersectionObserver((entries) => {
     for (const e of entries) {
       if (e.isIntersecting) st.visible.add(e.target.dataset.key); else st.visible.delete(e.target.dataset.key);
     }
-    refreshVisible();
+    redraw(new Set());
   }, { rootMargin: "100% 0px" });
 
   // Redraws every shown chart, or with `only` (a set of keys) just those: a poll that brought new points of some
@@ -415,7 +497,7 @@ async function projectPage(project) {
           div.on("plotly_legendclick", (ev) => {
             const id = ev.data[ev.curveNumber].legendgroup;
             if (st.hidden.has(id)) st.hidden.delete(id); else st.hidden.add(id);
-            drawCharts();
+            redraw();
             return false;
           });
           div.on("plotly_legenddoubleclick", () => false);
@@ -441,15 +523,21 @@ async function projectPage(project) {
 
   const keysOf = () => [...new Set([...st.runs.values()].flatMap((r) => Object.keys(r.summary)))].sort();
 
-  // Fetch every key of `ids` (all runs when null) in one request and merge it into st.data.
-  const fetchMetrics = async (keys, ids) => {
-    if (!keys.length) return new Set();
+  // Fetch `keys` of the runs `ids`, at most `budget` points a run, in one request and merge it into st.data.
+  const fetchMetrics = async (keys, ids, budget) => {
+    if (!keys.length || !ids.length) return new Set();
     const q = [...keys, "_runtime"].map((k) => `key=${enc(k)}`).join("&");
-    const runs = ids ? `&runs=${enc(ids.join(","))}` : "";
-    const got = await getJSON(`/api/metrics?project=${enc(project)}&${q}${runs}`);
+    const every = ids.length === st.runs.size && ids.every((id) => st.runs.has(id)); // no need to list them
+    const runs = every ? "" : `&runs=${enc(ids.join(","))}`;
+    const points = budget < MAX_POINTS ? `&points=${budget}` : "";
+    const got = await getJSON(`/api/metrics?project=${enc(project)}${points}&${q}${runs}`);
     const touched = new Set(); // keys whose series changed: new points, or new buckets
-    for (const [key, series] of Object.entries(got)) {
-      const old = st.data[key] || {};
+    for (const key of [...keys, "_runtime"]) {
+      const series = got[key] || {}, old = st.data[key] || {};
+      if (!st.got.has(key)) st.got.set(key, new Map());
+      for (const id of ids) { // a series without min/max holds every point: no budget asks for more
+        st.got.get(key).set(id, series[id] && series[id].min ? budget : Infinity);
+      }
       for (const [id, s] of Object.entries(series)) {
         const was = old[id], n = s.step.length;
         if (!was || was.step.length !== n || was.step[n - 1] !== s.step[n - 1] || was.last[n - 1] !== s.last[n - 1]) {
@@ -465,10 +553,10 @@ async function projectPage(project) {
   renderTable();
   layoutCharts();
   for (const div of sections.querySelectorAll(".chart")) if (near(div)) st.visible.add(div.dataset.key);
-  await refreshVisible();
+  await refresh(new Set());
 
-  search.addEventListener("input", () => { st.page = 0; renderTable(); drawCharts(); });
-  stateFilter.addEventListener("change", () => { st.page = 0; renderTable(); drawCharts(); });
+  search.addEventListener("input", () => { st.page = 0; renderTable(); redraw(); });
+  stateFilter.addEventListener("change", () => { st.page = 0; renderTable(); redraw(); });
   filterBox.addEventListener("change", async () => {
     filterError.textContent = "";
     const text = filterBox.value.trim();
@@ -480,31 +568,34 @@ async function projectPage(project) {
     }
     st.page = 0;
     renderTable();
-    drawCharts();
+    await redraw();
   });
   selectAll.addEventListener("change", () => {
     for (const r of matching()) { if (selectAll.checked) st.deselected.delete(r.id); else st.deselected.add(r.id); }
     renderTable();
-    drawCharts();
+    redraw();
+  });
+  runsShown.addEventListener("change", () => {
+    st.shown = Number(runsShown.value);
+    try {
+      localStorage.setItem(shownKey, String(st.shown));
+    } catch (err) {
+      // storage refused (private mode): the choice lasts until the page is left
+    }
+    markCharted();
+    redraw();
   });
   prev.addEventListener("click", () => { st.page -= 1; renderTable(); });
-  groupBy.addEventListener("change", () => { st.hidden.clear(); drawCharts(); });
+  groupBy.addEventListener("change", () => { st.hidden.clear(); markCharted(); redraw(); });
   compareButton.addEventListener("click", () => {
-    const runs = charted();
+    const runs = selected();
     if (runs.length < 2) { liveStatus.textContent = "select two runs or more to compare"; return; }
     location.hash = `#/c/${enc(runs[0].entity)}/${enc(project)}/${runs.map((r) => enc(r.id)).join(",")}`;
   });
   next.addEventListener("click", () => { st.page += 1; renderTable(); });
-  for (const c of [slider, metricSearch]) c.addEventListener("input", drawCharts);
-  logScale.addEventListener("change", drawCharts);
-  xaxis.addEventListener("change", async () => {
-    const k = xaxis.value.startsWith("m:") ? xaxis.value.slice(2) : null;
-    if (k && !st.fetched.has(k)) { // the x metric of every run, once
-      await fetchMetrics([k], null);
-      st.fetched.add(k);
-    }
-    drawCharts();
-  });
+  for (const c of [slider, metricSearch]) c.addEventListener("input", () => redraw());
+  logScale.addEventListener("change", () => redraw());
+  xaxis.addEventListener("change", () => redraw()); // an x metric is fetched for the charted runs first
 
   // Live: runs updated since the cursor; their metrics only (every key, new ones included) in one request.
   let busy = false;
@@ -520,14 +611,17 @@ async function projectPage(project) {
       });
       if (!changed.length) return;
       const added = changed.some((r) => !st.runs.has(r.id));
+      const before = charted().map((r) => r.id).join();
       addRuns(changed);
       const keys = keysOf();
       st.keys = keys;
       renderTable();
       layoutCharts();
-      const touched = await fetchMetrics(keys.filter((k) => st.fetched.has(k)), changed.map((r) => r.id));
-      // A new run joins every chart's legend; on a time axis every x moves: then all charts are redrawn.
-      drawCharts(added || xaxis.value !== "step" || groupBy.value ? undefined : touched);
+      // A new run joins every chart's legend, other runs may be charted now; on a time axis every x moves: then
+      // all charts are redrawn, else those whose series changed.
+      const moved = added || before !== charted().map((r) => r.id).join();
+      await refresh(moved || xaxis.value !== "step" || groupBy.value ? undefined : new Set(),
+        changed.map((r) => r.id));
       if (mediaSection.open && changed.some((r) => charted().slice(0, 20).some((c) => c.id === r.id))) refreshMedia(true);
       liveStatus.textContent = `updated ${new Date().toLocaleTimeString()}`;
     } catch (err) {
