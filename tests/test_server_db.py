@@ -25,6 +25,11 @@ __all__ = ["server_db"]  # the fixture, imported from _pg
 TABLES = {
     "alembic_version",
     "api_keys",
+    "artifact_aliases",
+    "artifact_collections",
+    "artifact_files",
+    "artifact_runs",
+    "artifact_versions",
     "deleted_runs",
     "entities",
     "history_chunks",

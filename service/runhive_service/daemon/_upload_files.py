@@ -19,11 +19,30 @@ records' marks, so a daemon restart resumes without sending anything twice; a "l
 again under its new digest. A file that changes while it is sent fails the server's digest check and is sent on
 the next pass. Transport failures are retried as records are (tenacity); a server that keeps no files (`runhive
 server` on PostgreSQL without `--files`) is logged once and skipped.
+
+Artifacts go up in the same passes, after the files (`runhive_service.server._artifacts`). The client writes the
+node's artifact store itself (`runhive.sdk.artifacts._store`, under the data directory, which is the daemon's) and
+appends one line per `log_artifact` / `use_artifact` to `<run dir>/logged_artifacts.jsonl` / `used_artifacts.jsonl`;
+a pass reads the lines added since the last one (their byte offsets are kept in the progress file beside the
+files'), and for each looks the version up in the store and sends
+
+- a logged version: its objects the server lacks (asked by sha256 in one POST, then PUT each), then its manifest
+  with the aliases it has now and the run as its logger. The server numbers versions itself and finds identical
+  contents (the same digest) as the existing version, so a replay, or the same version logged by two runs, is one
+  version; aliases are last-writer-wins, as the node's `aliases.json`.
+- a used version: the use, named by collection and digest (the node's numbers may differ from the server's); when
+  the server lacks the version (logged by a run that did not upload), the version first, as above.
+
+An artifact the server refuses (no permission on the project of a used artifact, a deleted run, ...) is logged and
+skipped: it does not stop the run's other files and artifacts. A line naming a version the store no longer holds
+is skipped too.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import logging
 import os
 import re
 import time
@@ -34,9 +53,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+logger = logging.getLogger("runhive_service")
+
 FILES_EVERY = 5.0
 CHECK_BATCH = 500  # paths per "which do you lack" request
 HTTP_TIMEOUT = 300.0  # a PUT of a large file
+# What a run's directory lists of its artifacts (`runhive.sdk.artifacts._store.LOGGED` / `USED`), by kind.
+ARTIFACT_LINES = {"logged": "logged_artifacts.jsonl", "used": "used_artifacts.jsonl"}
 
 
 def files_every() -> float:
@@ -57,6 +80,7 @@ class FilesState:
     next_at: float = 0.0  # monotonic time of the next periodic pass
     error: str = ""  # a final refusal
     disabled: str = ""  # the server keeps no files
+    artifacts: dict[str, int] = field(default_factory=dict)  # "logged"/"used" -> bytes of its .jsonl handled
 
     @property
     def pending(self) -> bool:
@@ -69,6 +93,7 @@ class FilesState:
     def to_doc(self) -> dict[str, Any]:
         return {
             "sent": {p: list(v) for p, v in self.sent.items()},
+            "artifacts": dict(self.artifacts),
             "final_done": bool(self.final and not self.pending),
         }
 
@@ -81,6 +106,9 @@ class FilesState:
                     st.sent[str(path)] = (int(v[0]), int(v[1]), str(v[2]))
                 except (TypeError, ValueError, IndexError):
                     continue
+            for kind, offset in (doc.get("artifacts") or {}).items():
+                if kind in ARTIFACT_LINES and isinstance(offset, int):
+                    st.artifacts[kind] = offset
         return st
 
 
@@ -166,10 +194,9 @@ def sync_files(
     digest_mismatch: Callable[[Exception], bool],
     saved: Callable[[], None],
 ) -> int:
-    """One pass: send what changed under `files_dir` since the server took it; the number of files sent.
-    `call(fn)` retries `fn` on transport failures; a refusal propagates (the caller records it)."""
-    import json
-
+    """One pass: send what changed under `files_dir` since the server took it, then the artifacts the run logged
+    or used since the last pass; the number of files sent. `call(fn)` retries `fn` on transport failures; a refusal
+    of the files propagates (the caller records it)."""
     auth = {"Authorization": f"Bearer {api_key}", "Accept": "application/json"}
     here = scan(files_dir)
     changed: list[tuple[str, int, int, Path, str]] = []
@@ -228,7 +255,211 @@ def sync_files(
                 sent += 1
             state.sent[path] = (size, mtime, sha)
         saved()
+    sync_artifacts(state, files_dir.parent, base, api_key, send, call, saved)
     return sent
+
+
+# Artifacts ------------------------------------------------------------------------------------------------------
+def _post_json(url: str, auth: dict[str, str], doc: Any, send: Send, call: Call) -> dict[str, Any]:
+    body = json.dumps(doc).encode()
+
+    def post() -> dict[str, Any]:
+        req = urllib.request.Request(
+            url, data=body, headers={**auth, "Content-Type": "application/json"}, method="POST"
+        )
+        return send(req, HTTP_TIMEOUT)
+
+    result: dict[str, Any] = call(post)
+    return result
+
+
+def _artifacts_root() -> Path:
+    """The node's artifact store: under the data directory the client wrote it to, which is this process's own
+    (the daemon's, or the `runhive sync` command's: both resolve it from the same environment)."""
+    from runhive import Settings
+    from runhive.sdk.artifacts._store import artifacts_root
+
+    return artifacts_root(Settings.from_env().resolved_data_dir)
+
+
+def _new_lines(path: Path, offset: int) -> tuple[int, list[tuple[int, dict[str, Any]]]]:
+    """The complete lines of `path` after byte `offset`, each with the offset after it; (start, lines). A file
+    shorter than `offset` (replaced) is read from its start."""
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            if size < offset:
+                offset = 0
+            f.seek(offset)
+            data = f.read(size - offset)
+    except OSError:
+        return offset, []
+    out: list[tuple[int, dict[str, Any]]] = []
+    pos = offset
+    for line in data.splitlines(keepends=True):
+        if not line.endswith(b"\n"):
+            break  # being written: the next pass reads it whole
+        pos += len(line)
+        try:
+            doc = json.loads(line)
+        except ValueError:
+            doc = None
+        out.append((pos, doc if isinstance(doc, dict) else {}))
+    return offset, out
+
+
+def _refused(exc: Exception) -> bool:
+    """A refusal of one artifact (4xx), as opposed to a server that keeps no files or a transport failure."""
+    status = getattr(exc, "status", 0)
+    return isinstance(status, int) and 400 <= status < 500 and getattr(exc, "code", "") != "NO_FILE_STORE"
+
+
+def _send_objects(url: str, root: Path, version: Any, auth: dict[str, str], send: Send, call: Call) -> int:
+    """The version's objects the server lacks, to `url` (`.../objects/{entity}/{project}`): ask, then PUT each."""
+    from runhive.sdk.artifacts._store import object_path
+
+    digests = sorted(
+        {str(f["sha256"]) for f in version.doc.get("files") or [] if f.get("sha256") and not f.get("ref")}
+    )
+    sent = 0
+    for i in range(0, len(digests), CHECK_BATCH):
+        missing = _post_json(url, auth, {"sha256": digests[i : i + CHECK_BATCH]}, send, call)
+        for sha in missing.get("missing") or []:
+            src = object_path(root, str(sha))
+
+            def put(src: Path = src, sha: str = str(sha)) -> dict[str, Any]:
+                with open(src, "rb") as f:
+                    size = os.fstat(f.fileno()).st_size
+                    headers = {
+                        **auth,
+                        "Content-Type": "application/octet-stream",
+                        "Content-Length": str(size),
+                    }
+                    req = urllib.request.Request(
+                        f"{url}/{sha}", data=_Limited(f, size), headers=headers, method="PUT"
+                    )
+                    return send(req, HTTP_TIMEOUT)
+
+            call(put)
+            sent += 1
+    return sent
+
+
+def _send_version(
+    server: str,
+    entity: str,
+    project: str,
+    root: Path,
+    version: Any,
+    run_id: str,
+    auth: dict[str, str],
+    send: Send,
+    call: Call,
+) -> dict[str, Any]:
+    """The version's objects the server lacks, then its manifest into `entity/project`; the server's answer."""
+    base = f"{server}/api/v1/artifacts"
+    where = f"{_q(entity)}/{_q(project)}"
+    _send_objects(f"{base}/objects/{where}", root, version, auth, send, call)
+    doc = version.doc
+    manifest = {
+        "name": version.name,
+        "type": doc.get("type") or "unspecified",
+        "description": doc.get("description"),
+        "metadata": doc.get("metadata") or {},
+        "tags": doc.get("tags") or [],
+        "created_at": doc.get("created_at"),
+        "files": doc.get("files") or [],
+        "aliases": [a for a in version.aliases if a != "latest"],
+        "logged_by": str(doc.get("run") or "").rpartition("/")[2],
+        "run_id": run_id,
+    }
+    return _post_json(f"{base}/versions/{where}", auth, manifest, send, call)
+
+
+def _run_of(base: str) -> tuple[str, str, str, str]:
+    """(server URL, entity, project, run id) of a run's files URL (`files_url`)."""
+    server, _, tail = base.rpartition("/api/v1/files/")
+    entity, project, run_id = (urllib.parse.unquote(p) for p in tail.split("/"))
+    return server, entity, project, run_id
+
+
+def sync_artifacts(
+    state: FilesState,
+    run_dir: Path,
+    base: str,
+    api_key: str,
+    send: Send,
+    call: Call,
+    saved: Callable[[], None],
+) -> int:
+    """Send the artifact versions the run logged or used since the last pass (its `.jsonl` lines after the offsets
+    in `state`); the number of lines handled. A refusal of one artifact is logged and skipped."""
+    from runhive.sdk.artifacts._store import lookup
+
+    auth = {"Authorization": f"Bearer {api_key}", "Accept": "application/json"}
+    server, entity, project, run_id = _run_of(base)
+    root: Path | None = None
+    handled = 0
+    for kind, filename in ARTIFACT_LINES.items():
+        start, lines = _new_lines(run_dir / filename, state.artifacts.get(kind, 0))
+        if start != state.artifacts.get(kind, 0):
+            state.artifacts[kind] = start
+        for end, doc in lines:
+            qualified = str(doc.get("artifact") or "")
+            root = root or _artifacts_root()
+            version = lookup(root, qualified) if qualified else None
+            if version is None:
+                if doc:  # old-layout lines name a directory (migrated by the local read API), not a version
+                    logger.warning(
+                        "uploader: artifact %r of run %s is not in %s; not uploaded", qualified, run_id, root
+                    )
+            elif not version.source:  # a link's source goes up itself; links stay on the node for now
+                try:
+                    if kind == "logged":
+                        # Logged into the run's project, which is the server's name of it (`runhive sync` may
+                        # send the run to another entity than the node's).
+                        _send_version(server, entity, project, root, version, run_id, auth, send, call)
+                    else:
+                        _send_use(server, entity, project, run_id, root, version, auth, send, call)
+                except Exception as exc:
+                    if not _refused(exc):
+                        raise  # transport (only when stopping) or a server without files: the caller decides
+                    logger.warning(
+                        "uploader: %s refused artifact %s of run %s: %s; skipped",
+                        server,
+                        qualified,
+                        run_id,
+                        exc,
+                    )
+            state.artifacts[kind] = end
+            handled += 1
+            saved()
+    return handled
+
+
+def _send_use(
+    server: str,
+    entity: str,
+    project: str,
+    run_id: str,
+    root: Path,
+    version: Any,
+    auth: dict[str, str],
+    send: Send,
+    call: Call,
+) -> None:
+    """Record that the run used `version` (found on the server by collection and digest); a version the server
+    lacks goes up first, into its own project."""
+    url = f"{server}/api/v1/artifacts/uses/{_q(entity)}/{_q(project)}/{_q(run_id)}"
+    doc = {"artifact": f"{version.entity}/{version.project}/{version.name}", "digest": version.digest}
+    try:
+        _post_json(url, auth, doc, send, call)
+        return
+    except Exception as exc:
+        if getattr(exc, "code", "") != "NO_SUCH_VERSION":
+            raise
+    _send_version(server, version.entity, version.project, root, version, "", auth, send, call)
+    _post_json(url, auth, doc, send, call)
 
 
 def ask_periodic(state: FilesState, running: bool) -> None:
@@ -238,4 +469,13 @@ def ask_periodic(state: FilesState, running: bool) -> None:
         state.ask()
 
 
-__all__ = ["FilesState", "ask_periodic", "files_every", "files_url", "final_done", "scan", "sync_files"]
+__all__ = [
+    "FilesState",
+    "ask_periodic",
+    "files_every",
+    "files_url",
+    "final_done",
+    "scan",
+    "sync_artifacts",
+    "sync_files",
+]

@@ -26,6 +26,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from ._anonymous import anonymous_routes
+from ._artifacts import artifact_routes
 from ._dashboard import dashboard_mount, login_routes
 from ._errors import ServerError, Unauthenticated
 from ._files import files_routes
@@ -114,6 +115,7 @@ def create_app(
         *sweeps_routes(),
         *files_routes(),
         *anonymous_routes(),
+        *artifact_routes(),
         *(extra_routes or []),
         Route(
             "/api/v1/{rest:path}", _no_endpoint

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from runhive.errors import CommError, UsageError
 
-from ._base import ProjectRecord, RunRecord, RunsQuery, Series, SweepRecord
+from ._base import ArtifactRecord, ProjectRecord, RunRecord, RunsQuery, Series, SweepRecord
 
 if TYPE_CHECKING:
     from ._base import FileRecord
@@ -197,7 +197,7 @@ class ServerBackend:
         params = {"entity": entity, "project": project, "sweep_id": sweep_id}
         return [_sweep(d) for d in self._call("sweeps/find", params)["sweeps"]]
 
-    # -- files, artifacts and edits: not on a team server yet -----------------------------------------------------
+    # -- edits: not on a team server yet ---------------------------------------------------------------------------
 
     def _unsupported(self, what: str) -> Any:
         from . import _base
@@ -207,27 +207,61 @@ class ServerBackend:
             f"{what} is not available from {self.where} yet: read it from the local store of the node"
         )
 
-    def artifact_versions(self, entity: str | None, project: str | None) -> Any:
-        return self._unsupported("artifacts")
+    # -- artifacts: the server's `_artifacts` routes; files stream from its file store --------------------------
 
-    def logged_artifacts(self, run: RunRecord) -> Any:
-        return self._unsupported("artifacts")
+    def _artifact(self, doc: dict[str, Any]) -> ArtifactRecord:
+        fields = {f.name for f in dataclasses.fields(ArtifactRecord)} - {"handle"}
+        record = ArtifactRecord(**{f: doc[f] for f in fields})
+        record.handle = (record.entity, record.project, record.name, record.version)
+        return record
 
-    def used_artifacts(self, run: RunRecord) -> Any:
-        return self._unsupported("artifacts")
+    def artifact_versions(self, entity: str | None, project: str | None) -> list[ArtifactRecord]:
+        docs = self._call("artifacts", {"entity": entity, "project": project})["artifacts"]
+        return [self._artifact(d) for d in docs]
 
-    def artifact_users(self, artifact: Any) -> Any:
-        return self._unsupported("artifacts")
+    def logged_artifacts(self, run: RunRecord) -> list[ArtifactRecord]:
+        docs = self._call("artifacts/run", {**self._path(run), "kind": "logged"})["artifacts"]
+        return [self._artifact(d) for d in docs]
 
-    def download_artifact_file(self, artifact: Any, path: str, dest: str) -> None:
-        self._unsupported("artifacts")
+    def used_artifacts(self, run: RunRecord) -> list[ArtifactRecord]:
+        docs = self._call("artifacts/run", {**self._path(run), "kind": "used"})["artifacts"]
+        return [self._artifact(d) for d in docs]
+
+    @staticmethod
+    def _version_params(artifact: ArtifactRecord) -> dict[str, Any]:
+        return {
+            "entity": artifact.entity,
+            "project": artifact.project,
+            "name": artifact.name,
+            "version": artifact.version,
+        }
+
+    def artifact_users(self, artifact: ArtifactRecord) -> list[RunRecord]:
+        return [_run(d) for d in self._call("artifacts/users", self._version_params(artifact))["runs"]]
+
+    def download_artifact_file(self, artifact: ArtifactRecord, path: str, dest: str) -> None:
+        """The file's bytes from the server, checked against the manifest's sha256 (the server sends the digest of
+        the version's file row); a reference (`file://`, `http(s)://`) is fetched from where it points, as the local
+        store does."""
+        from pathlib import Path
+
+        from runhive.sdk.artifacts import _store
+
+        entry = next((f for f in artifact.files if f.get("path") == path), None)
+        if entry is None:
+            raise KeyError(f"artifact {artifact.qualified} has no file {path!r}")
+        if entry.get("ref"):
+            _store.fetch(Path("."), entry, dest, f"artifact {artifact.qualified}")
+            return
+        query = urllib.parse.urlencode({**self._version_params(artifact), "path": path})
+        self._bytes_call(f"{self.base_url}/api/v1/artifacts/file?{query}", dest=dest)
 
     def update_run(self, run: RunRecord, changes: dict[str, Any]) -> None:
         self._unsupported("editing a run")
 
     def delete_run(self, run: RunRecord, delete_artifacts: bool = False) -> None:
-        """Delete the run on the server (write permission on its project). The server keeps no artifacts: with
-        `delete_artifacts` there is nothing more to remove there."""
+        """Delete the run on the server (write permission on its project). The artifact versions it logged stay
+        there (`delete_artifacts` is not applied on a server yet); its lineage rows go with it."""
         self._call("runs/delete", body={**self._path(run), "delete_artifacts": bool(delete_artifacts)})
 
     # -- run files: the server's `_files` routes; the bytes stream to and from its file store ---------------------

@@ -1,0 +1,155 @@
+"""Artifacts on a team server (issue 14), end to end with real processes on SQLite and PostgreSQL 15: a training
+process logs a dataset artifact (two files) twice with identical contents and once changed, another run uses the
+first version; the node's daemon uploads them, and `Api(overrides={"base_url": URL})` reads back versions v0 and v1
+with their aliases, downloads them byte for byte, and follows the lineage (`logged_artifacts`, `used_artifacts`,
+`used_by`, `logged_by`). Identical objects are stored once in the file store; a replay of a manifest creates no
+version; another user without permission is refused."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from _pg import ServerProcess, server_db
+from conftest import RhEnv
+from runhive_service.server._filestore import DirectoryStore, blob_key
+from test_upload_server import admin, client_env, query
+
+__all__ = ["server_db"]  # the fixture, imported from _pg
+
+B_BYTES = bytes(range(256)) * 40  # b.bin: the same bytes in every version
+
+LOG = """
+import os, runhive
+run = runhive.init(project="arts", settings=runhive.Settings(finish_timeout=120))
+os.makedirs("data", exist_ok=True)
+
+def write(text):
+    with open("data/a.txt", "w") as f:
+        f.write(text)
+    with open("data/b.bin", "wb") as f:
+        f.write(bytes(range(256)) * 40)
+
+def log(aliases=None):
+    art = runhive.Artifact("dataset", "dataset", description="two files", metadata={"rows": 2})
+    art.add_dir("data")
+    run.log_artifact(art, aliases=aliases)
+    return art.version
+
+write("alpha")
+versions = [log(), log()]  # identical contents: one version
+write("alpha, changed")
+versions.append(log(aliases=["best"]))
+print("RUN", run.entity, run.id, " ".join(versions), flush=True)
+run.finish()
+"""
+
+USE = """
+import runhive
+run = runhive.init(project="arts", settings=runhive.Settings(finish_timeout=120))
+art = run.use_artifact("dataset:v0")
+print("RUN", run.entity, run.id, art.version, flush=True)
+run.finish()
+"""
+
+
+def _ids(stdout: str) -> list[str]:
+    return stdout.split("RUN ", 1)[1].splitlines()[0].split()
+
+
+def _request(url: str, key: str, method: str = "GET", body: Any = None) -> tuple[int, Any]:
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, headers=headers, method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def test_artifacts_reach_the_server_and_read_back(rh: RhEnv, server_db: str, tmp_path: Path) -> None:
+    import runhive
+    from runhive.errors import UsageError
+
+    files_root = tmp_path / "server-files"
+    key = admin(server_db, "user", "create", "alice")
+    server = ServerProcess(server_db, "--files", str(files_root))
+    try:
+        url = server.wait_ready()
+        rh.environ.update(client_env(rh, url, key))
+        logged = rh.run(LOG)
+        assert "not yet uploaded" not in logged.stderr, logged.stderr
+        entity, logger_id, *local_versions = _ids(logged.stdout)
+        assert local_versions == ["v0", "v0", "v1"]
+        used = rh.run(USE)
+        assert "not yet uploaded" not in used.stderr, used.stderr
+        _, user_id, used_version = _ids(used.stdout)
+        assert used_version == "v0"
+
+        # finish() returned: the versions, their files and the lineage are on the server.
+        api = runhive.Api(overrides={"base_url": url}, api_key=key)
+        latest = api.artifact(f"{entity}/arts/dataset:latest")
+        assert (latest.version, sorted(latest.aliases)) == ("v1", ["best", "latest"])
+        assert api.artifact(f"{entity}/arts/dataset:best").version == "v1"
+        v0 = api.artifact(f"{entity}/arts/dataset:v0")
+        assert (v0.type, v0.description, v0.metadata, v0.aliases) == ("dataset", "two files", {"rows": 2}, [])
+        assert [v.version for v in api.artifacts("dataset", f"{entity}/arts/dataset")] == ["v0", "v1"]
+        assert sorted(e.path for e in v0.files()) == ["a.txt", "b.bin"]
+        for art, text in ((v0, "alpha"), (latest, "alpha, changed")):
+            root = Path(art.download(root=str(tmp_path / art.version)))
+            assert (root / "a.txt").read_text() == text
+            assert (root / "b.bin").read_bytes() == B_BYTES
+
+        # Lineage: the logging run logged v0 (twice: once) and v1; the other run used v0.
+        logger_run = api.run(f"{entity}/arts/{logger_id}")
+        user_run = api.run(f"{entity}/arts/{user_id}")
+        assert [a.version for a in logger_run.logged_artifacts()] == ["v0", "v1"]
+        assert [a.version for a in user_run.used_artifacts()] == ["v0"]
+        assert user_run.logged_artifacts() == [] and logger_run.used_artifacts() == []
+        assert [r.id for r in v0.used_by()] == [user_id]
+        assert latest.used_by() == []
+        assert v0.logged_by().id == logger_id and latest.logged_by().id == logger_id
+
+        # Identical objects are stored once: four file rows, three distinct contents, each one blob.
+        rows = query(server_db, "SELECT sha256 FROM artifact_files")
+        assert len(rows) == 4 and len({r[0] for r in rows}) == 3
+        blobs = DirectoryStore(files_root).list("sha256/")
+        assert {blob_key(r[0]) for r in rows} <= set(blobs) and len(blobs) == len(set(blobs))
+        assert blob_key(hashlib.sha256(B_BYTES).hexdigest()) in blobs
+
+        # A replay (a daemon that lost its progress) asks for nothing and creates no version.
+        manifest = {
+            "name": "dataset",
+            "type": "dataset",
+            "files": [{"path": e.path, "size": e.size, "sha256": e.digest} for e in v0.files()],
+            "run_id": logger_id,
+        }
+        base = f"{url.rstrip('/')}/api/v1/artifacts"
+        status, doc = _request(f"{base}/objects/{entity}/arts", key, "POST", {"sha256": [r[0] for r in rows]})
+        assert (status, doc) == (200, {"missing": []})
+        status, doc = _request(f"{base}/versions/{entity}/arts", key, "POST", manifest)
+        assert (status, doc["version"], doc["created"]) == (200, "v0", False), doc
+        assert len(query(server_db, "SELECT version FROM artifact_versions")) == 2
+
+        # Another user may neither read nor write them.
+        bob = admin(server_db, "user", "create", "bob")
+        bob_api = runhive.Api(overrides={"base_url": url}, api_key=bob)
+        with pytest.raises(UsageError, match="permission denied: user 'bob'"):
+            bob_api.artifact(f"{entity}/arts/dataset:latest")
+        for method, where, body in (
+            ("GET", f"{base}/file?entity={entity}&project=arts&name=dataset&version=v0&path=a.txt", None),
+            ("GET", f"{base}/run?entity={entity}&project=arts&run_id={logger_id}", None),
+            ("POST", f"{base}/versions/{entity}/arts", manifest),
+            ("POST", f"{base}/objects/{entity}/arts", {"sha256": [rows[0][0]]}),
+        ):
+            status, doc = _request(where, bob, method, body)
+            assert status == 403 and "permission denied: user 'bob'" in doc["error"], (method, where, doc)
+    finally:
+        server.stop()
