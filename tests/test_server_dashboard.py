@@ -20,8 +20,13 @@ LOG = """
 import sys, runhive
 run = runhive.init(project=sys.argv[1], name=sys.argv[2], config={"lr": 0.01, "layers": 4},
                    settings=runhive.Settings(finish_timeout=120))
+import numpy as np
 for step in range(50):
     run.log({"loss": 1.0 / (step + 1), "acc": step / 50})
+run.log({"sample": runhive.Image(np.full((8, 8, 3), 200, dtype=np.uint8), caption="grey")})
+with open("notes.txt", "w") as f:
+    f.write("saved by " + sys.argv[2])
+run.save("notes.txt", policy="now")
 run.finish()
 print("RUN", run.entity, run.id, run.url, flush=True)
 """
@@ -79,7 +84,7 @@ def test_dashboard_login_and_per_user_reads(rh: RhEnv, server_db: str, page: Pag
     p = page.page
     alice = admin(server_db, "user", "create", "alice")
     bob = admin(server_db, "user", "create", "bob")
-    server = ServerProcess(server_db)
+    server = ServerProcess(server_db, "--files", str(tmp_path / "files"))
     try:
         url = server.wait_ready()
         base = url.rstrip("/")
@@ -119,6 +124,9 @@ def test_dashboard_login_and_per_user_reads(rh: RhEnv, server_db: str, page: Pag
         p.goto(base + f"/#/r/alice/vision/{run_id}")  # run.url
         p.wait_for_selector(f"body[data-ready='#/r/alice/vision/{run_id}']")
         assert "baseline" in p.inner_text("body")
+        p.wait_for_function(
+            "() => [...document.querySelectorAll('img')].some(i => i.complete && i.naturalWidth > 0)"
+        )
         screenshot(page, tmp_path, "server-run")
         cookies = {c["name"]: c for c in p.context.cookies()}
         session = cookies["runhive_session"]
@@ -134,6 +142,19 @@ def test_dashboard_login_and_per_user_reads(rh: RhEnv, server_db: str, page: Pag
             url, f"/api/metrics?project=alice/vision&key=loss&runs={run_id}", cookie=token
         )
         assert status == 200 and len(json.loads(body)["loss"][run_id]["last"]) == 50
+        # The run's files and media come from the server's file store, through the same reader.
+        run_path = f"alice/vision/{run_id}"
+        status, _, body = request(url, f"/api/run/files?path={run_path}", cookie=token)
+        names = [f["name"] for f in json.loads(body)] if status == 200 else body
+        assert status == 200 and "notes.txt" in names, names
+        status, _, body = request(url, f"/api/run/file?path={run_path}&name=notes.txt", cookie=token)
+        assert (status, body) == (200, b"saved by baseline")
+        status, _, body = request(url, f"/api/run/media?path={run_path}", cookie=token)
+        assert status == 200 and "sample" in json.dumps(json.loads(body)), body[:300]
+        status, _, body = request(
+            url, f"/api/run/file?path=bob/bobs-secrets/{run_id}&name=notes.txt", cookie=token
+        )
+        assert status in (400, 404), body  # not alice's to read
         status, _, body = request(url, "/api/whoami", cookie=token)
         assert json.loads(body)["user"] == "alice"
 
@@ -244,7 +265,11 @@ def test_sweep_buttons_act_as_the_logged_in_user(rh: RhEnv, tmp_path: Path, page
         assert status == 200 and json.loads(body)["controls"] is True
         for act, state in (("resume", "RUNNING"), ("pause", "PAUSED")):  # a new sweep is PENDING
             status, _, body = request(
-                url, f"/api/sweep/control?path={path}&action={act}", method="POST", cookie=token, headers=action
+                url,
+                f"/api/sweep/control?path={path}&action={act}",
+                method="POST",
+                cookie=token,
+                headers=action,
             )
             assert status == 200 and json.loads(body)["state"] == state, body
         screenshot(page, tmp_path, "server-sweep")
