@@ -93,7 +93,8 @@ rng = np.random.default_rng(0)
 for step in range(3):
     n = 50 + 10 * step
     cloud = np.hstack([rng.normal(size=(n, 3)), rng.integers(0, 256, size=(n, 3))])
-    run.log({{"cloud": wandb.Object3D(cloud, caption=f"cloud {{step}} " + EVIL)}})
+    # A metric too: the project page draws its media panels after its charts (a project of media alone shows none)
+    run.log({{"cloud": wandb.Object3D(cloud, caption=f"cloud {{step}} " + EVIL), "loss": 1.0 / (step + 1)}})
 points = np.hstack([rng.uniform(-3, 3, size=(40, 3)), rng.integers(1, 4, size=(40, 1))])
 box = box3d(center=(0, 0, 0), size=(1, 2, 3), orientation=(1, 0, 0, 0), color=(1, 0, 0), label=EVIL, score=0.9)
 run.log({{"scene": wandb.Object3D.from_point_cloud(points=points, boxes=[box],
@@ -218,6 +219,17 @@ def test_run_page_draws_objects3d_and_molecules(rh: RhEnv, page: Page, tmp_path:
     assert p.locator("#media img[src='x']").count() == 0
     assert p.evaluate("() => document.body.dataset.pwned") is None
     screenshot(page, tmp_path, "run-media-3d", "#media")
+
+    # The project page's panels: each run's last point cloud and molecule, drawn the same way.
+    p.goto(f"{base}/#/p/m3d")
+    p.wait_for_selector("body[data-ready='#/p/m3d']")
+    p.locator("#project-media").scroll_into_view_if_needed()
+    for key, count in (("cloud", 70), ("molecule", 9)):
+        row = p.locator(f'#project-media .media-panel[data-key="{key}"] .media-row')
+        row.scroll_into_view_if_needed()
+        row.locator(".structure-3d[data-kind]").wait_for()
+        assert row.locator(".structure-3d").get_attribute("data-count") == str(count)
+    screenshot(page, tmp_path, "project-media-3d", "#project-media")
     assert not page.errors, page.errors
 
 

@@ -26,6 +26,12 @@ function escDeep(v) {
   return v;
 }
 
+// A 3D scene holds a WebGL context until purged (a browser keeps only 16 or so: older ones go blank), so plots
+// about to be replaced are purged first.
+function purgePlots(node) {
+  node.querySelectorAll(".js-plotly-plot").forEach((d) => Plotly.purge(d));
+}
+
 function missing(what) {
   return el("p", { class: "muted" }, `${what} is not among the run's files.`);
 }
@@ -100,8 +106,7 @@ function mediaPanel(run, m) {
     const step = m.steps[i];
     label.textContent = step === null || step === undefined ? "summary" : `step ${step}`;
     const items = Array.isArray(m.values[i]) ? m.values[i] : [];
-    // A 3D scene holds a WebGL context until purged (the browser keeps only a few), so the old step's go first.
-    body.querySelectorAll(".js-plotly-plot").forEach((d) => Plotly.purge(d));
+    purgePlots(body);
     body.replaceChildren(...items.map((item) => mediaItem(run, m.category, item, state)));
   };
   if (m.steps.length > 1) {
@@ -271,6 +276,7 @@ async function drawMedia(container, run) {
       container.replaceChildren(el("p", { class: "muted" }, "No media logged."));
       return;
     }
+    purgePlots(container);
     container.replaceChildren(...got.charts.map((c) => customChartPanel(run, c)),
       ...got.media.map((m) => mediaPanel(run, m)));
   } catch (err) {
@@ -317,6 +323,7 @@ async function drawProjectMedia(container, project, runs) {
         el("div", { class: "media-body" }, ...(Array.isArray(m.value) ? m.value : [])
           .map((item) => mediaItem(r, m.category, item)))))));
   }
+  purgePlots(container); // the panels drawn before: their WebGL contexts freed now, not when collected
   container.replaceChildren(...panels);
 }
 
