@@ -18,6 +18,8 @@ import pytest
 
 from _pg import ServerProcess, server_db
 from conftest import RhEnv
+from runhive_service.daemon._upload_files import FilesState, files_url, sync_artifacts
+from runhive_service.daemon._uploader import _send
 from runhive_service.server._filestore import DirectoryStore, blob_key
 from test_upload_server import admin, client_env, query
 
@@ -46,7 +48,7 @@ write("alpha")
 versions = [log(), log()]  # identical contents: one version
 write("alpha, changed")
 versions.append(log(aliases=["best"]))
-print("RUN", run.entity, run.id, " ".join(versions), flush=True)
+print("RUN", run.entity, run.id, run.dir, " ".join(versions), flush=True)
 run.finish()
 """
 
@@ -86,7 +88,7 @@ def test_artifacts_reach_the_server_and_read_back(rh: RhEnv, server_db: str, tmp
         rh.environ.update(client_env(rh, url, key))
         logged = rh.run(LOG)
         assert "not yet uploaded" not in logged.stderr, logged.stderr
-        entity, logger_id, *local_versions = _ids(logged.stdout)
+        entity, logger_id, run_dir, *local_versions = _ids(logged.stdout)
         assert local_versions == ["v0", "v0", "v1"]
         used = rh.run(USE)
         assert "not yet uploaded" not in used.stderr, used.stderr
@@ -136,7 +138,15 @@ def test_artifacts_reach_the_server_and_read_back(rh: RhEnv, server_db: str, tmp
         assert (status, doc) == (200, {"missing": []})
         status, doc = _request(f"{base}/versions/{entity}/arts", key, "POST", manifest)
         assert (status, doc["version"], doc["created"]) == (200, "v0", False), doc
+        # The uploader's own pass with its progress lost: every line handled again, nothing new stored.
+        state = FilesState()
+        where = files_url(url.rstrip("/"), entity, "arts", logger_id)
+        assert sync_artifacts(state, Path(run_dir), where, key, _send, lambda fn: fn(), lambda: None) == 3
+        assert (
+            state.to_doc()["artifacts"]["logged"] == (Path(run_dir) / "logged_artifacts.jsonl").stat().st_size
+        )
         assert len(query(server_db, "SELECT version FROM artifact_versions")) == 2
+        assert len(query(server_db, "SELECT run_id FROM artifact_runs")) == 3  # logged v0, v1; used v0
 
         # Another user may neither read nor write them.
         bob = admin(server_db, "user", "create", "bob")
@@ -153,3 +163,48 @@ def test_artifacts_reach_the_server_and_read_back(rh: RhEnv, server_db: str, tmp
             assert status == 403 and "permission denied: user 'bob'" in doc["error"], (method, where, doc)
     finally:
         server.stop()
+
+
+def test_replicas_number_versions_once(server_db: str, tmp_path: Path) -> None:
+    """Two servers on one database, 16 manifests at once (8 contents, each sent twice, through both): 8 versions
+    v0..v7, each content one version whichever replica answered."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    key = admin(server_db, "user", "create", "alice")
+    servers = [ServerProcess(server_db, "--files", str(tmp_path / "files")) for _ in range(2)]
+    try:
+        urls = [s.wait_ready().rstrip("/") for s in servers]
+        data = b"shared object"
+        sha = hashlib.sha256(data).hexdigest()
+        req = urllib.request.Request(
+            f"{urls[0]}/api/v1/artifacts/objects/alice/race/{sha}",
+            data=data,
+            headers={"Authorization": f"Bearer {key}"},
+            method="PUT",
+        )
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            assert resp.status == 200
+
+        def post(i: int) -> tuple[int, str, bool]:
+            manifest = {
+                "name": "model",
+                "type": "model",
+                "files": [{"path": f"w{i % 8}", "size": 13, "sha256": sha}],
+            }
+            status, doc = _request(
+                f"{urls[i % 2]}/api/v1/artifacts/versions/alice/race", key, "POST", manifest
+            )
+            assert status == 200, doc
+            return i % 8, doc["version"], doc["created"]
+
+        with ThreadPoolExecutor(16) as pool:
+            got = list(pool.map(post, range(16)))
+        by_content: dict[int, set[str]] = {}
+        for content, version, _created in got:
+            by_content.setdefault(content, set()).add(version)
+        assert all(len(v) == 1 for v in by_content.values()), by_content
+        assert sorted(v for vs in by_content.values() for v in vs) == sorted(f"v{n}" for n in range(8))
+        assert sum(created for _c, _v, created in got) == 8
+    finally:
+        for s in servers:
+            s.stop()
