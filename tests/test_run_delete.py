@@ -3,13 +3,23 @@
 Local store: the delete goes through the daemon (`DeleteRun`, on the store's writer): every row of the run leaves
 the SQLite store, its run directory (WAL included) goes, and it is gone from `Api().runs()`, `Api().run()` and the
 dashboard; other runs stay whole; a running run is refused; `delete_artifacts=True` removes the versions it logged.
-Team server (SQLite and PostgreSQL 15): the run and its rows go, for a user who may write to the project only.
+Team server (SQLite and PostgreSQL 15): the run and its rows go, for a user who may write to the project only;
+the file bytes only it referenced leave the file store (shared ones stay until their last reference goes); a late
+upload of the deleted run (records, samples, files, a daemon's resend, init() of its id) is refused with 410
+RUN_DELETED and creates nothing.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import signal
 import sqlite3
+import urllib.error
+import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -265,3 +275,163 @@ def test_delete_on_the_team_server(rh: RhEnv, server_db: str, monkeypatch: pytes
     finally:
         code = server.stop()
     assert code == 0, server.lines
+
+
+# -- the team server: file bytes and late uploads of a deleted run -------------------------------------------------
+
+
+def _send(
+    method: str, url: str, key: str, body: bytes = b"", ctype: str = "application/json"
+) -> tuple[int, Any]:
+    request = urllib.request.Request(
+        url, data=body, method=method, headers={"Authorization": f"Bearer {key}", "Content-Type": ctype}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as resp:
+            return resp.status, json.loads(resp.read() or b"{}")
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"{}")
+
+
+def _blob(files: Path, data: bytes) -> Path:
+    sha = hashlib.sha256(data).hexdigest()
+    return files / "sha256" / sha[:2] / sha
+
+
+def test_delete_on_the_server_frees_unshared_bytes_and_refuses_late_uploads(
+    server_db: str, tmp_path: Path
+) -> None:
+    """Run r0 holds a file of its own and one that r1 holds too: deleting r0 removes only the bytes no other row
+    references; deleting r1 then removes the shared ones. Every later upload to r0 (open, records, samples,
+    files) answers 410 RUN_DELETED and creates nothing."""
+    import runhive
+    from runhive.protocol.v1 import service_pb2 as pb
+    from test_upload_server import admin, query
+
+    key = admin(server_db, "user", "create", "alice")
+    files = tmp_path / "files"
+    server = ServerProcess(server_db, "--files", str(files))
+    try:
+        url = server.wait_ready().rstrip("/")
+        own, shared = b"only r0 has these bytes", b"r0 and r1 share these bytes"
+        ended = pb.RecordBatch(writer="w")
+        ended.records.add(seq=1, exit=pb.ExitRecord(exit_code=0, state="finished"))
+        for rid, contents in (("r0", {"own.txt": own, "shared.txt": shared}), ("r1", {"copy.txt": shared})):
+            assert _send("POST", f"{url}/api/v1/streams/alice/p/{rid}", key)[0] == 200
+            status, doc = _send(
+                "POST", f"{url}/api/v1/streams/alice/p/{rid}/w?prev=0", key, ended.SerializeToString(), "x"
+            )
+            assert status == 200, doc
+            for name, data in contents.items():
+                sha = hashlib.sha256(data).hexdigest()
+                status, doc = _send("PUT", f"{url}/api/v1/files/alice/p/{rid}/{name}?sha256={sha}", key, data)
+                assert status == 200, doc
+        assert _blob(files, own).exists() and _blob(files, shared).exists()
+        api = runhive.Api(overrides={"base_url": url}, api_key=key)
+        assert api.run("alice/p/r0").state == "finished"
+        api.run("alice/p/r0").delete()
+        assert not _blob(files, own).exists(), "bytes only the deleted run referenced are gone"
+        assert _blob(files, shared).exists(), "bytes another run references stay"
+        assert (
+            api.run("alice/p/r1").file("copy.txt").download(root=str(tmp_path / "dl")).read()
+            == shared.decode()
+        )
+
+        late = {
+            "open": ("POST", f"{url}/api/v1/streams/alice/p/r0", b"", "x"),
+            "records": ("POST", f"{url}/api/v1/streams/alice/p/r0/w?prev=1", ended.SerializeToString(), "x"),
+            "samples": (
+                "POST",
+                f"{url}/api/v1/system/alice/p/r0/node1",
+                b'{"samples": [[1.0, 1.0, {}]]}',
+                "j",
+            ),
+            "files": (
+                "POST",
+                f"{url}/api/v1/files/alice/p/r0",
+                json.dumps({"files": [{"path": "own.txt", "sha256": "0" * 64, "size": 1}]}).encode(),
+                "j",
+            ),
+            "bytes": (
+                "PUT",
+                f"{url}/api/v1/files/alice/p/r0/own.txt?sha256={hashlib.sha256(own).hexdigest()}",
+                own,
+                "x",
+            ),
+        }
+        for what, (method, where, body, ctype) in late.items():
+            status, doc = _send(method, where, key, body, "application/json" if ctype == "j" else "x")
+            assert (status, doc.get("code")) == (410, "RUN_DELETED"), (what, status, doc)
+            assert doc["error"].startswith("run 'alice/p/r0' was deleted on the server at "), doc
+            assert "start a new run (another id)" in doc["error"]
+        assert query(server_db, "SELECT COUNT(*) FROM runs WHERE run_id = 'r0'")[0][0] == 0, "not recreated"
+        assert not _blob(files, own).exists(), "a refused upload stores no bytes"
+        api.run("alice/p/r1").delete()
+        assert not _blob(files, shared).exists(), "the last reference gone: the shared bytes go too"
+    finally:
+        assert server.stop() == 0, server.lines
+
+
+LOG_AND_FINISH = """
+import sys, runhive
+run = runhive.init(project="p", id=sys.argv[1] or None, resume="allow" if sys.argv[1] else None)
+run.log({"loss": 1.0})
+run.finish()
+print("ID", run.id, flush=True)
+"""
+
+
+def test_the_uploader_treats_a_deleted_run_as_final(rh: RhEnv, tmp_path: Path) -> None:
+    """A daemon that resends a run deleted on the server (its progress file lost the acknowledgement) is refused
+    once and records the refusal; init() of the deleted id fails with the server's words."""
+    import runhive
+    from test_upload_server import admin, client_env, query
+
+    db = f"sqlite:///{tmp_path / 'server.db'}"
+    key = admin(db, "user", "create", "alice")
+    server = ServerProcess(db)
+    try:
+        url = server.wait_ready().rstrip("/")
+        rh.environ.update(client_env(rh, url, key))
+        run_id = rh.run(LOG_AND_FINISH, "").stdout.split("ID ")[1].split()[0]
+        runhive.Api(overrides={"base_url": url}, api_key=key).run(f"alice/p/{run_id}").delete()
+
+        again = rh.run(LOG_AND_FINISH, run_id, check=False)
+        assert again.returncode != 0
+        assert f"run 'alice/p/{run_id}' was deleted on the server at " in again.stderr, again.stderr
+
+        for pid in rh.daemon_pids():  # this test's daemon, restarted below with a progress file sent from 0
+            os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: not rh.daemon_pids(), 10, "the daemon gone")
+        run_dir = rh.api().run(f"alice/p/{run_id}").dir
+        progress = (
+            rh.data / "uploads" / f"{hashlib.sha256(f'alice/p/{run_id}'.encode()).hexdigest()[:32]}.json"
+        )
+        progress.write_text(
+            json.dumps(
+                {
+                    "url": url,
+                    "api_key": key,
+                    "entity": "alice",
+                    "project": "p",
+                    "run_id": run_id,
+                    "run_dir": run_dir,
+                    "offset": 0,
+                    "marks": {},
+                    "error": "",
+                }
+            )
+        )
+        rh.cli("service", "start")
+
+        def refused() -> str:
+            try:
+                return str(json.loads(progress.read_text()).get("error") or "")
+            except (OSError, ValueError):
+                return ""
+
+        error = wait_for(refused, 60, "the refusal recorded in the progress file")
+        assert "was deleted on the server" in error and "410" in error, error
+        assert query(db, "SELECT COUNT(*) FROM runs WHERE run_id = :r", r=run_id)[0][0] == 0, "not recreated"
+    finally:
+        assert server.stop() == 0, server.lines

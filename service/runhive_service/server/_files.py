@@ -30,8 +30,8 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from ._errors import InvalidArgument, NotFound, ServerError
-from ._filestore import FileStore, blob_key
-from ._ingest import _caller, _ensure_run, _ids
+from ._filestore import FileStore, blob_key, lock_blob, release_blobs
+from ._ingest import RunDeleted, _caller, _ensure_run, _ids
 from ._schema import run_files
 from ._store import Project, ServerStore, User
 
@@ -128,20 +128,16 @@ def _check_files(request: Request, doc: Any) -> Response:
         _ensure_run(conn, project, run_id, user)
         have = _current(conn, project, run_id)
     missing = []
-    known: list[tuple[str, str, int]] = []
-    for path, sha, size in items:
-        if have.get(path) == sha:
-            continue
-        if files.exists(
-            blob_key(sha)
-        ):  # the bytes are here already (another run, an earlier path): no upload
-            known.append((path, sha, size))
-        else:
-            missing.append(path)
-    if known:
+    todo = [(path, sha, size) for path, sha, size in items if have.get(path) != sha]
+    if todo:
         with store.engine.begin() as conn:
-            for path, sha, size in known:
-                _record(conn, project, run_id, path, sha, size)
+            for sha in sorted({sha for _, sha, _ in todo}):
+                lock_blob(conn, sha)  # checked and referenced under the lock a deleted run's blobs go under
+            for path, sha, size in todo:
+                if files.exists(blob_key(sha)):  # the bytes are here already (another run, an earlier path)
+                    _record(conn, project, run_id, path, sha, size)
+                else:
+                    missing.append(path)
     return JSONResponse({"missing": missing})
 
 
@@ -189,9 +185,16 @@ def _store_file(
     key = blob_key(sha)
     if not files.exists(key):
         files.put(key, tmp)  # the blob first, then the row: a row never names bytes that are not there
-    with store.engine.begin() as conn:
-        _ensure_run(conn, project, run_id, user)
-        _record(conn, project, run_id, path, sha, size)
+    try:
+        with store.engine.begin() as conn:
+            lock_blob(conn, sha)
+            if not files.exists(key):  # a deleted run's last reference took it meanwhile (`release_blobs`)
+                files.put(key, tmp)
+            _ensure_run(conn, project, run_id, user)
+            _record(conn, project, run_id, path, sha, size)
+    except RunDeleted:
+        release_blobs(store.engine, files, [sha])  # bytes of a refused upload: unless another row holds them
+        raise
 
 
 def _readable(request: Request) -> tuple[ServerStore, Project | None, str]:

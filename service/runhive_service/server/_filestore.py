@@ -11,27 +11,78 @@ replicas storing the same blob at once is harmless.
 - `S3Store`: `s3://bucket/prefix` through boto3, which follows its own conventions for credentials and the
   endpoint (`AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`/`AWS_PROFILE`, `AWS_ENDPOINT_URL`/`AWS_ENDPOINT_URL_S3`,
   `AWS_DEFAULT_REGION`); `--s3-endpoint-url` overrides the endpoint (MinIO, Ceph, moto, ...).
+
+Blobs are shared, so one goes only when no row references it (`release_blobs`, after a run is deleted). The rows
+that reference blobs are found generically: every table of `_schema.metadata` with a column named `sha256` (run
+files, artifact objects, and whatever table follows the convention; index that column). Referencing and removing
+are serialised per blob by `lock_blob`: code that makes a row reference a blob takes it in the transaction that
+writes the row and checks (`exists`, else `put`) the bytes under it; `release_blobs` takes it to check the
+references and delete the bytes. Either the row commits first (the blob is seen referenced and stays), or the
+removal does (the writer then finds no bytes and stores them again); no row ever names bytes that are gone.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any, Protocol
 
+from sqlalchemy import Connection, Engine, Table, func, select
 from sqlalchemy.engine import URL, make_url
 
 from ._errors import InvalidArgument
+from ._schema import metadata
+
+log = logging.getLogger("runhive.server")
 
 CHUNK = 1024 * 1024
 
 
 def blob_key(sha256: str) -> str:
     return f"sha256/{sha256[:2]}/{sha256}"
+
+
+def lock_blob(conn: Connection, sha256: str) -> None:
+    """Hold blob `sha256` until the caller's transaction ends (see the module's docstring): on PostgreSQL a
+    transaction advisory lock keyed by the digest (take several in sorted order). SQLite needs none: every
+    transaction begins with `BEGIN IMMEDIATE` (`_db`), one at a time."""
+    if conn.dialect.name == "postgresql":
+        key = int.from_bytes(bytes.fromhex(sha256[:16]), "big", signed=True)
+        conn.execute(select(func.pg_advisory_xact_lock(key)))
+
+
+def blob_tables() -> list[Table]:
+    """Every table whose rows reference blobs: those with a `sha256` column (a table added later counts too)."""
+    return [t for t in metadata.sorted_tables if "sha256" in t.c]
+
+
+def blob_referenced(conn: Connection, sha256: str) -> bool:
+    return any(
+        conn.execute(select(t.c.sha256).where(t.c.sha256 == sha256).limit(1)).first() is not None
+        for t in blob_tables()
+    )
+
+
+def release_blobs(engine: Engine, files: FileStore, digests: Iterable[str]) -> list[str]:
+    """Delete the blobs among `digests` that no row references any more (call it after the transaction that
+    removed the rows committed); returns the digests deleted. One short transaction per blob, holding its lock
+    across the check and the removal. A failure is logged and the blob kept: bytes may leak, never go missing."""
+    gone = []
+    for sha in sorted(set(digests)):
+        try:
+            with engine.begin() as conn:
+                lock_blob(conn, sha)
+                if not blob_referenced(conn, sha):
+                    files.delete(blob_key(sha))
+                    gone.append(sha)
+        except Exception as exc:
+            log.warning("keeping blob %s in %s: removing it failed: %s", sha, files.where, exc)
+    return gone
 
 
 def _check_key(key: str) -> str:

@@ -452,7 +452,9 @@ async def delete_run(request: Request) -> Response:
 
     store, user = _store(request), _caller(request)
     entity, project, run_id = body["entity"], body["project"], body["run_id"]
-    await run_in_threadpool(delete, store, user, entity, project, run_id)
+    await run_in_threadpool(
+        delete, store, user, entity, project, run_id, getattr(request.app.state, "files", None)
+    )
     return _json({"deleted": f"{entity}/{project}/{run_id}"})
 
 
