@@ -421,6 +421,10 @@ def sync_artifacts(
                         _send_version(server, entity, project, root, version, run_id, auth, send, call)
                     else:
                         _send_use(server, entity, project, run_id, root, version, auth, send, call)
+                except OSError as exc:  # the node's store lost an object (deleted meanwhile): nothing to send
+                    logger.warning(
+                        "uploader: artifact %s of run %s cannot be read: %s; skipped", qualified, run_id, exc
+                    )
                 except Exception as exc:
                     if not _refused(exc):
                         raise  # transport (only when stopping) or a server without files: the caller decides
