@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import signal
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -16,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from _pg import ServerProcess, server_db
-from conftest import RhEnv
+from _pg import ServerProcess, free_port, server_db
+from conftest import RhEnv, wait_for
 from runhive_service.daemon._upload_files import FilesState, files_url, sync_artifacts
 from runhive_service.daemon._uploader import _send
 from runhive_service.server._filestore import DirectoryStore, blob_key
@@ -208,3 +210,59 @@ def test_replicas_number_versions_once(server_db: str, tmp_path: Path) -> None:
     finally:
         for s in servers:
             s.stop()
+
+
+PENDING = """
+import os, sys, time, runhive
+work = sys.argv[1]
+run = runhive.init(project="arts", settings=runhive.Settings(finish_timeout=1))
+open(os.path.join(work, "id"), "w").write(run.id)
+deadline = time.monotonic() + 120
+while not os.path.exists(os.path.join(work, "go")) and time.monotonic() < deadline:
+    time.sleep(0.01)
+with open("weights.bin", "wb") as f:
+    f.write(b"w" * 100000)
+art = runhive.Artifact("model", "model")
+art.add_file("weights.bin")
+run.log_artifact(art, aliases=["prod"])
+run.finish()
+print("REPORT", run._finish_report, flush=True)
+"""
+
+
+def test_both_sides_restarted_the_artifact_still_arrives(rh: RhEnv, tmp_path: Path) -> None:
+    """The server is down when the run logs its artifact and ends; the node's daemon is SIGKILLed too. The next
+    daemon resumes the run from its progress file once the server is back, and the version arrives whole."""
+    import runhive
+
+    db = f"sqlite:///{tmp_path / 'server.db'}"
+    key = admin(db, "user", "create", "alice")
+    port = free_port()
+    server = ServerProcess(db, "--port", str(port))
+    url = server.wait_ready()
+    rh.environ.update(client_env(rh, url, key))
+    rh.environ["RUNHIVE_UPLOAD_BACKOFF_MAX"] = "0.3"
+    work = rh.root / "sync"
+    work.mkdir()
+    proc = rh.spawn(PENDING, str(work))
+    try:
+        wait_for(lambda: (work / "id").exists(), 60, "init() done")
+        run_id = (work / "id").read_text()
+        server.proc.send_signal(signal.SIGKILL)
+        server.proc.wait(10)
+        (work / "go").touch()
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0 and "not yet uploaded" in out, out + err
+        for pid in rh.daemon_pids():
+            os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: not rh.daemon_pids(), 10, "the daemon gone")
+        server = ServerProcess(db, "--port", str(port))
+        server.wait_ready()
+        rh.cli("service", "start")
+        wait_for(lambda: query(db, "SELECT version FROM artifact_versions"), 60, "the version on the server")
+        art = runhive.Api(overrides={"base_url": url}, api_key=key).artifact("alice/arts/model:prod")
+        assert (art.version, sorted(art.aliases)) == ("v0", ["latest", "prod"])
+        assert art.logged_by().id == run_id
+        assert Path(art.file(root=str(tmp_path / "dl"))).read_bytes() == b"w" * 100000
+    finally:
+        server.stop()
