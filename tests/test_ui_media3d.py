@@ -273,6 +273,15 @@ def test_pdb_first_model_first_altloc_and_two_letter_elements() -> None:
     mol = st.parse_pdb(text.encode())
     assert mol["elements"] == ["Fe", "C"] and mol["x"] == [0.0, 3.0] and mol["models"] == 2
     assert mol["names"] == ["FE", "CA"]
+    # PQR (pdb2pqr's output): fields separated by spaces, charge and radius after x y z.
+    pqr = b"ATOM 1 N ALA 1 1.0 2.0 3.0 -0.3 1.82\nATOM 2 CA ALA 1 2.4 2.0 3.0 0.1 1.9\n"
+    got = st.parse_pdb(pqr, "pqr")
+    assert (got["elements"], got["x"], got["bonds"], got["format"]) == (
+        ["N", "C"],
+        [1.0, 2.4],
+        [(0, 1)],
+        "pqr",
+    )
 
 
 def test_sdf_v2000_v3000_and_mol2() -> None:
@@ -431,3 +440,37 @@ def test_points_clouds_scenes_and_boxes() -> None:
     ):
         with pytest.raises(st.ParseError, match=message):
             st.parse_points(bad)
+
+
+def test_parsers_refuse_damaged_files_with_a_reason() -> None:
+    """Truncated and corrupted files: a ParseError (or TooLarge) with a reason, never another exception."""
+    import random
+
+    square = [[(0, 0, 0), (1, 0, 0), (1, 1, 0)], [(0, 0, 0), (1, 1, 0), (0, 1, 0)]]
+    scene = {
+        "type": "lidar/beta",
+        "points": [[0, 0, 0, 1], [1, 1, 1, 2]],
+        "boxes": [
+            {"corners": [[x, y, z] for x in (0, 1) for y in (0, 2) for z in (0, 3)], "color": [1, 0, 0]}
+        ],
+        "vectors": [{"start": [0, 0, 0], "end": [1, 1, 1]}],
+    }
+    samples = [
+        (st.parse_pdb, pdb_text(ETHANOL, ETHANOL_BONDS).encode()),
+        (st.parse_sdf, sdf_text(ETHANOL, ETHANOL_BONDS).encode()),
+        (st.parse_obj, CUBE_OBJ.encode()),
+        (st.parse_stl, _binary_stl(square)),
+        (st.parse_points, json.dumps(scene).encode()),
+    ]
+    rng = random.Random(15)
+    noise = b"-.0123456789eE nan inf/\n\x00\xff[]{},:\"'abcxyz"
+    for parse, good in samples:
+        for _ in range(300):
+            data = bytearray(good[: rng.randrange(len(good) + 1)] if rng.random() < 0.3 else good)
+            for _ in range(rng.randrange(1, 6)):
+                if data:
+                    data[rng.randrange(len(data))] = rng.choice(noise)
+            try:
+                parse(bytes(data))
+            except (st.ParseError, st.TooLarge) as e:
+                assert str(e)

@@ -32,7 +32,10 @@ PROJECT_RUNS = 20  # runs a project's media panels show (the first charted ones)
 MAX_STEPS = 256  # steps kept per media key (evenly spread); a slider over more is of no use
 TABLE_ROWS = 10_000  # rows a table request may ask for at once (a chart takes its whole table)
 TABLE_BYTES = 64 * 1024 * 1024  # tables larger than this are not read by the dashboard
-STRUCTURE_BYTES = 48 * 1024 * 1024  # 3D files and molecules larger than this are offered as a download
+STRUCTURE_BYTES = 32 * 1024 * 1024  # 3D files and molecules larger than this are offered as a download
+POINTS_BYTES = (
+    16 * 1024 * 1024
+)  # a point cloud's JSON (parsed whole: some 300 MB of Python objects at this size)
 
 _CATEGORY = {
     "image-file": "image",
@@ -320,16 +323,24 @@ def structure(run: Any, request: Request) -> Response:
     if parse is None:
         note = _ENGINE_ONLY.get(fmt, f"files of type {fmt or '(none)'!r} are not drawn by the dashboard")
         return _json({"kind": "download", "format": fmt, "note": note})
-    if file.size is not None and file.size > STRUCTURE_BYTES:
-        note = f"{file.size:,} bytes: the dashboard draws files up to {STRUCTURE_BYTES:,} bytes"
+    cap = POINTS_BYTES if fmt == "pts.json" else STRUCTURE_BYTES
+    if file.size is not None and file.size > cap:
+        note = f"{file.size:,} bytes: the dashboard draws these files up to {cap:,} bytes"
         return _json({"kind": "download", "format": fmt, "note": note})
-    data = _read_bytes(file)
-    try:
-        drawn = parse(data)
-    except _structures.TooLarge as exc:
-        return _json({"kind": "download", "format": fmt, "note": str(exc)})
-    except _structures.ParseError as exc:
-        raise Refusal(422, f"could not read {fmt} file {file.name!r}: {exc}") from None
-    except Exception as exc:  # a parser's gap on hostile input is the file's problem, never a 500
-        raise Refusal(422, f"could not read {fmt} file {file.name!r} ({type(exc).__name__})") from None
-    return _json({**drawn, "format": fmt})
+    # Imported here: _app imports this module. Parsing a large file is a heavy read, one of two at a time.
+    from ._app import HEAVY, _encoded
+
+    with HEAVY:
+        data = _read_bytes(file)
+        try:
+            # The parsers give finite numbers only (allow_nan=False would refuse anything else).
+            body = json.dumps({**parse(data), "format": fmt}, allow_nan=False).encode()
+        except _structures.TooLarge as exc:
+            return _json({"kind": "download", "format": fmt, "note": str(exc)})
+        except _structures.ParseError as exc:
+            raise Refusal(422, f"could not read {fmt} file {file.name!r}: {exc}") from None
+        except Exception as exc:  # a parser's gap on hostile input is the file's problem, never a 500
+            raise Refusal(422, f"could not read {fmt} file {file.name!r} ({type(exc).__name__})") from None
+        del data
+        # Compressed here, in the thread pool, not by the GZip middleware on the event loop.
+        return _encoded(body, request)

@@ -91,11 +91,15 @@ def _rgb(c: Sequence[Any], scale: float) -> str:
     return f"rgb({r},{g},{b})"
 
 
+def _finite_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
 def _colour(c: Any) -> str | None:
     """A box's or vector's [r, g, b] (0-255, or 0-1 as `box3d` takes it) as CSS; None if it is not one."""
     if not isinstance(c, (list, tuple)) or len(c) < 3:
         return None
-    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in c[:3]):
+    if not all(_finite_number(v) for v in c[:3]):
         return None
     return _rgb(c, _scale_of(c[:3]))
 
@@ -201,7 +205,7 @@ def _box(box: Any, n: int) -> dict[str, Any]:
         "edges": edges,
         "color": _colour(box.get("color")) or "rgb(0,200,0)",
         "label": None if label is None else str(label),
-        "score": score if isinstance(score, (int, float)) and not isinstance(score, bool) else None,
+        "score": score if _finite_number(score) else None,
     }
 
 
@@ -276,6 +280,10 @@ def parse_obj(data: bytes) -> dict[str, Any]:
         if parts[0] == "v":
             if len(parts) < 4:
                 raise ParseError(f"line {ln}: a vertex needs x y z")
+            if len(xyz) >= 3 * MAX_TRIANGLES:
+                raise TooLarge(
+                    f"more than {3 * MAX_TRIANGLES:,} vertices: the dashboard draws meshes up to that"
+                )
             xyz.append([_num(p, f"line {ln}") for p in parts[1:4]])
             if len(parts) >= 7:
                 rgb.append([_num(p, f"line {ln}") for p in parts[4:7]])
@@ -514,7 +522,8 @@ def parse_pdb(data: bytes, fmt: str = "pdb") -> dict[str, Any]:
     models = 0
     done = False
     for ln, line in enumerate(data.decode("utf-8", "replace").splitlines(), 1):
-        record = line[:6].strip().upper()
+        # PDB's record name is columns 1-6; PQR's fields are separated by spaces only.
+        record = (line.split()[:1] or [""])[0].upper() if fmt == "pqr" else line[:6].strip().upper()
         if record == "MODEL":
             models += 1
         elif record == "ENDMDL":
