@@ -178,9 +178,13 @@ def test_run_page_draws_objects3d_and_molecules(rh: RhEnv, page: Page, tmp_path:
         "text": None,
         "i": 0,
     }
-    # The slider goes back to step 0: 50 points.
+    # The slider goes back to step 0: 50 points, seen from where the user turned the scene.
     panel = p.locator('.media-panel[data-key="cloud"]')
     assert panel.locator("figcaption").inner_text() == f"cloud 2 {EVIL}"  # text, not markup
+    p.evaluate(
+        """() => Plotly.relayout(document.querySelector('.media-panel[data-key="cloud"] .structure-3d'),
+                                 { "scene.camera": { eye: { x: 2.5, y: 0.1, z: 0.2 } } })"""
+    )
     panel.locator("input.step-slider").fill("0")
     assert panel.locator(".step-label").inner_text() == "step 0"
     p.wait_for_function(
@@ -188,6 +192,10 @@ def test_run_page_draws_objects3d_and_molecules(rh: RhEnv, page: Page, tmp_path:
                    return d && d.data && d.data[0].x.length === 50; }"""
     )
     assert panel.locator("figcaption").inner_text() == f"cloud 0 {EVIL}"
+    eye = p.evaluate(
+        """() => document.querySelector('.media-panel[data-key="cloud"] .structure-3d').layout.scene.camera.eye"""
+    )
+    assert eye["x"] == 2.5
 
     scene_drawn = drawn("scene")["traces"]
     assert scene_drawn[0]["n"] == 40 and scene_drawn[0]["colors"] == 40  # coloured by category

@@ -362,16 +362,23 @@ async function overlayChart(div, key, list, index) {
 
 // 3D objects and molecules ---------------------------------------------------------------------------------------
 
-const structures = new Map(); // run path + file name -> the parsed answer's promise: the slider going back re-asks nothing
+// run path + file name -> the parsed answer's promise, the last STRUCTURES_KEPT used: the slider going back and
+// forth re-asks nothing, and a long run's steps of large point clouds do not pile up in memory.
+const structures = new Map();
+const STRUCTURES_KEPT = 24;
 
 function structureOf(run, name) {
   const key = `${runPathOf(run)}\n${name}`;
-  if (!structures.has(key)) {
-    const p = getJSON(`/api/run/structure?path=${enc(runPathOf(run))}&name=${enc(name)}`);
+  let p = structures.get(key);
+  if (p) {
+    structures.delete(key); // most recently used last
+  } else {
+    p = getJSON(`/api/run/structure?path=${enc(runPathOf(run))}&name=${enc(name)}`);
     p.catch(() => structures.delete(key)); // a failure is asked again next time
-    structures.set(key, p);
   }
-  return structures.get(key);
+  structures.set(key, p);
+  while (structures.size > STRUCTURES_KEPT) structures.delete(structures.keys().next().value);
+  return p;
 }
 
 // Line segments (pairs of [x, y, z]) as one trace's coordinates, a null between segments.
