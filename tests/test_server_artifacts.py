@@ -207,6 +207,30 @@ def test_replicas_number_versions_once(server_db: str, tmp_path: Path) -> None:
         assert all(len(v) == 1 for v in by_content.values()), by_content
         assert sorted(v for vs in by_content.values() for v in vs) == sorted(f"v{n}" for n in range(8))
         assert sum(created for _c, _v, created in got) == 8
+
+        # Bad manifests are refused with what is wrong; the server stays up.
+        base = f"{urls[1]}/api/v1/artifacts/versions/alice/race"
+        for body, status, words in (
+            ({"name": "a/b", "files": []}, 400, "artifact name 'a/b' is not valid"),
+            ({"name": "m", "files": [], "metadata": {"x": float("nan")}}, 400, "JSON object"),
+            (
+                {"name": "m", "files": [{"path": "../x", "size": 1, "sha256": sha}]},
+                400,
+                "'../x' is not valid",
+            ),
+            (
+                {"name": "m", "files": [{"path": "x", "size": 1, "sha256": "0" * 64}]},
+                409,
+                "send the objects first",
+            ),
+        ):
+            got_status, doc = _request(base, key, "POST", body)
+            assert (got_status, words in doc["error"]) == (status, True), (body, doc)
+        got_status, doc = _request(
+            base, key, "POST", {"name": "m", "files": [], "metadata": {"x": "a\u0000b"}}
+        )
+        assert got_status in (200, 400), doc  # PostgreSQL's JSONB cannot hold a NUL: refused, not a crash
+        assert _request(f"{urls[1]}/healthz", key)[0] == 200
     finally:
         for s in servers:
             s.stop()

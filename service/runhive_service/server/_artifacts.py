@@ -36,6 +36,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import Connection, and_, func, or_, select, update
+from sqlalchemy.exc import DataError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -94,9 +95,14 @@ def _version_number(value: Any) -> int:
     return int(text[1:])
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value a manifest may hold")
+
+
 async def _body(request: Request) -> dict[str, Any]:
     try:
-        doc = json.loads(await request.body() or b"{}")
+        # NaN and Infinity: PostgreSQL's JSONB cannot hold them (the node's store refuses them too).
+        doc = json.loads(await request.body() or b"{}", parse_constant=_no_constant)
     except ValueError:
         doc = None
     if not isinstance(doc, dict):
@@ -249,7 +255,10 @@ def _record_run(
 
 async def add_version(request: Request) -> Response:
     doc = await _body(request)
-    return await run_in_threadpool(_add_version, request, doc)
+    try:
+        return await run_in_threadpool(_add_version, request, doc)
+    except DataError as exc:  # what the database refuses to hold (a NUL in a JSON string on PostgreSQL, ...)
+        raise InvalidArgument(f"the manifest cannot be stored: {exc.orig}") from None
 
 
 def _add_version(request: Request, doc: dict[str, Any]) -> Response:
