@@ -435,3 +435,73 @@ def test_the_uploader_treats_a_deleted_run_as_final(rh: RhEnv, tmp_path: Path) -
         assert query(db, "SELECT COUNT(*) FROM runs WHERE run_id = :r", r=run_id)[0][0] == 0, "not recreated"
     finally:
         assert server.stop() == 0, server.lines
+
+
+def test_a_blob_referenced_while_its_removal_waits_stays(server_db: str, tmp_path: Path) -> None:
+    """The race `lock_blob` closes: an upload that found the blob present holds its lock while it writes the row
+    that references it; the removal of a deleted run's blobs, started meanwhile, waits, then sees the reference and
+    keeps the bytes. Afterwards, with the last reference gone, the same removal deletes them."""
+    import threading
+
+    import sqlalchemy as sa
+
+    from runhive_service.server import ServerStore, migrate, open_engine
+    from runhive_service.server._filestore import DirectoryStore, blob_key, lock_blob, release_blobs
+    from runhive_service.server._schema import run_files, runs
+
+    data = b"bytes two runs share"
+    sha = hashlib.sha256(data).hexdigest()
+    (tmp_path / "blob").write_bytes(data)
+    files = DirectoryStore(tmp_path / "files")
+    files.put(blob_key(sha), tmp_path / "blob")
+    engine = open_engine(server_db)
+    try:
+        migrate(engine)
+        store = ServerStore(engine)
+        alice, _ = store.create_user("alice")
+        project = store.ensure_project(alice, "alice", "p")
+        result: list[list[str]] = []
+        with engine.begin() as conn:  # the upload: the blob is there, so only the row is written
+            lock_blob(conn, sha)
+            conn.execute(
+                runs.insert().values(
+                    project_id=project.id,
+                    run_id="r1",
+                    created_at=1.0,
+                    updated_at=1.0,
+                    tags=[],
+                    config={},
+                    summary={},
+                    metadata={},
+                )
+            )
+            conn.execute(
+                run_files.insert().values(
+                    project_id=project.id,
+                    run_id="r1",
+                    path="copy.txt",
+                    sha256=sha,
+                    size=len(data),
+                    created_at=1.0,
+                )
+            )
+            remover = threading.Thread(target=lambda: result.append(release_blobs(engine, files, [sha])))
+            remover.start()
+            if engine.dialect.name == "postgresql":  # it waits on the lock (SQLite: on BEGIN IMMEDIATE)
+                with engine.connect() as watch:
+                    wait_for(
+                        lambda: watch.execute(
+                            sa.text(
+                                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                            )
+                        ).scalar_one(),
+                        10,
+                        "the removal waiting for the blob's lock",
+                    )
+        remover.join(30)
+        assert result == [[]] and files.exists(blob_key(sha)), "referenced when the removal looked: kept"
+        with engine.begin() as conn:
+            conn.execute(run_files.delete())
+        assert release_blobs(engine, files, [sha]) == [sha] and not files.exists(blob_key(sha))
+    finally:
+        engine.dispose()
