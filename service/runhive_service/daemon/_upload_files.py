@@ -373,6 +373,14 @@ def _send_version(
         "logged_by": str(doc.get("run") or "").rpartition("/")[2],
         "run_id": run_id,
     }
+    try:
+        return _post_json(f"{base}/versions/{where}", auth, manifest, send, call)
+    except Exception as exc:
+        if getattr(exc, "code", "") != "MISSING_OBJECTS":
+            raise
+    # An object left the server's store between the question and the manifest (a run deleted there held its
+    # last reference): ask again, once.
+    _send_objects(f"{base}/objects/{where}", root, version, auth, send, call)
     return _post_json(f"{base}/versions/{where}", auth, manifest, send, call)
 
 

@@ -44,7 +44,7 @@ from starlette.routing import BaseRoute, Route
 
 from ._errors import InvalidArgument, NotFound, ServerError
 from ._files import _files, check_digest, check_path
-from ._filestore import FileStore, blob_key
+from ._filestore import FileStore, blob_key, lock_blob
 from ._ingest import _caller
 from ._read import readable, run_doc, scope
 from ._schema import runs
@@ -282,12 +282,6 @@ def _add_version(request: Request, doc: dict[str, Any]) -> Response:
             f'"created_at" {doc.get("created_at")!r} is not a time in epoch seconds'
         ) from None
     project = store.ensure_project(user, *_path_ids(request))
-    missing = sorted({str(f["sha256"]) for f in files if not f.get("ref")} - _present(files_store, files))
-    if missing:
-        raise MissingObjects(
-            f"the file store lacks {len(missing)} object(s) of artifact {name!r} (e.g. {missing[0]}): send the "
-            "objects first (POST/PUT /api/v1/artifacts/objects/...), then the manifest"
-        )
     digest = manifest_digest(files)
     with store.engine.begin() as conn:
         if run_id and not _run_exists(conn, project.id, run_id):
@@ -302,6 +296,7 @@ def _add_version(request: Request, doc: dict[str, Any]) -> Response:
         ).scalar_one_or_none()
         created = found is None
         if found is None:
+            _check_objects_held(conn, files_store, name, files)
             version = following
             creator = next((r for r in (logged_by, run_id) if r and _run_exists(conn, project.id, r)), None)
             conn.execute(
@@ -360,8 +355,19 @@ def _add_version(request: Request, doc: dict[str, Any]) -> Response:
     )
 
 
-def _present(files: FileStore, entries: list[dict[str, Any]]) -> set[str]:
-    return {str(f["sha256"]) for f in entries if f.get("sha256") and files.exists(blob_key(str(f["sha256"])))}
+def _check_objects_held(conn: Connection, files: FileStore, name: str, entries: list[dict[str, Any]]) -> None:
+    """Every object the new version's rows will name is in the file store, checked under the blobs' locks
+    (`_filestore.lock_blob`): a run deleted meanwhile cannot take bytes these rows then name. After the collection's
+    lock; nothing takes them the other way round."""
+    objects = sorted({str(f["sha256"]) for f in entries if f.get("sha256") and not f.get("ref")})
+    for sha in objects:
+        lock_blob(conn, sha)
+    missing = [sha for sha in objects if not files.exists(blob_key(sha))]
+    if missing:
+        raise MissingObjects(
+            f"the file store lacks {len(missing)} object(s) of artifact {name!r} (e.g. {missing[0]}): send the "
+            "objects first (POST/PUT /api/v1/artifacts/objects/...), then the manifest"
+        )
 
 
 def _split_artifact(value: Any) -> tuple[str, str, str]:
