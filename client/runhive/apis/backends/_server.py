@@ -5,6 +5,9 @@ It returns the same records as the local store (`LocalBackend`) for the same dat
 with the server's own words (it names the user, the project and the fix: "permission denied: user 'bob' may not
 read 'alice/cifar' (private); ..."; "not logged in: ..."; "invalid API key: ..."); a server that cannot be reached,
 or that fails, is a `CommError` naming its address.
+
+Run files and artifact versions (`/api/v1/files/...`, `/api/v1/artifacts...`: versions, lineage, file bytes) come
+from the server's file store, each download checked against its sha256.
 """
 
 from __future__ import annotations
