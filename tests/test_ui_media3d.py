@@ -98,7 +98,7 @@ for step in range(3):
 points = np.hstack([rng.uniform(-3, 3, size=(40, 3)), rng.integers(1, 4, size=(40, 1))])
 box = box3d(center=(0, 0, 0), size=(1, 2, 3), orientation=(1, 0, 0, 0), color=(1, 0, 0), label=EVIL, score=0.9)
 run.log({{"scene": wandb.Object3D.from_point_cloud(points=points, boxes=[box],
-                                                   vectors=[{{"start": [0, 0, 0], "end": [2, 2, 2]}}])}})
+                                                   vectors=[{{"start": [0, 0, 0], "end": [2.5, 0, 1]}}])}})
 files = {{"cube.obj": {CUBE_OBJ!r}, "ethanol.pdb": {pdb_text(ETHANOL, ETHANOL_BONDS)!r},
           "ethanol.sdf": {sdf_text(ETHANOL, ETHANOL_BONDS)!r}, "scene.glb": "glTF binary", "broken.pdb": "nothing\\n"}}
 for name, text in files.items():
@@ -204,7 +204,7 @@ def test_run_page_draws_objects3d_and_molecules(rh: RhEnv, page: Page, tmp_path:
     escaped = EVIL.replace("<", "&lt;").replace(">", "&gt;")
     assert box[0]["name"] == escaped
     assert [t["text"] for t in scene_drawn if t["mode"] == "text"] == [[f"{EVIL} 0.9000"]]  # WebGL glyphs
-    assert [t["name"] for t in scene_drawn if t["mode"] == "lines+markers"] == ["vector 0"]
+    assert [t["name"] for t in scene_drawn if t["mode"] == "lines+markers"] == ["vectors"]
 
     mesh_drawn = drawn("mesh")["traces"]
     assert [(t["type"], t["n"], t["i"]) for t in mesh_drawn] == [("mesh3d", 8, 12)]

@@ -393,10 +393,18 @@ function pointTraces(s) {
   const traces = [{ type: "scatter3d", mode: "markers", x: s.x, y: s.y, z: s.z, name: "points",
     marker: { size, color: s.colors || "#4c6ef5", opacity: 0.9 }, hovertemplate: "%{x:.3g}, %{y:.3g}, %{z:.3g}<extra></extra>" }];
   const labels = { x: [], y: [], z: [], text: [], color: [] };
-  s.boxes.forEach((b, n) => {
-    const name = b.label === null ? `box ${n}` : b.label;
-    traces.push({ type: "scatter3d", mode: "lines", name: esc(name), legendgroup: `box${n}`, hoverinfo: "name",
-      line: { color: b.color, width: 4 }, ...segments(b.edges.map(([i, j]) => [b.corners[i], b.corners[j]])) });
+  // Boxes of one label and colour are one trace (one legend entry): a scene may hold hundreds.
+  const groups = new Map();
+  s.boxes.forEach((b) => {
+    const key = `${b.label}\n${b.color}`;
+    if (!groups.has(key)) groups.set(key, { label: b.label, color: b.color, pairs: [] });
+    groups.get(key).pairs.push(...b.edges.map(([i, j]) => [b.corners[i], b.corners[j]]));
+  });
+  for (const g of groups.values()) {
+    traces.push({ type: "scatter3d", mode: "lines", name: esc(g.label === null ? "boxes" : g.label), hoverinfo: "name",
+      line: { color: g.color, width: 4 }, ...segments(g.pairs) });
+  }
+  s.boxes.forEach((b) => {
     if (b.label !== null || b.score !== null) {
       const top = b.corners.reduce((a, c) => (c[2] > a[2] ? c : a)); // the label sits on the box's top
       labels.x.push(top[0]); labels.y.push(top[1]); labels.z.push(top[2]); labels.color.push(b.color);
@@ -410,11 +418,17 @@ function pointTraces(s) {
       x: labels.x, y: labels.y, z: labels.z, text: labels.text, textposition: "top center",
       textfont: { color: labels.color, size: 12 } });
   }
-  s.vectors.forEach((v, n) => {
+  // Vectors as segments with a marker at their end, one trace a colour.
+  const byColour = new Map();
+  for (const v of s.vectors) {
     const color = v.color || "#e8590c";
-    traces.push({ type: "scatter3d", mode: "lines+markers", name: `vector ${n}`, legendgroup: "vectors",
-      showlegend: n === 0, x: [v.start[0], v.end[0]], y: [v.start[1], v.end[1]], z: [v.start[2], v.end[2]],
-      line: { color, width: 5 }, marker: { size: [0, 5], color, symbol: "diamond" }, hoverinfo: "name" });
+    if (!byColour.has(color)) byColour.set(color, []);
+    byColour.get(color).push([v.start, v.end]);
+  }
+  [...byColour.entries()].forEach(([color, pairs], n) => {
+    traces.push({ type: "scatter3d", mode: "lines+markers", name: "vectors", legendgroup: "vectors",
+      showlegend: n === 0, ...segments(pairs), line: { color, width: 5 },
+      marker: { size: pairs.flatMap(() => [0, 5, 0]), color, symbol: "diamond" }, hoverinfo: "name" });
   });
   const note = s.shown < s.count ? `Showing ${s.shown.toLocaleString()} of ${s.count.toLocaleString()} points (evenly thinned).` : "";
   return { traces, note, count: s.shown };
