@@ -33,9 +33,8 @@ MAX_STEPS = 256  # steps kept per media key (evenly spread); a slider over more 
 TABLE_ROWS = 10_000  # rows a table request may ask for at once (a chart takes its whole table)
 TABLE_BYTES = 64 * 1024 * 1024  # tables larger than this are not read by the dashboard
 STRUCTURE_BYTES = 32 * 1024 * 1024  # 3D files and molecules larger than this are offered as a download
-POINTS_BYTES = (
-    16 * 1024 * 1024
-)  # a point cloud's JSON (parsed whole: some 300 MB of Python objects at this size)
+# A point cloud's JSON is parsed whole: some 300 MB of Python objects at this size.
+POINTS_BYTES = 16 * 1024 * 1024
 
 _CATEGORY = {
     "image-file": "image",
