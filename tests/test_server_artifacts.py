@@ -290,3 +290,39 @@ def test_both_sides_restarted_the_artifact_still_arrives(rh: RhEnv, tmp_path: Pa
         assert Path(art.file(root=str(tmp_path / "dl"))).read_bytes() == b"w" * 100000
     finally:
         server.stop()
+
+
+OFFLINE = """
+import runhive
+run = runhive.init(project="offline-arts", mode="offline")
+with open("table.csv", "w") as f:
+    f.write("a,b\\n1,2\\n")
+art = runhive.Artifact("table", "dataset")
+art.add_file("table.csv")
+run.log_artifact(art)
+print("RUN", run.entity, run.id, run.dir, flush=True)
+run.finish()
+"""
+
+
+def test_runhive_sync_sends_an_offline_runs_artifacts(rh: RhEnv, tmp_path: Path) -> None:
+    """`runhive sync --host` of an offline run sends the versions it logged into the run's project on the server
+    (the key's user, whatever the node called the entity); twice is once."""
+    import runhive
+
+    db = f"sqlite:///{tmp_path / 'server.db'}"
+    key = admin(db, "user", "create", "alice")
+    server = ServerProcess(db)
+    try:
+        url = server.wait_ready()
+        _entity, run_id, run_dir = _ids(rh.run(OFFLINE).stdout)
+        for _ in range(2):
+            res = rh.cli("sync", run_dir, "--host", url, "--api-key", key, check=False)
+            assert res.returncode == 0 and "synced" in res.stdout, res.stdout + res.stderr
+        api = runhive.Api(overrides={"base_url": url}, api_key=key)
+        art = api.artifact("alice/offline-arts/table:latest")
+        assert art.version == "v0" and art.logged_by().id == run_id
+        assert Path(art.file(root=str(tmp_path / "dl"))).read_text() == "a,b\n1,2\n"
+        assert len(query(db, "SELECT version FROM artifact_versions")) == 1
+    finally:
+        server.stop()
