@@ -1,7 +1,8 @@
 """The dashboard's speed targets (issue 15, item 9), measured in Debian's headless Chromium (Playwright), warm:
 
 - a project of 100 runs x 100k steps: the project page ready (runs table, the charts near the screen drawn)
-  in <= 1 s;
+  in <= 1 s; measured as the page opens (its charts draw the first 10 selected runs, W&B's default) and with
+  "Charts show" at "all selected" (all 100 runs in each chart, in fewer points a run);
 - a project of 5 runs x 200 metrics: ready in <= 2 s;
 - 8 concurrent heavy requests (one metric of the 100 runs, downsampled) slow a light one (/api/projects) by < 10x.
 
@@ -47,8 +48,8 @@ first, count, steps, metrics = (int(a) for a in sys.argv[2:6])
 for i in range(first, first + count):
     run = wandb.init(project=project, name=f"r{i:03d}", config={"i": i, "lr": 0.001 * (i + 1)}, reinit="create_new")
     if metrics == 1:
-        for step in range(steps):
-            run.log({"loss": 1.0 / (1.0 + step) + (step % 97) * 1e-4}, step=step)
+        for step in range(steps):  # each run its own curve and noise: runs differ, as real ones do
+            run.log({"loss": (1.0 + 0.01 * i) / (1.0 + step) + ((step * (i + 3)) % 97) * 1e-4}, step=step)
     else:
         keys = [f"m{j:03d}" for j in range(metrics)]
         for step in range(steps):
@@ -91,9 +92,17 @@ def build(env: dict[str, str], project: str, runs: int, steps: int, metrics: int
     return time.perf_counter() - t0
 
 
-def page_ready(page: Any, url: str, reps: int) -> list[float]:
+def page_ready(page: Any, url: str, reps: int, shown: str | None = None) -> list[float]:
+    """Warm loads of `url` until the page says it is ready; `shown`: the project's "Charts show" choice (the
+    number of runs, "0" for all selected) stored for the page as a user's choice is, None for the default."""
     fragment = url.split("/#", 1)[1]
     ready = f"body[data-ready='#{fragment}']"
+    page.goto(url.split("#", 1)[0])
+    key = f"runhive.shown.{fragment.rsplit('/', 1)[-1]}"
+    if shown is None:
+        page.evaluate("(k) => localStorage.removeItem(k)", key)
+    else:
+        page.evaluate("([k, v]) => localStorage.setItem(k, v)", [key, shown])
     page.goto("about:blank")
     page.goto(url)
     page.wait_for_selector(ready, timeout=120_000)  # the cold load: caches filled
@@ -189,6 +198,7 @@ def main() -> int:
             browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
             page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
             big = page_ready(page, f"{base}/#/p/big", args.reps)
+            big_all = page_ready(page, f"{base}/#/p/big", args.reps, shown="0")
             wide = page_ready(page, f"{base}/#/p/wide", args.reps)
             drawn = page.evaluate("() => [...document.querySelectorAll('.chart')].filter(d => d.data).length")
             browser.close()
@@ -221,8 +231,10 @@ def main() -> int:
         "",
         "| target | measured (median, min-max) | status |",
         "|---|---|---|",
-        f"| project of {args.runs} runs x {args.steps:,} steps ready ≤ 1 s | {cell(big)} | "
-        f"{'met' if med(big) <= 1 else '**not met**'} |",
+        f"| project of {args.runs} runs x {args.steps:,} steps ready ≤ 1 s (charts of the first 10 runs, the "
+        f"default) | {cell(big)} | {'met' if med(big) <= 1 else '**not met**'} |",
+        f'| the same, "Charts show: all selected" ({args.runs} runs in each chart) ≤ 1 s | {cell(big_all)} | '
+        f"{'met' if med(big_all) <= 1 else '**not met**'} |",
         f"| project of {args.wide_runs} runs x {args.wide_metrics} metrics ready ≤ 2 s "
         f"({drawn} charts drawn at ready, the rest as they scroll into view) | {cell(wide)} | "
         f"{'met' if med(wide) <= 2 else '**not met**'} |",

@@ -13,6 +13,7 @@ from typing import Any
 
 from conftest import RhEnv
 from test_ui_common import Page, api_json, browser, page, screenshot, start_ui
+from test_ui_security import _request
 
 __all__ = ["browser", "page"]
 
@@ -118,8 +119,8 @@ def test_charts_spend_the_budget_share_colours_and_legend_and_offer_the_controls
     )
     assert smoothed != plain and abs(smoothed - plain) < 1
     # x axis: relative and wall time; log scale.
-    p.select_option("#xaxis", "relative")
-    assert p.evaluate(f"() => {loss}.layout.xaxis.title.text") == "relative time (s)"
+    p.select_option("#xaxis", "relative")  # the runs' _runtime is fetched first (a step axis does without)
+    p.wait_for_function(f"() => {loss}.layout.xaxis.title.text === 'relative time (s)'")
     runtime = run0.summary["_runtime"]
     xs = p.evaluate(f"() => {loss}.data.find(t => t.name === 'run-0').x")
     assert 0 <= xs[0] < xs[-1] <= runtime + 1e-6 and xs == sorted(xs)  # seconds since the run started
@@ -151,4 +152,98 @@ def test_charts_spend_the_budget_share_colours_and_legend_and_offer_the_controls
     p.click("details[data-prefix='eval'] > summary")
     assert not p.evaluate("() => document.querySelector('details[data-prefix=\"eval\"]').open")
     screenshot(page, tmp_path, "charts-eval-collapsed")
+    assert not page.errors, page.errors
+
+
+MANY_RUNS = """
+import runhive as wandb
+
+for k in range(30):
+    run = wandb.init(project="crowd", name=f"r{k:02d}", reinit="create_new")
+    for i in range(2000):
+        run.log({"loss": (1 + k / 10) / (1 + i / 100) + (100.0 if (k == 3 and i == 1002) else 0.0)})
+    run.finish()
+print("DONE")
+"""
+
+NAMED = "() => document.querySelector('.chart[data-key=\"loss\"]').data.filter(t => t.name)"
+
+
+def test_charts_show_the_first_runs_the_user_can_show_more_and_spikes_stay(
+    rh: RhEnv, page: Page, tmp_path: Path
+) -> None:
+    """W&B's "runs shown": charts draw the first 10 selected runs in the table's order, the table marks them, a
+    control (kept per project) shows more; the more runs share a chart, the fewer points a run (?points=), the
+    spike inside a downsampled bucket kept (a band with few runs, the line through min/max with many)."""
+    rh.run(MANY_RUNS, timeout=240)
+    base, _ = start_ui(rh)
+    # The API: ?points= bounds a run's points (at least 50, at most the configured 1,000), min/max kept.
+    few = api_json(base, "/api/metrics?project=crowd&key=loss&points=300")["loss"]
+    assert len(few) == 30 and all(len(s["step"]) <= 300 for s in few.values())
+    assert max(max(s["max"]) for s in few.values()) > 100  # the spike, in its bucket's max
+    assert all(
+        len(s["step"]) <= 50
+        for s in api_json(base, "/api/metrics?project=crowd&key=loss&points=3")["loss"].values()
+    )
+    assert all(
+        len(s["step"]) == 1000
+        for s in api_json(base, "/api/metrics?project=crowd&key=loss&points=99999")["loss"].values()
+    )
+    assert _request(base, "/api/metrics?project=crowd&key=loss&points=many")[0] == 400
+
+    p = page.page
+    metric_requests: list[str] = []
+    p.on("request", lambda r: metric_requests.append(r.url) if "/api/metrics?" in r.url else None)
+    p.goto(base + "/#/p/crowd")
+    p.wait_for_selector("body[data-ready='#/p/crowd']")
+    first_ten = [f"r{k:02d}" for k in range(10)]
+    assert sorted(t["name"] for t in p.evaluate(NAMED)) == first_ten  # oldest first: the table's order
+    assert p.input_value("#runs-shown") == "10"
+    assert p.inner_text("#charted-info") == "10 of 30 selected runs (the table's first)"
+    assert p.locator("tr.run-row.charted").count() == 10 and p.locator("tr.run-row .swatch.off").count() == 10
+    # Only the charted runs were fetched, at the full budget (no ?points=).
+    assert len(metric_requests) == 1 and "points=" not in metric_requests[0]
+    assert urllib.parse.parse_qs(urllib.parse.urlsplit(metric_requests[0]).query)["runs"][0].count(",") == 9
+    # Ten runs: a band a run; r03's spike at step 1002 is inside a bucket (its last is step 1003): in the band.
+    loss = "document.querySelector('.chart[data-key=\"loss\"]')"
+    r03 = p.evaluate(
+        f"() => {{ const d = {loss}.data, i = d.findIndex(t => t.name === 'r03');"
+        " return [Math.max(...d[i].y), Math.max(...d[i + 2].y), d[i + 2].fill, d[i].x.length]; }"
+    )
+    assert r03[0] < 100 < r03[1] and r03[2] == "tonexty" and r03[3] == 1000
+    screenshot(page, tmp_path, "runs-shown-ten")
+
+    # All 30: the 20 runs not held are fetched at 300 points a run; one line a run through min and max, no bands.
+    p.select_option("#runs-shown", "0")
+    p.wait_for_function(f"() => ({NAMED})().length === 30")
+    assert (
+        p.inner_text("#charted-info") == "all 30 selected runs; no legend past 20 runs: the table's swatches"
+    )
+    assert not p.evaluate(f"() => {loss}.layout.showlegend")  # 30 names: the table is the legend
+    assert len(metric_requests) == 2 and "points=300" in metric_requests[1]
+    assert urllib.parse.parse_qs(urllib.parse.urlsplit(metric_requests[1]).query)["runs"][0].count(",") == 19
+    traces = p.evaluate(
+        f"() => {loss}.data.map(t => [t.name || null, t.fill || null, t.x.length, Math.max(...t.y)])"
+    )
+    assert len(traces) == 30 and not any(fill for _, fill, _, _ in traces)
+    assert next(top for name, _, _, top in traces if name == "r03") > 100  # the spike, a stroke of the line
+    assert all(
+        n <= 2 * 300 for name, _, n, _ in traces if name not in first_ten
+    )  # held runs keep their points
+    assert p.locator("tr.run-row .swatch.off").count() == 0
+    screenshot(page, tmp_path, "runs-shown-all")
+
+    # The choice is kept for the project; the first N follow the table's order (newest first here).
+    p.reload()
+    p.wait_for_selector("body[data-ready='#/p/crowd']")
+    assert p.input_value("#runs-shown") == "0" and len(p.evaluate(NAMED)) == 30
+    p.select_option("#runs-shown", "5")
+    p.wait_for_function(f"() => ({NAMED})().length === 5")
+    p.click("th[data-col=created_at]")
+    p.wait_for_function(f"() => ({NAMED})().map(t => t.name).sort().join() === 'r25,r26,r27,r28,r29'")
+    assert p.inner_text("#charted-info") == "5 of 30 selected runs (the table's first)"
+    # Deselecting a charted run charts the next one.
+    p.uncheck("tr.run-row:has-text('r29') input.run-select")
+    p.wait_for_function(f"() => ({NAMED})().map(t => t.name).sort().join() === 'r24,r25,r26,r27,r28'")
+    screenshot(page, tmp_path, "runs-shown-newest-five")
     assert not page.errors, page.errors

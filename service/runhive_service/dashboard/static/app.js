@@ -20,6 +20,7 @@ const RUNS_SHOWN_CHOICES = [5, 10, 20, 50, 100, 0]; // 0: every selected run
 const CHART_POINTS = 10000; // a chart's budget, shared by its runs
 const MAX_POINTS = 1000; // a run's budget when few share a chart (the server's default)
 const MIN_RUN_POINTS = 200; // a run's budget however many share a chart
+const LEGEND_RUNS = 20; // charts of more runs have no legend
 
 // Points a run when `n` runs share a chart, in steps of 100 (a run or two more or less fetches nothing again).
 function pointsPerRun(n) {
@@ -243,8 +244,9 @@ async function projectPage(project) {
       const sw = row.querySelector(".swatch");
       if (sw) sw.classList.toggle("off", !on);
     }
-    chartedInfo.textContent = drawn.length < all.length
-      ? `${drawn.length} of ${all.length} selected runs (the table's first)` : `all ${all.length} selected runs`;
+    chartedInfo.textContent = (drawn.length < all.length
+      ? `${drawn.length} of ${all.length} selected runs (the table's first)` : `all ${all.length} selected runs`)
+      + (!groupBy.value && drawn.length > LEGEND_RUNS ? "; no legend past 20 runs: the table's swatches" : "");
   };
   const columns = () => {
     const cfg = new Set(), sum = new Set();
@@ -413,7 +415,10 @@ async function projectPage(project) {
       const shown = [...sections.querySelectorAll(".chart")].filter((d) => !d.hidden && d.closest("details").open);
       const divs = shown.filter((d, i) => i === 0 || st.visible.has(d.dataset.key)); // the legend's chart too
       const keys = divs.map((d) => d.dataset.key);
-      if (xaxis.value.startsWith("m:")) keys.push(xaxis.value.slice(2)); // the x metric of every charted run
+      // The x axis' own series for every charted run: another metric, or _runtime on a time axis (only then:
+      // it would double every request).
+      if (xaxis.value.startsWith("m:")) keys.push(xaxis.value.slice(2));
+      else if (xaxis.value !== "step") keys.push("_runtime");
       const missing = new Set(), ids = new Set();
       for (const k of keys) {
         for (const r of runs) if (held(k, r.id) < budget) { missing.add(k); ids.add(r.id); }
@@ -461,7 +466,11 @@ async function projectPage(project) {
     const q = metricSearch.value.trim().toLowerCase();
     const runs = charted();
     const o = opts();
-    let legendPlaced = false;
+    // Past LEGEND_RUNS runs no legend (plotly's costs more than the lines, and 100 names are no help): the table's
+    // swatches give the colours, hovering a line names its run, and no run stays hidden by a legend click.
+    const noLegend = !groupBy.value && runs.length > LEGEND_RUNS;
+    if (noLegend) o.hidden = new Set();
+    let legendPlaced = noLegend;
     for (const sec of sections.children) {
       let any = false;
       for (const div of sec.querySelectorAll(".chart")) {
@@ -526,13 +535,13 @@ async function projectPage(project) {
   // Fetch `keys` of the runs `ids`, at most `budget` points a run, in one request and merge it into st.data.
   const fetchMetrics = async (keys, ids, budget) => {
     if (!keys.length || !ids.length) return new Set();
-    const q = [...keys, "_runtime"].map((k) => `key=${enc(k)}`).join("&");
+    const q = keys.map((k) => `key=${enc(k)}`).join("&");
     const every = ids.length === st.runs.size && ids.every((id) => st.runs.has(id)); // no need to list them
     const runs = every ? "" : `&runs=${enc(ids.join(","))}`;
     const points = budget < MAX_POINTS ? `&points=${budget}` : "";
     const got = await getJSON(`/api/metrics?project=${enc(project)}${points}&${q}${runs}`);
     const touched = new Set(); // keys whose series changed: new points, or new buckets
-    for (const key of [...keys, "_runtime"]) {
+    for (const key of keys) {
       const series = got[key] || {}, old = st.data[key] || {};
       if (!st.got.has(key)) st.got.set(key, new Map());
       for (const id of ids) { // a series without min/max holds every point: no budget asks for more

@@ -40,10 +40,30 @@ function prefixOf(key) {
   return i > 0 ? key.slice(0, i) : "charts";
 }
 
+// A chart of more runs than this draws no min/max bands: each run's downsampled line goes through every bucket's
+// min and max instead (one trace a run, not three; a spike stays a stroke of the line).
+const BAND_RUNS = 20;
+
+// A downsampled series as one line through each bucket's min and max, ending at the one nearer the bucket's last
+// value (the line goes on from where the bucket ended); x is the bucket's first x.
+function envelope(x, s) {
+  const xs = [], ys = [];
+  s.last.forEach((v, i) => {
+    const lo = s.min[i], hi = s.max[i];
+    if (lo === null || hi === null || lo === hi) { xs.push(x[i]); ys.push(v); return; }
+    const up = v !== null && Math.abs(hi - v) <= Math.abs(v - lo);
+    xs.push(x[i], x[i]);
+    ys.push(up ? lo : hi, up ? hi : lo);
+  });
+  return { x: xs, y: ys };
+}
+
 // Traces of one metric: per run its line (smoothed when asked, the raw line faint behind it), and where buckets
-// hold several points their min/max band, all in the run's colour. Only the legend chart shows the legend.
+// hold several points their min/max band (with many runs: the line through min and max), all in the run's colour.
+// Only the legend chart shows the legend.
 function metricTraces(key, runs, data, opts) {
   const traces = [];
+  const bands = runs.length <= BAND_RUNS;
   for (const r of runs) {
     const s = data[key] && data[key][r.id];
     if (!s || !s.step.length) {
@@ -65,17 +85,20 @@ function metricTraces(key, runs, data, opts) {
     }
     const c = colour(r.index), id = r.id, visible = opts.hidden.has(id) ? "legendonly" : true;
     const single = s.step.length < 2;
-    traces.push({ x, y: smooth(s.last, opts.smoothing), name: esc(r.name || r.id), type: "scatter",
-      mode: single ? "lines+markers" : "lines", line: { color: c, width: 1.6 }, marker: { color: c, size: 6 },
+    const raw = !bands && s.min && s.max ? envelope(x, s) : { x, y: s.last };
+    const line = opts.smoothing ? { x, y: smooth(s.last, opts.smoothing) } : raw;
+    traces.push({ ...line, name: esc(r.name || r.id), type: "scatter",
+      mode: single ? "lines+markers" : "lines", line: { color: c, width: bands ? 1.6 : 1.2 }, marker: { color: c, size: 6 },
       legendgroup: id, visible, showlegend: opts.legend });
     if (opts.smoothing) {
-      traces.push({ x, y: s.last, type: "scatter", mode: "lines", line: { color: c, width: 1 }, opacity: 0.25,
+      traces.push({ ...raw, type: "scatter", mode: "lines", line: { color: c, width: 1 }, opacity: 0.25,
         hoverinfo: "skip", showlegend: false, legendgroup: id, visible });
     }
-    if (s.min && s.max) {
-      traces.push({ x, y: s.min, type: "scatter", mode: "lines", line: { width: 0, color: c }, hoverinfo: "skip",
+    if (bands && s.min && s.max) { // edges drawn faintly: a one-bucket spike is too narrow for the fill alone
+      const edge = { width: 1, color: colour(r.index, 0.35) };
+      traces.push({ x, y: s.min, type: "scatter", mode: "lines", line: edge, hoverinfo: "skip",
         showlegend: false, legendgroup: id, visible });
-      traces.push({ x, y: s.max, type: "scatter", mode: "lines", line: { width: 0, color: c }, fill: "tonexty",
+      traces.push({ x, y: s.max, type: "scatter", mode: "lines", line: edge, fill: "tonexty",
         fillcolor: colour(r.index, 0.15), hoverinfo: "skip", showlegend: false, legendgroup: id, visible });
     }
   }
