@@ -66,7 +66,8 @@ def test_delete_removes_every_row_and_the_run_directory(rh: RhEnv, tmp_path: Pat
     gone, kept = runs
     api = rh.api()
     # Indexed (metric chunks written) before the delete, so the test sees them go.
-    wait_for(lambda: _rows(rh.store, _pk(rh.store, gone.id))["metric_chunks"] > 0, 30, "metric chunks")
+    for run in runs:  # both: the kept run's rows are counted before the delete too
+        wait_for(lambda r=run: _rows(rh.store, _pk(rh.store, r.id))["metric_chunks"] > 0, 60, "metric chunks")
     pk_gone, pk_kept = _pk(rh.store, gone.id), _pk(rh.store, kept.id)
     before_kept = _rows(rh.store, pk_kept)
     assert all(before_kept[t] > 0 for t in ("runs", "history_blocks", "metric_chunks"))
