@@ -24,8 +24,8 @@ import pytest
 
 from conftest import RhEnv
 from runhive.errors import Error
+from runhive.protocol.artifact_store import collect_garbage, delete_run_artifacts, object_path, versions
 from runhive.sdk.artifacts._artifact import Artifact, ArtifactNotSupportedError, log_artifact
-from runhive.sdk.artifacts._store import collect_garbage, delete_run_artifacts, object_path, versions
 
 
 def objects(data: Path) -> list[Path]:

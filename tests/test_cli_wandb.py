@@ -382,7 +382,7 @@ def test_artifact_put_ls_get(w: RhEnv) -> None:
     assert len(runs) == 3
     import hashlib
 
-    from runhive.sdk.artifacts._store import object_path
+    from runhive.protocol.artifact_store import object_path
 
     stored = object_path(w.data / "artifacts", hashlib.sha256(b"weights").hexdigest())
     stored.chmod(0o644)

@@ -156,6 +156,7 @@ EXPECTED_ALL = {
     "__version__",
     "agent",
     "alert",
+    "box3d",
     "config",
     "controller",
     "define_metric",

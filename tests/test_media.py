@@ -323,7 +323,7 @@ def version_doc(tmp_path: Path, name: str, version: str) -> dict[str, Any]:
 def test_artifact_versions_files_and_manifest(tmp_path: Path) -> None:
     import hashlib
 
-    from runhive.sdk.artifacts._store import object_path
+    from runhive.protocol.artifact_store import object_path
 
     run = fake_run(tmp_path)
     src = tmp_path / "src"

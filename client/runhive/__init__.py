@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from .apis.public import Api
     from .sdk import Run
     from .sdk.artifacts import Artifact
-    from .sdk.data_types import Audio, Html, Image, Molecule, Object3D, Plotly, Table, Video
+    from .sdk.data_types import Audio, Html, Image, Molecule, Object3D, Plotly, Table, Video, box3d
 
 __all__ = [
     "Api",
@@ -40,6 +40,7 @@ __all__ = [
     "__version__",
     "agent",
     "alert",
+    "box3d",
     "config",
     "controller",
     "define_metric",
@@ -297,6 +298,7 @@ _LAZY = {
     "Plotly": ".sdk.data_types",
     "Object3D": ".sdk.data_types",
     "Molecule": ".sdk.data_types",
+    "box3d": ".sdk.data_types",
     "Artifact": ".sdk.artifacts",
     # W&B's module-level names outside its __all__
     "AlertLevel": ".sdk._run_extras",

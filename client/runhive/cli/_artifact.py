@@ -1,7 +1,7 @@
 """`runhive artifact ls | get | put` (W&B's `wandb artifact`), over the artifacts runhive stores today.
 
 `log_artifact` keeps an artifact's files in the artifact store under the data directory (objects by sha256,
-versions numbered per project; `runhive.sdk.artifacts._store`). The read path is `runhive.Api()`'s
+versions numbered per project; `runhive.protocol.artifact_store`). The read path is `runhive.Api()`'s
 (`runhive.apis.public._artifacts`, through the read backend), so `NAME:vN` names one version of a project and an
 alias such as `latest` the version that carries it.
 """

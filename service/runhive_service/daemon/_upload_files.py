@@ -21,7 +21,7 @@ the next pass. Transport failures are retried as records are (tenacity); a serve
 server` on PostgreSQL without `--files`) is logged once and skipped.
 
 Artifacts go up in the same passes, after the files (`runhive_service.server._artifacts`). The client writes the
-node's artifact store itself (`runhive.sdk.artifacts._store`, under the data directory, which is the daemon's) and
+node's artifact store itself (`runhive.protocol.artifact_store`, under the data directory, which is the daemon's) and
 appends one line per `log_artifact` / `use_artifact` to `<run dir>/logged_artifacts.jsonl` / `used_artifacts.jsonl`;
 a pass reads the lines added since the last one (their byte offsets are kept in the progress file beside the
 files'), and for each looks the version up in the store and sends
@@ -58,7 +58,7 @@ logger = logging.getLogger("runhive_service")
 FILES_EVERY = 5.0
 CHECK_BATCH = 500  # paths per "which do you lack" request
 HTTP_TIMEOUT = 300.0  # a PUT of a large file
-# What a run's directory lists of its artifacts (`runhive.sdk.artifacts._store.LOGGED` / `USED`), by kind.
+# What a run's directory lists of its artifacts (`runhive.protocol.artifact_store.LOGGED` / `USED`), by kind.
 ARTIFACT_LINES = {"logged": "logged_artifacts.jsonl", "used": "used_artifacts.jsonl"}
 
 
@@ -277,7 +277,7 @@ def _artifacts_root() -> Path:
     """The node's artifact store: under the data directory the client wrote it to, which is this process's own
     (the daemon's, or the `runhive sync` command's: both resolve it from the same environment)."""
     from runhive import Settings
-    from runhive.sdk.artifacts._store import artifacts_root
+    from runhive.protocol.artifact_store import artifacts_root
 
     return artifacts_root(Settings.from_env().resolved_data_dir)
 
@@ -316,7 +316,7 @@ def _refused(exc: Exception) -> bool:
 
 def _send_objects(url: str, root: Path, version: Any, auth: dict[str, str], send: Send, call: Call) -> int:
     """The version's objects the server lacks, to `url` (`.../objects/{entity}/{project}`): ask, then PUT each."""
-    from runhive.sdk.artifacts._store import object_path
+    from runhive.protocol.artifact_store import object_path
 
     digests = sorted(
         {str(f["sha256"]) for f in version.doc.get("files") or [] if f.get("sha256") and not f.get("ref")}
@@ -402,7 +402,7 @@ def sync_artifacts(
 ) -> int:
     """Send the artifact versions the run logged or used since the last pass (its `.jsonl` lines after the offsets
     in `state`); the number of lines handled. A refusal of one artifact is logged and skipped."""
-    from runhive.sdk.artifacts._store import lookup
+    from runhive.protocol.artifact_store import lookup
 
     auth = {"Authorization": f"Bearer {api_key}", "Accept": "application/json"}
     server, entity, project, run_id = _run_of(base)

@@ -29,7 +29,6 @@ import json
 import logging
 import math
 import re
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,8 +48,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from runhive.errors import UsageError
 
 from ._common import (
+    HEAVY,
     Endpoint,
     Refusal,
+    _encoded,
     _finite,
     _json,
     _mapping,
@@ -261,19 +262,6 @@ def _overview(meta: dict[str, Any], *paths: Path) -> dict[str, Any]:
         "git_commit": git.get("commit") if isinstance(git.get("commit"), str) else None,
         "git_remote": _no_credentials(git["remote"]) if isinstance(git.get("remote"), str) else None,
     }
-
-
-# Heavy reads (many series of many runs) two at a time: the others wait here, off the GIL, so a light request
-# (a run list, a page's own files) competes with two threads, not with every heavy request in flight.
-HEAVY = threading.BoundedSemaphore(2)
-
-
-def _encoded(body: bytes, request: Request) -> Response:
-    """A JSON body, gzip-compressed (level 4) when the client accepts it."""
-    if len(body) >= 1024 and "gzip" in request.headers.get("accept-encoding", ""):
-        headers = {"content-encoding": "gzip", "vary": "Accept-Encoding"}
-        return Response(gzip.compress(body, 4), media_type="application/json", headers=headers)
-    return Response(body, media_type="application/json")
 
 
 def create_app(config: UiConfig) -> Starlette:

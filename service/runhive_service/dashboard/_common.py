@@ -3,9 +3,11 @@ scrubbing file-system paths out of messages."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import math
 import re
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,9 +16,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 __all__ = [
+    "HEAVY",
     "Endpoint",
     "Refusal",
     "_clean",
+    "_encoded",
     "_finite",
     "_json",
     "_mapping",
@@ -27,6 +31,18 @@ __all__ = [
 ]
 
 Endpoint = Callable[[Request], Response]
+
+# Heavy reads (many series of many runs, a 3D structure parsed) two at a time: the others wait here, off the GIL,
+# so a light request (a run list, a page's own files) competes with two threads, not with every heavy request.
+HEAVY = threading.BoundedSemaphore(2)
+
+
+def _encoded(body: bytes, request: Request) -> Response:
+    """A JSON body, gzip-compressed (level 4) when the client accepts it."""
+    if len(body) >= 1024 and "gzip" in request.headers.get("accept-encoding", ""):
+        headers = {"content-encoding": "gzip", "vary": "Accept-Encoding"}
+        return Response(gzip.compress(body, 4), media_type="application/json", headers=headers)
+    return Response(body, media_type="application/json")
 
 
 class Refusal(Exception):

@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from . import _structures
-from ._common import Refusal, _json, _mapping
+from ._common import HEAVY, Refusal, _encoded, _json, _mapping
 from ._files import find_file, local_path, media_name, relative_refs
 
 __all__ = ["PROJECT_RUNS", "latest_media", "media_index", "structure", "table_page"]
@@ -326,9 +326,7 @@ def structure(run: Any, request: Request) -> Response:
     if file.size is not None and file.size > cap:
         note = f"{file.size:,} bytes: the dashboard draws these files up to {cap:,} bytes"
         return _json({"kind": "download", "format": fmt, "note": note})
-    # Imported here: _app imports this module. Parsing a large file is a heavy read, one of two at a time.
-    from ._app import HEAVY, _encoded
-
+    # Parsing a large file is a heavy read, one of two at a time.
     with HEAVY:
         data = _read_bytes(file)
         try:

@@ -262,7 +262,7 @@ async def add_version(request: Request) -> Response:
 
 
 def _add_version(request: Request, doc: dict[str, Any]) -> Response:
-    from runhive.sdk.artifacts._store import manifest_digest
+    from runhive.protocol.artifact_store import manifest_digest
 
     store, user = _caller(request)
     files_store = _files(request)

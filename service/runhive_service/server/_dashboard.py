@@ -229,9 +229,10 @@ def dashboard_mount(
         return Api(overrides={"base_url": self_url()}, api_key=request.state.session)
 
     def control(path: str, action: str, request: Request) -> str:
+        # "Cannot pause finished sweep.", permission denied, no such sweep: the page shows the server's words
         try:
             return control_as(store, request.state.user, path, action)
-        except ServerError as exc:  # "Cannot pause finished sweep.", permission denied: the page shows the words
+        except ServerError as exc:
             raise UsageError(str(exc)) from None
 
     config = UiConfig(

@@ -1,7 +1,7 @@
 """The local backend's files and artifacts: what runs keep in their directories, and the artifact store.
 
 A run's files are under `<run.dir>/files/` (`run.save`, `log_code`, `upload_file`). Artifact versions are in the
-artifact store under the data directory (`runhive.sdk.artifacts._store`: objects by sha256, versions numbered per
+artifact store under the data directory (`runhive.protocol.artifact_store`: objects by sha256, versions numbered per
 project); a run's directory lists the versions it logged (`logged_artifacts.jsonl`) and used
 (`used_artifacts.jsonl`), and each version names the run that created it.
 
@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from runhive.errors import Error, UsageError
+from runhive.protocol import artifact_store as store
 from runhive.sdk._termlog import LazyLogger
-from runhive.sdk.artifacts import _store as store
 
 from ._base import ArtifactRecord, FileRecord, RunRecord
 

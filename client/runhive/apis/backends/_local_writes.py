@@ -128,7 +128,7 @@ def delete_run(run: RunRecord, store: str, delete_artifacts: bool, timeout: floa
     except RpcError as exc:
         raise UsageError(f"run.delete() of {key}: {exc.details()}") from None
     if delete_artifacts:
-        from runhive.sdk.artifacts._store import delete_run_artifacts
+        from runhive.protocol.artifact_store import delete_run_artifacts
 
         delete_run_artifacts(os.path.dirname(os.path.abspath(store)), run.entity, run.project, run.id)
 

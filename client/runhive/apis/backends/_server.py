@@ -248,7 +248,7 @@ class ServerBackend:
         store does."""
         from pathlib import Path
 
-        from runhive.sdk.artifacts import _store
+        from runhive.protocol import artifact_store as _store
 
         entry = next((f for f in artifact.files if f.get("path") == path), None)
         if entry is None:

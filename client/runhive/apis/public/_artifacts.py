@@ -1,7 +1,7 @@
 """Stored artifacts as the read API shows them (W&B's `Api().artifact()`, `artifacts()`, `artifact_type(s)()`,
 `artifact_collection(s)()`, `run.logged_artifacts()` / `used_artifacts()`), read through the backend seam.
 
-Versions are numbered per project (the artifact store, `runhive.sdk.artifacts._store`); `latest` is the newest
+Versions are numbered per project (the artifact store, `runhive.protocol.artifact_store`); `latest` is the newest
 version of a name, other aliases are where they were last given. A linked version (`Artifact.link`, a registry
 collection such as `model-registry/<name>`) reads as the version it points at, with `is_link` and
 `source_artifact`. `runhive artifact ls/get` read through these same functions.
@@ -17,8 +17,8 @@ from typing import Any
 
 from runhive.apis.backends._base import ArtifactRecord, Backend, RunRecord
 from runhive.errors import Error, UsageError
+from runhive.protocol import artifact_store as _store
 from runhive.sdk._termlog import LazyLogger
-from runhive.sdk.artifacts import _store
 from runhive.sdk.artifacts._artifact import Artifact, ManifestEntry
 
 RunClass = Callable[[Backend, RunRecord], Any]  # ApiRun, passed in: `_run` imports this module

@@ -1,7 +1,7 @@
 """`runhive.Artifact` (W&B's `wandb.Artifact`): versioned sets of files logged with a run.
 
 `log_artifact(run, artifact)` keeps the files in the store's content-addressed objects and the version in its
-project's collection (`runhive.sdk.artifacts._store`): versions are numbered per project (run A logs `data:v0`,
+project's collection (`runhive.protocol.artifact_store`): versions are numbered per project (run A logs `data:v0`,
 run B `data:v1`), and logging identical contents again gives back the existing version, as W&B does. The run's
 directory records what it logged (`logged_artifacts.jsonl`). The newest version carries the alias "latest"; an
 alias given to a version is taken off the one that had it, as W&B moves aliases.
@@ -24,11 +24,11 @@ from pathlib import Path
 from typing import IO, Any
 
 from runhive.errors import Error, UsageError
+from runhive.protocol import artifact_store as _store
+from runhive.protocol.artifact_store import ArtifactNotSupportedError
 from runhive.sdk.data_types._base import sha256_file
 
-from . import _store
 from ._metadata import validate_metadata
-from ._store import ArtifactNotSupportedError
 
 NAME_RE = re.compile(r"^[a-zA-Z0-9_\-.]+$")
 MAX_NAME = 128

@@ -15,9 +15,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from runhive.errors import UsageError
+from runhive.protocol import artifact_store as _store
 from runhive.sdk._termlog import LazyLogger
 
-from . import _store
 from ._artifact import NAME_RE, Artifact, _resolve_aliases
 
 REGISTRY_PREFIX = "wandb-registry-"  # W&B's registry projects

@@ -14,8 +14,8 @@ import time
 from typing import Any
 
 from runhive.errors import UsageError
+from runhive.protocol import artifact_store as _store
 
-from . import _store
 from ._artifact import Artifact, log_artifact
 
 USED = _store.USED
