@@ -297,3 +297,48 @@ def test_sweep_buttons_act_as_the_logged_in_user(rh: RhEnv, tmp_path: Path, page
         assert status == 403
     finally:
         server.stop()
+
+
+TEAM_LOG = """
+import sys, runhive
+run = runhive.init(entity=sys.argv[1], project=sys.argv[2], settings=runhive.Settings(finish_timeout=120))
+for step in range(5):
+    run.log({"loss": 1.0 / (step + 1)})
+run.finish()
+print("RUN", run.id, flush=True)
+"""
+
+
+def test_team_projects_and_who_is_logged_in(rh: RhEnv, tmp_path: Path, page: Page) -> None:
+    db = f"sqlite:///{tmp_path / 'server.db'}"
+    alice = admin(db, "user", "create", "alice")
+    admin(db, "team", "create", "lab")
+    admin(db, "team", "add", "lab", "alice", "--role", "member")
+    server = ServerProcess(db)
+    try:
+        url = server.wait_ready()
+        base = url.rstrip("/")
+        env = client_env(rh, url, alice)
+        team_run = (
+            rh.run(TEAM_LOG, "lab", "shared", env=env, timeout=120).stdout.split("RUN", 1)[1].split()[0]
+        )
+        rh.run(TEAM_LOG, "alice", "shared", env=env, timeout=120)  # the same project name in her own entity
+
+        p = page.page
+        p.goto(base + "/login")
+        p.fill("#key", alice)
+        p.click("#login")
+        p.wait_for_selector("body[data-ready] a.project-link")
+        p.wait_for_selector("#who a#logout-link")
+        assert p.inner_text("#who").startswith("alice")
+        links = p.eval_on_selector_all(
+            "a.project-link", "els => els.map(e => [e.textContent, e.getAttribute('href')])"
+        )
+        assert sorted(links) == [["shared", "#/p/alice%2Fshared"], ["shared", "#/p/lab%2Fshared"]], links
+        p.click("a.project-link[href='#/p/lab%2Fshared']")
+        p.wait_for_selector("body[data-ready='#/p/lab%2Fshared']")
+        p.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length > 0")
+        assert team_run in p.content()
+        screenshot(page, tmp_path, "server-team-project")
+    finally:
+        server.stop()

@@ -98,9 +98,13 @@ async function projectsPage() {
     view.replaceChildren(el("p", { class: "muted" }, "No runs yet: log one with runhive.init()."));
     return;
   }
+  // Projects of several entities (a team server: the user's own and their teams'): each named with its entity, as
+  // the same name may exist under two of them.
+  const entities = new Set(projects.map((p) => p.entity));
+  const named = (p) => (entities.size > 1 ? `${p.entity}/${p.project}` : p.project);
   const rows = projects.map((p) =>
     el("tr", {},
-      el("td", {}, el("a", { href: `#/p/${enc(p.project)}`, class: "project-link" }, p.project)),
+      el("td", {}, el("a", { href: `#/p/${enc(named(p))}`, class: "project-link" }, p.project)),
       el("td", {}, p.entity), el("td", {}, p.runs), el("td", {}, when(p.last))));
   view.replaceChildren(el("h2", {}, "Projects"),
     el("table", { id: "projects" },
@@ -956,5 +960,16 @@ async function route() {
   document.body.dataset.ready = location.hash || "#/";
 }
 
+// Behind `runhive server`'s login: who is logged in, and the way out (`runhive ui` has no /api/whoami: nothing shown).
+async function showUser() {
+  try {
+    const res = await fetch("/api/whoami");
+    if (!res.ok) return;
+    const me = await res.json();
+    document.getElementById("who").replaceChildren(me.user, el("a", { href: "/logout", id: "logout-link" }, "Log out"));
+  } catch (err) { /* the local dashboard: no login */ }
+}
+
 window.addEventListener("hashchange", route);
 route();
+showUser();
