@@ -240,3 +240,26 @@ def test_run_page_media_objects_and_plot_charts(rh: RhEnv, page: Page, tmp_path:
     # The frame's script ran, in an opaque origin: reaching for the dashboard threw.
     assert any('origin "null"' in e for e in page.errors), page.errors
     assert not [e for e in page.errors if 'origin "null"' not in e], page.errors
+
+
+MEDIA_ONLY = """
+import numpy as np
+import runhive as wandb
+
+run = wandb.init(project="pics", name="pictures only")
+for step in range(2):
+    run.log({"sample": wandb.Image(np.full((8, 8, 3), 60 * step, dtype=np.uint8), caption=f"step {step}")})
+run.finish()
+"""
+
+
+def test_project_media_panels_without_scalar_metrics(rh: RhEnv, page: Page, tmp_path: Path) -> None:
+    """A project that logs only media still shows its media panels (they once waited for a metric chart)."""
+    rh.run(MEDIA_ONLY, timeout=120)
+    base, _ = start_ui(rh)
+    p = page.page
+    p.goto(f"{base}/#/p/pics")
+    p.wait_for_selector("body[data-ready='#/p/pics']")
+    p.locator("#project-media").scroll_into_view_if_needed()
+    p.wait_for_selector('#project-media .media-panel[data-key="sample"] .media-row', timeout=20_000)
+    screenshot(page, tmp_path, "project-media-only")

@@ -567,6 +567,8 @@ async function projectPage(project) {
   layoutCharts();
   for (const div of sections.querySelectorAll(".chart")) if (near(div)) st.visible.add(div.dataset.key);
   await refresh(new Set());
+  // The media panels on their own too: a project without a metric chart draws none, and drawCharts asks for them.
+  if (mediaSection.open) refreshMedia(false);
 
   search.addEventListener("input", () => { st.page = 0; renderTable(); redraw(); });
   stateFilter.addEventListener("change", () => { st.page = 0; renderTable(); redraw(); });
