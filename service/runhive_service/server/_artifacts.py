@@ -27,10 +27,7 @@ file store (`_filestore.blob_key`), shared with run files: an object already the
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import tempfile
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -43,7 +40,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from ._errors import InvalidArgument, NotFound, ServerError
-from ._files import _files, check_digest, check_path
+from ._files import _files, check_digest, check_path, received
 from ._filestore import FileStore, blob_key, lock_blob
 from ._ingest import _caller
 from ._read import readable, run_doc, scope
@@ -143,27 +140,10 @@ async def put_object(request: Request) -> Response:
     sha = check_digest(request.path_params["sha256"])
     # Permission before reading the body: a refused caller sends nothing into the store.
     await run_in_threadpool(store.ensure_project, user, *_path_ids(request))
-    fd, tmp = tempfile.mkstemp(prefix="runhive-artifact-")
-    try:
-        digest, size = hashlib.sha256(), 0
-        with os.fdopen(fd, "wb") as out:
-            async for chunk in request.stream():
-                digest.update(chunk)
-                size += len(chunk)
-                out.write(chunk)
-        if digest.hexdigest() != sha:
-            raise InvalidArgument(
-                f"the object's bytes ({size} bytes) have sha256 {digest.hexdigest()}, not {sha}: the upload was "
-                "damaged; send it again"
-            )
+    async with received(request, sha, "the object's bytes") as (tmp, size):
         key = blob_key(sha)
         if not await run_in_threadpool(files.exists, key):
             await run_in_threadpool(files.put, key, tmp)
-    finally:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
     return JSONResponse({"sha256": sha, "size": size})
 
 

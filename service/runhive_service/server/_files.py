@@ -17,10 +17,12 @@ that do not match the digest the uploader announced (a torn upload never becomes
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 from sqlalchemy import Connection, select, update
@@ -141,14 +143,11 @@ def _check_files(request: Request, doc: Any) -> Response:
     return JSONResponse({"missing": missing})
 
 
-async def put_file(request: Request) -> Response:
-    store, user = await run_in_threadpool(_caller, request)
-    files = _files(request)
-    entity, project_name, run_id = _ids(request)
-    path = check_path(request.path_params["path"])
-    sha = check_digest(request.query_params.get("sha256"))
-    # Permission before reading the body: a refused caller sends nothing into the store.
-    project = await run_in_threadpool(store.ensure_project, user, entity, project_name)
+@contextlib.asynccontextmanager
+async def received(request: Request, sha: str, what: str) -> AsyncIterator[tuple[str, int]]:
+    """The request's body in a temporary file, checked against `sha` (InvalidArgument naming `what` otherwise):
+    (its path, its size), removed afterwards. Bytes are hashed as they arrive, so a torn upload never becomes a
+    blob (run files and artifact objects alike)."""
     fd, tmp = tempfile.mkstemp(prefix="runhive-upload-")
     try:
         digest, size = hashlib.sha256(), 0
@@ -159,15 +158,27 @@ async def put_file(request: Request) -> Response:
                 out.write(chunk)
         if digest.hexdigest() != sha:
             raise InvalidArgument(
-                f"the bytes of {path!r} ({size} bytes) have sha256 {digest.hexdigest()}, not the announced {sha}: "
-                "the upload was damaged; send it again"
+                f"{what} ({size} bytes) have sha256 {digest.hexdigest()}, not the announced {sha}: the upload was "
+                "damaged; send it again"
             )
-        await run_in_threadpool(_store_file, store, files, project, run_id, user, path, sha, size, tmp)
+        yield tmp, size
     finally:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+
+
+async def put_file(request: Request) -> Response:
+    store, user = await run_in_threadpool(_caller, request)
+    files = _files(request)
+    entity, project_name, run_id = _ids(request)
+    path = check_path(request.path_params["path"])
+    sha = check_digest(request.query_params.get("sha256"))
+    # Permission before reading the body: a refused caller sends nothing into the store.
+    project = await run_in_threadpool(store.ensure_project, user, entity, project_name)
+    async with received(request, sha, f"the bytes of {path!r}") as (tmp, size):
+        await run_in_threadpool(_store_file, store, files, project, run_id, user, path, sha, size, tmp)
     return JSONResponse({"path": path, "sha256": sha, "size": size})
 
 
