@@ -326,3 +326,88 @@ def test_runhive_sync_sends_an_offline_runs_artifacts(rh: RhEnv, tmp_path: Path)
         assert len(query(db, "SELECT version FROM artifact_versions")) == 1
     finally:
         server.stop()
+
+
+# -- use_artifact of a version only the server has (two nodes) -----------------------------------------------------
+
+NODE_B_OWN = """
+import runhive
+run = runhive.init(entity="alice", project="arts", mode="offline")
+with open("own.txt", "w") as f:
+    f.write("node B's own dataset")
+art = runhive.Artifact("dataset", "dataset")
+art.add_file("own.txt")
+run.log_artifact(art)
+print("RUN", art.version, flush=True)
+run.finish()
+"""
+
+USE_LATEST = """
+import sys, runhive
+run = runhive.init(project="arts", settings=runhive.Settings(finish_timeout=120))
+art = run.use_artifact("dataset:latest", type="dataset")
+root = art.download(root=sys.argv[1])
+entry = art.get_entry("a.txt")
+print("RUN", run.entity, run.id, run.dir, art.qualified_name, entry.digest, root, flush=True)
+run.finish()
+"""
+
+
+@pytest.fixture
+def node_b(tmp_path: Path) -> Any:
+    """A second node: its own daemon directory, data directory (artifact store) and store."""
+    root = tmp_path / "node-b"
+    root.mkdir()
+    env = RhEnv(root)
+    try:
+        yield env
+    finally:
+        env.cleanup()
+
+
+def test_use_artifact_resolves_on_the_server(
+    rh: RhEnv, node_b: RhEnv, server_db: str, tmp_path: Path
+) -> None:
+    """Node A logs `dataset` v0 and v1; node B, whose own store holds another `dataset` v0 (an offline run's),
+    uses `dataset:latest`: the server's v1, downloaded from the server byte for byte; after B's run ends the
+    server's lineage has the use, and a replay of B's lines by the uploader adds nothing."""
+    import runhive
+
+    key = admin(server_db, "user", "create", "alice")
+    server = ServerProcess(server_db, "--files", str(tmp_path / "server-files"))
+    try:
+        url = server.wait_ready()
+        assert _ids(node_b.run(NODE_B_OWN).stdout) == ["v0"]  # before B knows the server: kept on B
+        for node in (rh, node_b):
+            node.environ.update(client_env(node, url, key))
+        assert _ids(rh.run(LOG).stdout)[3:] == ["v0", "v0", "v1"]
+
+        used = node_b.run(USE_LATEST, str(tmp_path / "dl"))
+        assert "not yet uploaded" not in used.stderr, used.stderr
+        entity, user_id, run_dir, qualified, digest, root = _ids(used.stdout)
+        assert (entity, qualified) == ("alice", "alice/arts/dataset:v1")
+        assert Path(root, "a.txt").read_text() == "alpha, changed"
+        assert Path(root, "b.bin").read_bytes() == B_BYTES
+        assert digest == hashlib.sha256(b"alpha, changed").hexdigest()
+        # B's line names the server's version; B's own v0 has other contents, so no node version is named.
+        (line,) = [json.loads(x) for x in (Path(run_dir) / "used_artifacts.jsonl").read_text().splitlines()]
+        assert (line["server"], line["server_artifact"], "artifact" in line) == (
+            url.rstrip("/"),
+            qualified,
+            False,
+        )
+
+        api = runhive.Api(overrides={"base_url": url}, api_key=key)
+        v1 = api.artifact("alice/arts/dataset:v1")
+        assert [r.id for r in v1.used_by()] == [user_id]
+        assert api.artifact("alice/arts/dataset:v0").used_by() == []
+        assert [a.qualified_name for a in api.run(f"alice/arts/{user_id}").used_artifacts()] == [qualified]
+        # Nothing of B's own store went up: the server still has A's two versions.
+        assert len(query(server_db, "SELECT version FROM artifact_versions")) == 2
+
+        state = FilesState()
+        where = files_url(url.rstrip("/"), entity, "arts", user_id)
+        assert sync_artifacts(state, Path(run_dir), where, key, _send, lambda fn: fn(), lambda: None) == 1
+        assert len(query(server_db, "SELECT run_id FROM artifact_runs WHERE kind = 'used'")) == 1
+    finally:
+        server.stop()

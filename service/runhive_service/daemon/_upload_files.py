@@ -32,6 +32,10 @@ files'), and for each looks the version up in the store and sends
   version; aliases are last-writer-wins, as the node's `aliases.json`.
 - a used version: the use, named by collection and digest (the node's numbers may differ from the server's); when
   the server lacks the version (logged by a run that did not upload), the version first, as above.
+- a used version the run read from the team server (`run.use_artifact` of a run that logs to one, `runhive.sdk.
+  artifacts._use`): the line names it as the server does (`server_artifact`, `digest`) and the node's store may
+  not hold it, so only the use goes up; should the server lack it (`runhive sync` to another server), the node's
+  version of the same contents that the line names too (`artifact`), if any, goes first.
 
 An artifact the server refuses (no permission on the project of a used artifact, a deleted run, ...) is logged and
 skipped: it does not stop the run's other files and artifacts. A line naming a version the store no longer holds
@@ -416,22 +420,29 @@ def sync_artifacts(
             qualified = str(doc.get("artifact") or "")
             root = root or _artifacts_root()
             version = lookup(root, qualified) if qualified else None
-            if version is None:
+            on_server = _server_use(doc) if kind == "used" else None
+            named = qualified or str(doc.get("server_artifact") or "")  # for the messages below
+            if version is None and on_server is None:
                 if doc:  # old-layout lines name a directory (migrated by the local read API), not a version
                     logger.warning(
                         "uploader: artifact %r of run %s is not in %s; not uploaded", qualified, run_id, root
                     )
-            elif not version.source:  # a link's source goes up itself; links stay on the node for now
+            elif on_server is not None or (version is not None and not version.source):
+                # (a link's source goes up itself; links stay on the node for now)
                 try:
-                    if kind == "logged":
+                    if kind == "logged" and version is not None:
                         # Logged into the run's project, which is the server's name of it (`runhive sync` may
                         # send the run to another entity than the node's).
                         _send_version(server, entity, project, root, version, run_id, auth, send, call)
-                    else:
+                    elif on_server is not None:
+                        _send_server_use(
+                            server, entity, project, run_id, root, on_server, version, auth, send, call
+                        )
+                    elif version is not None:
                         _send_use(server, entity, project, run_id, root, version, auth, send, call)
                 except OSError as exc:  # the node's store lost an object (deleted meanwhile): nothing to send
                     logger.warning(
-                        "uploader: artifact %s of run %s cannot be read: %s; skipped", qualified, run_id, exc
+                        "uploader: artifact %s of run %s cannot be read: %s; skipped", named, run_id, exc
                     )
                 except Exception as exc:
                     if not _refused(exc):
@@ -439,7 +450,7 @@ def sync_artifacts(
                     logger.warning(
                         "uploader: %s refused artifact %s of run %s: %s; skipped",
                         server,
-                        qualified,
+                        named,
                         run_id,
                         exc,
                     )
@@ -472,6 +483,42 @@ def _send_use(
             raise
     _send_version(server, version.entity, version.project, root, version, "", auth, send, call)
     _post_json(url, auth, doc, send, call)
+
+
+def _server_use(doc: dict[str, Any]) -> dict[str, str] | None:
+    """The use a line of a version read from the team server names (`runhive.sdk.artifacts._use`): {"artifact":
+    "E/P/name", "digest"}; None for a line of a version of the node's store."""
+    named, digest = doc.get("server_artifact"), doc.get("digest")
+    if not (isinstance(named, str) and named and isinstance(digest, str) and digest):
+        return None
+    return {"artifact": named.partition(":")[0], "digest": digest}
+
+
+def _send_server_use(
+    server: str,
+    entity: str,
+    project: str,
+    run_id: str,
+    root: Path,
+    use: dict[str, str],
+    version: Any,
+    auth: dict[str, str],
+    send: Send,
+    call: Call,
+) -> None:
+    """Record that the run used a version it read from the team server: nothing to send but the use. A server
+    that lacks it (`runhive sync` to another server, a version deleted there) gets the node's version of the same
+    contents when the line names one; otherwise the refusal propagates (logged and skipped by the caller)."""
+    url = f"{server}/api/v1/artifacts/uses/{_q(entity)}/{_q(project)}/{_q(run_id)}"
+    try:
+        _post_json(url, auth, use, send, call)
+        return
+    except Exception as exc:
+        if getattr(exc, "code", "") != "NO_SUCH_VERSION" or version is None or version.source:
+            raise
+        if version.digest != use["digest"]:
+            raise
+    _send_use(server, entity, project, run_id, root, version, auth, send, call)
 
 
 def ask_periodic(state: FilesState, running: bool) -> None:
