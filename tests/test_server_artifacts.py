@@ -411,3 +411,70 @@ def test_use_artifact_resolves_on_the_server(
         assert len(query(server_db, "SELECT run_id FROM artifact_runs WHERE kind = 'used'")) == 1
     finally:
         server.stop()
+
+
+USE_NODE_ONLY = """
+import runhive
+run = runhive.init(project="arts", settings=runhive.Settings(finish_timeout=120))
+art = run.use_artifact("dataset:latest")
+print("RUN", run.id, art.qualified_name, open(art.file(root="dl")).read().replace(" ", "_"), flush=True)
+run.finish()
+"""
+
+USE_SERVER_DOWN = """
+import os, sys, time, runhive
+from runhive.errors import CommError
+work = sys.argv[1]
+run = runhive.init(project="arts", settings=runhive.Settings(finish_timeout=1))
+open(os.path.join(work, "id"), "w").write(run.id)
+deadline = time.monotonic() + 120
+while not os.path.exists(os.path.join(work, "go")) and time.monotonic() < deadline:
+    time.sleep(0.01)
+try:
+    run.use_artifact("missing:latest")
+except CommError as exc:
+    print("ERROR", exc, flush=True)
+art = run.use_artifact("dataset:latest")
+print("RUN", art.qualified_name, flush=True)
+run.finish()
+"""
+
+
+def test_use_artifact_falls_back_to_the_nodes_store(rh: RhEnv, tmp_path: Path) -> None:
+    """A name the server lacks (logged by an offline run of this node) is the node's version, and the uploader
+    sends it with the use; with the server down, a version the node has is used with a warning, and one it lacks is
+    a CommError naming the server and the artifact."""
+    import runhive
+
+    db = f"sqlite:///{tmp_path / 'server.db'}"
+    key = admin(db, "user", "create", "alice")
+    server = ServerProcess(db, "--files", str(tmp_path / "server-files"))
+    try:
+        url = server.wait_ready()
+        assert _ids(rh.run(NODE_B_OWN).stdout) == ["v0"]
+        rh.environ.update(client_env(rh, url, key))
+        rh.environ["RUNHIVE_UPLOAD_BACKOFF_MAX"] = "0.3"
+        user_id, qualified, text = _ids(rh.run(USE_NODE_ONLY).stdout)
+        assert (qualified, text) == ("alice/arts/dataset:v0", "node_B's_own_dataset")
+        api = runhive.Api(overrides={"base_url": url}, api_key=key)
+        on_server = api.artifact("alice/arts/dataset:latest")
+        assert [r.id for r in on_server.used_by()] == [user_id]
+
+        work = tmp_path / "down"
+        work.mkdir()
+        proc = rh.spawn(USE_SERVER_DOWN, str(work))
+        wait_for(lambda: (work / "id").exists(), 60, "init() done")
+        server.stop()
+        (work / "go").touch()
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, out + err
+        error = out.split("ERROR ", 1)[1].splitlines()[0]
+        assert (
+            "use_artifact('missing:latest')" in error
+            and f"cannot reach the team server at {url.rstrip('/')}" in error
+        )
+        assert "this node's artifact store has no such version" in error
+        assert _ids(out) == ["alice/arts/dataset:v0"]
+        assert "using this node's version alice/arts/dataset:v0" in err, err
+    finally:
+        server.stop()
