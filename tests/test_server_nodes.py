@@ -30,9 +30,9 @@ from pathlib import Path
 
 import pytest
 
-from _pg import PgCluster, ServerProcess, available, free_port, server_db
+from _pg import PgCluster, ServerProcess, available, server_db
 from conftest import RhEnv, figure, wait_for
-from test_upload_server import admin, client_env, query, server_rows
+from test_upload_server import admin, alice_server, client_env, query, server_rows
 
 __all__ = ["server_db"]  # the fixture, imported from _pg
 
@@ -142,11 +142,7 @@ print("DONE", flush=True)
 def test_server_sigkilled_three_times_while_two_nodes_log(
     rh: RhEnv, node2: RhEnv, server_db: str, tmp_path: Path
 ) -> None:
-    key = admin(server_db, "user", "create", "alice")
-    port = free_port()
-    server = ServerProcess(server_db, "--port", str(port))
-    url = server.wait_ready()
-    connect(url, key, rh, node2)
+    server, port, _url, _key = alice_server(server_db, rh, node2)
     work = tmp_path / "phases"
     work.mkdir()
     per_phase, phases = 1500, 4
@@ -229,11 +225,7 @@ OUTAGE_S = 60.0
 
 def test_server_down_60_s_training_never_waits_and_the_backlog_drains(rh: RhEnv, tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'server.db'}"
-    key = admin(db, "user", "create", "alice")
-    port = free_port()
-    server = ServerProcess(db, "--port", str(port))
-    url = server.wait_ready()
-    connect(url, key, rh)
+    server, port, _url, _key = alice_server(db, rh)
     work = tmp_path / "steady"
     work.mkdir()
     proc = rh.spawn(STEADY, str(work))

@@ -11,9 +11,9 @@ import signal
 from pathlib import Path
 from typing import Any
 
-from _pg import ServerProcess, free_port, server_db
+from _pg import ServerProcess, server_db
 from conftest import RhEnv, wait_for
-from test_upload_server import admin, client_env, query
+from test_upload_server import alice_server, query
 
 __all__ = ["server_db"]  # the fixture, imported from _pg
 
@@ -56,11 +56,7 @@ def _all_sent(rh: RhEnv, db: str, path: str) -> list[dict[str, Any]] | None:
 def test_samples_reach_the_server_once_across_a_server_restart(rh: RhEnv, server_db: str) -> None:
     import runhive
 
-    key = admin(server_db, "user", "create", "alice")
-    port = free_port()
-    server = ServerProcess(server_db, "--port", str(port))
-    url = server.wait_ready()
-    rh.environ.update(client_env(rh, url, key))
+    server, port, url, key = alice_server(server_db, rh)
     rh.environ.update(FAST)
     work = rh.root / "sys"
     work.mkdir()
@@ -115,11 +111,7 @@ def test_samples_taken_while_the_server_is_down_survive_a_daemon_restart(rh: RhE
     import runhive
 
     db = f"sqlite:///{tmp_path / 'server.db'}"
-    key = admin(db, "user", "create", "alice")
-    port = free_port()
-    server = ServerProcess(db, "--port", str(port))
-    url = server.wait_ready()
-    rh.environ.update(client_env(rh, url, key))
+    server, port, url, key = alice_server(db, rh)
     rh.environ.update(FAST)
     work = rh.root / "sys"
     work.mkdir()

@@ -40,6 +40,19 @@ def client_env(rh: RhEnv, url: str, key: str | None) -> dict[str, str]:
     return env
 
 
+def alice_server(db: str, *nodes: RhEnv) -> tuple[ServerProcess, int, str, str]:
+    """A server on a port of its own (a test restarts it at the same address), alice's key, and each node's
+    environment pointed at it, uploads retried every 0.3 s at most: (server, port, url, key)."""
+    key = admin(db, "user", "create", "alice")
+    port = free_port()
+    server = ServerProcess(db, "--port", str(port))
+    url = server.wait_ready()
+    for node in nodes:
+        node.environ.update(client_env(node, url, key))
+        node.environ["RUNHIVE_UPLOAD_BACKOFF_MAX"] = "0.3"
+    return server, port, url, key
+
+
 def query(db: str, sql: str, **params: Any) -> list[Any]:
     engine = open_engine(db)
     try:
@@ -146,12 +159,7 @@ print("DONE", flush=True)
 
 
 def test_server_killed_and_restarted_mid_run_loses_nothing(rh: RhEnv, server_db: str) -> None:
-    key = admin(server_db, "user", "create", "alice")
-    port = free_port()
-    server = ServerProcess(server_db, "--port", str(port))
-    url = server.wait_ready()
-    rh.environ.update(client_env(rh, url, key))
-    rh.environ["RUNHIVE_UPLOAD_BACKOFF_MAX"] = "0.3"
+    server, port, _url, _key = alice_server(server_db, rh)
     work = rh.root / "sync"
     work.mkdir()
     proc = rh.spawn(KILLABLE_RUN, str(work))
@@ -250,12 +258,7 @@ def test_finish_says_what_is_pending_and_a_new_daemon_finishes_the_upload(rh: Rh
     """The server is down when the run ends: finish() returns after finish_timeout saying what is pending; the
     daemon is SIGKILLed too; the next daemon resumes from the run's upload.json once the server is back."""
     db = f"sqlite:///{tmp_path / 'server.db'}"
-    key = admin(db, "user", "create", "alice")
-    port = free_port()
-    server = ServerProcess(db, "--port", str(port))
-    url = server.wait_ready()
-    rh.environ.update(client_env(rh, url, key))
-    rh.environ["RUNHIVE_UPLOAD_BACKOFF_MAX"] = "0.3"
+    server, port, url, _key = alice_server(db, rh)
     work = rh.root / "sync"
     work.mkdir()
     proc = rh.spawn(PENDING_RUN, str(work))
