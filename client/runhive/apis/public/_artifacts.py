@@ -312,7 +312,8 @@ class StoredArtifact(Artifact):
         if self.is_link:
             return self.source_artifact.logged_by()
         rec = self._record
-        if not rec.run_id:  # on a team server: a version first sent as another run's input, no logging run there
+        # On a team server a version first sent as another run's input has no logging run there.
+        if not rec.run_id:
             return None
         found = self._backend.find_runs(rec.entity, rec.project, rec.run_id)
         return self._make_run()(self._backend, found[0]) if found else None
