@@ -18,12 +18,12 @@ from typing import Any
 
 import pytest
 
-from _pg import ServerProcess, free_port, server_db
+from _pg import ServerProcess, server_db
 from conftest import RhEnv, wait_for
 from runhive_service.daemon._upload_files import FilesState, files_url, sync_artifacts
 from runhive_service.daemon._uploader import _send
 from runhive_service.server._filestore import DirectoryStore, blob_key
-from test_upload_server import admin, client_env, query
+from test_upload_server import admin, alice_server, client_env, query
 
 __all__ = ["server_db"]  # the fixture, imported from _pg
 
@@ -260,12 +260,7 @@ def test_both_sides_restarted_the_artifact_still_arrives(rh: RhEnv, tmp_path: Pa
     import runhive
 
     db = f"sqlite:///{tmp_path / 'server.db'}"
-    key = admin(db, "user", "create", "alice")
-    port = free_port()
-    server = ServerProcess(db, "--port", str(port))
-    url = server.wait_ready()
-    rh.environ.update(client_env(rh, url, key))
-    rh.environ["RUNHIVE_UPLOAD_BACKOFF_MAX"] = "0.3"
+    server, port, url, key = alice_server(db, rh)
     work = rh.root / "sync"
     work.mkdir()
     proc = rh.spawn(PENDING, str(work))
