@@ -20,10 +20,11 @@ __all__ = ["server_db"]  # the fixture, imported from _pg
 FAST = {"RUNHIVE_STATS_SAMPLING_INTERVAL": "0.1", "RUNHIVE_UPLOAD_BACKOFF_MAX": "0.3"}
 
 # Logs until told to stop (a file), so the test decides when enough samples were taken on each side of the outage.
+# argv: the work directory, finish()'s timeout.
 TRAIN = """
 import os, sys, time, runhive
 work = sys.argv[1]
-run = runhive.init(project="sys", settings=runhive.Settings(finish_timeout=60))
+run = runhive.init(project="sys", settings=runhive.Settings(finish_timeout=float(sys.argv[2])))
 open(os.path.join(work, "id"), "w").write(run.id)
 deadline = time.monotonic() + 120
 i = 0
@@ -53,28 +54,35 @@ def _all_sent(rh: RhEnv, db: str, path: str) -> list[dict[str, Any]] | None:
     return local if local and _on_server(db, path.rsplit("/", 1)[1]) == len(local) else None
 
 
+def _outage(rh: RhEnv, db: str, server: ServerProcess, work: Path, finish_timeout: float) -> tuple[Any, str]:
+    """A run that logs until `work/stop` exists; once the server holds 3 of its samples the server is SIGKILLed,
+    and 5 more samples are taken while it is down: (the training process, the run's path)."""
+    work.mkdir()
+    proc = rh.spawn(TRAIN, str(work), str(finish_timeout))
+    wait_for(lambda: (work / "id").exists(), 60, "the run started")
+    run_id = (work / "id").read_text()
+    path = f"alice/sys/{run_id}"
+    wait_for(lambda: _on_server(db, run_id) >= 3, 60, "samples on the server")
+    server.proc.send_signal(signal.SIGKILL)
+    server.proc.wait(10)
+    down = len(_local(rh, path))
+    wait_for(lambda: len(_local(rh, path)) >= down + 5, 60, "samples taken while the server is down")
+    return proc, path
+
+
 def test_samples_reach_the_server_once_across_a_server_restart(rh: RhEnv, server_db: str) -> None:
     import runhive
 
     server, port, url, key = alice_server(server_db, rh)
     rh.environ.update(FAST)
-    work = rh.root / "sys"
-    work.mkdir()
-    proc = rh.spawn(TRAIN, str(work))
     try:
-        wait_for(lambda: (work / "id").exists(), 60, "the run started")
-        run_id = (work / "id").read_text()
-        path = f"alice/sys/{run_id}"
-        wait_for(lambda: _on_server(server_db, run_id) >= 3, 60, "samples on the server")
-        server.proc.send_signal(signal.SIGKILL)
-        server.proc.wait(10)
-        down = len(_local(rh, path))
-        wait_for(lambda: len(_local(rh, path)) >= down + 5, 60, "samples taken while the server is down")
+        proc, path = _outage(rh, server_db, server, rh.root / "sys", finish_timeout=60)
+        run_id = path.rsplit("/", 1)[1]
         server = ServerProcess(server_db, "--port", str(port))
         server.wait_ready()
         up = len(_local(rh, path))
         wait_for(lambda: len(_local(rh, path)) >= up + 3, 60, "samples taken after the restart")
-        (work / "stop").touch()
+        (rh.root / "sys" / "stop").touch()
         out, err = proc.communicate(timeout=120)
         assert proc.returncode == 0 and "DONE" in out, err
         # finish() does not wait for samples: the daemon keeps sending them after the process exits.
@@ -91,20 +99,6 @@ def test_samples_reach_the_server_once_across_a_server_restart(rh: RhEnv, server
         server.stop()
 
 
-PENDING = """
-import os, sys, time, runhive
-work = sys.argv[1]
-run = runhive.init(project="sys", settings=runhive.Settings(finish_timeout=1))
-open(os.path.join(work, "id"), "w").write(run.id)
-deadline = time.monotonic() + 120
-while not os.path.exists(os.path.join(work, "stop")) and time.monotonic() < deadline:
-    run.log({"loss": 1.0})
-    time.sleep(0.02)  # pacing: a training step
-run.finish()
-print("DONE", flush=True)
-"""
-
-
 def test_samples_taken_while_the_server_is_down_survive_a_daemon_restart(rh: RhEnv, tmp_path: Path) -> None:
     """The server is down for the second half of the run and when it ends; the daemon is SIGKILLed too. The next
     daemon resumes from the progress file: the samples of the ended run reach the server, each once."""
@@ -113,19 +107,10 @@ def test_samples_taken_while_the_server_is_down_survive_a_daemon_restart(rh: RhE
     db = f"sqlite:///{tmp_path / 'server.db'}"
     server, port, url, key = alice_server(db, rh)
     rh.environ.update(FAST)
-    work = rh.root / "sys"
-    work.mkdir()
-    proc = rh.spawn(PENDING, str(work))
     try:
-        wait_for(lambda: (work / "id").exists(), 60, "the run started")
-        run_id = (work / "id").read_text()
-        path = f"alice/sys/{run_id}"
-        wait_for(lambda: _on_server(db, run_id) >= 3, 60, "samples on the server")
-        server.proc.send_signal(signal.SIGKILL)
-        server.proc.wait(10)
-        down = len(_local(rh, path))
-        wait_for(lambda: len(_local(rh, path)) >= down + 5, 60, "samples taken while the server is down")
-        (work / "stop").touch()
+        proc, path = _outage(rh, db, server, rh.root / "sys", finish_timeout=1)
+        run_id = path.rsplit("/", 1)[1]
+        (rh.root / "sys" / "stop").touch()
         out, err = proc.communicate(timeout=60)
         assert proc.returncode == 0 and "DONE" in out, err
         for pid in rh.daemon_pids():  # this test's daemon: its successor must take the upload up
