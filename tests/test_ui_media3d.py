@@ -85,7 +85,6 @@ f -8 -4 -1 -5
 LOGGER = f"""
 import numpy as np
 import runhive as wandb
-from runhive.sdk.data_types import box3d
 
 EVIL = {EVIL!r}
 run = wandb.init(project="m3d", name="three-d")
@@ -93,10 +92,10 @@ rng = np.random.default_rng(0)
 for step in range(3):
     n = 50 + 10 * step
     cloud = np.hstack([rng.normal(size=(n, 3)), rng.integers(0, 256, size=(n, 3))])
-    # A metric too: the project page draws its media panels after its charts (a project of media alone shows none)
+    # A metric too: the project page then has charts and media panels both
     run.log({{"cloud": wandb.Object3D(cloud, caption=f"cloud {{step}} " + EVIL), "loss": 1.0 / (step + 1)}})
 points = np.hstack([rng.uniform(-3, 3, size=(40, 3)), rng.integers(1, 4, size=(40, 1))])
-box = box3d(center=(0, 0, 0), size=(1, 2, 3), orientation=(1, 0, 0, 0), color=(1, 0, 0), label=EVIL, score=0.9)
+box = wandb.box3d(center=(0, 0, 0), size=(1, 2, 3), orientation=(1, 0, 0, 0), color=(1, 0, 0), label=EVIL, score=0.9)
 run.log({{"scene": wandb.Object3D.from_point_cloud(points=points, boxes=[box],
                                                    vectors=[{{"start": [0, 0, 0], "end": [2.5, 0, 1]}}])}})
 files = {{"cube.obj": {CUBE_OBJ!r}, "ethanol.pdb": {pdb_text(ETHANOL, ETHANOL_BONDS)!r},
