@@ -217,9 +217,7 @@ class LoginGate:
             await self.app(scope, receive, send)
 
 
-def dashboard_mount(
-    store: ServerStore, self_url: Callable[[], str], allowed_hosts: tuple[str, ...] = ()
-) -> Mount:
+def dashboard_mount(store: ServerStore, self_url: Callable[[], str]) -> Mount:
     """The dashboard app behind the login gate, mounted at / after the server's own routes. `self_url()` is this
     server's own address (known once its socket is bound), where the dashboard reads the read API."""
     from runhive import Api
@@ -235,8 +233,6 @@ def dashboard_mount(
         except ServerError as exc:
             raise UsageError(str(exc)) from None
 
-    config = UiConfig(
-        data_dir=None, reader=reader, check_host=False, allowed_hosts=allowed_hosts, sweep_control=control
-    )
+    config = UiConfig(data_dir=None, reader=reader, check_host=False, sweep_control=control)
     app = create_app(config)
     return Mount("/", app=LoginGate(app, store))

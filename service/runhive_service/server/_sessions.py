@@ -35,10 +35,6 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def is_session_token(value: str) -> bool:
-    return value.startswith(PREFIX)
-
-
 class SessionUser(NamedTuple):
     """The user row a live session belongs to (`_store.User` is made from it: this module sits below `_store`)."""
 
