@@ -106,10 +106,13 @@ def _login_form(next_path: str, error: str | None = None, status: int = 200) -> 
 
 
 async def _form(request: Request) -> dict[str, str]:
-    """A small urlencoded form (no multipart: the login form has two fields)."""
-    body = await request.body()
-    if len(body) > 16 * 1024:
-        return {}
+    """A small urlencoded form (no multipart: the login form has two fields); a body over 16 KiB is not read."""
+    limit = 16 * 1024
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            return {}
     return {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items() if v}
 
 
