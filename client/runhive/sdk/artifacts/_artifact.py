@@ -21,7 +21,7 @@ import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from runhive.errors import Error, UsageError
 from runhive.protocol import artifact_store as _store
@@ -201,11 +201,7 @@ class Artifact:
         """The linked versions that point at this logged version (none for a draft)."""
         if self._stored is None:
             return []
-        import importlib
-
-        # read back through the read API, which imports this module: bound at call time (as `link`)
-        models = importlib.import_module("runhive.sdk.artifacts._models")
-        return list(models.linked_to(self._stored))
+        return list(_links().linked_to(self._stored))
 
     def __repr__(self) -> str:
         return f"<runhive Artifact {self.source_name} type={self.type!r} files={len(self.manifest)}>"
@@ -503,11 +499,30 @@ class Artifact:
         """Link this version into the collection `target_path` (`[entity/]project/collection`, or a registry's
         `wandb-registry-<registry>/<collection>`), as W&B's `Artifact.link`: logged first when a draft; the
         linked version (`collection:vN`, "latest" plus `aliases`) points at this one. Returns it."""
-        import importlib
+        return _links().link(self, target_path, aliases)
 
-        # `_models` reads the store through the read API, which imports this module: bound at call time.
-        models = importlib.import_module("runhive.sdk.artifacts._models")
-        return models.link(self, target_path, aliases)
+
+class Links(Protocol):
+    """Linking and reading links back (`_models`): it reads the store through the read API, which subclasses
+    `Artifact`, so it registers itself here (`set_links`) instead of this module importing it."""
+
+    def link(self, artifact: Artifact, target_path: str, aliases: Iterable[str] | None) -> Any: ...
+
+    def linked_to(self, source: _store.StoredVersion) -> list[Any]: ...
+
+
+_LINKS: Links | None = None
+
+
+def set_links(links: Links) -> None:
+    global _LINKS
+    _LINKS = links
+
+
+def _links() -> Links:
+    if _LINKS is None:  # the package's __init__ imports `_models`, which registers: never None after import
+        raise RuntimeError("runhive.sdk.artifacts._models was not imported")
+    return _LINKS
 
 
 def _resolve_aliases(aliases: Any) -> list[str]:

@@ -18,7 +18,7 @@ from runhive.errors import UsageError
 from runhive.protocol import artifact_store as _store
 from runhive.sdk._termlog import LazyLogger
 
-from ._artifact import NAME_RE, Artifact, _resolve_aliases
+from ._artifact import NAME_RE, Artifact, _resolve_aliases, set_links
 
 REGISTRY_PREFIX = "wandb-registry-"  # W&B's registry projects
 MODEL_REGISTRY = "model-registry"  # the project link_model() links into, as W&B
@@ -179,3 +179,13 @@ def link_model(
             kind = existing.type
     artifact = run.log_artifact(path, name=name, type=kind)
     return link_artifact(run, artifact, f"{run.entity}/{MODEL_REGISTRY}/{registered_model_name}", aliases)
+
+
+class _Links:
+    """What `Artifact.link` and `Artifact.linked_artifacts` call (see `_artifact.Links`)."""
+
+    link = staticmethod(link)
+    linked_to = staticmethod(linked_to)
+
+
+set_links(_Links())
