@@ -1,5 +1,6 @@
 """The layout's rules, checked from the source so they cannot quietly erode: no import circles in `client/` or
-`service/` (every import counts: module level, inside functions, and under TYPE_CHECKING), no module over 800
+`service/` (every import counts: module level, inside functions, under TYPE_CHECKING, and `importlib.import_module` of a
+literal name), no module over 800
 lines, the public surface of `runhive` pinned, and the service never reaching into the client's private modules."""
 
 from __future__ import annotations
@@ -50,6 +51,14 @@ def _imports(name: str, path: Path) -> set[str]:
                 base = node.module or ""
             # `from pkg import sub` imports the module pkg.sub; `from mod import name` imports mod.
             targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in MODULES else base for a in node.names]
+        elif (  # importlib.import_module("runhive.x"): an import all the same, only later
+            isinstance(node, ast.Call)
+            and getattr(node.func, "attr", getattr(node.func, "id", "")) == "import_module"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+        ):
+            targets = [node.args[0].value]
         else:
             continue
         out.update(t for t in targets if t in MODULES and t != name)
