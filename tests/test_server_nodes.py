@@ -351,11 +351,17 @@ def test_postgres_restarted_mid_upload_loses_nothing(
 
 
 class RoundRobinProxy:
-    """A TCP load balancer in a thread: each new connection goes to the next backend in turn."""
+    """A TCP load balancer in a thread: each new connection goes to the next backend in turn.
 
-    def __init__(self, backends: list[tuple[str, int]]) -> None:
+    With `upload_budget`, a network that stops mid-transfer: once that many bytes went from clients to backends,
+    nothing more is forwarded (`stalled` is set), so a test can stop an upload at a known point, not a racy one."""
+
+    def __init__(self, backends: list[tuple[str, int]], upload_budget: int | None = None) -> None:
         self.backends = backends
         self.counts: Counter[int] = Counter()
+        self.upload_budget = upload_budget
+        self.uploaded = 0
+        self.stalled = threading.Event()
         self._next = itertools.cycle(range(len(backends)))
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
@@ -384,9 +390,14 @@ class RoundRobinProxy:
             writer.close()
             return
 
-        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter, upload: bool) -> None:
             try:
                 while data := await src.read(65536):
+                    if upload and self.upload_budget is not None:
+                        if self.uploaded + len(data) > self.upload_budget:
+                            self.stalled.set()
+                            await asyncio.Event().wait()  # held until the loop stops
+                        self.uploaded += len(data)
                     dst.write(data)
                     await dst.drain()
             except (ConnectionError, OSError):
@@ -394,7 +405,7 @@ class RoundRobinProxy:
             finally:
                 dst.close()
 
-        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+        await asyncio.gather(pipe(reader, up_writer, True), pipe(up_reader, writer, False))
 
     def close(self) -> None:
         self._loop.call_soon_threadsafe(self._loop.stop)

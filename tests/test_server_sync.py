@@ -14,9 +14,13 @@ from pathlib import Path
 
 from _pg import ServerProcess, server_db
 from conftest import RhEnv, wait_for
+from test_server_nodes import RoundRobinProxy
 from test_upload_server import admin, query, server_rows
 
 __all__ = ["server_db"]  # the fixture, imported from _pg
+
+# The sync below sends about 560 kB (20,000 rows, 20 images, a file, in 20 kB spans).
+UPLOAD_BUDGET = 150_000
 
 OFFLINE = """
 import os, sys, runhive
@@ -102,13 +106,26 @@ def test_sync_killed_midway_resumes_and_stores_once(rh: RhEnv, tmp_path: Path) -
     db = f"sqlite:///{tmp_path / 'server.db'}"
     key = admin(db, "user", "create", "alice")
     server = ServerProcess(db)
+    proxy: RoundRobinProxy | None = None
     try:
         url = server.wait_ready()
         n = 20000
         run_id, run_dir = _offline(rh, n)
+        # The network stops after a fixed number of bytes (well under the run's), so the sync is midway when it
+        # is killed however fast the machine is; a race between "some rows arrived" and the kill is not.
+        port = int(url.rstrip("/").rsplit(":", 1)[1])
+        proxy = RoundRobinProxy([("127.0.0.1", port)], upload_budget=UPLOAD_BUDGET)
         env = {**rh.environ, "RUNHIVE_API_KEY": key, "RUNHIVE_UPLOAD_SPAN_BYTES": "20000"}
         proc = subprocess.Popen(
-            [sys.executable, "-m", "runhive.cli._main", "sync", str(run_dir), "--host", url],
+            [
+                sys.executable,
+                "-m",
+                "runhive.cli._main",
+                "sync",
+                str(run_dir),
+                "--host",
+                f"http://127.0.0.1:{proxy.port}",
+            ],
             cwd=rh.work,
             env=env,
             stdout=subprocess.DEVNULL,
@@ -118,19 +135,21 @@ def test_sync_killed_midway_resumes_and_stores_once(rh: RhEnv, tmp_path: Path) -
 
             def some_rows() -> bool:
                 rows = query(db, "SELECT history_rows FROM runs WHERE run_id = :r", r=run_id)
-                return bool(rows) and 0 < int(rows[0][0])
+                return proxy is not None and proxy.stalled.is_set() and bool(rows) and 0 < int(rows[0][0])
 
-            wait_for(some_rows, 120, "the first rows on the server")
+            wait_for(some_rows, 120, "the first rows on the server, then the network stopping")
         finally:
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait(10)
         stored = int(query(db, "SELECT history_rows FROM runs WHERE run_id = :r", r=run_id)[0][0])
-        assert stored < n, "killed midway"
+        assert 0 < stored < n, "killed midway"
         res = _sync(rh, str(run_dir), "--host", url, env={"RUNHIVE_API_KEY": key})
         assert res.returncode == 0 and "synced" in res.stdout, res.stdout + res.stderr
         assert _run_row(db, run_id)[:2] == ("finished", n)
         assert [s for s, _ in server_rows(db, run_id)] == list(range(n)), "every row exactly once"
     finally:
+        if proxy is not None:
+            proxy.close()
         server.stop()
 
 
