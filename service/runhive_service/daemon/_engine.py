@@ -28,6 +28,7 @@ from runhive.protocol.ids import generate_id
 from runhive.protocol.v1 import service_pb2 as pb
 from runhive_service.errors import ServiceError
 from runhive_service.rundir import append_index, index_entries
+from runhive_service.rundir._system import Sample, append_samples, samples_path
 from runhive_service.rundir._wal import ReadResult, read_frames, wal_name
 from runhive_service.streams import (
     CRASHED,
@@ -132,6 +133,7 @@ class Engine:
         self._pending_apply = 0
         self._pending_bytes = 0  # committed to WALs, not yet applied: bounded by cfg.max_apply_backlog
         self._failing: set[str] = set()  # runs whose WAL or crash record last failed (logged once)
+        self._sample_file_failed: set[Path] = set()  # offline runs' samples files that could not be written
         self._threads: list[threading.Thread] = []
         self.on_idle: Any = None
         self.on_stop: list[Callable[[], None]] = []  # what the daemon built around the engine, closed at stop
@@ -542,7 +544,26 @@ class Engine:
         return call.result
 
     def system_metrics(self, samples: list[SystemSample]) -> None:
-        """Hand one round of system-metric samples to every sink, on the applier thread."""
+        """One round of the monitor's samples: an online run's to the sinks, an offline run's beside its WAL (it
+        has no store; `runhive sync` takes them from there)."""
+        by_file: dict[Path, list[Sample]] = {}
+        for s in samples:
+            if s.run.offline:
+                wal = Path(s.run.info.run_dir) / wal_name(s.run.info.id)
+                by_file.setdefault(samples_path(wal), []).append((s.time, s.runtime, s.data))
+        for path, rows in by_file.items():
+            try:
+                append_samples(path, rows)
+            except OSError as exc:  # a full or removed disk: the run's records matter more; said once a run
+                if path not in self._sample_file_failed:
+                    self._sample_file_failed.add(path)
+                    logger.warning("keeping system metrics in %s failed: %s", path, exc)
+        online = [s for s in samples if not s.run.offline]
+        if online:
+            self.sink_samples(online)
+
+    def sink_samples(self, samples: list[SystemSample]) -> None:
+        """Hand system-metric samples to every sink, on the applier thread."""
 
         def write() -> None:
             for sink in self.sinks:

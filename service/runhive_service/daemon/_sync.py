@@ -31,10 +31,12 @@ from typing import TYPE_CHECKING, Any
 from runhive.protocol.metrics import MetricDef
 from runhive.protocol.rows import decode_rows
 from runhive.protocol.v1 import service_pb2 as pb
+from runhive_service.rundir._system import read_samples, samples_path
 from runhive_service.rundir._wal import ReadResult, read_frames
 from runhive_service.streams import (
     RUNNING,
     RunState,
+    SystemSample,
     WriterState,
     process_alive,
     record_rows,
@@ -55,6 +57,7 @@ SYNCING_MARKER = ".syncing"
 SYNC_WRITER = "_sync"  # closes a run whose WAL names no writer (its process died right after init)
 DAEMON_WRITER = "_daemon"
 IN_FLIGHT = 4  # chunks handed to the applier and not yet applied
+SAMPLES_BATCH = 1000  # system-metric samples handed to the store at once
 STALL_TIMEOUT = 120.0  # seconds without the applier taking a chunk before the sync gives up
 
 
@@ -317,6 +320,7 @@ class SyncJob:
             self._enqueue(pb.RecordBatch(run_id=st.key, writer=DAEMON_WRITER), wal_end)
         self._drain([wal_end], 0)
         self._check_persisted(st)
+        self._store_samples(st)
 
         if running:
             pids = ", ".join(str(_writer_host_pid(w)[1] or info.pid) for w in running)
@@ -339,6 +343,21 @@ class SyncJob:
         return self._finish("synced", what)
 
     # Helpers ----------------------------------------------------------------------------------------
+    def _store_samples(self, st: RunState) -> None:
+        """The system-metric samples the daemon kept beside the WAL while the run was offline: those after the
+        newest the store holds (a second sync adds none, a sync of a run still going adds the new ones)."""
+        info = st.info
+        last = self.engine.catalog.last_sample_time(info.entity, info.project, info.id)
+        batch: list[SystemSample] = []
+        for ts, runtime, data in read_samples(samples_path(self.path)):
+            if last is None or ts > last:
+                batch.append(SystemSample(st, ts, runtime, data))
+                if len(batch) >= SAMPLES_BATCH:
+                    self.engine.sink_samples(batch)
+                    batch = []
+        if batch:
+            self.engine.sink_samples(batch)
+
     def _stored_state(self, info: pb.RunInfo, stored: RunState) -> RunState:
         """The stored run under this sync's identity (`info`, with the store's name, tags, dir, ...)."""
         st = with_identity(stored, info)

@@ -199,8 +199,6 @@ def open_runs(streams: dict[str, RunState]) -> list[OpenRun]:
     they asked for). The caller holds the engine's lock."""
     out: list[OpenRun] = []
     for st in streams.values():
-        if st.offline:
-            continue
         pids: set[int] = set()
         interval: float | None = None
         for w in st.writers.values():

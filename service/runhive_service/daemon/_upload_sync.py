@@ -17,6 +17,7 @@ run left it.
 
 from __future__ import annotations
 
+import json
 import logging
 import tempfile
 from collections.abc import Callable
@@ -24,15 +25,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from runhive.protocol.v1 import service_pb2 as pb
+from runhive_service.rundir._system import read_samples, samples_path
 from runhive_service.rundir._wal import read_frames
 from runhive_service.streams import DAEMON_WRITER, process_alive, writer_host_pid
 
-from ._uploader import Refused, Transient, Uploader, _get, _post, _q, _Upload
+from ._uploader import SYSTEM_BATCH, Refused, Transient, Uploader, _get, _post, _post_json, _q, _Upload
 
 logger = logging.getLogger("runhive_service")
 
 SYNC_DAEMON_WRITER = f"{DAEMON_WRITER}@sync"
 SYNC_WRITER = "_sync"  # closes a run whose WAL names no writer, as the local sync does
+SYNC_NODE = (
+    "_sync"  # the node an offline run's system metrics are sent as (one name: a second sync adds none)
+)
 
 
 @dataclass
@@ -131,6 +136,7 @@ def sync_to_server(
                 )
             up.files.ask()
             uploader._upload_files(up)
+            samples = _send_samples(up, wal, retrying)
         except Refused as exc:
             return ServerSyncResult(
                 "failed", locals().get("target", ""), f"{url} refused: {exc} (HTTP {exc.status})"
@@ -147,6 +153,8 @@ def sync_to_server(
             )
         files = len(up.files.sent)
         note = f"; the server keeps no files ({files} stay here)" if up.files.disabled else f", {files} files"
+        if samples:
+            note += f", {samples} system-metrics samples"
         if running:
             return ServerSyncResult(
                 "partial",
@@ -161,6 +169,28 @@ def sync_to_server(
         for p in state_dir.glob("*"):
             p.unlink(missing_ok=True)
         state_dir.rmdir()
+
+
+def _send_samples(up: _Upload, wal: Path, retrying: Callable[[Callable[[], object]], object]) -> int:
+    """Post the system-metric samples the daemon kept beside the WAL, in batches, as the node `_sync`; the server
+    keys them by (run, node, time), so a second sync stores none again. Returns how many the file holds."""
+    url = f"{up.url}/api/v1/system/{_q(up.entity)}/{_q(up.project)}/{_q(up.run_id)}/{SYNC_NODE}"
+    batch: list[str] = []
+    count = 0
+
+    def send() -> None:
+        payload = ('{"samples":[' + ",".join(batch) + "]}").encode()
+        retrying(lambda: _post_json(url, up.api_key, payload))
+        batch.clear()
+
+    for ts, runtime, data in read_samples(samples_path(wal)):
+        batch.append(json.dumps([ts, runtime, data], separators=(",", ":")))
+        count += 1
+        if len(batch) >= SYSTEM_BATCH:
+            send()
+    if batch:
+        send()
+    return count
 
 
 def _alive(writer: str, first_time: float, info: pb.RunInfo) -> bool:

@@ -246,12 +246,34 @@ class Store:
         rows = [
             (pk, s.time, s.runtime, json.dumps(s.data))
             for s in samples
-            if (pk := self._pks.get(s.run.key))  # not stored yet: its first batch is still being applied
+            if (pk := self._sample_pk(s.run))  # not stored yet: its first batch is still being applied
         ]
         if rows:
             self.db.executemany(
                 "INSERT INTO system_metrics (run_pk, ts, runtime, data) VALUES (?,?,?,?)", rows
             )
+
+    def _sample_pk(self, st: RunState) -> int | None:
+        pk = self._pks.get(st.key)
+        if (
+            pk is None
+        ):  # stored by an earlier daemon (a synced offline run's samples): found once, then cached
+            info = st.info
+            row = self.db.execute(
+                "SELECT pk FROM runs WHERE entity=? AND project=? AND id=?",
+                (info.entity, info.project, info.id),
+            ).fetchone()
+            if row is not None:
+                pk = self._pks[st.key] = int(row[0])
+        return pk
+
+    def last_sample_time(self, entity: str, project: str, run_id: str) -> float | None:
+        rows = self._read(
+            "SELECT MAX(ts) FROM system_metrics WHERE run_pk=(SELECT pk FROM runs WHERE entity=? AND project=? "
+            "AND id=?)",
+            (entity, project, run_id),
+        )
+        return float(rows[0][0]) if rows and rows[0][0] is not None else None
 
     def idle(self) -> bool:
         """Build a slice of the metric index."""

@@ -81,3 +81,7 @@ class RunCatalog(Protocol):
     def applied_offset(self, entity: str, project: str, run_id: str) -> int:
         """The committed WAL offset the catalog holds for a run (0 when unknown)."""
         ...
+
+    def last_sample_time(self, entity: str, project: str, run_id: str) -> float | None:
+        """The time of the run's newest system-metrics sample held (None: none), so a sync adds only later ones."""
+        ...
