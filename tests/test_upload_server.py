@@ -288,3 +288,79 @@ def test_finish_says_what_is_pending_and_a_new_daemon_finishes_the_upload(rh: Rh
         assert [s for s, _ in server_rows(db, run_id)] == list(range(1000))
     finally:
         server.stop()
+
+
+AGG_RUN = """
+import runhive
+run = runhive.init(project="agg", settings=runhive.Settings(finish_timeout=120))
+print("ID", run.id, flush=True)
+run.define_metric("loss", summary="min,max,mean")
+run.define_metric("val/*", summary="best", goal="maximize")
+run.define_metric("label", summary="min")  # never numeric: its min stays +inf inside the aggregator
+for i in range(400):
+    run.log({"loss": float("nan") if i == 3 else float(i % 50), "val/acc": i / 400, "label": "x"})
+run.finish()
+print("DONE", flush=True)
+"""
+
+
+def test_define_metric_summaries_hold_across_upload_requests(rh: RhEnv, server_db: str) -> None:
+    """The server applies a run in many requests and keeps `define_metric`'s aggregates with the run between them,
+    as a JSON document (non-finite numbers tagged, so PostgreSQL's JSONB takes it), not a pickle."""
+    import json
+
+    key = admin(server_db, "user", "create", "alice")
+    server = ServerProcess(server_db)
+    try:
+        url = server.wait_ready()
+        rh.environ.update(client_env(rh, url, key))
+        rh.environ["RUNHIVE_UPLOAD_SPAN_BYTES"] = "1500"  # a few rows a request
+        res = rh.run(AGG_RUN)
+        assert "DONE" in res.stdout, res.stderr
+        run_id = res.stdout.split("ID ")[1].split()[0]
+        ((summary, ingest),) = query(
+            server_db, "SELECT summary, ingest FROM runs WHERE run_id = :r", r=run_id
+        )
+        summary = summary if isinstance(summary, dict) else json.loads(summary)
+        ingest = ingest if isinstance(ingest, dict) else json.loads(ingest)
+        values = [float(i % 50) for i in range(400) if i != 3]
+        assert summary["loss"] == {"min": 0.0, "max": 49.0, "mean": sum(values) / len(values)}
+        assert summary["val/acc"] == {"best": 399 / 400}
+        assert "agg" not in ingest and ingest["aggregator"]["aggs"]["label"][2] == {"__float__": "inf"}
+        local = rh.api().run(f"alice/agg/{run_id}").summary
+        assert {k: local[k] for k in ("loss", "val/acc")} == {k: summary[k] for k in ("loss", "val/acc")}
+    finally:
+        server.stop()
+
+
+def test_aggregator_state_round_trips_as_strict_json() -> None:
+    import json
+    import math
+
+    from runhive.protocol.metrics import Aggregator, make_def
+
+    agg = Aggregator()
+    agg.define(make_def("loss", summary="min,max,mean,first,last"))
+    agg.define(make_def("val/*", step_metric="epoch", summary="best", goal="maximize"))
+    summary: dict[str, object] = {}
+    for row in ({"loss": 2.0, "epoch": 0}, {"loss": math.nan, "val/x": 1.0}, {"loss": math.inf}):
+        agg.step_sync(row)
+        agg.observe(row, summary)
+    doc = json.loads(json.dumps(agg.to_state(), allow_nan=False))  # strict JSON: no NaN/Infinity literals
+    back = Aggregator.from_state(doc)
+    assert back.exact == agg.exact and back.globs == agg.globs
+    more = {"loss": -1.0, "val/x": 3.0}
+    s1: dict[str, object] = {}
+    s2: dict[str, object] = {}
+    for a, s in ((agg, s1), (back, s2)):
+        row = dict(more)
+        a.step_sync(row)
+        a.observe(row, s)
+    assert s1 == s2 and s1["loss"] == {
+        "min": -1.0,
+        "max": math.inf,
+        "mean": math.inf,
+        "first": 2.0,
+        "last": -1.0,
+    }
+    assert row["epoch"] == 0, "the last step value came back too"

@@ -212,5 +212,54 @@ class Aggregator:
                     out["best"] = agg.max if d.goal == "maximize" else agg.min
             summary[key] = out
 
+    def to_state(self) -> dict[str, Any]:
+        """Everything this aggregator holds as a JSON document (non-finite floats tagged, so strict JSON such as
+        PostgreSQL's JSONB takes it and `from_state` gives back the same numbers): the team server keeps it with
+        the run between requests."""
+        return _tag(
+            {
+                "defs": [
+                    [getattr(d, f) for f in MetricDef._FIELDS] for d in [*self.exact.values(), *self.globs]
+                ],
+                "aggs": {k: [a.n, a.total, a.min, a.max, a.first, a.last] for k, a in self._aggs.items()},
+                "last_step_values": self._last_step_values,
+            }
+        )
+
+    @classmethod
+    def from_state(cls, doc: dict[str, Any]) -> Aggregator:
+        doc = _untag(doc)
+        agg = cls()
+        for name, step_metric, summary, goal, hidden, step_sync in doc.get("defs") or ():
+            agg.define(MetricDef(name, step_metric, tuple(summary), goal, bool(hidden), bool(step_sync)))
+        for key, (n, total, lo, hi, first, last) in (doc.get("aggs") or {}).items():
+            a = agg._aggs[key] = _Agg(first=first)
+            a.n, a.total, a.min, a.max, a.last = int(n), float(total), float(lo), float(hi), last
+        agg._last_step_values = dict(doc.get("last_step_values") or {})
+        return agg
+
     def to_list(self) -> list[dict[str, Any]]:
         return [d.__dict__ for d in [*self.exact.values(), *self.globs]]
+
+
+_FLOAT_TAG = "__float__"  # {"__float__": "nan" | "inf" | "-inf"}: a number strict JSON cannot hold
+
+
+def _tag(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return {_FLOAT_TAG: repr(value)}
+    if isinstance(value, dict):
+        return {str(k): _tag(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_tag(v) for v in value]
+    return value
+
+
+def _untag(value: Any) -> Any:
+    if isinstance(value, dict):
+        if len(value) == 1 and _FLOAT_TAG in value:
+            return float(value[_FLOAT_TAG])
+        return {k: _untag(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_untag(v) for v in value]
+    return value

@@ -28,11 +28,9 @@ which the uploader reports and does not retry.
 
 from __future__ import annotations
 
-import base64
 import itertools
 import json
 import math
-import pickle
 import time
 from collections import defaultdict
 from datetime import datetime, timezone
@@ -43,6 +41,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from runhive.protocol.metrics import Aggregator
 from runhive.protocol.rows import decode_rows, history_steps
 from runhive.protocol.v1 import service_pb2 as pb
 from runhive_service.streams import RunState, WriterState, apply_groups, run_key
@@ -284,8 +283,8 @@ def _state(row: Any, project: Project, run_id: str) -> RunState:
         st.writers[name] = WriterState(
             open=bool(w.get("open", True)), exit_code=w.get("exit_code"), crashed=bool(w.get("crashed"))
         )
-    if ingest.get("agg"):
-        st.agg = pickle.loads(base64.b64decode(ingest["agg"]))  # written only by this module, below
+    if isinstance(ingest.get("aggregator"), dict):  # ("agg", a pickle of earlier builds, is not read back)
+        st.agg = Aggregator.from_state(ingest["aggregator"])
     return st
 
 
@@ -301,7 +300,7 @@ def _save_state(conn: Connection, project_id: int, run_id: str, st: RunState) ->
         "writers": {
             n: {"open": w.open, "exit_code": w.exit_code, "crashed": w.crashed} for n, w in st.writers.items()
         },
-        "agg": base64.b64encode(pickle.dumps(st.agg)).decode() if st.agg else None,
+        "aggregator": st.agg.to_state() if st.agg else None,
     }
     conn.execute(
         update(runs)
