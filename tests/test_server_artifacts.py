@@ -167,6 +167,61 @@ def test_artifacts_reach_the_server_and_read_back(rh: RhEnv, server_db: str, tmp
         server.stop()
 
 
+def test_deleting_versions_and_a_runs_artifacts_on_the_server(
+    rh: RhEnv, server_db: str, tmp_path: Path
+) -> None:
+    """W&B's `Artifact.delete(delete_aliases=)` and `run.delete(delete_artifacts=True)` against a server: rows and
+    the bytes no other row names go; a version with aliases only with `delete_aliases`; numbers are not given
+    again; a user without write permission is refused."""
+    import runhive
+    from runhive.errors import UsageError
+
+    files_root = tmp_path / "server-files"
+    key = admin(server_db, "user", "create", "alice")
+    server = ServerProcess(server_db, "--files", str(files_root))
+    try:
+        url = server.wait_ready()
+        rh.environ.update(client_env(rh, url, key))
+        entity, logger_id, _run_dir, *_ = _ids(rh.run(LOG).stdout)
+        _, user_id, _ = _ids(rh.run(USE).stdout)
+        api = runhive.Api(overrides={"base_url": url}, api_key=key)
+        changed = blob_key(hashlib.sha256(b"alpha, changed").hexdigest())
+        shared = blob_key(hashlib.sha256(B_BYTES).hexdigest())
+        assert {changed, shared} <= set(DirectoryStore(files_root).list("sha256/"))
+
+        bob = admin(server_db, "user", "create", "bob")
+        delete = {
+            "entity": entity,
+            "project": "arts",
+            "name": "dataset",
+            "version": "v1",
+            "delete_aliases": True,
+        }
+        status, doc = _request(f"{url.rstrip('/')}/api/v1/artifacts/delete", bob, "POST", delete)
+        assert status == 403 and "permission denied: user 'bob'" in doc["error"], doc
+
+        v1 = api.artifact(f"{entity}/arts/dataset:v1")
+        with pytest.raises(UsageError, match=r"has aliases \(best\): pass delete_aliases=True"):
+            v1.delete()
+        v1.delete(delete_aliases=True)
+        with pytest.raises(UsageError, match="has no version or alias 'v1'"):
+            api.artifact(f"{entity}/arts/dataset:v1")
+        assert api.artifact(f"{entity}/arts/dataset:latest").version == "v0"
+        blobs = set(DirectoryStore(files_root).list("sha256/"))
+        assert changed not in blobs and shared in blobs, "only the bytes no other version holds go"
+
+        api.run(f"{entity}/arts/{logger_id}").delete(delete_artifacts=True)
+        assert query(server_db, "SELECT version FROM artifact_versions") == []
+        assert query(server_db, "SELECT sha256 FROM artifact_files") == []
+        assert api.run(f"{entity}/arts/{user_id}").used_artifacts() == [], "the lineage went with the version"
+        assert shared not in set(DirectoryStore(files_root).list("sha256/"))
+
+        rh.run(LOG)  # the same contents again: new versions, numbered after the deleted ones
+        assert [v.version for v in api.artifacts("dataset", f"{entity}/arts/dataset")] == ["v2", "v3"]
+    finally:
+        server.stop()
+
+
 def test_replicas_number_versions_once(server_db: str, tmp_path: Path) -> None:
     """Two servers on one database, 16 manifests at once (8 contents, each sent twice, through both): 8 versions
     v0..v7, each content one version whichever replica answered."""

@@ -14,6 +14,9 @@ Read (read permission; a request without entity and project covers the projects 
     GET /api/v1/artifacts/run?entity=&project=&run_id=&kind=logged|used  → {"artifacts": [version]}
     GET /api/v1/artifacts/users?entity=&project=&name=&version=vN        → {"runs": [run]}
     GET /api/v1/artifacts/file?entity=&project=&name=&version=vN&path=   → the bytes (x-runhive-sha256)
+Delete (write permission; `_delete`):
+    POST /api/v1/artifacts/delete {"entity", "project", "name", "version": "vN", "delete_aliases": bool}
+                                                                 → {"deleted": "E/P/name:vN"}
 
 A manifest is {"name", "type", "description", "metadata", "tags", "created_at", "files": [{"path", "size",
 "sha256", "ref"?, "etag"?}], "aliases": [...], "logged_by": run id (the run that created it on its node),
@@ -592,12 +595,30 @@ def get_file(request: Request) -> Response:
     return StreamingResponse(body, media_type="application/octet-stream", headers=headers)
 
 
+async def delete_version(request: Request) -> Response:
+    """W&B's `Artifact.delete(delete_aliases=)` of a version on this server."""
+    doc = await _body(request)
+    entity, project = doc.get("entity"), doc.get("project")
+    if not (isinstance(entity, str) and entity and isinstance(project, str) and project):
+        raise InvalidArgument("entity and project must be non-empty strings")
+    name, version = _check_name(doc.get("name"), "name"), _version_number(doc.get("version"))
+    from ._delete import delete_artifact
+
+    store, user = _caller(request)
+    files = getattr(request.app.state, "files", None)
+    await run_in_threadpool(
+        delete_artifact, store, user, entity, project, name, version, bool(doc.get("delete_aliases")), files
+    )
+    return JSONResponse({"deleted": f"{entity}/{project}/{name}:v{version}"})
+
+
 def artifact_routes() -> list[BaseRoute]:
     return [
         Route("/api/v1/artifacts", list_versions, methods=["GET"]),
         Route("/api/v1/artifacts/run", run_versions, methods=["GET"]),
         Route("/api/v1/artifacts/users", version_users, methods=["GET"]),
         Route("/api/v1/artifacts/file", get_file, methods=["GET"]),
+        Route("/api/v1/artifacts/delete", delete_version, methods=["POST"]),
         Route("/api/v1/artifacts/objects/{entity}/{project}", check_objects, methods=["POST"]),
         Route("/api/v1/artifacts/objects/{entity}/{project}/{sha256}", put_object, methods=["PUT"]),
         Route("/api/v1/artifacts/versions/{entity}/{project}", add_version, methods=["POST"]),

@@ -436,8 +436,8 @@ def _metrics(request: Request, body: Any) -> Response:
 
 
 async def delete_run(request: Request) -> Response:
-    """W&B's `run.delete()`: the run and its rows (`_delete`), for a caller who may write to the project. The
-    server keeps no artifacts, so `delete_artifacts` has nothing more to remove."""
+    """W&B's `run.delete()`: the run and its rows (`_delete`), for a caller who may write to the project; with
+    `delete_artifacts`, the artifact versions it created too."""
     try:
         body = json.loads(await request.body() or b"{}")
     except ValueError:
@@ -452,8 +452,9 @@ async def delete_run(request: Request) -> Response:
 
     store, user = _store(request), _caller(request)
     entity, project, run_id = body["entity"], body["project"], body["run_id"]
+    files = getattr(request.app.state, "files", None)
     await run_in_threadpool(
-        delete, store, user, entity, project, run_id, getattr(request.app.state, "files", None)
+        delete, store, user, entity, project, run_id, files, bool(body.get("delete_artifacts"))
     )
     return _json({"deleted": f"{entity}/{project}/{run_id}"})
 

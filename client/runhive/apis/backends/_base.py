@@ -225,4 +225,9 @@ class Backend(Protocol):
         saying "could not find run"); with `delete_artifacts`, the artifact versions it logged too."""
         ...
 
+    def delete_artifact(self, artifact: ArtifactRecord, delete_aliases: bool = False) -> None:
+        """Delete the version and the files no other version holds (W&B's `Artifact.delete()`): refused while it
+        has aliases other than "latest", unless `delete_aliases`."""
+        ...
+
     def close(self) -> None: ...

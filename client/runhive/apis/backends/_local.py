@@ -10,6 +10,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from runhive.errors import UsageError
 from runhive.protocol.series import EXACT, empty_series, logged_as_int
 from runhive_service.store import connect, read_chunks, snapshot
 
@@ -208,6 +209,13 @@ class LocalBackend:
         from ._local_writes import delete_run
 
         delete_run(run, str(self._path), delete_artifacts)
+
+    def delete_artifact(self, artifact: ArtifactRecord, delete_aliases: bool = False) -> None:
+        from runhive.protocol import artifact_store as _store
+
+        if not isinstance(artifact.handle, _store.StoredVersion):
+            raise UsageError(f"artifact {artifact.qualified} is not in this node's artifact store")
+        _store.delete_version(artifact.handle, delete_aliases)
 
     # History -------------------------------------------------------------------------------------------
     def scan_history(

@@ -263,9 +263,14 @@ class ServerBackend:
         self._unsupported("editing a run")
 
     def delete_run(self, run: RunRecord, delete_artifacts: bool = False) -> None:
-        """Delete the run on the server (write permission on its project). The artifact versions it logged stay
-        there (`delete_artifacts` is not applied on a server yet); its lineage rows go with it."""
+        """Delete the run on the server (write permission on its project); its lineage rows go with it, and with
+        `delete_artifacts` the artifact versions it created."""
         self._call("runs/delete", body={**self._path(run), "delete_artifacts": bool(delete_artifacts)})
+
+    def delete_artifact(self, artifact: ArtifactRecord, delete_aliases: bool = False) -> None:
+        self._call(
+            "artifacts/delete", body={**self._version_params(artifact), "delete_aliases": delete_aliases}
+        )
 
     # -- run files: the server's `_files` routes; the bytes stream to and from its file store ---------------------
 

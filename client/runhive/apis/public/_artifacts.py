@@ -335,7 +335,10 @@ class StoredArtifact(Artifact):
         """W&B's `Artifact.delete()`: the version and its files (those no other version holds); a version with
         aliases other than "latest" only with `delete_aliases=True`; the links pointing at it go too. On a linked
         version, only the link is removed (the source stays)."""
-        stored = self._require_stored("delete")
+        stored = self._stored
+        if stored is None:  # a version on a team server
+            self._backend.delete_artifact(self._record, delete_aliases)
+            return
         if stored.source:
             logger.warning(
                 "Deleting a link artifact will only unlink the artifact from the source artifact and not delete the "
