@@ -216,8 +216,13 @@ def test_deleting_versions_and_a_runs_artifacts_on_the_server(
         assert api.run(f"{entity}/arts/{user_id}").used_artifacts() == [], "the lineage went with the version"
         assert shared not in set(DirectoryStore(files_root).list("sha256/"))
 
-        rh.run(LOG)  # the same contents again: new versions, numbered after the deleted ones
+        _, again_id, _, *_ = _ids(
+            rh.run(LOG).stdout
+        )  # the same contents again: numbered after the deleted ones
         assert [v.version for v in api.artifacts("dataset", f"{entity}/arts/dataset")] == ["v2", "v3"]
+        api.run(f"{entity}/arts/{again_id}").delete()  # without delete_artifacts: the versions stay, orphaned
+        v2 = api.artifact(f"{entity}/arts/dataset:v2")
+        assert v2.logged_by() is None, "W&B's answer for a version whose run was deleted"
     finally:
         server.stop()
 
