@@ -41,6 +41,7 @@ class RhEnv:
         self.data = root / "data"
         self.work = root / "work"
         self.work.mkdir()
+        (root / "tmp").mkdir()
         self.procs: list[subprocess.Popen[str]] = []
         self.environ = dict(os.environ)
         self.environ.update(
@@ -52,6 +53,9 @@ class RhEnv:
                 "RUNHIVE_CONFIG_DIR": str(root / "config"),
                 "RUNHIVE_SERVICE_IDLE_TIMEOUT": "120",
                 "PYTHONUNBUFFERED": "1",
+                # Temporary files of the processes a test starts stay in its directory, also those a SIGKILL
+                # leaves behind (a `runhive sync` killed midway keeps its scratch directory).
+                "TMPDIR": str(root / "tmp"),
             }
         )
         for k in list(self.environ):

@@ -10,6 +10,7 @@ sweep's row lock.
 - An agent killed mid-run: its lease expires (the timeout is short here) and its parameters go to the next agent.
 - `runhive sweep --pause/--resume/--stop/--cancel` against the server; run_cap and metric.target end the sweep.
 - A user without write permission gets the permission-denied error that names the fix.
+- Preempted runs (`run.mark_preempting()`, then a non-zero exit or a SIGKILL) are resumed under their ids.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import pytest
 from _pg import ServerProcess, server_db
 from conftest import RhEnv, figure, wait_for
 from test_server_nodes import RoundRobinProxy, connect, node2
-from test_sweeps import FAST, HYPERBAND, SEED_004, _sweep_id
+from test_sweeps import FAST, HYPERBAND, PREEMPT_YAML, PREEMPTED, SEED_004, _descendants, _sweep_id
 from test_upload_server import admin, query
 
 __all__ = ["node2", "server_db"]  # fixtures, imported
@@ -471,5 +472,31 @@ def test_no_write_permission_is_refused_with_the_fix(rh: RhEnv, tmp_path: Path) 
         rh.environ.pop("RUNHIVE_API_KEY")
         res = rh.run(CREATE_AS)
         assert " | not logged in: run `runhive login --host" in res.stdout, res.stdout
+    finally:
+        assert server.stop() == 0
+
+
+def test_preempted_runs_are_resumed_through_the_server(rh: RhEnv, tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'server.db'}"
+    key = admin(db, "user", "create", "alice")
+    server = ServerProcess(db)
+    try:
+        url = server.wait_ready()
+        connect(url, key, rh)
+        (rh.work / "train.py").write_text(PREEMPTED)
+        (rh.work / "sweep.yaml").write_text(PREEMPT_YAML)
+        sid = _sweep_id(rh.cli("sweep", "sweep.yaml", "-p", "pre").stdout)
+        agent = rh.spawn(AGENT_CLI, "agent", f"alice/pre/{sid}", env=FAST)
+        try:
+            _out, err = agent.communicate(timeout=240)
+        finally:
+            for child in _descendants([agent.pid]):
+                child.kill()
+        assert agent.returncode == 0 and err.count("Agent Resuming Run") == 2, err
+        sweep = _api(url, key).sweep(f"alice/pre/{sid}")
+        assert sweep.state == "FINISHED" and len(_sweep_runs(db, sid)) == 2
+        for r in sweep.runs:
+            assert r.state == "finished", (r.config["how"], r.state)
+            assert [row["loss"] for row in r.history(pandas=False, samples=None)] == [1.0, 0.5]
     finally:
         assert server.stop() == 0

@@ -546,3 +546,73 @@ def test_local_controller_api_builds_and_watches_a_sweep(rh: RhEnv) -> None:
     assert "DONE True" in res.stdout
     status = res.stdout.split("STATUS", 1)[1].splitlines()[0]
     assert "(grid) | Runs: 2 (Finished: 2) | FINISHED" in status, status
+
+
+PREEMPTED = """
+import os, sys
+import runhive as wandb
+
+run = wandb.init()
+if not run.resumed:  # the first attempt: told it will be preempted, then it goes
+    run.log({"loss": 1.0})
+    run.mark_preempting()
+    if run.config["how"] == "exit":
+        sys.exit(3)  # a non-zero exit after mark_preempting(): preempted, not failed
+    os.kill(os.getpid(), 9)  # killed outright: preempted, not crashed
+run.log({"loss": 0.5})
+run.finish()
+"""
+
+PREEMPT_YAML = """
+program: train.py
+method: grid
+parameters:
+  how:
+    values: [exit, kill]
+"""
+
+
+def test_preempted_runs_are_resumed_by_the_sweep(rh: RhEnv) -> None:
+    """W&B's preemption: `run.mark_preempting()` then a non-zero exit (or a SIGKILL) stores the run as preempted,
+    and the controller hands the same run to an agent again (`resume`) before the sweep ends; the resumed run
+    continues its history under its id and finishes. No run is added to the sweep for it."""
+    (rh.work / "train.py").write_text(PREEMPTED)
+    (rh.work / "sweep.yaml").write_text(PREEMPT_YAML)
+    sweep_id = _sweep_id(rh.cli("sweep", "sweep.yaml", "-p", "pre").stdout)
+    agent = rh.spawn(AGENT_CLI, "agent", f"pre/{sweep_id}", env=FAST)
+    try:
+        _out, err = agent.communicate(timeout=240)
+    finally:
+        for child in _descendants([agent.pid]):
+            child.kill()
+    assert agent.returncode == 0, err
+    assert err.count("Agent Resuming Run") == 2, err
+    sweep = rh.api().sweep(f"pre/{sweep_id}")
+    assert sweep.state == "FINISHED"
+    runs = sweep.runs
+    assert sorted(r.config["how"] for r in runs) == ["exit", "kill"], "resumed, not run again under a new id"
+    for r in runs:
+        assert r.state == "finished", (r.config["how"], r.state)
+        assert [row["loss"] for row in r.history(pandas=False, samples=None)] == [1.0, 0.5]
+        assert "preempting" not in r.metadata, "the flag is cleared when the run starts again"
+
+
+def test_a_run_marked_preempting_that_ends_well_is_finished(rh: RhEnv) -> None:
+    res = rh.run(
+        """
+        import sys, runhive
+        run = runhive.init(project="pre1")
+        run.mark_preempting()
+        run.finish()
+        run = runhive.init(project="pre1")
+        run.mark_preempting()
+        print("ID", run.id, flush=True)
+        sys.exit(2)
+        """,
+        check=False,
+    )
+    assert res.returncode == 2, res.stderr
+    states = {r.id: r.state for r in rh.api().runs("pre1")}
+    failed_id = res.stdout.split("ID ")[1].split()[0]
+    assert states.pop(failed_id) == "preempted"
+    assert list(states.values()) == ["finished"]

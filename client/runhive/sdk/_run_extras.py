@@ -107,12 +107,16 @@ def _enc(part: str) -> str:
     return quote(part, safe="")
 
 
+PREEMPTING_WAIT = 10.0  # seconds mark_preempting() waits for the daemon to hold the mark
+
+
 class RunExtras:
     """Mixin of `Run` (see the module's docstring)."""
 
     _info: Any
     settings: Any
     summary: Any
+    _send_update: Callable[[list[str]], None]  # Run's: an edit of the run's identity, to the daemon
 
     # Addresses ------------------------------------------------------------------------------------------------
     @property
@@ -446,9 +450,15 @@ class RunExtras:
         return None
 
     def mark_preempting(self) -> None:
-        """W&B's `run.mark_preempting` (a run about to be preempted, for a sweep to requeue it): accepted and
-        noted on the terminal; runhive's sweeps do not requeue preempted runs yet."""
+        """W&B's `run.mark_preempting`: the run is about to be preempted. If it then exits non-zero or dies, it
+        is stored as "preempted" (not failed or crashed), and a sweep hands it to an agent again to resume."""
         self.__dict__["_preempting"] = True
+        self._send_update(["preempting"])
+        # Durable before it returns (what was logged before it too): a preempted process is killed soon after.
+        sender, handle = getattr(self, "_sender", None), getattr(self, "_handle", None)
+        if sender is not None and handle is not None:
+            getattr(self, "_flush_pending", lambda: None)()
+            sender.wait_acked(handle, getattr(self, "_last_seq", 0), PREEMPTING_WAIT)
         logger.info("run %s marked as preempting", self._info.id)
 
 

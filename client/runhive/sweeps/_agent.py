@@ -114,7 +114,7 @@ class _FunctionAgent:
         s = self.session
         run_id = job.run_id
         params = json.loads(job.args_json or b"{}")
-        env = s.run_env(run_id, s.params_file(run_id, params))
+        env = s.run_env(run_id, s.params_file(run_id, params), job.type == "resume")
         error: list[BaseException] = []
 
         def target() -> None:

@@ -191,8 +191,9 @@ class _CliAgent:
         pfile = s.params_file(job.run_id, params)
         template = s.config.get("command") or DEFAULT_COMMAND
         argv = expand_command(list(template), s.config.get("program"), params, pfile.with_suffix(".json"))
-        env = {**os.environ, **s.run_env(job.run_id, pfile)}
-        logger.info("Agent Starting Run: %s with config:", job.run_id)
+        resume = job.type == "resume"
+        env = {**os.environ, **s.run_env(job.run_id, pfile, resume)}
+        logger.info("Agent %s Run: %s with config:", "Resuming" if resume else "Starting", job.run_id)
         for k, v in params.items():
             logger.info("\t%s: %s", k, v.get("value") if isinstance(v, dict) else v)
         logger.info("About to run command: %s", " ".join(argv))

@@ -86,14 +86,14 @@ class AgentSession:
         return list(reply.commands)
 
     def next_job(self, heartbeat: float, leaving: Callable[[], bool] = lambda: False) -> Any:
-        """The controller's next `run` command, or None when the agent must leave (the sweep is over, or
+        """The controller's next `run` (or `resume`) command, or None when the agent must leave (the sweep is over, or
         `leaving()` says so). While the sweep is paused it waits a heartbeat at a time and asks again."""
         waiting = False
         while not leaving():
             commands = self.call([], want_run=True)
             if any(c.type == "exit" for c in commands):
                 return None
-            job = next((c for c in commands if c.type == "run"), None)
+            job = next((c for c in commands if c.type in ("run", "resume")), None)
             if job is not None:
                 return job
             if not waiting:
@@ -102,10 +102,13 @@ class AgentSession:
             time.sleep(heartbeat)  # the sweep is paused: ask again at the agents' cadence
         return None
 
-    def run_env(self, run_id: str, params_file: Path) -> dict[str, str]:
-        """The environment a run of this sweep starts with: W&B's names, and runhive's (which win in init())."""
+    def run_env(self, run_id: str, params_file: Path, resume: bool = False) -> dict[str, str]:
+        """The environment a run of this sweep starts with: W&B's names, and runhive's (which win in init()).
+        A `resume` job (a preempted run handed out again) continues the stored run under its id."""
         env: dict[str, str] = {}
         for prefix in ("WANDB_", "RUNHIVE_"):
+            if resume:
+                env[prefix + "RESUME"] = "allow"
             env[prefix + "SWEEP_ID"] = self.sweep_id
             env[prefix + "RUN_ID"] = run_id
             env[prefix + "SWEEP_PARAM_PATH"] = str(params_file)

@@ -40,6 +40,7 @@ from runhive_service.streams import (
     SystemSample,
     WriterState,
     apply_groups,
+    begin_attempt,
     process_alive,
     record_rows,
     run_key,
@@ -231,11 +232,12 @@ class Engine:
                 st = self._new_stream(info, req)
             if st.info.mode == "offline" and resumed:
                 pass
+            if st.state != RUNNING:  # a run that ended, resumed: a new attempt
+                begin_attempt(st)
             writer = WriterState(pid=sess.pid, create_time=sess.create_time)
             writer.stats_disabled, writer.stats_interval = writer_stats(req.settings_json)
             st.writers[req.writer] = writer
             sess.writers.add(req.writer)
-            st.state = RUNNING
             self.streams[st.key] = st
             config_update = json.loads(req.config_json or b"{}")
         self._flush_tail(st)

@@ -5,13 +5,21 @@ A stream is (run, writer). The engine commits records to the run's WAL, applies 
 knows where records go (the local SQLite store; the uploader to a team server); the engine knows nothing of that.
 """
 
-from ._apply import DAEMON_WRITER, apply_groups, apply_record, is_daemon_writer, settle_state
+from ._apply import (
+    DAEMON_WRITER,
+    apply_groups,
+    apply_record,
+    begin_attempt,
+    is_daemon_writer,
+    settle_state,
+)
 from ._procs import process_alive, writer_host_pid
 from ._sink import AppliedGroup, RunCatalog, Sink, SystemSample
 from ._state import (
     CRASHED,
     FAILED,
     FINISHED,
+    PREEMPTED,
     RUNNING,
     RunState,
     WriterState,
@@ -25,6 +33,7 @@ __all__ = [
     "DAEMON_WRITER",
     "FAILED",
     "FINISHED",
+    "PREEMPTED",
     "RUNNING",
     "AppliedGroup",
     "RunCatalog",
@@ -34,6 +43,7 @@ __all__ = [
     "WriterState",
     "apply_groups",
     "apply_record",
+    "begin_attempt",
     "is_daemon_writer",
     "process_alive",
     "record_rows",

@@ -12,11 +12,14 @@ from runhive.protocol.rows import decode_rows, history_steps
 from runhive.protocol.v1 import service_pb2 as pb
 
 from ._sink import AppliedGroup
-from ._state import CRASHED, FAILED, FINISHED, RUNNING, RunState, WriterState
+from ._state import CRASHED, FAILED, FINISHED, PREEMPTED, RUNNING, RunState, WriterState
 
 logger = logging.getLogger("runhive_service")
 
 DAEMON_WRITER = "_daemon"
+# Set in the run's metadata by `run.mark_preempting()` (an update record naming this field), cleared when the run
+# starts again: kept with the run, so a daemon restarted in between still settles it as preempted.
+PREEMPTING = "preempting"
 
 
 def is_daemon_writer(writer: str) -> bool:
@@ -101,10 +104,16 @@ def apply_record(st: RunState, rec: pb.Record, writer: str) -> int | None:
             if name == "tags":
                 del st.info.tags[:]
                 st.info.tags.extend(rec.update.info.tags)
-            elif name in ("name", "notes", "group", "job_type", "metadata_json"):
+            elif name in ("name", "notes", "group", "job_type"):
                 setattr(st.info, name, getattr(rec.update.info, name))
-            elif name == "metadata":
+            elif name in ("metadata", "metadata_json"):
+                # The client's metadata (sent once its background probes finish) knows nothing of the flag.
+                preempting = _preempting(st)
                 st.info.metadata_json = rec.update.info.metadata_json
+                if preempting:
+                    _set_preempting(st, True)
+            elif name == PREEMPTING:
+                _set_preempting(st, True)
     elif kind == "metric":
         m = rec.metric
         st.agg.define(MetricDef(m.name, m.step_metric, tuple(m.summary), m.goal, m.hidden, m.step_sync))
@@ -117,9 +126,17 @@ def apply_record(st: RunState, rec: pb.Record, writer: str) -> int | None:
     elif kind == "run":
         # A resumed run starts running again; metadata stays from the first start.
         if st.state != RUNNING and is_daemon_writer(writer):
-            st.state = RUNNING
-            st.exit_code = None
+            begin_attempt(st)
     return None
+
+
+def begin_attempt(st: RunState) -> None:
+    """An ended run starts again (resumed): running, no exit code, no preempting mark, and the earlier attempt's
+    writers forgotten, so how this attempt ends decides its state."""
+    st.state = RUNNING
+    st.exit_code = None
+    _set_preempting(st, False)
+    st.writers = {name: w for name, w in st.writers.items() if w.open}
 
 
 def settle_state(st: RunState) -> None:
@@ -129,10 +146,34 @@ def settle_state(st: RunState) -> None:
     ended = [w for w in st.writers.values() if not w.open]
     if not ended:
         return
+    preempting = _preempting(st)
     if any(w.crashed for w in ended):
-        st.state, st.exit_code = CRASHED, None
+        st.state, st.exit_code = (PREEMPTED if preempting else CRASHED), None
         return
     codes = [w.exit_code or 0 for w in ended]
     code = next((c for c in codes if c != 0), 0)
-    st.state = FINISHED if code == 0 else FAILED
+    st.state = FINISHED if code == 0 else (PREEMPTED if preempting else FAILED)
     st.exit_code = code
+
+
+def _metadata(st: RunState) -> dict[str, object]:
+    try:
+        meta = json.loads(st.info.metadata_json or b"{}")
+    except ValueError:
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def _preempting(st: RunState) -> bool:
+    return bool(st.info.metadata_json) and _metadata(st).get(PREEMPTING) is True
+
+
+def _set_preempting(st: RunState, on: bool) -> None:
+    meta = _metadata(st)
+    if bool(meta.get(PREEMPTING)) == on:
+        return
+    if on:
+        meta[PREEMPTING] = True
+    else:
+        meta.pop(PREEMPTING, None)
+    st.info.metadata_json = json.dumps(meta).encode()

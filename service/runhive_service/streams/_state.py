@@ -10,6 +10,8 @@ from runhive.protocol.metrics import Aggregator
 from runhive.protocol.v1 import service_pb2 as pb
 
 RUNNING, FINISHED, FAILED, CRASHED = "running", "finished", "failed", "crashed"
+# W&B's state of a run that called `run.mark_preempting()` and then exited non-zero or died: a sweep resumes it.
+PREEMPTED = "preempted"
 
 
 @dataclass

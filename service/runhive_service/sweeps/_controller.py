@@ -4,8 +4,10 @@ daemon runs it over the node's store (`_store.SweepStore`); the team server over
 is kept from racing another, is the backend's (`_backend.SweepBackend`); what is decided is this module's.
 
 An agent registers, then calls again whenever it is idle (`want_run`) and every few seconds while its run goes on.
-Each reply carries its commands, W&B's vocabulary: `run` (a new run id and its parameters), `stop` (hyperband
-says so, or the sweep was cancelled) and `exit`. Every decision is taken inside one backend transaction (the
+Each reply carries its commands, W&B's vocabulary: `run` (a new run id and its parameters), `resume` (a run
+stored as preempted, `run.mark_preempting()` then a non-zero exit or a death: the same id and parameters, before
+any new run, while the sweep runs; W&B needs `wandb sweep --resume` for that), `stop` (hyperband says so, or the
+sweep was cancelled) and `exit`. Every decision is taken inside one backend transaction (the
 daemon's lock; on the server the sweep's row locked in the database), so two agents asking at once never receive
 the same parameters (W&B's #597).
 
@@ -27,7 +29,7 @@ from typing import Any
 from runhive.protocol.ids import generate_id
 from runhive.protocol.v1 import service_pb2 as pb
 from runhive_service.errors import ServiceError
-from runhive_service.streams import process_alive
+from runhive_service.streams import PREEMPTED, process_alive
 
 from ._backend import (
     ASSIGNED,
@@ -189,7 +191,7 @@ class SweepController:
                 self._requeue_orphans(tx, sw, set(known))
             for run_id, code in zip(req.ended, req.ended_codes, strict=False):
                 self._ended(tx, sw, run_id, int(code))
-            commands = self._commands(tx, sw, agent, req)
+            commands = self._commands(tx, sw, agent, req, known)
             if req.done:
                 self._release(tx, sw, agent, leaving=True)
             return pb.SweepAgentResponse(
@@ -203,7 +205,12 @@ class SweepController:
             )
 
     def _commands(
-        self, tx: SweepTx, sw: SweepRow, agent: AgentRow, req: pb.SweepAgentRequest
+        self,
+        tx: SweepTx,
+        sw: SweepRow,
+        agent: AgentRow,
+        req: pb.SweepAgentRequest,
+        live: dict[str, AgentRow],
     ) -> list[pb.SweepCommand]:
         if sw.state == CANCELED:
             return [pb.SweepCommand(type="stop", run_id=r) for r in sorted(agent.running)] + [
@@ -216,17 +223,29 @@ class SweepController:
                     tx.mark(sw, run_id, STOPPED, None)
                     out.append(pb.SweepCommand(type="stop", run_id=run_id))
         if req.want_run and not req.done:
-            cmd = self._next(tx, sw, agent)
+            cmd = self._next(tx, sw, agent, live)
             if cmd is not None:
                 out.append(cmd)
         return out
 
-    def _next(self, tx: SweepTx, sw: SweepRow, agent: AgentRow) -> pb.SweepCommand | None:
+    def _next(
+        self, tx: SweepTx, sw: SweepRow, agent: AgentRow, live: dict[str, AgentRow]
+    ) -> pb.SweepCommand | None:
         if sw.state in (FINISHED, CANCELED):
             return pb.SweepCommand(type="exit")
         if sw.state == PAUSED:
             return None
         handed = tx.handed_out(sw)
+        preempted = self._preempted(tx, sw, handed, live)
+        if preempted is not None:  # W&B's requeue: the same run, resumed where it stopped, before any new one
+            tx.mark(sw, preempted.run_id, ASSIGNED, None, agent=agent.id)
+            # Held by this agent from now on, not only once its next call says the run is going: until the
+            # resumed process reaches init() the run is still stored as preempted.
+            agent.running = [*agent.running, preempted.run_id]
+            tx.save_agent(sw, agent, self.agent_lost_after)
+            return pb.SweepCommand(
+                type="resume", run_id=preempted.run_id, args_json=json.dumps(preempted.params).encode()
+            )
         queued = next((h for h in handed if h.state == QUEUED), None)
         if queued is not None:  # a lost run's parameters come first: its place in the search is taken
             tx.mark(sw, queued.run_id, ASSIGNED, None, agent=agent.id)
@@ -238,6 +257,8 @@ class SweepController:
         cfg = sw.config
         cap = cfg.get("run_cap")
         if isinstance(cap, int) and not isinstance(cap, bool) and cap > 0 and count >= cap:
+            if self._settling(tx, sw, handed, live):
+                return None
             self._set_state(tx, sw, FINISHED)
             return pb.SweepCommand(type="exit")
         if self._target_reached(cfg, runs):
@@ -254,12 +275,43 @@ class SweepController:
                 "violations printed when it was created and create it again",
             ) from None
         if params is None:  # the grid is exhausted
+            if self._settling(tx, sw, handed, live):
+                return None
             self._set_state(tx, sw, FINISHED)
             return pb.SweepCommand(type="exit")
         run_id = generate_id()
         tx.hand_out(sw, run_id, agent.id, params)
         self._set_state(tx, sw, RUNNING)
         return pb.SweepCommand(type="run", run_id=run_id, args_json=json.dumps(params).encode())
+
+    @staticmethod
+    def _preempted(
+        tx: SweepTx, sw: SweepRow, handed: list[HandedOut], live: dict[str, AgentRow]
+    ) -> HandedOut | None:
+        """The first run stored as preempted that no live agent holds (its process ended, or its agent is gone)."""
+        free = [
+            h
+            for h in handed
+            if h.state == ASSIGNED
+            and not (h.agent in live and h.run_id in live[h.agent].running)
+        ]
+        if not free:
+            return None
+        stored = tx.stored_runs(sw, [h.run_id for h in free])
+        return next((h for h in free if (r := stored.get(h.run_id)) is not None and r.state == PREEMPTED), None)
+
+    @staticmethod
+    def _settling(tx: SweepTx, sw: SweepRow, handed: list[HandedOut], live: dict[str, AgentRow]) -> bool:
+        """Whether a run whose process a live agent saw end is still stored as running: the store has not heard
+        how it ended (a killed process is noticed by the daemon's watcher a moment later). If it turns out
+        preempted it is resumed, so the sweep may not end yet: the agent waits a heartbeat and asks again."""
+        ended = [
+            h.run_id
+            for h in handed
+            if h.state == ASSIGNED and h.agent in live and h.run_id not in live[h.agent].running
+        ]
+        stored = tx.stored_runs(sw, ended) if ended else {}
+        return any(r.state == "running" for r in stored.values())
 
     @staticmethod
     def _target_reached(cfg: dict[str, Any], runs: list[SweepRun]) -> bool:
@@ -378,7 +430,7 @@ class SweepController:
             tx.hand_out(sw, generate_id(), "", h.params, QUEUED)
 
     def _lost(self, run: StoredRun, now: float) -> bool:
-        if run.state in _ENDED:
+        if run.state in _ENDED or run.state == PREEMPTED:  # a preempted run is resumed, under its own id
             return False
         if run.state == "crashed":
             return True
