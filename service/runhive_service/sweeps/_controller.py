@@ -292,13 +292,14 @@ class SweepController:
         free = [
             h
             for h in handed
-            if h.state == ASSIGNED
-            and not (h.agent in live and h.run_id in live[h.agent].running)
+            if h.state == ASSIGNED and not (h.agent in live and h.run_id in live[h.agent].running)
         ]
         if not free:
             return None
         stored = tx.stored_runs(sw, [h.run_id for h in free])
-        return next((h for h in free if (r := stored.get(h.run_id)) is not None and r.state == PREEMPTED), None)
+        return next(
+            (h for h in free if (r := stored.get(h.run_id)) is not None and r.state == PREEMPTED), None
+        )
 
     @staticmethod
     def _settling(tx: SweepTx, sw: SweepRow, handed: list[HandedOut], live: dict[str, AgentRow]) -> bool:
