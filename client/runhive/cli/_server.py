@@ -73,6 +73,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         s3_endpoint_url=args.s3_endpoint_url,
         allow_anonymous=args.allow_anonymous,
         dashboard=not args.no_dashboard,
+        run_timeout=args.run_timeout,
     )
     srv = server.Server(config)
 
@@ -194,6 +195,15 @@ def add_parsers(sub: Any) -> None:
         help="serve only the API (ingest, reads, sweeps), not the dashboard at / (by default it is served, for "
         "the runs each logged-in user may read)",
     )
+    p.add_argument(
+        "--run-timeout",
+        type=_seconds,
+        default=300.0,
+        metavar="SECONDS",
+        help="mark a running run crashed (preempted, after run.mark_preempting()) when its node has not been heard "
+        "of for this long, as W&B does after about 5 minutes; nodes send a heartbeat every 30 s; 0 never does "
+        "(default: 300)",
+    )
     p.set_defaults(fn=cmd_serve)
     admin = p.add_subparsers(dest="server_command", metavar="{user,team,key,db}")
 
@@ -235,3 +245,16 @@ def add_parsers(sub: Any) -> None:
     q = db.add_parser("upgrade", help="migrate the database to this runhive's schema")
     _db_option(q)
     q.set_defaults(fn=cmd_db)
+
+
+def _seconds(text: str) -> float:
+    import argparse
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds >= 0 (0: never)")
+    return value

@@ -69,6 +69,7 @@ SPAN_BYTES = 4 * 1024 * 1024
 SYSTEM_BATCH = 1000  # system-metrics samples per request
 _HEADER = struct.Struct("<II")  # a WAL frame's header (`rundir._wal`): payload length, crc32
 HTTP_TIMEOUT = 30.0
+HEARTBEAT_EVERY = 30.0  # the server marks a run crashed after --run-timeout (300 s) without news of it
 OPEN_TIMEOUT = 15.0  # how long InitRun keeps trying a server it cannot reach before failing init()
 
 
@@ -127,6 +128,15 @@ def _send(req: urllib.request.Request, timeout: float) -> dict[str, Any]:
         raise Transient(f"{req.full_url}: {getattr(exc, 'reason', exc)}") from None
 
 
+def _heartbeat_every() -> float:
+    """Seconds between heartbeats of an open run that uploads nothing meanwhile (RUNHIVE_UPLOAD_HEARTBEAT, a test
+    knob; the server's default run timeout is ten times the default)."""
+    try:
+        return max(0.05, float(os.environ.get("RUNHIVE_UPLOAD_HEARTBEAT") or HEARTBEAT_EVERY))
+    except ValueError:
+        return HEARTBEAT_EVERY
+
+
 def _span_bytes() -> int:
     """WAL bytes per upload span (RUNHIVE_UPLOAD_SPAN_BYTES, a test knob: small spans make a sync stoppable)."""
     try:
@@ -181,6 +191,9 @@ class _Upload:
     wal_path: str = ""  # `runhive sync --id`: the WAL is named after the run's old id
     sys_rowid: int = 0  # the local store's system_metrics rowid of the last sample the server acknowledged
     sys_due: bool = False  # the store may hold samples of the run after sys_rowid
+    beat_at: float = (
+        0.0  # time.monotonic() of the server's last news of this run from here (records or a heartbeat)
+    )
 
     @property
     def wal(self) -> Path:
@@ -414,10 +427,19 @@ class Uploader:
                         if up.ended and not up.files.final:  # the last pass, after the exit record
                             up.files.final = up.files.ask()
                 todo = [up for up in self._runs.values() if up.pending]
-                if not todo:
+                due = time.monotonic() - _heartbeat_every()
+                beats = [
+                    up
+                    for up in self._runs.values()
+                    if up.opened and not up.error and not up.ended and up.beat_at <= due
+                ]
+                if not todo and not beats:
                     self._forget_done()
                     self._cv.wait(1.0)
                     continue
+            for up in beats:
+                if not self._stop.is_set() and up.beat_at <= due:
+                    self._heartbeat(up)
             for up in todo:
                 if self._stop.is_set():
                     return
@@ -474,6 +496,19 @@ class Uploader:
             up.sent = 0  # the server holds less than we thought (a restored database): send the WAL again
         up.marks = server_marks
         up.opened = True
+        up.beat_at = time.monotonic()
+
+    def _heartbeat(self, up: _Upload) -> None:
+        """Tell the server the open run is alive (`runhive_service.server._liveness`), at most once per
+        `_heartbeat_every()`. Never final: a server without the route, or one that refuses, only logs."""
+        url = f"{up.url}/api/v1/heartbeat/{_q(up.entity)}/{_q(up.project)}/{_q(up.run_id)}"
+        try:
+            self._call(up, lambda: _post_json(url, up.api_key, b"{}"))
+        except Refused as exc:
+            logger.warning("uploader: %s did not take a heartbeat of run %s: %s", up.url, up.key, exc)
+        except Transient:  # only when stopping
+            return
+        up.beat_at = time.monotonic()
 
     def _upload_span(self, up: _Upload) -> None:
         if not up.opened:
@@ -508,6 +543,7 @@ class Uploader:
                 up.marks = {}
                 return
             up.marks[writer] = int(doc.get("seq") or 0)
+            up.beat_at = time.monotonic()
         with self._cv:
             up.sent = frames[-1][0]
         self._save(up)

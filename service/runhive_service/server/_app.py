@@ -32,6 +32,7 @@ from ._errors import ServerError, Unauthenticated
 from ._files import files_routes
 from ._filestore import FileStore
 from ._ingest import routes as ingest_routes
+from ._liveness import liveness_routes
 from ._migrate import current_revision
 from ._read import read_routes
 from ._store import ServerStore, User
@@ -116,6 +117,7 @@ def create_app(
         *files_routes(),
         *anonymous_routes(),
         *artifact_routes(),
+        *liveness_routes(),
         *(extra_routes or []),
         Route(
             "/api/v1/{rest:path}", _no_endpoint

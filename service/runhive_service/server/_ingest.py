@@ -44,7 +44,15 @@ from starlette.routing import BaseRoute, Route
 from runhive.protocol.metrics import Aggregator
 from runhive.protocol.rows import decode_rows, history_steps
 from runhive.protocol.v1 import service_pb2 as pb
-from runhive_service.streams import RunState, WriterState, apply_groups, run_key
+from runhive_service.streams import (
+    CRASHED,
+    PREEMPTED,
+    RUNNING,
+    RunState,
+    WriterState,
+    apply_groups,
+    run_key,
+)
 
 from ._errors import InvalidArgument, ServerError
 from ._history import intern_keys
@@ -285,7 +293,17 @@ def _state(row: Any, project: Project, run_id: str) -> RunState:
         )
     if isinstance(ingest.get("aggregator"), dict):  # ("agg", a pickle of earlier builds, is not read back)
         st.agg = Aggregator.from_state(ingest["aggregator"])
+    if timed_out(st.state, ingest):  # its node was silent for a while (`_liveness`), and is back
+        st.state, st.exit_code = RUNNING, None
     return st
+
+
+def timed_out(state: str, ingest: Any) -> bool:
+    """Whether a run in `state` was ended by the server's `_liveness` (its node went silent), not by its node:
+    a crash the node saw closes the writer; here some writer is still open."""
+    if state not in (CRASHED, PREEMPTED) or not isinstance(ingest, dict):
+        return False
+    return any(bool(w.get("open", True)) for w in (ingest.get("writers") or {}).values())
 
 
 def _save_state(conn: Connection, project_id: int, run_id: str, st: RunState) -> None:

@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 
 from ._db import database_url, open_engine, shown_url
 from ._filestore import FileStore, open_file_store
+from ._liveness import RUN_TIMEOUT, Reaper
 from ._migrate import check_schema, migrate
 from ._store import ServerStore
 
@@ -34,6 +35,8 @@ class ServerConfig:
     s3_endpoint_url: str | None = None  # None: boto3's own (AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, AWS)
     allow_anonymous: bool = False  # hand out anonymous users (W&B's init(anonymous="allow"|"must"))
     dashboard: bool = True  # serve the dashboard at / (API-key login, session cookie)
+    # Seconds without a word from a running run's node before the run is marked crashed (`_liveness`); 0: never.
+    run_timeout: float = RUN_TIMEOUT
 
 
 class Server:
@@ -105,11 +108,16 @@ class Server:
             lifespan="off",
         )
         server = _uvicorn_server()(config)
+        reaper = Reaper(store.engine, self.config.run_timeout) if self.config.run_timeout > 0 else None
+        if reaper is not None:
+            reaper.start()
         if ready is not None:
             ready(self)
         try:
             server.run(sockets=[sock])
         finally:
+            if reaper is not None:
+                reaper.stop()
             sock.close()
             if self.engine is not None:
                 self.engine.dispose()
