@@ -227,6 +227,75 @@ def test_deleting_versions_and_a_runs_artifacts_on_the_server(
         server.stop()
 
 
+LINKS = """
+import runhive
+run = runhive.init(project="arts", settings=runhive.Settings(finish_timeout=120))
+with open("model.pt", "wb") as f:
+    f.write(b"weights v1")
+run.link_model(path="model.pt", registered_model_name="my-model", aliases=["prod"])
+with open("d.txt", "w") as f:
+    f.write("rows")
+art = runhive.Artifact("ds", "dataset")
+art.add_file("d.txt")
+run.log_artifact(art)
+art.link("wandb-registry-datasets/ds-reg")
+print("RUN", run.entity, run.id, flush=True)
+run.finish()
+"""
+
+
+def test_links_and_registries_on_the_server(rh: RhEnv, server_db: str, tmp_path: Path) -> None:
+    """`run.link_model`, `Artifact.link` into a registry, and `Api().artifact(...).link()` / `unlink()` on a team
+    server: the links are versions of their collections that name their sources and carry their files; linking
+    again finds the link; deleting a source deletes its links."""
+    import runhive
+    from runhive.errors import UsageError
+
+    key = admin(server_db, "user", "create", "alice")
+    server = ServerProcess(server_db, "--files", str(tmp_path / "server-files"))
+    try:
+        url = server.wait_ready()
+        rh.environ.update(client_env(rh, url, key))
+        res = rh.run(LINKS)
+        assert "not yet uploaded" not in res.stderr, res.stderr
+        entity, _run_id = _ids(res.stdout)
+        api = runhive.Api(overrides={"base_url": url}, api_key=key)
+        reg = api.artifact(f"{entity}/model-registry/my-model:prod")
+        assert reg.is_link and (reg.version, sorted(reg.aliases)) == ("v0", ["latest", "prod"])
+        model = reg.source_artifact
+        assert (model.project, model.type, model.is_link) == ("arts", "model", False)
+        assert model.name.startswith("run-") and model.name.endswith("-model.pt:v0")
+        root = Path(reg.download(root=str(tmp_path / "reg")))
+        assert (root / "model.pt").read_bytes() == b"weights v1"
+        ds = api.artifact(f"{entity}/wandb-registry-datasets/ds-reg:latest")
+        assert ds.is_link and ds.source_artifact.qualified_name == f"{entity}/arts/ds:v0"
+
+        # Through Api(): link a version, link it again (the same link, aliases moved), unlink it.
+        source = api.artifact(f"{entity}/arts/ds:v0")
+        linked = source.link("model-registry/other", aliases=["x"])
+        assert (linked.qualified_name, linked.version, linked.is_link) == (
+            f"{entity}/model-registry/other:v0",
+            "v0",
+            True,
+        )
+        again = source.link("model-registry/other", aliases=["y"])
+        assert again.version == "v0" and sorted(again.aliases) == ["latest", "x", "y"]
+        assert api.artifact(f"{entity}/model-registry/other:y").source_artifact.version == "v0"
+        api.artifact(f"{entity}/model-registry/other:v0").unlink()
+        with pytest.raises(UsageError):
+            api.artifact(f"{entity}/model-registry/other:y")
+        assert api.artifact(f"{entity}/arts/ds:v0").version == "v0", "unlinking keeps the source"
+        with pytest.raises(ValueError, match="not a linked artifact"):
+            source.unlink()
+
+        # Deleting a source deletes its links.
+        model.delete(delete_aliases=True)
+        with pytest.raises(UsageError):
+            api.artifact(f"{entity}/model-registry/my-model:prod")
+    finally:
+        server.stop()
+
+
 def test_replicas_number_versions_once(server_db: str, tmp_path: Path) -> None:
     """Two servers on one database, 16 manifests at once (8 contents, each sent twice, through both): 8 versions
     v0..v7, each content one version whichever replica answered."""

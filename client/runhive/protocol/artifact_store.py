@@ -46,6 +46,9 @@ VERSION_RE = re.compile(r"^v(\d+)$")
 _VERSION_FILE = re.compile(r"^v(\d+)\.json$")
 LOGGED = "logged_artifacts.jsonl"  # in a run's directory: the versions it logged
 USED = "used_artifacts.jsonl"  # in a run's directory: the versions it used
+LINKED = (
+    "linked_artifacts.jsonl"  # in a run's directory: the links it made (for the uploader to a team server)
+)
 OBJECT_GRACE = 3600.0  # seconds: a younger unreferenced object may belong to a version being committed
 
 

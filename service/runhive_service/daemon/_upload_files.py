@@ -63,7 +63,12 @@ FILES_EVERY = 5.0
 CHECK_BATCH = 500  # paths per "which do you lack" request
 HTTP_TIMEOUT = 300.0  # a PUT of a large file
 # What a run's directory lists of its artifacts (`runhive.protocol.artifact_store.LOGGED` / `USED`), by kind.
-ARTIFACT_LINES = {"logged": "logged_artifacts.jsonl", "used": "used_artifacts.jsonl"}
+# In this order: a link's source is logged (and sent) before the link is made.
+ARTIFACT_LINES = {
+    "logged": "logged_artifacts.jsonl",
+    "used": "used_artifacts.jsonl",
+    "linked": "linked_artifacts.jsonl",
+}
 
 
 def files_every() -> float:
@@ -388,6 +393,22 @@ def _send_version(
     return _post_json(f"{base}/versions/{where}", auth, manifest, send, call)
 
 
+def _send_link(
+    server: str, entity: str, root: Path, link: Any, source: Any, auth: dict[str, str], send: Send, call: Call
+) -> dict[str, Any]:
+    """The source version (into its project under the run's entity on the server; nothing new when it is there),
+    then the link to it in the link's collection (`server._artifact_links`)."""
+    _send_version(server, entity, source.project, root, source, "", auth, send, call)
+    doc = {
+        "name": link.name,
+        "aliases": [a for a in link.aliases if a != "latest"],
+        "source": {"entity": entity, "project": source.project, "name": source.name, "digest": source.digest},
+    }
+    return _post_json(
+        f"{server}/api/v1/artifacts/links/{_q(entity)}/{_q(link.project)}", auth, doc, send, call
+    )
+
+
 def _run_of(base: str) -> tuple[str, str, str, str]:
     """(server URL, entity, project, run id) of a run's files URL (`files_url`)."""
     server, _, tail = base.rpartition("/api/v1/files/")
@@ -422,15 +443,22 @@ def sync_artifacts(
             version = lookup(root, qualified) if qualified else None
             on_server = _server_use(doc) if kind == "used" else None
             named = qualified or str(doc.get("server_artifact") or "")  # for the messages below
-            if version is None and on_server is None:
+            source = lookup(root, str(doc.get("source") or "")) if kind == "linked" else None
+            if kind == "linked" and (version is None or source is None):
+                logger.warning(
+                    "uploader: link %r of run %s is not in %s; not uploaded", qualified, run_id, root
+                )
+            elif version is None and on_server is None:
                 if doc:  # old-layout lines name a directory (migrated by the local read API), not a version
                     logger.warning(
                         "uploader: artifact %r of run %s is not in %s; not uploaded", qualified, run_id, root
                     )
-            elif on_server is not None or (version is not None and not version.source):
-                # (a link's source goes up itself; links stay on the node for now)
+            elif on_server is not None or (version is not None and (kind == "linked" or not version.source)):
+                # (a logged line naming a link: its source goes up itself, the link by its "linked" line)
                 try:
-                    if kind == "logged" and version is not None:
+                    if kind == "linked" and version is not None and source is not None:
+                        _send_link(server, entity, root, version, source, auth, send, call)
+                    elif kind == "logged" and version is not None:
                         # Logged into the run's project, which is the server's name of it (`runhive sync` may
                         # send the run to another entity than the node's).
                         _send_version(server, entity, project, root, version, run_id, auth, send, call)

@@ -26,6 +26,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from ._anonymous import anonymous_routes
+from ._artifact_links import link_routes
 from ._artifacts import artifact_routes
 from ._dashboard import dashboard_mount, login_routes
 from ._errors import ServerError, Unauthenticated
@@ -117,6 +118,7 @@ def create_app(
         *files_routes(),
         *anonymous_routes(),
         *artifact_routes(),
+        *link_routes(),
         *liveness_routes(),
         *(extra_routes or []),
         Route(

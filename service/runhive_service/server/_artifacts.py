@@ -47,7 +47,7 @@ from ._files import _files, check_digest, check_path, received
 from ._filestore import FileStore, blob_key, lock_blob
 from ._ingest import _caller
 from ._read import readable, run_doc, scope
-from ._schema import runs
+from ._schema import entities, projects, runs
 from ._schema_artifacts import (
     USES,
     artifact_aliases,
@@ -444,6 +444,7 @@ def _docs(conn: Connection, by_id: dict[int, Project], rows: list[Any]) -> list[
             .order_by(artifact_aliases.c.updated_at, artifact_aliases.c.alias)
         ):
             aliases.setdefault((pid, name, a.version), []).append(a.alias)
+    sources = _project_paths(conn, {r.source_project_id for r in rows if r.source_project_id is not None})
     out = []
     for r in sorted(rows, key=lambda r: (float(r.created_at), by_id[r.project_id].entity, r.name, r.version)):
         key = (r.project_id, r.name, r.version)
@@ -462,9 +463,27 @@ def _docs(conn: Connection, by_id: dict[int, Project], rows: list[Any]) -> list[
                 "files": files.get(key, []),
                 "run_id": r.logged_by or "",
                 "created_at": float(r.created_at),
+                # a link: the version it points at (W&B's source_*), else ""
+                "source": (
+                    f"{sources.get(r.source_project_id, '?/?')}/{r.source_name}:v{r.source_version}"
+                    if r.source_project_id is not None
+                    else ""
+                ),
             }
         )
     return out
+
+
+def _project_paths(conn: Connection, ids: set[int]) -> dict[int, str]:
+    """entity/project of the projects `ids` (a link's source may live in a project the caller did not list)."""
+    if not ids:
+        return {}
+    query = (
+        select(projects.c.id, entities.c.name, projects.c.name)
+        .join(entities, entities.c.id == projects.c.entity_id)
+        .where(projects.c.id.in_(ids))
+    )
+    return {int(pid): f"{ent}/{name}" for pid, ent, name in conn.execute(query)}
 
 
 def _arg(request: Request, name: str, required: bool = False) -> str | None:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sqlalchemy import Connection, Table, delete, select
+from sqlalchemy import Connection, Table, delete, or_, select
 
 from ._errors import InvalidArgument, NotFound
 from ._filestore import FileStore, release_blobs
@@ -165,8 +165,29 @@ def _lock_collection(conn: Connection, project_id: int, name: str) -> None:
 
 
 def _remove_versions(conn: Connection, project_id: int, keys: list[tuple[str, int]]) -> set[str]:
-    """Delete the rows of these versions (files, aliases, lineage, then the version); the sha256s they named."""
+    """Delete the rows of these versions and of the links to them (files, aliases, lineage, then the version);
+    the sha256s they named."""
     digests: set[str] = set()
+    links = (
+        conn.execute(
+            select(
+                artifact_versions.c.project_id, artifact_versions.c.name, artifact_versions.c.version
+            ).where(
+                or_(
+                    *(
+                        (artifact_versions.c.source_project_id == project_id)
+                        & (artifact_versions.c.source_name == name)
+                        & (artifact_versions.c.source_version == version)
+                        for name, version in keys
+                    )
+                )
+            )
+        ).all()
+        if keys
+        else []
+    )
+    for link_project, link_name, link_version in links:  # W&B: deleting a source deletes its links
+        digests |= _remove_versions(conn, int(link_project), [(str(link_name), int(link_version))])
     for name, version in keys:
         files_of = _version_key(artifact_files, project_id, name, version)
         digests.update(

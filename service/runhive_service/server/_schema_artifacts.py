@@ -10,6 +10,9 @@ version each; runs log and use versions.
   list, as the node's store computes it) is unique per collection: logging identical contents again finds the
   version. `logged_by` is the id of the run (in the same project) that first logged it, a plain column: the run
   may be deleted and the version stays (W&B's `logged_by()` then answers None).
+- Links (migration 0008): a version whose `source_*` columns are set is a link (W&B's `link_artifact`,
+  `link_model`, registries: `<entity>/model-registry/<name>`, `<entity>/wandb-registry-<r>/<name>`) to the version
+  they name, with a copy of its file rows (the bytes are shared by sha256); deleting the source deletes its links.
 - `artifact_files`: a version's files; the bytes are in the file store by `sha256` (`_filestore.blob_key`), shared
   with run files and other versions. The column is named `sha256` on purpose: deleting a run removes a blob only
   when no row of any table with a `sha256` column names it. References (`add_reference`) have `ref` and no bytes.
@@ -65,11 +68,16 @@ artifact_versions = Table(
     Column("logged_by", String(128)),
     Column("created_by", Integer, ForeignKey("users.id")),
     Column("created_at", Double, nullable=False),
+    # A link (migration 0008): the version it points at, whose files it carries; None for a logged version.
+    Column("source_project_id", Integer),
+    Column("source_name", String(128)),
+    Column("source_version", Integer),
     ForeignKeyConstraint(
         ["project_id", "name"], ["artifact_collections.project_id", "artifact_collections.name"]
     ),
     UniqueConstraint("project_id", "name", "digest"),
     Index(None, "project_id", "created_at"),
+    Index(None, "source_project_id", "source_name", "source_version"),
 )
 
 artifact_files = Table(

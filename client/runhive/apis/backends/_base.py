@@ -90,6 +90,7 @@ class ArtifactRecord:
     files: list[dict[str, Any]]  # {"path", "size", "sha256"}
     run_id: str  # the run that logged it
     created_at: float
+    source: str = ""  # a link: the entity/project/name:vN it points at
     handle: Any = field(default=None, repr=False, compare=False)
 
     @property
@@ -223,6 +224,13 @@ class Backend(Protocol):
     def delete_run(self, run: RunRecord, delete_artifacts: bool = False) -> None:
         """Delete a finished run and all it stored (a running one is refused, an unknown one is a UsageError
         saying "could not find run"); with `delete_artifacts`, the artifact versions it logged too."""
+        ...
+
+    def link_artifact(
+        self, artifact: ArtifactRecord, entity: str, project: str, name: str, aliases: list[str]
+    ) -> ArtifactRecord:
+        """Link the version into the collection `entity/project/name` (W&B's `Artifact.link`); the linked version.
+        Linking the same version again moves `aliases` to the existing link."""
         ...
 
     def delete_artifact(self, artifact: ArtifactRecord, delete_aliases: bool = False) -> None:

@@ -20,6 +20,7 @@ from ._base import (
     SCALAR_FIELDS,
     ArtifactRecord,
     FileRecord,
+    NotSupportedError,
     ProjectRecord,
     RunRecord,
     RunsQuery,
@@ -209,6 +210,15 @@ class LocalBackend:
         from ._local_writes import delete_run
 
         delete_run(run, str(self._path), delete_artifacts)
+
+    def link_artifact(
+        self, artifact: ArtifactRecord, entity: str, project: str, name: str, aliases: list[str]
+    ) -> ArtifactRecord:
+        # A version of the node's store is linked in the store itself (`Artifact.link`, sdk.artifacts._models),
+        # which reads through this backend: it never asks it to link.
+        raise NotSupportedError(
+            f"link {artifact.qualified}: link versions of the local store with Artifact.link()"
+        )
 
     def delete_artifact(self, artifact: ArtifactRecord, delete_aliases: bool = False) -> None:
         from runhive.protocol import artifact_store as _store

@@ -213,8 +213,8 @@ class ServerBackend:
     # -- artifacts: the server's `_artifacts` routes; files stream from its file store --------------------------
 
     def _artifact(self, doc: dict[str, Any]) -> ArtifactRecord:
-        fields = {f.name for f in dataclasses.fields(ArtifactRecord)} - {"handle"}
-        record = ArtifactRecord(**{f: doc[f] for f in fields})
+        fields = {f.name for f in dataclasses.fields(ArtifactRecord)} - {"handle", "source"}
+        record = ArtifactRecord(**{f: doc[f] for f in fields}, source=str(doc.get("source") or ""))
         record.handle = (record.entity, record.project, record.name, record.version)
         return record
 
@@ -266,6 +266,23 @@ class ServerBackend:
         """Delete the run on the server (write permission on its project); its lineage rows go with it, and with
         `delete_artifacts` the artifact versions it created."""
         self._call("runs/delete", body={**self._path(run), "delete_artifacts": bool(delete_artifacts)})
+
+    def link_artifact(
+        self, artifact: ArtifactRecord, entity: str, project: str, name: str, aliases: list[str]
+    ) -> ArtifactRecord:
+        source = self._version_params(artifact)
+        where = f"{urllib.parse.quote(entity, safe='')}/{urllib.parse.quote(project, safe='')}"
+        made = self._call(
+            f"artifacts/links/{where}", body={"name": name, "aliases": aliases, "source": source}
+        )
+        linked = str(made["artifact"])
+        docs = self._call("artifacts", {"entity": entity, "project": project, "name": name})["artifacts"]
+        found = next(
+            (d for d in docs if f"{d['entity']}/{d['project']}/{d['name']}:{d['version']}" == linked), None
+        )
+        if found is None:
+            raise CommError(f"{self.where}: the link {linked} was made but cannot be read back")
+        return self._artifact(found)
 
     def delete_artifact(self, artifact: ArtifactRecord, delete_aliases: bool = False) -> None:
         self._call(

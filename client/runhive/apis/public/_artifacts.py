@@ -267,16 +267,21 @@ class StoredArtifact(Artifact):
 
     # Links -----------------------------------------------------------------------------------------------------
     @property
+    def _source(self) -> str:
+        """entity/project/name:vN of the version this link points at ("" when it is no link)."""
+        return (self._stored.source or "") if self._stored is not None else self._record.source
+
+    @property
     def is_link(self) -> bool:
         """True for a version of a linked collection (`Artifact.link`, `link_model`)."""
-        return bool(self._stored is not None and self._stored.source)
+        return bool(self._source)
 
     @property
     def source_artifact(self) -> StoredArtifact:
         """The version a linked version points at (itself when it is no link)."""
-        if self._stored is None or not self._stored.source:
+        if not self._source:
             return self
-        return StoredArtifact(self._backend, find(self._backend, self._stored.source), self._run_class)
+        return StoredArtifact(self._backend, find(self._backend, self._source), self._run_class)
 
     @property
     def source_name(self) -> str:
@@ -348,13 +353,15 @@ class StoredArtifact(Artifact):
 
     def unlink(self) -> None:
         """W&B's `Artifact.unlink()`: remove this linked version from its collection (the source stays)."""
-        stored = self._require_stored("unlink")
-        if not stored.source:
+        if self._stored is None and self._record.source:  # a link on a team server
+            self._backend.delete_artifact(self._record, delete_aliases=True)
+            return
+        if not self._source:
             raise ValueError(
                 f"Artifact {self.qualified_name!r} is not a linked artifact and cannot be unlinked.  To delete it, "
                 "use 'delete' instead."
             )
-        _store.delete_version(stored)
+        _store.delete_version(self._require_stored("unlink"))
 
     def _require_stored(self, what: str) -> _store.StoredVersion:
         if self._stored is None:

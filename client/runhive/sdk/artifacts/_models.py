@@ -53,10 +53,13 @@ def link(
     aliases: Iterable[str] | None = None,
     entity: str | None = None,
     project: str | None = None,
+    run: Any = None,
 ) -> Any:
     """Link a logged version (a draft is logged first, to the active run) into `target_path`; returns the linked
     version read back (a `StoredArtifact`). Missing parts of the target default to `entity`/`project` when given
-    (a run's), else the source's entity and the configured project ("uncategorized" without one), as W&B."""
+    (a run's), else the source's entity and the configured project ("uncategorized" without one), as W&B. A
+    version read from a team server is linked there; a link made by a run (`run`, else this process's active
+    run) is noted in its directory, for its daemon to make it on the team server it logs to."""
     from runhive.apis.backends._local import LocalBackend
     from runhive.apis.backends._local_files import record_of
     from runhive.apis.public._artifacts import StoredArtifact
@@ -70,13 +73,23 @@ def link(
     if artifact.version is None:
         artifact.save()
     source = artifact._stored
-    if source is None:
-        raise UsageError(f"Artifact.link: artifact {artifact.name!r} has no stored version to link.")
     prefix, proj, name = split_target(target_path)
     if proj is None:
         from runhive.sdk._setup import base_settings
 
         proj = project or base_settings().project or "uncategorized"
+    if source is None and getattr(artifact, "_record", None) is not None:  # a version on a team server
+        backend = artifact._backend  # type: ignore[attr-defined]
+        record = backend.link_artifact(
+            artifact._record,  # type: ignore[attr-defined]
+            prefix or entity or artifact.entity,  # type: ignore[attr-defined]
+            proj,
+            name,
+            _resolve_aliases(aliases),
+        )
+        return StoredArtifact(backend, record, getattr(artifact, "_run_class", None))
+    if source is None:
+        raise UsageError(f"Artifact.link: artifact {artifact.name!r} has no stored version to link.")
     ent = prefix or entity or source.entity
     doc = {
         "entity": ent,
@@ -93,6 +106,13 @@ def link(
         "files": source.doc.get("files") or [],
     }
     linked, _ = _store.commit(source.root, doc, _resolve_aliases(aliases), dedupe_on="source")
+    if run is None:
+        from runhive.sdk import _globals
+
+        run = _globals.most_recent_active()
+    if run is not None and getattr(run, "dir", None):
+        line = {"artifact": linked.qualified, "source": source.qualified, "time": time.time()}
+        _store.append_line(run.dir, _store.LINKED, line)
     return StoredArtifact(LocalBackend(source.root.parent / "runhive.db"), record_of(linked))
 
 
@@ -125,6 +145,7 @@ def link_artifact(run: Any, artifact: Any, target_path: str, aliases: Iterable[s
         aliases,
         entity=run.entity,
         project=None if registry else run.project,
+        run=run,
     )
 
 
