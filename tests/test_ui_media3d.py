@@ -108,6 +108,9 @@ run.log({{"mesh": wandb.Object3D("cube.obj", caption="a cube"),
          "sdf": wandb.Molecule("ethanol.sdf"),
          "gltf": wandb.Object3D("scene.glb"),
          "broken": wandb.Molecule("broken.pdb")}})
+shapes = wandb.Table(columns=["name", "cloud", "molecule"],
+                     data=[["both", wandb.Object3D(cloud), wandb.Molecule("ethanol.pdb")]])
+run.log({{"shapes": shapes}})
 run.finish()
 print("ID", run.entity, run.id, run.dir)
 """
@@ -215,6 +218,15 @@ def test_run_page_draws_objects3d_and_molecules(rh: RhEnv, page: Page, tmp_path:
         assert [t["n"] for t in mol_drawn if t["name"] == "bonds"] == [3 * len(ETHANOL_BONDS)], key
     note = p.locator('.media-panel[data-key="molecule"] .structure-note').inner_text()
     assert note == "9 atoms, 8 bonds"
+
+    # In a table: each cell drawn when asked, as the panels draw them.
+    cells = p.locator('.media-panel[data-key="shapes"] td.structure-cell')
+    cells.first.scroll_into_view_if_needed()
+    assert cells.count() == 2 and cells.nth(1).locator("button").inner_text() == "view molecule"
+    for n, kind in ((0, "points"), (1, "molecule")):
+        cells.nth(n).locator("button").click()
+        cells.nth(n).locator(f".structure-3d[data-kind='{kind}']").wait_for()
+        assert cells.nth(n).locator("a").get_attribute("href").endswith("&download=1")
 
     for key in ("gltf", "broken"):
         p.locator(f'.media-panel[data-key="{key}"]').scroll_into_view_if_needed()

@@ -155,9 +155,26 @@ function tableCell(run, v) {
     if (v._type === "image-file") {
       return el("td", {}, el("img", { class: "thumb", src: fileUrl(run, v.path), alt: "", loading: "lazy" }));
     }
+    if (v._type === "object3D-file" || v._type === "molecule-file") return structureCell(run, v);
     return el("td", {}, el("a", { href: fileUrl(run, v.path, true) }, v._type));
   }
   return el("td", {}, fmt(v));
+}
+
+// A 3D object or molecule in a table cell: drawn when asked (a page of cells drawn at once would take more WebGL
+// contexts than a browser gives a page), in the cell, as the media panels draw them.
+function structureCell(run, v) {
+  const download = el("a", { href: fileUrl(run, v.path, true) }, "download");
+  const view = el("button", { type: "button", class: "view-3d" }, v._type === "molecule-file" ? "view molecule" : "view 3D");
+  const td = el("td", { class: "structure-cell" }, view, " ", download);
+  view.addEventListener("click", () => {
+    const div = el("div", { class: "chart structure-3d", "data-name": v.path });
+    div.style.height = "220px";
+    div.style.width = "240px";
+    td.replaceChildren(div, download);
+    drawStructure(div, run, { name: v.path }, {});
+  });
+  return td;
 }
 
 // A logged table, TABLE_PAGE rows at a time.
