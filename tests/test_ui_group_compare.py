@@ -93,3 +93,37 @@ def test_grouped_charts_and_the_compare_page(rh: RhEnv, page: Page, tmp_path: Pa
     assert traces == {"r1": colours["r1"], "r3": colours["r3"]}
     screenshot(page, tmp_path, "compare")
     assert not page.errors, page.errors
+
+
+MANY = """
+import runhive as wandb
+
+ids = []
+for k in range(30):
+    run = wandb.init(project="many", name=f"m{k}", reinit="create_new")
+    for i in range(5):
+        run.log({"loss": k + i})
+    ids.append(run.id)
+    run.finish()
+print("IDS", run.entity, ",".join(ids))
+"""
+
+
+def test_compare_many_runs_spends_fewer_points_a_run(rh: RhEnv, page: Page) -> None:
+    """As on the project page, runs compared share a chart's budget: 30 runs get 300 points each, not 1,000."""
+    entity, ids = rh.run(MANY, timeout=180).stdout.split("IDS ", 1)[1].split()
+    base, _ = start_ui(rh)
+    p = page.page
+    asked: list[str] = []
+    p.on("request", lambda r: asked.append(r.url) if "/api/metrics?" in r.url else None)
+    p.goto(f"{base}/#/c/{entity}/many/{ids}")
+    p.wait_for_selector("body[data-ready^='#/c/']")
+    p.locator('.chart[data-key="loss"]').wait_for()
+    assert len(asked) == 1 and "&points=300&" in asked[0], asked
+    assert (
+        len(
+            p.evaluate("""() => document.querySelector('.chart[data-key="loss"]').data.filter(t => t.name)""")
+        )
+        == 30
+    )
+    assert not page.errors, page.errors

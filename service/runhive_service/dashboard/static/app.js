@@ -791,8 +791,11 @@ async function comparePage(entity, project, ids) {
     el("h3", {}, "Summary"), summaryTable, el("h3", {}, "Charts"), charts);
   const keys = [...new Set(runs.flatMap((r) => Object.keys(r.summary || {})))].sort();
   if (!keys.length || !runs.length) return;
-  const data = await getJSON(`/api/metrics?project=${enc(project)}&${[...keys, "_runtime"].map((k) => `key=${enc(k)}`)
-    .join("&")}&runs=${enc(runs.map((r) => r.id).join(","))}`);
+  // As the project's charts: each run in fewer points the more runs share a chart.
+  const budget = pointsPerRun(runs.length);
+  const points = budget < MAX_POINTS ? `&points=${budget}` : "";
+  const data = await getJSON(`/api/metrics?project=${enc(project)}${points}&${[...keys, "_runtime"]
+    .map((k) => `key=${enc(k)}`).join("&")}&runs=${enc(runs.map((r) => r.id).join(","))}`);
   keys.forEach((key, i) => {
     const div = el("div", { class: "chart", "data-key": key });
     charts.append(div);
