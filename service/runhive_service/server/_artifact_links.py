@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import Connection, or_, select, update
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from ._artifacts import (
@@ -31,11 +31,11 @@ from ._artifacts import (
     _check_name,
     _check_objects_held,
     _collection_lock,
-    _docs,
     _move_aliases,
     _path_ids,
     _version_number,
     _version_rows,
+    version_answer,
 )
 from ._errors import InvalidArgument, NotFound
 from ._files import _files
@@ -150,15 +150,7 @@ def _link(request: Request, doc: dict[str, Any]) -> Response:
                 .values(next_version=version + 1)
             )
         _move_aliases(conn, target.id, name, version, aliases)
-        out = _docs(conn, {target.id: target}, _version_rows(conn, [(target.id, name, version)]))[0]
-    return JSONResponse(
-        {
-            "artifact": f"{target.entity}/{target.name}/{name}:v{version}",
-            "version": f"v{version}",
-            "created": created,
-            "aliases": out["aliases"],
-        }
-    )
+        return version_answer(conn, target, name, version, created)
 
 
 def _find_source(

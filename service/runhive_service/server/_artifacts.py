@@ -327,13 +327,18 @@ def _add_version(request: Request, doc: dict[str, Any]) -> Response:
         _move_aliases(conn, project.id, name, version, aliases)
         if run_id:
             _record_run(conn, project.id, run_id, "logged", (project.id, name, version))
-        doc_out = _docs(conn, {project.id: project}, _version_rows(conn, [(project.id, name, version)]))[0]
+        return version_answer(conn, project, name, version, created)
+
+
+def version_answer(conn: Connection, project: Project, name: str, version: int, created: bool) -> Response:
+    """What adding (or linking) a version answers: its name, number, whether it is new, and its aliases now."""
+    doc = _docs(conn, {project.id: project}, _version_rows(conn, [(project.id, name, version)]))[0]
     return JSONResponse(
         {
             "artifact": f"{project.entity}/{project.name}/{name}:v{version}",
             "version": f"v{version}",
             "created": created,
-            "aliases": doc_out["aliases"],
+            "aliases": doc["aliases"],
         }
     )
 
